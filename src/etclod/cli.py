@@ -1,0 +1,205 @@
+"""Command-line layer: the ``etclod`` command; ``main(argv)`` returns the exit code.
+
+Exit codes: 0 ok, 1 data does not conform (some records rejected), 2 bad input or settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from etclod import __version__
+from etclod import records as rec
+from etclod.errors import EtclodError
+from etclod.release import (build_release, check_data, current_version, list_releases, rollback)
+from etclod.settings import Settings
+
+EXIT_OK, EXIT_REJECTED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class PlainReporter:
+    """One line per finished stage: for logs and pipes."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def stage(self, name: str, total: int | None = None) -> None:
+        pass
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+    def done(self, name: str, seconds: float, detail: str) -> None:
+        print(f"{name:<9} {seconds:7.2f}s  {detail}", file=self.out, flush=True)
+
+
+class BarReporter(PlainReporter):
+    """A rich progress bar per stage, on a terminal."""
+
+    def __init__(self, out: TextIO) -> None:
+        super().__init__(out)
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+        self.progress = Progress(TextColumn("{task.description:<9}"), BarColumn(),
+                                 TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                                 console=Console(file=out), transient=False)
+        self.progress.start()
+        self.task: Any = None
+
+    def stage(self, name: str, total: int | None = None) -> None:
+        self.task = self.progress.add_task(name, total=total)
+
+    def advance(self, n: int = 1) -> None:
+        if self.task is not None:
+            self.progress.advance(self.task, n)
+
+    def done(self, name: str, seconds: float, detail: str) -> None:
+        if self.task is not None:
+            total = self.progress.tasks[-1].total
+            self.progress.update(self.task, completed=total or 1, total=total or 1,
+                                 description=f"{name}")
+            self.progress.console.print(f"  {detail}")
+        self.task = None
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+def _settings(args: argparse.Namespace, environ: dict[str, str]) -> Settings:
+    settings = Settings.from_env(environ)
+    changes: dict[str, Any] = {}
+    if getattr(args, "data", None):
+        changes["data_dir"] = Path(args.data)
+    if getattr(args, "var", None):
+        changes["var_dir"] = Path(args.var)
+    if getattr(args, "base_uri", None):
+        changes["base_uri"] = args.base_uri if args.base_uri.endswith("/") else args.base_uri + "/"
+    return settings.with_(**changes) if changes else settings
+
+
+def _print_rejections(rejected: list[rec.Rejection], out: TextIO) -> None:
+    for r in rejected:
+        where = f"{r.file}:{r.line}" if r.line else r.file
+        what = f"{r.type} {r.id!r}" if r.type or r.id else "file"
+        for reason in r.reasons:
+            field = f" field {reason.field!r}" if reason.field else ""
+            value = f" (value {reason.value!r})" if reason.value not in (None, "") else ""
+            print(f"rejected {where} {what}{field}: {reason.message}{value}", file=out)
+
+
+def _summary(rejected: list[rec.Rejection], out: TextIO) -> None:
+    reasons = Counter(reason.check for r in rejected for reason in r.reasons)
+    if reasons:
+        print("rejected by check: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())),
+              file=out)
+
+
+def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
+    out = sys.stderr
+    reporter: Any = BarReporter(out) if out.isatty() else PlainReporter(out)
+    try:
+        result = build_release(settings, strict=args.strict, reporter=reporter)
+    finally:
+        if hasattr(reporter, "close"):
+            reporter.close()
+    _print_rejections(result.rejected, out)
+    _summary(result.rejected, out)
+    if result.version is None:
+        print(f"not published (--strict): {len(result.rejected)} records rejected", file=sys.stdout)
+        return EXIT_REJECTED
+    manifest = result.manifest
+    print(f"release {result.version}: {manifest['records']['published']} records published, "
+          f"{manifest['records']['rejected']} rejected, {manifest['triples']} triples -> {result.path}",
+          file=sys.stdout)
+    return result.exit_code
+
+
+def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
+    checked = check_data(settings, PlainReporter(sys.stderr))
+    _print_rejections(checked.rejected, sys.stdout)
+    print(f"{len(checked.verdict.accepted)} records valid, {len(checked.rejected)} rejected", file=sys.stdout)
+    return EXIT_REJECTED if checked.rejected else EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace, settings: Settings) -> int:
+    print(json.dumps(rec.json_schema(), indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
+def cmd_releases(args: argparse.Namespace, settings: Settings) -> int:
+    current = current_version(settings)
+    releases = list_releases(settings)
+    if args.json:
+        print(json.dumps({"current": current, "releases": releases}, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    if not releases:
+        print(f"no releases in {settings.releases_dir}")
+    for m in releases:
+        mark = "*" if m["version"] == current else " "
+        print(f"{mark} {m['version']}  {m['records']['published']:>6} records  "
+              f"{m['records']['rejected']:>4} rejected  {m['triples']:>8} triples  {m['created']}")
+    return EXIT_OK
+
+
+def cmd_rollback(args: argparse.Namespace, settings: Settings) -> int:
+    version = rollback(settings)
+    print(f"current release is now {version}")
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from etclod.api.server import serve
+    return serve(settings, host=args.host, port=args.port, workers=args.workers)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="etclod", description="Publish ETC (Interreg) data as linked open data.")
+    p.add_argument("--version", action="version", version=f"etclod {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def add(name: str, help_text: str, func: Any, data: bool = True, var: bool = True) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        if data:
+            sp.add_argument("--data", metavar="DIR", help="folder of record files (ETCLOD_DATA, default data)")
+        if var:
+            sp.add_argument("--var", metavar="DIR", help="folder of releases (ETCLOD_VAR, default var)")
+        sp.add_argument("--base-uri", help="base of every IRI (ETCLOD_BASE_URI)")
+        sp.set_defaults(func=func)
+        return sp
+
+    b = add("build", "build a new release from the data folder and make it current", cmd_build)
+    b.add_argument("--strict", action="store_true", help="publish nothing if any record is rejected")
+    add("validate", "check the data folder without publishing", cmd_validate, var=False)
+    add("schema", "print the JSON Schema of the records", cmd_schema, data=False, var=False)
+    r = add("releases", "list the releases (* marks the current one)", cmd_releases, data=False)
+    r.add_argument("--json", action="store_true", help="print the manifests as JSON")
+    add("rollback", "switch back to the release before the current one", cmd_rollback, data=False)
+    s = add("serve", "serve the current release over HTTP (builds one first if none exists)", cmd_serve)
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--workers", type=int, default=1)
+    return p
+
+
+def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = None) -> int:
+    """Run the ``etclod`` command; return its exit code (0 ok, 1 rejected records, 2 bad input)."""
+    p = parser()
+    try:
+        args = p.parse_args(argv)
+    except SystemExit as exc:
+        return EXIT_OK if exc.code == 0 else EXIT_BAD_INPUT
+    try:
+        settings = _settings(args, dict(os.environ) if environ is None else environ)
+        return int(args.func(args, settings))
+    except EtclodError as exc:
+        print(f"etclod {args.command}: error: {exc.message}", file=sys.stderr)
+        return EXIT_REJECTED if exc.code == "not_conforming" else EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"etclod {args.command}: interrupted; the current release is unchanged", file=sys.stderr)
+        return 130

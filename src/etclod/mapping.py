@@ -1,0 +1,255 @@
+"""Mapping layer: pure functions from typed records to rdflib triples."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from rdflib import Literal, URIRef
+from rdflib.namespace import DCTERMS, FOAF, PROV, RDF, RDFS, SKOS, XSD
+
+from etclod import records as rec
+from etclod.namespaces import (CV, ETC, LOCN, ORG, PERSON, SCHEMA, country_iri, graph_iri,
+                               language_iri, mint, mint_part, nuts_iri, slugify)
+
+Triple = tuple[URIRef, URIRef, Any]
+
+THEME_SCHEME_KEY = "etc-themes"
+
+FIELD_OF_PREDICATE: dict[URIRef, str] = {
+    DCTERMS.title: "title", DCTERMS.description: "description", RDFS.label: "title",
+    SCHEMA.startDate: "start", SCHEMA.endDate: "end", ETC.cci: "cci", ETC.period: "period",
+    ETC.acronym: "acronym", ETC.programme: "programme", ETC.totalBudget: "total_budget",
+    ETC.euFunding: "eu_funding", ETC.keepId: "keep_id", ETC.theme: "themes",
+    ORG.organization: "project", ORG.member: "organisation", ORG.role: "role",
+    ETC.partnerBudget: "budget", SKOS.prefLabel: "name", ETC.country: "country",
+    ETC.nutsRegion: "nuts", ORG.subOrganizationOf: "parent", FOAF.name: "name",
+    ORG.holds: "posts", ORG.postIn: "posts.organisation", SCHEMA.organizer: "organiser",
+    ETC.moderator: "moderator", ETC.speaker: "speakers", SCHEMA.performer: "performers",
+    ETC.presentedProject: "projects", ETC.participatingOrganisation: "participants",
+    ETC.discussedProgramme: "programmes", ETC.approximateParticipants: "participants_approx",
+    ETC.projectsRepresented: "projects_represented", ETC.place: "place",
+    PROV.wasDerivedFrom: "sources", DCTERMS.issued: "published", DCTERMS.publisher: "publisher",
+    SKOS.broader: "broader", FOAF.homepage: "homepage",
+}
+"""Where a SHACL result path points back to in a record (for rejection messages)."""
+
+
+@dataclass(frozen=True)
+class Context:
+    """What mapping one record needs to know about the others: the base and the IRI index."""
+
+    base: str
+    iris: Mapping[tuple[str, str], URIRef]
+    labels: Mapping[URIRef, str]
+
+    def ref(self, rtype: str, rid: str) -> URIRef:
+        """The IRI of the record ``rid``; a missing one still gets its would-be IRI,
+        so SHACL reports the dangling reference instead of it vanishing."""
+        found = self.iris.get((rtype, rid))
+        if found is not None:
+            return found
+        key = slugify(rid).upper() if rtype == "programme" else slugify(rid)
+        return mint(self.base, rtype, key or "-")
+
+
+def build_context(base: str, loaded: Iterable[rec.Loaded],
+                  themes: Mapping[str, URIRef] | None = None) -> Context:
+    """Index every record's IRI and a short label, for references and partnership labels."""
+    iris: dict[tuple[str, str], URIRef] = {("theme", k): v for k, v in (themes or {}).items()}
+    labels: dict[URIRef, str] = {}
+    for item in loaded:
+        iri = record_iri(base, item.record)
+        iris[item.key] = iri
+        labels[iri] = short_label(item.record)
+    return Context(base, iris, labels)
+
+
+def record_iri(base: str, record: Any) -> URIRef:
+    return mint(base, record.type, rec.record_key(record))
+
+
+def record_graph(base: str, record: Any) -> URIRef:
+    """The named graph of a record: the graph of its first source (a source's own graph)."""
+    source = record.id if record.type == "source" else record.sources[0]
+    return graph_iri(base, slugify(source))
+
+
+def short_label(record: Any) -> str:
+    for name in ("acronym", "name", "title", "label"):
+        value = getattr(record, name, None)
+        if isinstance(value, dict) and value:
+            return value.get("en") or value.get("lv") or next(iter(value.values()))
+        if isinstance(value, str) and value:
+            return value
+    return record.id
+
+
+def lang_literals(value: Any) -> list[Literal]:
+    """``{lv: .., en: ..}`` -> tagged literals; a bare string stays untagged (SHACL rejects it
+    where a language is required)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [Literal(value)]
+    return [Literal(text, lang=lang) for lang, text in sorted(value.items()) if text]
+
+
+def date_literal(value: str) -> Literal:
+    """A date at the precision it is known: xsd:date, xsd:gYearMonth or xsd:gYear."""
+    datatype = {10: XSD.date, 7: XSD.gYearMonth, 4: XSD.gYear}[len(value)]
+    return Literal(value, datatype=datatype)
+
+
+def amount_literal(value: Decimal) -> Literal:
+    return Literal(format(value, "f"), datatype=XSD.decimal)
+
+
+def map_record(record: Any, ctx: Context, where: str) -> list[Triple]:
+    """All triples of one record. Pure: the same record and context give the same triples.
+
+    ``where`` names the record's file for ``etc:record``.
+    """
+    subject = record_iri(ctx.base, record)
+    triples: list[Triple] = [(subject, ETC.record, Literal(f"{where}#{record.type}/{record.id}"))]
+    if record.type != "source":
+        triples += [(subject, PROV.wasDerivedFrom, ctx.ref("source", s)) for s in record.sources]
+    triples += _MAPPERS[record.type](record, subject, ctx)
+    return triples
+
+
+def _labels(subject: URIRef, value: Any, *predicates: URIRef) -> list[Triple]:
+    return [(subject, p, lit) for p in predicates for lit in lang_literals(value)]
+
+
+def _optional(subject: URIRef, predicate: URIRef, value: Any, make: Any = Literal) -> list[Triple]:
+    if value is None:
+        return []
+    return [(subject, predicate, value if isinstance(value, (URIRef, Literal)) else make(value))]
+
+
+def _source(r: rec.SourceDocument, s: URIRef, ctx: Context) -> list[Triple]:
+    kind = {"news-article": SCHEMA.NewsArticle, "dataset": SCHEMA.Dataset, "web-page": SCHEMA.WebPage}
+    out: list[Triple] = [(s, RDF.type, ETC.SourceDocument), (s, RDF.type, kind[r.kind])]
+    out += _labels(s, r.title, DCTERMS.title, RDFS.label)
+    out += _optional(s, SCHEMA.url, r.url, URIRef)
+    out += _optional(s, DCTERMS.issued, r.published, date_literal)
+    out += _optional(s, DCTERMS.publisher, r.publisher and ctx.ref("organisation", r.publisher))
+    out += [(s, DCTERMS.language, language_iri(code)) for code in r.language]
+    return out
+
+
+def _programme(r: rec.Programme, s: URIRef, ctx: Context) -> list[Triple]:
+    out: list[Triple] = [(s, RDF.type, ETC.Programme), (s, ETC.cci, Literal(r.cci))]
+    out += _labels(s, r.title, DCTERMS.title, RDFS.label)
+    out += _optional(s, ETC.acronym, r.acronym)
+    out += _optional(s, ETC.period, r.period)
+    out += _optional(s, ETC.strand, r.strand)
+    out += _optional(s, FOAF.homepage, r.homepage, URIRef)
+    out += [(s, ETC.fund, Literal(f)) for f in r.funds]
+    return out
+
+
+def _project(r: rec.Project, s: URIRef, ctx: Context) -> list[Triple]:
+    out: list[Triple] = [(s, RDF.type, ETC.Project), (s, ETC.acronym, Literal(r.acronym)),
+                         (s, RDFS.label, Literal(r.acronym)),
+                         (s, ETC.programme, ctx.ref("programme", r.programme))]
+    out += _labels(s, r.title, DCTERMS.title)
+    out += _labels(s, r.description, DCTERMS.description)
+    out += _optional(s, ETC.priority, r.priority)
+    out += _optional(s, SCHEMA.startDate, r.start, date_literal)
+    out += _optional(s, SCHEMA.endDate, r.end, date_literal)
+    out += _optional(s, ETC.totalBudget, r.total_budget, amount_literal)
+    out += _optional(s, ETC.euFunding, r.eu_funding, amount_literal)
+    out += _optional(s, ETC.keepId, r.keep_id)
+    out += _optional(s, ETC.projectCode, r.code)
+    out += _optional(s, FOAF.homepage, r.homepage, URIRef)
+    out += [(s, ETC.theme, ctx.ref("theme", t)) for t in r.themes]
+    return out
+
+
+def _partnership(r: rec.Partnership, s: URIRef, ctx: Context) -> list[Triple]:
+    project, member = ctx.ref("project", r.project), ctx.ref("organisation", r.organisation)
+    role = ETC.LeadPartner if r.role == "lead-partner" else ETC.Partner
+    label = (f"{ctx.labels.get(member, r.organisation)} in {ctx.labels.get(project, r.project)} "
+             f"({r.role.replace('-', ' ')})")
+    out: list[Triple] = [(s, RDF.type, ETC.Partnership), (s, RDF.type, ORG.Membership),
+                         (s, ORG.organization, project), (s, ORG.member, member), (s, ORG.role, role),
+                         (s, RDFS.label, Literal(label, lang="en"))]
+    out += _optional(s, ETC.partnerBudget, r.budget, amount_literal)
+    return out
+
+
+def _organisation(r: rec.Organisation, s: URIRef, ctx: Context) -> list[Triple]:
+    out: list[Triple] = [(s, RDF.type, ORG.Organization)]
+    if r.public:
+        out.append((s, RDF.type, CV.PublicOrganisation))
+    out += _labels(s, r.name, SKOS.prefLabel, RDFS.label)
+    out += [(s, SKOS.altLabel, Literal(n)) for n in r.alt_names]
+    out += _optional(s, ETC.organisationKind, r.kind)
+    out += _optional(s, ETC.country, r.country, country_iri)
+    out += _optional(s, ETC.nutsRegion, r.nuts, nuts_iri)
+    out += _optional(s, ORG.subOrganizationOf, r.parent and ctx.ref("organisation", r.parent))
+    out += _optional(s, FOAF.homepage, r.homepage, URIRef)
+    out += _optional(s, FOAF.mbox, r.email and f"mailto:{r.email}", URIRef)
+    if r.town or r.postcode or r.address:
+        a = mint_part(s, "address")
+        out += [(s, LOCN.address, a), (a, RDF.type, LOCN.Address)]
+        out += _optional(a, LOCN.postName, r.town)
+        out += _optional(a, LOCN.postCode, r.postcode)
+        out += _optional(a, LOCN.fullAddress, r.address)
+        out += _optional(a, LOCN.adminUnitL1, r.country)
+    return out
+
+
+def _person(r: rec.Person, s: URIRef, ctx: Context) -> list[Triple]:
+    out: list[Triple] = [(s, RDF.type, PERSON.Person), (s, RDF.type, FOAF.Person),
+                         (s, FOAF.name, Literal(r.name)), (s, RDFS.label, Literal(r.name))]
+    out += _optional(s, FOAF.title, r.honorific)
+    for index, post in enumerate(r.posts, start=1):
+        p = mint_part(s, f"post-{index}")
+        out += [(s, ORG.holds, p), (p, RDF.type, ORG.Post), (p, ORG.heldBy, s),
+                (p, ORG.postIn, ctx.ref("organisation", post.organisation))]
+        out += _labels(p, post.role, RDFS.label)
+    return out
+
+
+def _event(r: rec.Event, s: URIRef, ctx: Context) -> list[Triple]:
+    out: list[Triple] = [(s, RDF.type, CV.PublicEvent), (s, RDF.type, SCHEMA.Event),
+                         (s, SCHEMA.startDate, date_literal(r.date))]
+    out += _labels(s, r.title, DCTERMS.title, RDFS.label)
+    out += _labels(s, r.description, DCTERMS.description)
+    out += _labels(s, r.place, ETC.place)
+    out += _optional(s, SCHEMA.organizer, r.organiser and ctx.ref("organisation", r.organiser))
+    out += _optional(s, ETC.moderator, r.moderator and ctx.ref("person", r.moderator))
+    out += _optional(s, ETC.approximateParticipants, r.participants_approx,
+                     lambda n: Literal(n, datatype=XSD.nonNegativeInteger))
+    out += _optional(s, ETC.projectsRepresented, r.projects_represented,
+                     lambda n: Literal(n, datatype=XSD.nonNegativeInteger))
+    for predicate, rtype, ids in ((ETC.theme, "theme", r.themes), (ETC.presentedProject, "project", r.projects),
+                                  (ETC.participatingOrganisation, "organisation", r.participants),
+                                  (ETC.speaker, "person", r.speakers),
+                                  (SCHEMA.performer, "organisation", r.performers),
+                                  (ETC.discussedProgramme, "programme", r.programmes)):
+        out += [(s, predicate, ctx.ref(rtype, i)) for i in ids]
+    return out
+
+
+def _theme(r: rec.Theme, s: URIRef, ctx: Context) -> list[Triple]:
+    scheme = mint(ctx.base, "theme", THEME_SCHEME_KEY)
+    out: list[Triple] = [(s, RDF.type, SKOS.Concept), (s, SKOS.inScheme, scheme)]
+    out += _labels(s, r.label, SKOS.prefLabel, RDFS.label)
+    out += _labels(s, r.definition, SKOS.definition)
+    out += _optional(s, SKOS.notation, r.notation)
+    if r.broader:
+        out.append((s, SKOS.broader, ctx.ref("theme", r.broader)))
+    else:
+        out.append((s, SKOS.topConceptOf, scheme))
+    return out
+
+
+_MAPPERS = {"source": _source, "programme": _programme, "project": _project,
+            "partnership": _partnership, "organisation": _organisation, "person": _person,
+            "event": _event, "theme": _theme}

@@ -1,0 +1,110 @@
+"""Namespace layer: every namespace and every IRI-minting function lives here."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from rdflib import Namespace, URIRef
+from rdflib.namespace import DCAT, DCTERMS, FOAF, OWL, PROV, RDF, RDFS, SKOS, XSD
+
+ETC = Namespace("https://w3id.org/etclod/def#")
+"""The ontology namespace: fixed, the same for every deployment."""
+ETC_ONTOLOGY = URIRef("https://w3id.org/etclod/def")
+SCHEMA = Namespace("https://schema.org/")
+ORG = Namespace("http://www.w3.org/ns/org#")
+CV = Namespace("http://data.europa.eu/m8g/")
+LOCN = Namespace("http://www.w3.org/ns/locn#")
+PERSON = Namespace("http://www.w3.org/ns/person#")
+VCARD = Namespace("http://www.w3.org/2006/vcard/ns#")
+VOID = Namespace("http://rdfs.org/ns/void#")
+SPDX = Namespace("http://spdx.org/rdf/terms#")
+SH = Namespace("http://www.w3.org/ns/shacl#")
+SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
+DCATAP = Namespace("http://data.europa.eu/r5r/")
+ADMS = Namespace("http://www.w3.org/ns/adms#")
+EU_COUNTRY = Namespace("http://publications.europa.eu/resource/authority/country/")
+EU_LANGUAGE = Namespace("http://publications.europa.eu/resource/authority/language/")
+EU_FILE_TYPE = Namespace("http://publications.europa.eu/resource/authority/file-type/")
+EU_LICENCE = Namespace("http://publications.europa.eu/resource/authority/licence/")
+EU_THEME = Namespace("http://publications.europa.eu/resource/authority/data-theme/")
+EU_FREQUENCY = Namespace("http://publications.europa.eu/resource/authority/frequency/")
+IANA_MEDIA = Namespace("http://www.iana.org/assignments/media-types/")
+NUTS = Namespace("http://data.europa.eu/nuts/code/")
+
+PREFIXES: dict[str, Namespace] = {
+    "etc": ETC, "schema": SCHEMA, "org": ORG, "cv": CV, "locn": LOCN, "person": PERSON,
+    "foaf": Namespace(str(FOAF)), "dct": Namespace(str(DCTERMS)), "dcat": Namespace(str(DCAT)),
+    "prov": Namespace(str(PROV)), "skos": Namespace(str(SKOS)), "rdfs": Namespace(str(RDFS)),
+    "rdf": Namespace(str(RDF)), "owl": Namespace(str(OWL)), "xsd": Namespace(str(XSD)),
+    "vcard": VCARD, "void": VOID, "spdx": SPDX, "sh": SH, "sd": SD,
+}
+
+RESOURCE_TYPES = ("programme", "project", "partnership", "organisation", "person", "event",
+                  "theme", "source")
+"""Path segments under ``{base}id/``: one per record type."""
+
+_TRANSLITERATION = str.maketrans({
+    "ß": "ss", "ø": "o", "Ø": "o", "æ": "ae", "Æ": "ae", "đ": "d", "Đ": "d",
+    "ł": "l", "Ł": "l", "þ": "th", "Þ": "th", "ı": "i", "œ": "oe", "Œ": "oe",
+})
+
+
+def slugify(text: str) -> str:
+    """A stable IRI key: Latvian and other letters transliterated, lower case, hyphens.
+
+    >>> slugify("Liepājas Diakonijas centrs")
+    'liepajas-diakonijas-centrs'
+    >>> slugify("„Lapsenes” ģērbtuve Šķēde")
+    'lapsenes-gerbtuve-skede'
+    """
+    text = unicodedata.normalize("NFKD", text.translate(_TRANSLITERATION))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = re.sub(r"[^A-Za-z0-9]+", "-", text.lower()).strip("-")
+    return text
+
+
+def mint(base: str, rtype: str, key: str) -> URIRef:
+    """The IRI of a resource: ``{base}id/{type}/{key}``.
+
+    >>> mint("http://localhost:8000/", "project", "sempre")
+    rdflib.term.URIRef('http://localhost:8000/id/project/sempre')
+    """
+    if rtype not in RESOURCE_TYPES:
+        raise ValueError(f"unknown resource type {rtype!r}")
+    return URIRef(f"{base}id/{rtype}/{key}")
+
+
+def mint_part(resource: URIRef, part: str) -> URIRef:
+    """A node that belongs to one resource (an address, a post): ``{resource}#{part}``."""
+    return URIRef(f"{resource}#{part}")
+
+
+def graph_iri(base: str, key: str) -> URIRef:
+    """The named graph that holds what one source document says: ``{base}graph/{key}``."""
+    return URIRef(f"{base}graph/{key}")
+
+
+def split_resource_iri(base: str, iri: str) -> tuple[str, str] | None:
+    """``(type, key)`` of one of our resource IRIs, or None for any other IRI."""
+    prefix = f"{base}id/"
+    if not iri.startswith(prefix):
+        return None
+    rest = iri[len(prefix):].split("#", 1)[0]
+    rtype, _, key = rest.partition("/")
+    if rtype not in RESOURCE_TYPES or not key or "/" in key:
+        return None
+    return rtype, key
+
+
+def country_iri(alpha3: str) -> URIRef:
+    return EU_COUNTRY[alpha3]
+
+
+def language_iri(code: str) -> URIRef:
+    return EU_LANGUAGE[{"lv": "LAV", "en": "ENG", "lt": "LIT", "et": "EST", "fi": "FIN",
+                        "sv": "SWE", "de": "DEU", "pl": "POL"}.get(code, code.upper())]
+
+
+def nuts_iri(code: str) -> URIRef:
+    return NUTS[code]

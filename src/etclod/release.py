@@ -1,0 +1,439 @@
+"""Release layer: build an immutable release folder, seal it, switch to it atomically."""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import pyoxigraph as ox
+from rdflib import Graph
+
+from etclod import records as rec
+from etclod.errors import InputError, ReleaseError
+from etclod.formats import DUMP_FORMATS, dump_name
+from etclod.mapping import build_context, map_record, record_graph, record_iri
+from etclod.namespaces import PREFIXES, graph_iri
+from etclod.settings import Settings
+from etclod.store import to_quads, write_store
+from etclod.validation import Mapped, Verdict, judge, load_shapes, reject_dangling
+
+TMP_PREFIX = ".tmp-"
+THEMES_GRAPH_KEY = "themes"
+MANIFEST = "manifest.json"
+
+
+class Reporter(Protocol):
+    """Told about each stage of a build (the CLI shows a progress bar or plain lines)."""
+
+    def stage(self, name: str, total: int | None = None) -> None: ...
+
+    def advance(self, n: int = 1) -> None: ...
+
+    def done(self, name: str, seconds: float, detail: str) -> None: ...
+
+
+class NullReporter:
+    def stage(self, name: str, total: int | None = None) -> None:
+        pass
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+    def done(self, name: str, seconds: float, detail: str) -> None:
+        pass
+
+
+@dataclass
+class BuildResult:
+    version: str | None
+    published: int
+    rejected: list[rec.Rejection]
+    triples: int
+    path: Path | None
+    timings: dict[str, float] = field(default_factory=dict)
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.rejected else 0
+
+
+# ------------------------------------------------------------------ reading and judging
+
+@dataclass
+class Checked:
+    """The outcome of reading and validating a data folder, before anything is written."""
+
+    verdict: Verdict
+    load: rec.LoadResult
+    rejected: list[rec.Rejection]
+    fixed_quads: list[ox.Quad]
+
+
+def themes_graph(settings: Settings) -> Graph:
+    path = settings.ontology_dir / "themes.ttl"
+    graph = Graph()
+    try:
+        graph.parse(source=path.open("rb"), format="turtle", publicID=settings.base_uri)
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InputError(f"cannot read the themes scheme {str(path)!r}: {exc}") from exc
+    return graph
+
+
+def check_data(settings: Settings, reporter: Reporter | None = None) -> Checked:
+    """Read, map and validate every record of the data folder; write nothing."""
+    reporter = reporter or NullReporter()
+    reporter.stage("read")
+    t0 = time.perf_counter()
+    load = rec.load_records(settings.data_dir)
+    rejected = list(load.rejected)
+    reporter.done("read", time.perf_counter() - t0,
+                  f"{len(load.loaded) + len(load.rejected)} records in {len(load.inputs)} files")
+    t0 = time.perf_counter()
+    themes = themes_graph(settings)
+    theme_iris = {str(s).rsplit("/", 1)[-1]: s for s in themes.subjects()
+                  if str(s).startswith(f"{settings.base_uri}id/theme/")}
+    loaded = reject_dangling(load.loaded, rejected)
+    ctx = build_context(settings.base_uri, loaded, theme_iris)
+    reporter.stage("map", len(loaded))
+    mapped = []
+    for item in loaded:
+        mapped.append(Mapped(item, record_iri(settings.base_uri, item.record),
+                             record_graph(settings.base_uri, item.record),
+                             map_record(item.record, ctx, item.file)))
+        reporter.advance()
+    reporter.done("map", time.perf_counter() - t0, f"{len(mapped)} records mapped")
+    t0 = time.perf_counter()
+    reporter.stage("validate")
+    shapes = load_shapes(settings.ontology_dir / "shapes.ttl")
+    verdict = judge(mapped, list(themes), shapes, settings.base_uri)
+    rejected += verdict.rejected
+    reporter.done("validate", time.perf_counter() - t0,
+                  f"{len(verdict.accepted)} valid, {len(rejected)} rejected")
+    fixed = list(to_quads(graph_iri(settings.base_uri, THEMES_GRAPH_KEY), themes))
+    return Checked(verdict, load, rejected, fixed)
+
+
+# ------------------------------------------------------------------ the release folder
+
+def ensure_var(settings: Settings) -> None:
+    """Create ``var/releases`` and prove we can write there, or say clearly why not."""
+    try:
+        settings.releases_dir.mkdir(parents=True, exist_ok=True)
+        probe = settings.releases_dir / f"{TMP_PREFIX}probe-{os.getpid()}"
+        probe.mkdir(exist_ok=True)
+        probe.rmdir()
+    except OSError as exc:
+        raise InputError(f"cannot write releases to {str(settings.var_dir)!r}: "
+                         f"{exc.strerror or exc}; check the folder and its permissions "
+                         "(ETCLOD_VAR or --var)") from exc
+
+
+@contextmanager
+def build_lock(settings: Settings) -> Iterator[None]:
+    """One build at a time per var folder."""
+    with open(settings.var_dir / ".build.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise InputError(f"another build is running in {str(settings.var_dir)!r}") from exc
+        yield
+
+
+def clean_leftovers(settings: Settings) -> list[str]:
+    """Remove temporary folders a killed build left behind."""
+    removed = []
+    for path in settings.releases_dir.iterdir():
+        if path.name.startswith(TMP_PREFIX):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+    for path in settings.var_dir.glob(".current.*"):
+        path.unlink(missing_ok=True)
+    return removed
+
+
+def new_version(settings: Settings) -> str:
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    version, n = stamp, 1
+    while (settings.releases_dir / version).exists():
+        n += 1
+        version = f"{stamp}-{n}"
+    return version
+
+
+def current_version(settings: Settings) -> str | None:
+    link = settings.current_link
+    if not link.is_symlink():
+        return None
+    target = Path(os.readlink(link)).name
+    return target if (settings.releases_dir / target / MANIFEST).is_file() else None
+
+
+def current_path(settings: Settings) -> Path | None:
+    version = current_version(settings)
+    return settings.releases_dir / version if version else None
+
+
+def list_releases(settings: Settings) -> list[dict[str, Any]]:
+    """Every sealed release, oldest first, with its manifest."""
+    if not settings.releases_dir.is_dir():
+        return []
+    out = []
+    for path in sorted(settings.releases_dir.iterdir()):
+        manifest = path / MANIFEST
+        if path.name.startswith(".") or not manifest.is_file():
+            continue
+        out.append(json.loads(manifest.read_text("utf-8")))
+    return out
+
+
+def switch_to(settings: Settings, version: str) -> None:
+    """Point ``var/current`` at a release in one atomic rename."""
+    target = settings.releases_dir / version
+    if not (target / MANIFEST).is_file():
+        raise ReleaseError(f"release {version!r} does not exist or is not sealed", status=404)
+    tmp = settings.var_dir / f".current.{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    os.symlink(Path("releases") / version, tmp)
+    os.replace(tmp, settings.current_link)
+    _fsync_dir(settings.var_dir)
+
+
+def rollback(settings: Settings) -> str:
+    """Switch back to the release before the current one; return its version."""
+    versions = [m["version"] for m in list_releases(settings)]
+    current = current_version(settings)
+    if current is None or current not in versions:
+        raise ReleaseError("there is no current release to roll back from", status=404)
+    index = versions.index(current)
+    if index == 0:
+        raise ReleaseError(f"release {current} is the oldest kept; there is nothing to roll back to",
+                           status=409)
+    previous = versions[index - 1]
+    switch_to(settings, previous)
+    return previous
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(path: Path) -> None:
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            fd = os.open(os.path.join(root, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(Path(root))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _gzip_bytes(data: bytes, path: Path) -> None:
+    """Deterministic gzip (no timestamp, no file name): same data, same bytes."""
+    with path.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as gz:
+        gz.write(data)
+
+
+def quad_lines(quads: list[ox.Quad]) -> list[str]:
+    """Canonical N-Quads lines, sorted: byte-identical across runs for the same data."""
+    return sorted(f"{q.subject} {q.predicate} {q.object} {q.graph_name} .\n" for q in quads)
+
+
+def write_dumps(folder: Path, quads: list[ox.Quad]) -> dict[str, int]:
+    """Write every dump format; return the triple (or quad) count of each file."""
+    folder.mkdir()
+    counts: dict[str, int] = {}
+    triples = sorted({ox.Triple(q.subject, q.predicate, q.object) for q in quads}, key=str)
+    prefixes = {k: str(v) for k, v in PREFIXES.items()}
+    for fmt in DUMP_FORMATS:
+        if fmt.key == "nq":
+            data = "".join(quad_lines(quads)).encode("utf-8")
+            counts[fmt.key] = len(quads)
+        elif fmt.key == "nt":
+            data = "".join(sorted(f"{t.subject} {t.predicate} {t.object} .\n" for t in triples)).encode()
+            counts[fmt.key] = len(triples)
+        else:
+            data = ox.serialize(triples, format=fmt.oxigraph,
+                                prefixes=prefixes if fmt.key == "ttl" else None)
+            counts[fmt.key] = len(triples)
+        _gzip_bytes(data, folder / dump_name(fmt))
+    return counts
+
+
+def write_changes(path: Path, quads: list[ox.Quad], previous: Path | None) -> dict[str, int]:
+    """``changes.nq.gz``: quads added since the previous release, each in graph
+    ``urn:etclod:added:<graph>``, and quads removed, each in ``urn:etclod:removed:<graph>``."""
+    new = {(str(q.subject), str(q.predicate), str(q.object), q.graph_name.value) for q in quads}
+    old: set[tuple[str, str, str, str]] = set()
+    dump = previous / "dumps" / "etclod.nq.gz" if previous else None
+    if dump is not None and dump.is_file():
+        with gzip.open(dump, "rb") as handle:
+            old = {(str(q.subject), str(q.predicate), str(q.object), q.graph_name.value)
+                   for q in ox.parse(handle, format=ox.RdfFormat.N_QUADS)}
+    added, removed = sorted(new - old), sorted(old - new)
+    lines = [f"{s} {p} {o} <urn:etclod:added:{g}> .\n" for s, p, o, g in added]
+    lines += [f"{s} {p} {o} <urn:etclod:removed:{g}> .\n" for s, p, o, g in removed]
+    _gzip_bytes("".join(lines).encode("utf-8"), path)
+    return {"added": len(added), "removed": len(removed)}
+
+
+def class_counts(quads: list[ox.Quad]) -> dict[str, int]:
+    rdf_type = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+    counts = Counter(q.object.value for q in quads if q.predicate.value == rdf_type)
+    return dict(sorted(counts.items()))
+
+
+def write_rejected(path: Path, rejected: list[rec.Rejection]) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        for r in rejected:
+            handle.write(json.dumps(r.to_dict(), ensure_ascii=False, sort_keys=True) + "\n")
+
+
+def build_release(settings: Settings, *, strict: bool = False,
+                  reporter: Reporter | None = None) -> BuildResult:
+    """Turn the data folder into a new sealed release and switch ``var/current`` to it.
+
+    With ``strict``, a single rejected record means nothing is published.
+    Killed at any point, it leaves the previous release current; the next build cleans up.
+    """
+    reporter = reporter or NullReporter()
+    if not settings.data_dir.is_dir():
+        raise InputError(f"data folder {str(settings.data_dir)!r} does not exist or is not a folder "
+                         "(ETCLOD_DATA or --data)")
+    ensure_var(settings)
+    with build_lock(settings):
+        clean_leftovers(settings)
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        checked = check_data(settings, reporter)
+        timings["check"] = time.perf_counter() - started
+        if strict and checked.rejected:
+            return BuildResult(None, 0, checked.rejected, 0, None, timings)
+        return _publish(settings, checked, reporter, timings)
+
+
+def _publish(settings: Settings, checked: Checked, reporter: Reporter,
+             timings: dict[str, float]) -> BuildResult:
+    previous = current_version(settings)
+    version = new_version(settings)
+    tmp = settings.releases_dir / f"{TMP_PREFIX}{version}-{os.getpid()}"
+    tmp.mkdir()
+    quads = list(checked.fixed_quads)
+    for m in sorted(checked.verdict.accepted, key=lambda m: str(m.iri)):
+        quads.extend(to_quads(m.graph, m.triples))
+    quads = list(dict.fromkeys(quads))
+
+    t0 = time.perf_counter()
+    reporter.stage("store", len(quads))
+    stored = write_store(tmp / "store", quads)
+    reporter.advance(len(quads))
+    timings["store"] = time.perf_counter() - t0
+    reporter.done("store", timings["store"], f"{stored} quads")
+
+    t0 = time.perf_counter()
+    reporter.stage("dumps", len(DUMP_FORMATS))
+    counts = write_dumps(tmp / "dumps", quads)
+    with (tmp / "validation.ttl").open("wb") as handle:
+        checked.verdict.first_report.graph.serialize(handle, format="turtle")
+    write_rejected(tmp / "rejected.jsonl", checked.rejected)
+    changes = write_changes(tmp / "changes.nq.gz", quads,
+                            settings.releases_dir / previous if previous else None)
+    timings["dumps"] = time.perf_counter() - t0
+    reporter.done("dumps", timings["dumps"], f"{len(DUMP_FORMATS)} dumps, "
+                                             f"{changes['added']} added, {changes['removed']} removed")
+
+    manifest = _manifest(settings, tmp, version, previous, checked, quads, counts, changes)
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n",
+                                "utf-8")
+    _fsync_tree(tmp)
+    final = settings.releases_dir / version
+    os.rename(tmp, final)
+    _fsync_dir(settings.releases_dir)
+    switch_to(settings, version)
+    prune(settings)
+    return BuildResult(version, len(checked.verdict.accepted), checked.rejected, len(quads), final,
+                       timings, manifest)
+
+
+def _manifest(settings: Settings, folder: Path, version: str, previous: str | None, checked: Checked,
+              quads: list[ox.Quad], counts: dict[str, int], changes: dict[str, int]) -> dict[str, Any]:
+    files: dict[str, Any] = {}
+    triples_of = {f"dumps/{dump_name(fmt)}": counts[fmt.key] for fmt in DUMP_FORMATS}
+    triples_of["validation.ttl"] = len(checked.verdict.first_report.graph)
+    triples_of["changes.nq.gz"] = changes["added"] + changes["removed"]
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        if path.is_file() and not rel.startswith("store/"):
+            entry: dict[str, Any] = {"sha256": _sha256(path), "bytes": path.stat().st_size}
+            if rel in triples_of:
+                entry["triples"] = triples_of[rel]
+            if rel == "rejected.jsonl":
+                entry["records"] = len(checked.rejected)
+            files[rel] = entry
+    graphs = Counter(q.graph_name.value for q in quads)
+    return {
+        "version": version,
+        "previous": previous,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "base_uri": settings.base_uri,
+        "files": files,
+        "store": {"path": "store/", "quads": len(quads)},
+        "triples": counts["nt"],
+        "quads": len(quads),
+        "graphs": dict(sorted(graphs.items())),
+        "classes": class_counts(quads),
+        "records": {"read": len(checked.load.loaded) + len(checked.load.rejected),
+                    "published": len(checked.verdict.accepted),
+                    "rejected": len(checked.rejected)},
+        "inputs": dict(sorted(checked.load.inputs.items())),
+        "changes": changes,
+        "validation": {"conforms": checked.verdict.final_report.conforms,
+                       "passes": checked.verdict.passes,
+                       "results": len(checked.verdict.first_report.results)},
+    }
+
+
+def prune(settings: Settings) -> list[str]:
+    """Drop the oldest releases beyond ``keep_releases``; never the current one."""
+    current = current_version(settings)
+    versions = [m["version"] for m in list_releases(settings)]
+    dropped = []
+    for version in versions[:max(0, len(versions) - settings.keep_releases)]:
+        if version != current:
+            shutil.rmtree(settings.releases_dir / version, ignore_errors=True)
+            dropped.append(version)
+    return dropped
+
+
+def read_manifest(release: Path) -> dict[str, Any]:
+    try:
+        return json.loads((release / MANIFEST).read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ReleaseError(f"release {release.name!r} has no readable manifest: {exc}") from exc
+
+

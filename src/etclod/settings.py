@@ -1,0 +1,96 @@
+"""Settings layer: every knob read from an environment mapping, never global."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from etclod.errors import SettingsError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+"""The checkout holding ``ontology/`` and ``data/`` (editable installs and the tests)."""
+
+
+def _int(environ: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _float(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable; build one with :meth:`from_env` and pass it down.
+
+    >>> Settings.from_env({"ETCLOD_BASE_URI": "https://etc.example.org"}).base_uri
+    'https://etc.example.org/'
+    """
+
+    base_uri: str = "http://localhost:8000/"
+    data_dir: Path = Path("data")
+    var_dir: Path = Path("var")
+    ontology_dir: Path = PROJECT_ROOT / "ontology"
+    keep_releases: int = 10
+    publisher_name: str = "etclod"
+    publisher_uri: str = "https://w3id.org/etclod/publisher"
+    contact_email: str = "data@etclod.example"
+    query_timeout: float = 30.0
+    max_rows: int = 100_000
+    max_query_length: int = 20_000
+    incoming_page_size: int = 200
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Read ``ETCLOD_*`` variables from ``environ`` (a dict in tests, ``os.environ`` in the CLI)."""
+        base = environ.get("ETCLOD_BASE_URI", cls.base_uri)
+        if not base.startswith(("http://", "https://")):
+            raise SettingsError(f"ETCLOD_BASE_URI must be an http(s) URI, got {base!r}")
+        if not base.endswith("/"):
+            base += "/"
+        return cls(
+            base_uri=base,
+            data_dir=Path(environ.get("ETCLOD_DATA", str(cls.data_dir))),
+            var_dir=Path(environ.get("ETCLOD_VAR", str(cls.var_dir))),
+            ontology_dir=Path(environ.get("ETCLOD_ONTOLOGY", str(cls.ontology_dir))),
+            keep_releases=_int(environ, "ETCLOD_KEEP_RELEASES", cls.keep_releases, minimum=1),
+            publisher_name=environ.get("ETCLOD_PUBLISHER_NAME", cls.publisher_name),
+            publisher_uri=environ.get("ETCLOD_PUBLISHER_URI", cls.publisher_uri),
+            contact_email=environ.get("ETCLOD_CONTACT_EMAIL", cls.contact_email),
+            query_timeout=_float(environ, "ETCLOD_QUERY_TIMEOUT", cls.query_timeout),
+            max_rows=_int(environ, "ETCLOD_MAX_ROWS", cls.max_rows, minimum=1),
+            max_query_length=_int(environ, "ETCLOD_MAX_QUERY_LENGTH", cls.max_query_length, minimum=1),
+            incoming_page_size=_int(environ, "ETCLOD_INCOMING_PAGE_SIZE", cls.incoming_page_size, minimum=1),
+        )
+
+    def with_(self, **changes: object) -> Settings:
+        """A copy with some fields changed (CLI flags override the environment)."""
+        return replace(self, **changes)
+
+    @property
+    def releases_dir(self) -> Path:
+        return self.var_dir / "releases"
+
+    @property
+    def current_link(self) -> Path:
+        return self.var_dir / "current"

@@ -1,0 +1,177 @@
+"""Validation layer: SHACL with pyshacl; verdicts per record, rejections kept with reasons."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyshacl
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import RDF
+
+from etclod import records as rec
+from etclod.errors import InputError
+from etclod.mapping import FIELD_OF_PREDICATE, Triple
+from etclod.namespaces import SH, split_resource_iri
+
+
+@dataclass(frozen=True)
+class Result:
+    """One SHACL validation result, as plain values."""
+
+    focus: URIRef
+    path: URIRef | None
+    value: Any
+    message: str
+    severity: URIRef
+    component: URIRef
+    shape: Any
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    conforms: bool
+    results: tuple[Result, ...]
+    graph: Graph = field(repr=False, compare=False)
+
+
+def load_shapes(path: Path) -> Graph:
+    """Parse the shapes file once; pyshacl is handed the parsed graph, never a path string."""
+    graph = Graph()
+    try:
+        graph.parse(source=path.open("rb"), format="turtle")
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InputError(f"cannot read the SHACL shapes {str(path)!r}: {exc}") from exc
+    return graph
+
+
+def validate_graph(data: Graph, shapes: Graph) -> ValidationReport:
+    """Validate ``data`` against ``shapes`` (no inference: what is published is what is checked)."""
+    conforms, report, _text = pyshacl.validate(
+        data_graph=data, shacl_graph=shapes, inference="none", abort_on_first=False,
+        allow_warnings=True, advanced=True, meta_shacl=False)
+    results = []
+    for node in sorted(report.subjects(RDF.type, SH.ValidationResult), key=str):
+        message = report.value(node, SH.resultMessage)
+        results.append(Result(
+            focus=report.value(node, SH.focusNode), path=report.value(node, SH.resultPath),
+            value=report.value(node, SH.value), message=str(message) if message else "does not conform",
+            severity=report.value(node, SH.resultSeverity),
+            component=report.value(node, SH.sourceConstraintComponent),
+            shape=report.value(node, SH.sourceShape)))
+    results.sort(key=lambda r: (str(r.focus), str(r.path), str(r.component), str(r.value), r.message))
+    return ValidationReport(bool(conforms), tuple(results), report)
+
+
+@dataclass
+class Mapped:
+    """A record that parsed, with its IRI, named graph and triples."""
+
+    loaded: rec.Loaded
+    iri: URIRef
+    graph: URIRef
+    triples: list[Triple]
+
+
+@dataclass
+class Verdict:
+    accepted: list[Mapped]
+    rejected: list[rec.Rejection]
+    first_report: ValidationReport
+    final_report: ValidationReport
+    passes: int
+
+
+def _display_value(base: str, value: Any) -> Any:
+    if isinstance(value, URIRef):
+        parts = split_resource_iri(base, str(value))
+        return parts[1] if parts else str(value)
+    if isinstance(value, Literal):
+        return str(value)
+    return None if value is None else str(value)
+
+
+def judge(mapped: list[Mapped], fixed: Iterable[Triple], shapes: Graph, base: str) -> Verdict:
+    """Validate every record; reject the ones that fail and, transitively, those that point at
+    a rejected record; repeat until what is left conforms.
+
+    ``fixed`` are triples that are not records (the themes scheme): a violation there is an
+    error of the project's own files, not of a record.
+    """
+    fixed = list(fixed)
+    owner: dict[URIRef, Mapped] = {}
+    for m in mapped:
+        for s, _, _ in m.triples:
+            owner.setdefault(s, m)
+    accepted = {m.loaded.key: m for m in mapped}
+    rejected: list[rec.Rejection] = []
+    first: ValidationReport | None = None
+    passes = 0
+    while True:
+        passes += 1
+        graph = Graph()
+        for t in fixed:
+            graph.add(t)
+        for m in accepted.values():
+            for t in m.triples:
+                graph.add(t)
+        report = validate_graph(graph, shapes)
+        first = first or report
+        violations = [r for r in report.results if r.severity == SH.Violation]
+        if not violations:
+            return Verdict(list(accepted.values()), rejected, first, report, passes)
+        reasons: dict[tuple[str, str], list[rec.Reason]] = {}
+        for r in violations:
+            m = owner.get(r.focus)
+            if m is None or m.loaded.key not in accepted:
+                raise InputError(f"the project's own data does not conform to the shapes: "
+                                 f"{r.focus} {r.path}: {r.message}")
+            field_name = FIELD_OF_PREDICATE.get(r.path, str(r.path) if r.path else None)
+            reasons.setdefault(m.loaded.key, []).append(
+                rec.Reason(r.message, field_name, _display_value(base, r.value), "shacl"))
+        for key, why in reasons.items():
+            rejected.append(_rejection(accepted.pop(key), why))
+        _cascade(accepted, rejected, {k for k in reasons})
+
+
+def _rejection(m: Mapped, reasons: list[rec.Reason]) -> rec.Rejection:
+    loaded = m.loaded
+    return rec.Rejection(loaded.file, reasons, loaded.line, loaded.record.type, loaded.record.id, loaded.raw)
+
+
+def _cascade(accepted: dict[tuple[str, str], Mapped], rejected: list[rec.Rejection],
+             newly: set[tuple[str, str]]) -> None:
+    """Reject every accepted record that points at a rejected one, until none does."""
+    gone = set(newly)
+    while gone:
+        next_gone: set[tuple[str, str]] = set()
+        for key, m in list(accepted.items()):
+            why = [rec.Reason(f"points at {rtype} {rid!r}, which is rejected", fname, rid, "reference")
+                   for fname, rtype, rid in m.loaded.record.references() if (rtype, rid) in gone]
+            if why:
+                rejected.append(_rejection(accepted.pop(key), why))
+                next_gone.add(key)
+        gone = next_gone
+
+
+def reject_dangling(loaded: list[rec.Loaded], rejected: list[rec.Rejection]) -> list[rec.Loaded]:
+    """Records whose references point at records that failed to load are rejected up front,
+    naming the record they point at (SHACL would only see a missing resource)."""
+    failed = {(r.type, r.id) for r in rejected if r.type and r.id}
+    keep = {item.key: item for item in loaded}
+    gone = failed
+    while gone:
+        next_gone: set[tuple[str, str]] = set()
+        for key, item in list(keep.items()):
+            why = [rec.Reason(f"points at {rtype} {rid!r}, which is rejected", fname, rid, "reference")
+                   for fname, rtype, rid in item.record.references()
+                   if (rtype, rid) in gone and (rtype, rid) not in keep]
+            if why:
+                rejected.append(rec.Rejection(item.file, why, item.line, item.record.type,
+                                              item.record.id, item.raw))
+                del keep[key]
+                next_gone.add(key)
+        gone = next_gone
+    return list(keep.values())
