@@ -484,7 +484,8 @@ def _validate(file: str, line: int | None, raw: Any, rejected: list[Rejection]) 
     if rtype not in MODELS:
         message = ("the record has no type" if rtype is None else f"unknown record type {rtype!r}")
         rejected.append(Rejection(file, [Reason(f"{message}; expected one of {', '.join(MODELS)}",
-                                                "type", rtype)], line, None, rid, raw))
+                                                "type", rtype)], line,
+                                  rtype if isinstance(rtype, str) else None, rid, raw))
         return None
     if isinstance(raw.get("id"), int):
         raw = {**raw, "id": str(raw["id"])}

@@ -1,0 +1,74 @@
+"""Shared fixtures: settings on temporary folders, and small record sets written as files."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from etclod.settings import PROJECT_ROOT, Settings
+
+SEED_DATA = PROJECT_ROOT / "data"
+SHARED = PROJECT_ROOT.parent / "shared"
+
+BASE = "http://localhost:8000/"
+
+SOURCE = {"type": "source", "id": "src", "title": {"en": "A source", "lv": "Avots"}}
+PROGRAMME = {"type": "programme", "id": "prog", "cci": "2014TC16RFCB027",
+             "title": {"en": "Programme", "lv": "Programma"}, "sources": ["src"]}
+ORGANISATION = {"type": "organisation", "id": "org", "name": {"lv": "Liepājas Diakonijas centrs"},
+                "country": "LVA", "sources": ["src"]}
+
+
+def project(**fields: object) -> dict[str, object]:
+    record: dict[str, object] = {"type": "project", "id": "proj", "acronym": "PROJ", "programme": "prog",
+                                 "title": {"en": "Project", "lv": "Projekts"}, "sources": ["src"]}
+    record.update(fields)
+    return {k: v for k, v in record.items() if v is not None}
+
+
+def write_records(folder: Path, name: str, records: object) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(yaml.safe_dump(records, allow_unicode=True, sort_keys=False), "utf-8")
+    return path
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path):
+    """Settings on a fresh data folder (with the base records) and var folder."""
+
+    def make(extra: list[dict[str, object]] | None = None, *, base: bool = True) -> Settings:
+        data = tmp_path / "data"
+        data.mkdir(exist_ok=True)
+        if base:
+            write_records(data, "base.yaml", [SOURCE, PROGRAMME, ORGANISATION])
+        if extra is not None:
+            write_records(data, "extra.yaml", extra)
+        return Settings.from_env({"ETCLOD_DATA": str(data), "ETCLOD_VAR": str(tmp_path / "var"),
+                                  "ETCLOD_BASE_URI": BASE})
+
+    return make
+
+
+@pytest.fixture
+def seed_settings(tmp_path: Path) -> Settings:
+    data = tmp_path / "seed"
+    shutil.copytree(SEED_DATA, data)
+    return Settings.from_env({"ETCLOD_DATA": str(data), "ETCLOD_VAR": str(tmp_path / "var"),
+                              "ETCLOD_BASE_URI": BASE})
+
+
+@pytest.fixture(scope="session")
+def seed_release(tmp_path_factory: pytest.TempPathFactory):
+    """One release built from the bundled seed data, shared by read-only tests."""
+    from etclod.release import build_release
+
+    root = tmp_path_factory.mktemp("seed-release")
+    settings = Settings.from_env({"ETCLOD_DATA": str(SEED_DATA), "ETCLOD_VAR": str(root / "var"),
+                                  "ETCLOD_BASE_URI": BASE})
+    result = build_release(settings)
+    assert result.rejected == [], [r.to_dict() for r in result.rejected]
+    return settings, result

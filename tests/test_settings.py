@@ -1,0 +1,37 @@
+"""Settings come from a mapping passed in, never from globals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from etclod.errors import SettingsError
+from etclod.settings import Settings
+
+
+def test_defaults() -> None:
+    settings = Settings.from_env({})
+    assert settings.base_uri == "http://localhost:8000/"
+    assert settings.data_dir == Path("data") and settings.var_dir == Path("var")
+
+
+def test_environment_overrides() -> None:
+    settings = Settings.from_env({"ETCLOD_BASE_URI": "https://etc.example.lv", "ETCLOD_DATA": "/d",
+                                  "ETCLOD_VAR": "/v", "ETCLOD_QUERY_TIMEOUT": "2.5",
+                                  "ETCLOD_MAX_ROWS": "10"})
+    assert settings.base_uri == "https://etc.example.lv/"
+    assert (settings.data_dir, settings.var_dir) == (Path("/d"), Path("/v"))
+    assert (settings.query_timeout, settings.max_rows) == (2.5, 10)
+    assert settings.releases_dir == Path("/v/releases")
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"ETCLOD_BASE_URI": "ftp://x"}, "ETCLOD_BASE_URI"),
+    ({"ETCLOD_MAX_ROWS": "lots"}, "ETCLOD_MAX_ROWS must be an integer"),
+    ({"ETCLOD_MAX_ROWS": "0"}, "at least 1"),
+    ({"ETCLOD_QUERY_TIMEOUT": "-1"}, "positive"),
+])
+def test_bad_settings_are_named(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(env)
