@@ -21,6 +21,7 @@ import pyoxigraph as ox
 from rdflib import Graph
 
 from etclod import records as rec
+from etclod.catalog import build_catalog
 from etclod.errors import InputError, ReleaseError
 from etclod.formats import DUMP_FORMATS, dump_name
 from etclod.mapping import build_context, map_record, record_graph, record_iri
@@ -368,6 +369,7 @@ def _publish(settings: Settings, checked: Checked, reporter: Reporter,
                                              f"{changes['added']} added, {changes['removed']} removed")
 
     manifest = _manifest(settings, tmp, version, previous, checked, quads, counts, changes)
+    write_catalog(settings, tmp, manifest, quads)
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n",
                                 "utf-8")
     _fsync_tree(tmp)
@@ -416,6 +418,22 @@ def _manifest(settings: Settings, folder: Path, version: str, previous: str | No
                        "passes": checked.verdict.passes,
                        "results": len(checked.verdict.first_report.results)},
     }
+
+
+def write_catalog(settings: Settings, folder: Path, manifest: dict[str, Any], quads: list[ox.Quad]) -> None:
+    """``catalog.ttl``: DCAT-AP 3 and VoID, with the dumps' sizes and checksums; added to the manifest."""
+    properties = Counter(q.predicate.value for q in quads)
+    prefix = f"{settings.base_uri}id/"
+    entities = len({q.subject.value for q in quads
+                    if isinstance(q.subject, ox.NamedNode) and q.subject.value.startswith(prefix)
+                    and "#" not in q.subject.value})
+    graph = build_catalog(settings, manifest, dict(properties), entities)
+    path = folder / "catalog.ttl"
+    with path.open("wb") as handle:
+        graph.serialize(handle, format="turtle")
+    manifest["files"]["catalog.ttl"] = {"sha256": _sha256(path), "bytes": path.stat().st_size,
+                                        "triples": len(graph)}
+    manifest["entities"] = entities
 
 
 def prune(settings: Settings) -> list[str]:

@@ -28,6 +28,20 @@ def to_ox(term: Any) -> Any:
     raise TypeError(f"cannot store {term!r}")
 
 
+def from_ox(term: Any) -> Any:
+    """A pyoxigraph term as an rdflib term."""
+    if isinstance(term, ox.NamedNode):
+        return URIRef(term.value)
+    if isinstance(term, ox.Literal):
+        if term.language:
+            return Literal(term.value, lang=term.language)
+        datatype = term.datatype.value
+        return Literal(term.value, datatype=None if datatype == str(XSD.string) else URIRef(datatype))
+    if isinstance(term, ox.BlankNode):
+        return BNode(term.value)
+    raise TypeError(f"unexpected term {term!r}")
+
+
 def to_quads(graph: URIRef, triples: Iterable[tuple[Any, Any, Any]]) -> Iterator[ox.Quad]:
     g = ox.NamedNode(str(graph))
     for s, p, o in triples:
@@ -50,13 +64,17 @@ def write_store(path: Path, quads: Iterable[ox.Quad]) -> int:
 
 
 class GraphStore(Protocol):
-    """What the service needs from a store: SPARQL over the union of the release's graphs."""
+    """What the service needs from a store: SPARQL over the union of the release's graphs.
+
+    ``select`` answers with rdflib terms, so the code above it works on any store.
+    """
 
     def select(self, query: str) -> list[dict[str, Any]]: ...
 
-    def construct(self, query: str) -> list[Any]: ...
-
     def ask(self, query: str) -> bool: ...
+
+    def sparql(self, query: str, result_format: Any, *, default_graphs: list[str] | None = None,
+               named_graphs: list[str] | None = None) -> tuple[str, bytes]: ...
 
 
 class OxigraphStore:
@@ -75,10 +93,26 @@ class OxigraphStore:
     def select(self, query: str) -> list[dict[str, Any]]:
         solutions = self.query(query)
         names = [v.value for v in solutions.variables]
-        return [{n: s[n] for n in names if s[n] is not None} for s in solutions]
+        return [{n: from_ox(s[n]) for n in names if s[n] is not None} for s in solutions]
 
-    def construct(self, query: str) -> list[Any]:
-        return list(self.query(query))
+    def sparql(self, query: str, result_format: Any, *, default_graphs: list[str] | None = None,
+               named_graphs: list[str] | None = None) -> tuple[str, bytes]:
+        """Run a SPARQL query; return its kind (select, ask, graph) and the serialised answer.
+
+        ``result_format`` is a callable that picks the format once the kind is known.
+        """
+        options: dict[str, Any] = {}
+        if default_graphs:
+            options["use_default_graph_as_union"] = False
+            options["default_graph"] = [ox.NamedNode(g) for g in default_graphs]
+        if named_graphs:
+            options["named_graphs"] = [ox.NamedNode(g) for g in named_graphs]
+        result = self.query(query, **options)
+        if isinstance(result, ox.QuerySolutions):
+            return "select", result.serialize(format=result_format("select"))
+        if isinstance(result, ox.QueryBoolean):
+            return "ask", result.serialize(format=result_format("ask"))
+        return "graph", ox.serialize(list(result), format=result_format("graph"))
 
     def ask(self, query: str) -> bool:
         return bool(self.query(query))

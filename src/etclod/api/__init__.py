@@ -1,0 +1,1 @@
+"""HTTP layer: the FastAPI application (``create_app``) and its routers."""

@@ -1,0 +1,96 @@
+"""HTTP layer: ``create_app(settings)``, the one factory of the FastAPI application."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from etclod import __version__
+from etclod.api import downloads, meta, resources, sparql
+from etclod.api.http import error_response, etclod_error_response
+from etclod.api.metrics import Metrics
+from etclod.api.pages import Pages
+from etclod.api.state import ReleaseHolder
+from etclod.errors import EtclodError
+from etclod.settings import Settings
+from etclod.validation import load_shapes
+
+log = logging.getLogger("etclod")
+
+HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+              405: "method_not_allowed", 406: "not_acceptable", 413: "too_large",
+              415: "unsupported_media_type", 422: "bad_request", 429: "too_many_requests"}
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The etclod web application for ``settings``; resources opened at start-up live on
+    ``app.state`` (settings, the release holder, templates, shapes, metrics)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        release = app.state.holder.current_or_none()
+        if release is None:
+            log.warning("no release in %s yet: data routes answer 503 until `etclod build` runs",
+                        settings.var_dir)
+        yield
+
+    app = FastAPI(title="etclod", version=__version__, lifespan=lifespan,
+                  description="Linked open data for European Territorial Cooperation (Interreg): "
+                              "resources, SPARQL 1.1, dumps and a DCAT-AP catalogue.")
+    app.state.settings = settings
+    app.state.holder = ReleaseHolder(settings)
+    app.state.pages = Pages(settings.ontology_dir)
+    app.state.shapes = load_shapes(settings.ontology_dir / "shapes.ttl")
+    app.state.metrics = Metrics()
+
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
+                       allow_headers=["*"], expose_headers=["ETag", "Link", "Last-Modified", "X-Checksum-SHA256",
+                                                            "Repr-Digest", "X-Etclod-Release", "Content-Range"])
+
+    @app.middleware("http")
+    async def count(request: Request, call_next):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        response: Response = await call_next(request)
+        route = request.scope.get("route")
+        app.state.metrics.observe_request(request.method, getattr(route, "path", "unmatched"),
+                                          response.status_code, time.perf_counter() - started)
+        return response
+
+    @app.exception_handler(EtclodError)
+    async def on_etclod_error(request: Request, exc: EtclodError) -> Response:
+        return etclod_error_response(request, exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message = exc.detail if isinstance(exc.detail, str) else "request refused"
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"nothing is published at {request.url.path}; see / for what is"
+        return error_response(request, HTTP_CODES.get(exc.status_code, "http_error"), message,
+                              exc.status_code, getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors())
+        return error_response(request, "bad_request", problems or "invalid request", 400)
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s", request.url.path)
+        return error_response(request, "internal_error",
+                              "the server failed to answer this request; it has been logged", 500)
+
+    app.include_router(meta.router)
+    app.include_router(resources.router)
+    app.include_router(sparql.router)
+    app.include_router(downloads.router)
+    app.mount("/static", StaticFiles(packages=[("etclod", "static")]), name="static")
+    return app

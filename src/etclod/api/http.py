@@ -1,0 +1,109 @@
+"""HTTP layer: content negotiation, languages, conditional requests, error bodies."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from etclod.api.state import ServedRelease
+from etclod.errors import EtclodError, NotAcceptableError
+from etclod.formats import Format, by_key, negotiate, parse_accept
+
+LANGUAGES = ("en", "lv")
+
+
+def choose_format(request: Request, offered: tuple[Format, ...], *, param: str | None = None) -> Format:
+    """``?format=`` wins over Accept; 406 names what we can produce."""
+    key = param if param is not None else request.query_params.get("format")
+    if key:
+        fmt = by_key(key)
+        if fmt is None or fmt not in offered:
+            raise NotAcceptableError(f"format {key!r} is not available here; use one of "
+                                     + ", ".join(f.key for f in offered))
+        return fmt
+    fmt = negotiate(request.headers.get("accept"), offered)
+    if fmt is None:
+        raise NotAcceptableError(
+            f"cannot produce any of {request.headers.get('accept')!r}; available: "
+            + ", ".join(f.media_type for f in offered))
+    return fmt
+
+
+def wants_html(request: Request) -> bool:
+    """A browser: it asks for text/html before any RDF or JSON type."""
+    for media, q in parse_accept(request.headers.get("accept")):
+        if q <= 0:
+            continue
+        if media in ("text/html", "application/xhtml+xml"):
+            return True
+        if media != "*/*":
+            return False
+    return False
+
+
+def choose_language(request: Request) -> str:
+    """``?lang=`` (the page's switch) wins over Accept-Language; English by default."""
+    lang = request.query_params.get("lang")
+    if lang in LANGUAGES:
+        return lang
+    for media, q in parse_accept(request.headers.get("accept-language")):
+        primary = media.split("-")[0]
+        if q > 0 and primary in LANGUAGES:
+            return primary
+    return "en"
+
+
+def etag_for(release: ServedRelease, *parts: str) -> str:
+    digest = hashlib.sha256("\x00".join((release.etag_base, *parts)).encode()).hexdigest()[:32]
+    return f'"{digest}"'
+
+
+def not_modified(request: Request, etag: str, release: ServedRelease) -> bool:
+    inm = request.headers.get("if-none-match")
+    if inm is not None:
+        return etag in [t.strip() for t in inm.split(",")] or inm.strip() == "*"
+    ims = request.headers.get("if-modified-since")
+    if ims:
+        try:
+            return release.created.replace(microsecond=0) <= parsedate_to_datetime(ims)
+        except (TypeError, ValueError):
+            return False
+    return False
+
+
+def cache_headers(release: ServedRelease, etag: str, *, vary: str = "Accept") -> dict[str, str]:
+    return {"ETag": etag, "Last-Modified": format_datetime(release.created, usegmt=True),
+            "Vary": vary, "Cache-Control": "public, max-age=60"}
+
+
+def conditional(request: Request, release: ServedRelease, etag: str, vary: str = "Accept") -> Response | None:
+    if not_modified(request, etag, release):
+        return Response(status_code=304, headers=cache_headers(release, etag, vary=vary))
+    return None
+
+
+def error_response(request: Request, code: str, message: str, status: int,
+                   headers: dict[str, str] | None = None) -> Response:
+    """The one error shape: JSON ``{error, message, status}``, or a readable page for a browser."""
+    body = {"error": code, "message": message, "status": status}
+    if wants_html(request):
+        page = (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{status} "
+                f"{html.escape(code)}</title><link rel=\"stylesheet\" href=\"/static/etclod.css\"></head>"
+                f"<body><main><h1>{status}: {html.escape(code.replace('_', ' '))}</h1>"
+                f"<p>{html.escape(message)}</p><p><a href=\"/\">etclod home</a></p></main></body></html>")
+        return HTMLResponse(page, status_code=status, headers=headers)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def etclod_error_response(request: Request, exc: EtclodError) -> Response:
+    return error_response(request, exc.code, exc.message, exc.status)
+
+
+def json_body(data: Any) -> bytes:
+    return json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")

@@ -1,0 +1,147 @@
+"""HTTP layer: catalogue, VoID, ontology, shapes, validation report, health, metrics, home."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import OWL, RDF, RDFS
+
+from etclod.api.http import cache_headers, choose_format, conditional, etag_for, wants_html
+from etclod.api.resources import serialize
+from etclod.describe import pick_label
+from etclod.formats import FORMATS, RDF_FORMATS
+from etclod.namespaces import SH, VOID
+
+router = APIRouter()
+HTML = next(f for f in FORMATS if f.key == "html")
+
+
+def _rdf(request: Request, graph: Graph, etag_parts: tuple[str, ...]) -> Response:
+    fmt = choose_format(request, RDF_FORMATS)
+    release = request.app.state.holder.get()
+    etag = etag_for(release, *etag_parts, fmt.key)
+    early = conditional(request, release, etag)
+    if early is not None:
+        return early
+    body = serialize(graph, fmt, request.app.state.settings.base_uri)
+    headers = cache_headers(release, etag)
+    headers["Access-Control-Allow-Origin"] = "*"
+    return Response(body, media_type=fmt.content_type, headers=headers)
+
+
+@router.api_route("/catalog", methods=["GET", "HEAD"], summary="DCAT-AP 3 catalogue of the current release")
+def catalog(request: Request) -> Response:
+    """Turtle, JSON-LD, N-Triples or RDF/XML by Accept or ``?format=``."""
+    return _rdf(request, request.app.state.holder.get().catalog, ("catalog",))
+
+
+@router.api_route("/.well-known/void", methods=["GET", "HEAD"], summary="VoID description")
+def void(request: Request) -> Response:
+    catalog = request.app.state.holder.get().catalog
+    graph = Graph()
+    graph.bind("void", VOID)
+    datasets = set(catalog.subjects(RDF.type, VOID.Dataset))
+    partitions = {o for s in datasets for p in (VOID.classPartition, VOID.propertyPartition)
+                  for o in catalog.objects(s, p)}
+    for subject in datasets | partitions:
+        for p, o in catalog.predicate_objects(subject):
+            graph.add((subject, p, o))
+    return _rdf(request, graph, ("void",))
+
+
+def _ontology_page(request: Request, lang: str) -> str:
+    pages = request.app.state.pages
+    onto = pages.ontology
+    terms = []
+    for kind, rdf_type in (("Classes", OWL.Class), ("Object properties", OWL.ObjectProperty),
+                           ("Datatype properties", OWL.DatatypeProperty)):
+        items = []
+        for term in sorted(onto.subjects(RDF.type, rdf_type), key=str):
+            items.append({"iri": str(term), "name": str(term).split("#")[-1],
+                          "label": pick_label(list(onto.objects(term, RDFS.label)), lang),
+                          "comment": pick_label(list(onto.objects(term, RDFS.comment)), lang),
+                          "super": [pages.term(s, lang) for s in onto.objects(term, RDFS.subClassOf)]
+                          + [pages.term(s, lang) for s in onto.objects(term, RDFS.subPropertyOf)]})
+        terms.append((kind, items))
+    holder = request.app.state.holder.current_or_none()
+    return pages.render("def.html", lang=lang, title="etclod ontology", groups=terms,
+                        release=holder.version if holder else "none")
+
+
+@router.api_route("/def", methods=["GET", "HEAD"], summary="The ontology (HTML documentation or RDF)")
+def ontology(request: Request) -> Response:
+    from etclod.api.http import choose_language
+    fmt = choose_format(request, (HTML, *RDF_FORMATS))
+    if fmt.key == "html":
+        return HTMLResponse(_ontology_page(request, choose_language(request)),
+                            headers={"Vary": "Accept, Accept-Language"})
+    body = serialize(request.app.state.pages.ontology, fmt, request.app.state.settings.base_uri)
+    return Response(body, media_type=fmt.content_type, headers={"Vary": "Accept", "Access-Control-Allow-Origin": "*"})
+
+
+@router.api_route("/shapes", methods=["GET", "HEAD"], summary="The SHACL shapes every release conforms to")
+def shapes(request: Request) -> Response:
+    fmt = choose_format(request, RDF_FORMATS)
+    body = serialize(request.app.state.shapes, fmt, request.app.state.settings.base_uri)
+    return Response(body, media_type=fmt.content_type, headers={"Vary": "Accept", "Access-Control-Allow-Origin": "*"})
+
+
+@router.api_route("/validation", methods=["GET", "HEAD"], summary="The SHACL report of the current release")
+def validation(request: Request) -> Response:
+    release = request.app.state.holder.get()
+    graph = Graph()
+    with (release.path / "validation.ttl").open("rb") as handle:
+        graph.parse(source=handle, format="turtle")
+    fmt = choose_format(request, (HTML, *RDF_FORMATS))
+    if fmt.key != "html":
+        return Response(serialize(graph, fmt, request.app.state.settings.base_uri), media_type=fmt.content_type,
+                        headers={"Vary": "Accept"})
+    results = []
+    for node in graph.subjects(RDF.type, SH.ValidationResult):
+        results.append({k: str(graph.value(node, p) or "") for k, p in
+                        (("focus", SH.focusNode), ("path", SH.resultPath), ("value", SH.value),
+                         ("message", SH.resultMessage))})
+    results.sort(key=lambda r: (r["focus"], r["path"]))
+    conforms = graph.value(None, SH.conforms)
+    page = request.app.state.pages.render(
+        "validation.html", lang="en", title="Validation report", results=results,
+        conforms=bool(conforms and conforms.toPython()), manifest=release.manifest, release=release.version)
+    return HTMLResponse(page, headers={"Vary": "Accept"})
+
+
+def limits(request: Request) -> dict[str, object]:
+    s = request.app.state.settings
+    return {"query_timeout_seconds": s.query_timeout, "max_rows": s.max_rows,
+            "max_query_length": s.max_query_length, "incoming_page_size": s.incoming_page_size}
+
+
+@router.get("/health", summary="Liveness and the release being served")
+def health(request: Request) -> JSONResponse:
+    release = request.app.state.holder.current_or_none()
+    if release is None:
+        return JSONResponse({"status": "no_release", "release": None, "limits": limits(request)}, status_code=503)
+    return JSONResponse({"status": "ok", "release": release.version, "triples": release.manifest["triples"],
+                         "limits": limits(request)})
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
+def metrics(request: Request) -> PlainTextResponse:
+    release = request.app.state.holder.current_or_none()
+    return PlainTextResponse(request.app.state.metrics.render(release.version if release else None),
+                             media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+@router.get("/", summary="Home page", response_class=HTMLResponse)
+def home(request: Request) -> Response:
+    from etclod.api.http import choose_language
+    release = request.app.state.holder.get()
+    lang = choose_language(request)
+    pages = request.app.state.pages
+    classes = [(pages.term(URIRef(c), lang), n) for c, n in sorted(release.manifest["classes"].items())]
+    if not wants_html(request):
+        return JSONResponse({"release": release.version, "classes": release.manifest["classes"],
+                             "sparql": "/sparql", "catalog": "/catalog", "dumps": "/releases"})
+    page = pages.render("index.html", lang=lang, title="etclod", classes=classes, manifest=release.manifest,
+                        release=release.version, Literal=Literal)
+    return HTMLResponse(page, headers={"Vary": "Accept, Accept-Language"})

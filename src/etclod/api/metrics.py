@@ -1,0 +1,74 @@
+"""HTTP layer: request, latency and query counters in the Prometheus text format."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class Histogram:
+    def __init__(self) -> None:
+        self.counts = [0] * (len(BUCKETS) + 1)
+        self.total = 0.0
+        self.n = 0
+
+    def observe(self, seconds: float) -> None:
+        self.n += 1
+        self.total += seconds
+        for i, bound in enumerate(BUCKETS):
+            if seconds <= bound:
+                self.counts[i] += 1
+                return
+        self.counts[-1] += 1
+
+    def lines(self, name: str, labels: str = "") -> list[str]:
+        out, running = [], 0
+        for bound, count in zip((*BUCKETS, float("inf")), self.counts):
+            running += count
+            le = "+Inf" if bound == float("inf") else repr(bound)
+            sep = "," if labels else ""
+            out.append(f'{name}_bucket{{{labels}{sep}le="{le}"}} {running}')
+        suffix = f"{{{labels}}}" if labels else ""
+        out += [f"{name}_sum{suffix} {self.total:.6f}", f"{name}_count{suffix} {self.n}"]
+        return out
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests: Counter[tuple[str, str, int]] = Counter()
+        self.latency = Histogram()
+        self.queries = Histogram()
+        self.timeouts = 0
+        self.refused = 0
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        with self._lock:
+            self.requests[(method, route, status)] += 1
+            self.latency.observe(seconds)
+
+    def observe_query(self, seconds: float) -> None:
+        with self._lock:
+            self.queries.observe(seconds)
+
+    def render(self, release: str | None) -> str:
+        with self._lock:
+            lines = ["# HELP etclod_requests_total HTTP requests by method, route and status.",
+                     "# TYPE etclod_requests_total counter"]
+            for (method, route, status), n in sorted(self.requests.items()):
+                lines.append(f'etclod_requests_total{{method="{method}",route="{route}",status="{status}"}} {n}')
+            lines += ["# HELP etclod_request_duration_seconds HTTP request latency.",
+                      "# TYPE etclod_request_duration_seconds histogram",
+                      *self.latency.lines("etclod_request_duration_seconds"),
+                      "# HELP etclod_query_duration_seconds SPARQL query evaluation time.",
+                      "# TYPE etclod_query_duration_seconds histogram",
+                      *self.queries.lines("etclod_query_duration_seconds"),
+                      "# HELP etclod_query_timeouts_total Queries stopped at the time limit.",
+                      "# TYPE etclod_query_timeouts_total counter",
+                      f"etclod_query_timeouts_total {self.timeouts}",
+                      "# HELP etclod_release_info The release being served.",
+                      "# TYPE etclod_release_info gauge",
+                      f'etclod_release_info{{version="{release or ""}"}} 1']
+        return "\n".join(lines) + "\n"

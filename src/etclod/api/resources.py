@@ -1,0 +1,150 @@
+"""HTTP layer: dereferenceable resource URIs ``/id/{type}/{key}`` with content negotiation."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import RDF
+
+from etclod import describe as d
+from etclod.api.http import cache_headers, choose_format, choose_language, conditional, etag_for
+from etclod.api.pages import local_href
+from etclod.errors import NotFoundError, QueryError
+from etclod.formats import FORMATS, RDF_FORMATS, Format
+from etclod.namespaces import ETC, PREFIXES, RESOURCE_TYPES
+
+router = APIRouter()
+RESOURCE_FORMATS = (next(f for f in FORMATS if f.key == "html"), *RDF_FORMATS)
+CONTEXT = {"@context": {prefix: str(ns) for prefix, ns in PREFIXES.items()}}
+
+
+def serialize(graph: Graph, fmt: Format, base: str) -> bytes:
+    """An RDF graph in one of the RDF formats; JSON-LD points at our published @context."""
+    if fmt.key == "jsonld":
+        data = json.loads(graph.serialize(format="json-ld", context=CONTEXT["@context"], auto_compact=True))
+        data["@context"] = f"{base}context.jsonld"
+        return json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
+    return graph.serialize(format=fmt.rdflib_name, encoding="utf-8")
+
+
+@router.get("/context.jsonld", include_in_schema=True, summary="The JSON-LD @context our documents use")
+def context() -> Response:
+    return Response(json.dumps(CONTEXT, indent=2).encode(), media_type="application/ld+json",
+                    headers={"Cache-Control": "public, max-age=86400", "Access-Control-Allow-Origin": "*"})
+
+
+@router.api_route("/id/{rtype}/{key}", methods=["GET", "HEAD"], summary="A resource, negotiated",
+                  responses={200: {"content": {f.media_type: {} for f in RESOURCE_FORMATS}}})
+def resource(request: Request, rtype: str, key: str, cursor: str | None = None) -> Response:
+    """HTML, Turtle, JSON-LD, N-Triples or RDF/XML of one resource, by Accept or ``?format=``.
+
+    Incoming links come a page at a time; ``cursor`` asks for the next page.
+    """
+    if rtype not in RESOURCE_TYPES:
+        raise NotFoundError(f"there is no resource type {rtype!r}; types are {', '.join(RESOURCE_TYPES)}")
+    fmt = choose_format(request, RESOURCE_FORMATS)
+    release = request.app.state.holder.get()
+    settings = request.app.state.settings
+    offset = _offset(cursor)
+    lang = choose_language(request) if fmt.key == "html" else ""
+    etag = etag_for(release, request.url.path, fmt.key, lang, str(offset))
+    vary = "Accept, Accept-Language" if fmt.key == "html" else "Accept"
+    early = conditional(request, release, etag, vary)
+    if early is not None:
+        return early
+    iri = f"{settings.base_uri}id/{rtype}/{key}"
+    try:
+        description = d.describe(release.store, iri, cursor=offset, page_size=settings.incoming_page_size)
+    except ValueError as exc:
+        raise NotFoundError(f"{request.url.path} is not a resource IRI we could mint") from exc
+    if not description.exists:
+        raise NotFoundError(f"no {rtype} {key!r} in release {release.version}; "
+                            f"the {rtype} list is at /sparql or in the dumps at /dumps/")
+    headers = cache_headers(release, etag, vary=vary)
+    if description.next_cursor:
+        headers["Link"] = f'<{request.url.path}?cursor={description.next_cursor}>; rel="next"'
+    if fmt.key == "html":
+        page = render_resource(request, release, description, rtype, lang)
+        return HTMLResponse(page, headers=headers)
+    body = serialize(description.graph, fmt, settings.base_uri)
+    return Response(body, media_type=fmt.content_type, headers=headers)
+
+
+def _offset(cursor: str | None) -> int:
+    if cursor is None or cursor == "":
+        return 0
+    if not cursor.isdigit() or len(cursor) > 12:
+        raise QueryError(f"cursor {cursor!r} is not a page cursor: use the link rel=next of the previous page")
+    return int(cursor)
+
+
+def _value_view(value: Any, labels: dict[URIRef, list[Literal]], lang: str, base: str) -> dict[str, Any]:
+    if isinstance(value, URIRef):
+        label = d.pick_label(labels.get(value, []), lang)
+        return {"href": local_href(str(value), base), "text": label or str(value), "iri": str(value)}
+    if isinstance(value, Literal):
+        return {"text": str(value), "lang": value.language,
+                "datatype": value.datatype.split("#")[-1] if value.datatype else None}
+    return {"text": str(value)}
+
+
+def render_resource(request: Request, release: Any, description: d.Description, rtype: str, lang: str) -> str:
+    pages = request.app.state.pages
+    base = request.app.state.settings.base_uri
+    graph, iri = description.graph, description.iri
+    labels: dict[URIRef, list[Literal]] = {}
+    for s, label in graph.subject_objects(URIRef("http://www.w3.org/2000/01/rdf-schema#label")):
+        labels.setdefault(s, []).append(label)
+    store = release.store
+    tables: list[dict[str, Any]] = []
+    if rtype == "project":
+        rows = d.partners(store, str(iri))
+        extra = d.labels_of(store, {r.iri for r in rows})
+        tables.append({"title": pages.term(URIRef("http://www.w3.org/ns/org#member"), lang),
+                       "heading": ["organisation", "role", "budget (EUR)"],
+                       "rows": [[_value_view(r.iri, extra, lang, base),
+                                 {"text": pages.term(r.values["role"], lang)},
+                                 {"text": str(r.values["budget"] or "")}] for r in rows]})
+    if rtype == "programme":
+        rows = d.projects_of_programme(store, str(iri))
+        extra = d.labels_of(store, {r.iri for r in rows})
+        tables.append({"title": "projects" if lang == "en" else "projekti",
+                       "heading": ["project", "start", "end", "total budget (EUR)", "EU funding (EUR)"],
+                       "rows": [[_value_view(r.iri, extra, lang, base)] +
+                                [{"text": str(r.values[k] or "")} for k in ("start", "end", "total", "eu")]
+                                for r in rows]})
+    if rtype == "organisation":
+        rows = d.projects_of_organisation(store, str(iri))
+        extra = d.labels_of(store, {r.iri for r in rows} | {r.values["programme"] for r in rows if r.values["programme"]})
+        tables.append({"title": "projects" if lang == "en" else "projekti",
+                       "heading": ["project", "role", "budget (EUR)", "programme"],
+                       "rows": [[_value_view(r.iri, extra, lang, base), {"text": pages.term(r.values["role"], lang)},
+                                 {"text": str(r.values["budget"] or "")},
+                                 _value_view(r.values["programme"], extra, lang, base) if r.values["programme"] else {"text": ""}]
+                                for r in rows]})
+    properties: dict[str, list[dict[str, Any]]] = {}
+    for subject in sorted({s for s in graph.subjects() if str(s) == str(iri) or str(s).startswith(f"{iri}#")},
+                          key=lambda s: (str(s) != str(iri), str(s))):
+        for p, o in sorted(graph.predicate_objects(subject), key=lambda po: (str(po[0]), str(po[1]))):
+            if p == RDF.type and subject != iri:
+                continue
+            name = pages.term(p, lang)
+            if subject != iri:
+                name = f"{subject.split('#')[-1]} · {name}"
+            properties.setdefault(name, []).append(_value_view(o, labels, lang, base))
+    incoming: dict[str, list[dict[str, Any]]] = {}
+    for s, p in description.incoming:
+        incoming.setdefault(pages.term(p, lang), []).append(_value_view(s, labels, lang, base))
+    title = d.pick_label(labels.get(iri, []), lang) or str(iri)
+    other = {"en": d.pick_label([l for l in labels.get(iri, []) if l.language == "lv"], "lv"),
+             "lv": d.pick_label([l for l in labels.get(iri, []) if l.language == "en"], "en")}[lang]
+    types = [pages.term(t, lang) for t in sorted(d.types_of(graph, iri))]
+    return pages.render(
+        "resource.html", lang=lang, title=title, other_title=other, iri=str(iri), types=types,
+        properties=properties, tables=tables, incoming=incoming, path=request.url.path,
+        next_cursor=description.next_cursor, cursor=description.cursor, release=release.version,
+        formats=[f for f in RDF_FORMATS], rtype=rtype)

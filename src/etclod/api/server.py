@@ -1,0 +1,39 @@
+"""HTTP layer: run the application under uvicorn (``etclod serve``)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import uvicorn
+
+from etclod.api.app import create_app
+from etclod.release import build_release, current_version
+from etclod.settings import Settings
+
+
+def app_from_environ():  # type: ignore[no-untyped-def]
+    """Factory for uvicorn workers: each worker reads the settings the parent exported."""
+    return create_app(Settings.from_env(os.environ))
+
+
+def _export(settings: Settings) -> None:
+    os.environ.update({"ETCLOD_BASE_URI": settings.base_uri, "ETCLOD_DATA": str(settings.data_dir.resolve()),
+                       "ETCLOD_VAR": str(settings.var_dir.resolve()),
+                       "ETCLOD_ONTOLOGY": str(settings.ontology_dir.resolve())})
+
+
+def serve(settings: Settings, *, host: str, port: int, workers: int = 1) -> int:
+    """Serve the current release; build one first from the data folder if there is none."""
+    if current_version(settings) is None:
+        print(f"no release in {settings.var_dir}: building one from {settings.data_dir}", file=sys.stderr)
+        result = build_release(settings)
+        print(f"release {result.version}: {result.published} records published, "
+              f"{len(result.rejected)} rejected", file=sys.stderr)
+    if workers > 1:
+        _export(settings)
+        uvicorn.run("etclod.api.server:app_from_environ", factory=True, host=host, port=port,
+                    workers=workers, proxy_headers=True)
+    else:
+        uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True)
+    return 0

@@ -1,0 +1,149 @@
+"""Description layer: what the service says about one resource, read from any GraphStore."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import RDF, RDFS
+
+from etclod.namespaces import ETC, ORG, PREFIXES
+from etclod.store import GraphStore
+
+
+def _iri(value: str) -> str:
+    if any(c in value for c in '<>"{}|^`\\ \n'):
+        raise ValueError(f"not an IRI: {value!r}")
+    return f"<{value}>"
+
+
+@dataclass
+class Description:
+    """A resource's own triples, the labels of what it links to, and one page of incoming links."""
+
+    iri: URIRef
+    graph: Graph
+    incoming: list[tuple[URIRef, URIRef]] = field(default_factory=list)
+    next_cursor: str | None = None
+    cursor: int = 0
+
+    @property
+    def exists(self) -> bool:
+        return (self.iri, None, None) in self.graph
+
+
+def new_graph() -> Graph:
+    graph = Graph()
+    for prefix, ns in PREFIXES.items():
+        graph.bind(prefix, ns)
+    return graph
+
+
+def describe(store: GraphStore, iri: str, *, cursor: int = 0, page_size: int = 200) -> Description:
+    """Own triples (with those of its ``#parts``), labels of linked resources, and incoming
+    links ``cursor .. cursor + page_size`` (ordered, so pages are stable)."""
+    r = _iri(iri)
+    node = URIRef(iri)
+    graph = new_graph()
+    own = store.select(f"""
+        SELECT ?s ?p ?o WHERE {{
+          {{ {r} ?p ?o . BIND({r} AS ?s) }}
+          UNION
+          {{ {r} ?link ?s . FILTER(isIRI(?s) && STRSTARTS(STR(?s), CONCAT(STR({r}), "#"))) ?s ?p ?o }}
+        }}""")
+    for row in own:
+        graph.add((row["s"], row["p"], row["o"]))
+    if not own:
+        return Description(node, graph)
+    labels = store.select(f"""
+        SELECT DISTINCT ?o ?label WHERE {{
+          {{ {r} ?p ?o }} UNION {{ {r} ?link ?part . FILTER(STRSTARTS(STR(?part), CONCAT(STR({r}), "#"))) ?part ?p ?o }}
+          FILTER(isIRI(?o)) ?o <http://www.w3.org/2000/01/rdf-schema#label> ?label
+        }}""")
+    for row in labels:
+        graph.add((row["o"], RDFS.label, row["label"]))
+    rows = store.select(f"""
+        SELECT ?s ?p WHERE {{ ?s ?p {r} . FILTER(!STRSTARTS(STR(?s), CONCAT(STR({r}), "#"))) }}
+        ORDER BY ?s ?p LIMIT {page_size + 1} OFFSET {cursor}""")
+    incoming = [(row["s"], row["p"]) for row in rows[:page_size]]
+    for s, p in incoming:
+        graph.add((s, p, node))
+    if incoming:
+        values = " ".join(_iri(str(s)) for s in {s for s, _ in incoming})
+        for row in store.select(f"""SELECT ?s ?label WHERE {{ VALUES ?s {{ {values} }}
+                                     ?s <http://www.w3.org/2000/01/rdf-schema#label> ?label }}"""):
+            graph.add((row["s"], RDFS.label, row["label"]))
+    next_cursor = str(cursor + page_size) if len(rows) > page_size else None
+    return Description(node, graph, incoming, next_cursor, cursor)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a table on a page: a resource and some values."""
+
+    iri: URIRef
+    values: dict[str, Any]
+
+
+def partners(store: GraphStore, project: str) -> list[Row]:
+    """Partners of a project, with role and budget (lead partner first)."""
+    r = _iri(project)
+    rows = store.select(f"""
+        PREFIX org: <{ORG}> PREFIX etc: <{ETC}>
+        SELECT ?org ?role ?budget WHERE {{
+          ?m org:organization {r} ; org:member ?org ; org:role ?role .
+          OPTIONAL {{ ?m etc:partnerBudget ?budget }}
+        }}""")
+    out = [Row(row["org"], {"role": row["role"], "budget": row.get("budget")}) for row in rows]
+    return sorted(out, key=lambda r: (r.values["role"] != ETC.LeadPartner, str(r.iri)))
+
+
+def projects_of_programme(store: GraphStore, programme: str) -> list[Row]:
+    r = _iri(programme)
+    rows = store.select(f"""
+        PREFIX etc: <{ETC}> PREFIX schema: <https://schema.org/>
+        SELECT ?p ?start ?end ?total ?eu WHERE {{
+          ?p etc:programme {r} .
+          OPTIONAL {{ ?p schema:startDate ?start }} OPTIONAL {{ ?p schema:endDate ?end }}
+          OPTIONAL {{ ?p etc:totalBudget ?total }} OPTIONAL {{ ?p etc:euFunding ?eu }}
+        }} ORDER BY ?p LIMIT 1000""")
+    return [Row(row["p"], {k: row.get(k) for k in ("start", "end", "total", "eu")}) for row in rows]
+
+
+def projects_of_organisation(store: GraphStore, organisation: str) -> list[Row]:
+    r = _iri(organisation)
+    rows = store.select(f"""
+        PREFIX org: <{ORG}> PREFIX etc: <{ETC}>
+        SELECT ?p ?role ?budget ?programme WHERE {{
+          ?m org:member {r} ; org:organization ?p ; org:role ?role .
+          OPTIONAL {{ ?m etc:partnerBudget ?budget }} OPTIONAL {{ ?p etc:programme ?programme }}
+        }} ORDER BY ?p LIMIT 1000""")
+    return [Row(row["p"], {k: row.get(k) for k in ("role", "budget", "programme")}) for row in rows]
+
+
+def labels_of(store: GraphStore, iris: set[URIRef]) -> dict[URIRef, list[Literal]]:
+    """Every rdfs:label of the given resources."""
+    if not iris:
+        return {}
+    values = " ".join(_iri(str(i)) for i in sorted(iris))
+    out: dict[URIRef, list[Literal]] = {}
+    for row in store.select(f"SELECT ?s ?label WHERE {{ VALUES ?s {{ {values} }} "
+                            f"?s <{RDFS.label}> ?label }}"):
+        out.setdefault(row["s"], []).append(row["label"])
+    return out
+
+
+def pick_label(labels: list[Any], lang: str) -> str | None:
+    """The label in ``lang``, else English, else Latvian, else any."""
+    by_lang: dict[str, str] = {}
+    for label in labels:
+        by_lang.setdefault(getattr(label, "language", None) or "", str(label))
+    for choice in (lang, "en", "lv", ""):
+        if choice in by_lang:
+            return by_lang[choice]
+    return next(iter(by_lang.values()), None)
+
+
+def types_of(graph: Graph, iri: URIRef) -> set[URIRef]:
+    return set(graph.objects(iri, RDF.type))
