@@ -72,3 +72,15 @@ def seed_release(tmp_path_factory: pytest.TempPathFactory):
     result = build_release(settings)
     assert result.rejected == [], [r.to_dict() for r in result.rejected]
     return settings, result
+
+
+def jsonld_with_local_context(text: str) -> str:
+    """Our JSON-LD points at {base}context.jsonld; inline it so rdflib never fetches a context."""
+    import json
+
+    from etclod.api.resources import CONTEXT
+
+    data = json.loads(text)
+    assert data["@context"].endswith("context.jsonld")
+    data["@context"] = CONTEXT["@context"]
+    return json.dumps(data)

@@ -104,7 +104,10 @@ def date_literal(value: str) -> Literal:
 
 
 def amount_literal(value: Decimal) -> Literal:
-    return Literal(format(value, "f"), datatype=XSD.decimal)
+    """An xsd:decimal in canonical form (``1000.50`` -> ``1000.5``): the store keeps decimals
+    canonical, so validating and publishing the canonical form keeps dumps and queries equal."""
+    text = format(value.normalize(), "f")
+    return Literal("0" if text in ("-0", "0") else text, datatype=XSD.decimal)
 
 
 def map_record(record: Any, ctx: Context, where: str) -> list[Triple]:
@@ -225,9 +228,9 @@ def _event(r: rec.Event, s: URIRef, ctx: Context) -> list[Triple]:
     out += _optional(s, SCHEMA.organizer, r.organiser and ctx.ref("organisation", r.organiser))
     out += _optional(s, ETC.moderator, r.moderator and ctx.ref("person", r.moderator))
     out += _optional(s, ETC.approximateParticipants, r.participants_approx,
-                     lambda n: Literal(n, datatype=XSD.nonNegativeInteger))
+                     lambda n: Literal(n, datatype=XSD.integer))
     out += _optional(s, ETC.projectsRepresented, r.projects_represented,
-                     lambda n: Literal(n, datatype=XSD.nonNegativeInteger))
+                     lambda n: Literal(n, datatype=XSD.integer))
     for predicate, rtype, ids in ((ETC.theme, "theme", r.themes), (ETC.presentedProject, "project", r.projects),
                                   (ETC.participatingOrganisation, "organisation", r.participants),
                                   (ETC.speaker, "person", r.speakers),

@@ -351,7 +351,8 @@ def _publish(settings: Settings, checked: Checked, reporter: Reporter,
 
     t0 = time.perf_counter()
     reporter.stage("store", len(quads))
-    stored = write_store(tmp / "store", quads)
+    quads = write_store(tmp / "store", quads)
+    stored = len(quads)
     reporter.advance(len(quads))
     timings["store"] = time.perf_counter() - t0
     reporter.done("store", timings["store"], f"{stored} quads")

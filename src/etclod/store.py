@@ -48,19 +48,26 @@ def to_quads(graph: URIRef, triples: Iterable[tuple[Any, Any, Any]]) -> Iterator
         yield ox.Quad(to_ox(s), to_ox(p), to_ox(o), g)
 
 
-def write_store(path: Path, quads: Iterable[ox.Quad]) -> int:
-    """Create a new Oxigraph store at ``path`` holding ``quads``; return how many it holds.
+def write_store(path: Path, quads: list[ox.Quad]) -> list[ox.Quad]:
+    """Create a new Oxigraph store at ``path`` holding ``quads``; return what it holds.
 
     Each triple is kept in exactly one named graph (pyoxigraph 0.5's union default graph
-    repeats a triple once per graph that holds it).
+    repeats a triple once per graph that holds it). The store keeps literals in canonical
+    form; anything it would change is a mapping bug, refused here so that dumps (written from
+    what the store holds) and query answers never differ from what was validated.
     """
     store = ox.Store(str(path))
     store.bulk_extend(quads)
     store.flush()
-    count = len(store)
+    stored = list(store)
     store.optimize()
     del store
-    return count
+    changed = set(stored).symmetric_difference(quads)
+    if changed:
+        example = sorted(str(q) for q in changed)[0]
+        raise ReleaseError(f"the store changed {len(changed)} quads on loading (non-canonical "
+                           f"literals?), e.g. {example}")
+    return stored
 
 
 class GraphStore(Protocol):
