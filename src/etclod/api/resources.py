@@ -74,6 +74,17 @@ def resource(request: Request, rtype: str, key: str, cursor: str | None = None) 
     return Response(body, media_type=fmt.content_type, headers=headers)
 
 
+WORDS = {
+    "partners": {"en": "Partners", "lv": "Partneri"}, "projects": {"en": "Projects", "lv": "Projekti"},
+    "organisation": {"en": "organisation", "lv": "organizācija"}, "role": {"en": "role", "lv": "loma"},
+    "budget": {"en": "budget (EUR)", "lv": "budžets (EUR)"}, "project": {"en": "project", "lv": "projekts"},
+    "start": {"en": "start", "lv": "sākums"}, "end": {"en": "end", "lv": "beigas"},
+    "total": {"en": "total budget (EUR)", "lv": "kopējais budžets (EUR)"},
+    "eu": {"en": "EU funding (EUR)", "lv": "ES finansējums (EUR)"},
+    "programme": {"en": "programme", "lv": "programma"},
+}
+
+
 def _offset(cursor: str | None) -> int:
     if cursor is None or cursor == "":
         return 0
@@ -82,9 +93,10 @@ def _offset(cursor: str | None) -> int:
     return int(cursor)
 
 
-def _value_view(value: Any, labels: dict[URIRef, list[Literal]], lang: str, base: str) -> dict[str, Any]:
+def _value_view(value: Any, labels: dict[URIRef, list[Literal]], lang: str, base: str,
+                fallback: Any = None) -> dict[str, Any]:
     if isinstance(value, URIRef):
-        label = d.pick_label(labels.get(value, []), lang)
+        label = d.pick_label(labels.get(value, []), lang) or (fallback(value, lang) if fallback else None)
         return {"href": local_href(str(value), base), "text": label or str(value), "iri": str(value)}
     if isinstance(value, Literal):
         return {"text": str(value), "lang": value.language,
@@ -104,24 +116,24 @@ def render_resource(request: Request, release: Any, description: d.Description, 
     if rtype == "project":
         rows = d.partners(store, str(iri))
         extra = d.labels_of(store, {r.iri for r in rows})
-        tables.append({"title": pages.term(URIRef("http://www.w3.org/ns/org#member"), lang),
-                       "heading": ["organisation", "role", "budget (EUR)"],
+        tables.append({"title": WORDS["partners"][lang],
+                       "heading": [WORDS[w][lang] for w in ("organisation", "role", "budget")],
                        "rows": [[_value_view(r.iri, extra, lang, base),
                                  {"text": pages.term(r.values["role"], lang)},
                                  {"text": str(r.values["budget"] or "")}] for r in rows]})
     if rtype == "programme":
         rows = d.projects_of_programme(store, str(iri))
         extra = d.labels_of(store, {r.iri for r in rows})
-        tables.append({"title": "projects" if lang == "en" else "projekti",
-                       "heading": ["project", "start", "end", "total budget (EUR)", "EU funding (EUR)"],
+        tables.append({"title": WORDS["projects"][lang],
+                       "heading": [WORDS[w][lang] for w in ("project", "start", "end", "total", "eu")],
                        "rows": [[_value_view(r.iri, extra, lang, base)] +
                                 [{"text": str(r.values[k] or "")} for k in ("start", "end", "total", "eu")]
                                 for r in rows]})
     if rtype == "organisation":
         rows = d.projects_of_organisation(store, str(iri))
         extra = d.labels_of(store, {r.iri for r in rows} | {r.values["programme"] for r in rows if r.values["programme"]})
-        tables.append({"title": "projects" if lang == "en" else "projekti",
-                       "heading": ["project", "role", "budget (EUR)", "programme"],
+        tables.append({"title": WORDS["projects"][lang],
+                       "heading": [WORDS[w][lang] for w in ("project", "role", "budget", "programme")],
                        "rows": [[_value_view(r.iri, extra, lang, base), {"text": pages.term(r.values["role"], lang)},
                                  {"text": str(r.values["budget"] or "")},
                                  _value_view(r.values["programme"], extra, lang, base) if r.values["programme"] else {"text": ""}]
@@ -135,7 +147,7 @@ def render_resource(request: Request, release: Any, description: d.Description, 
             name = pages.term(p, lang)
             if subject != iri:
                 name = f"{subject.split('#')[-1]} · {name}"
-            properties.setdefault(name, []).append(_value_view(o, labels, lang, base))
+            properties.setdefault(name, []).append(_value_view(o, labels, lang, base, pages.term))
     incoming: dict[str, list[dict[str, Any]]] = {}
     for s, p in description.incoming:
         incoming.setdefault(pages.term(p, lang), []).append(_value_view(s, labels, lang, base))
