@@ -84,3 +84,44 @@ def jsonld_with_local_context(text: str) -> str:
     assert data["@context"].endswith("context.jsonld")
     data["@context"] = CONTEXT["@context"]
     return json.dumps(data)
+
+
+class LiveServer:
+    """A real uvicorn serving an app on a free loopback port, in a thread."""
+
+    def __init__(self, app) -> None:
+        import threading
+        import time
+
+        import uvicorn
+
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on",
+                                timeout_keep_alive=5)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.time() + 30
+        while not (self.server.started and self.server.servers):
+            assert time.time() < deadline, "uvicorn did not start"
+            time.sleep(0.05)
+        self.port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+
+
+@pytest.fixture
+def live():
+    """Start apps under uvicorn; every one is stopped after the test."""
+    servers = []
+
+    def start(app):
+        server = LiveServer(app)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

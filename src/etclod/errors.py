@@ -23,6 +23,11 @@ class EtclodError(Exception):
     def to_dict(self) -> dict[str, object]:
         return {"error": self.code, "message": self.message, "status": self.status}
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers that go with the error (a 503 says when to retry)."""
+        return {"Retry-After": "5"} if self.status == 503 else {}
+
 
 class SettingsError(EtclodError):
     """A setting or command-line option is wrong (CLI exit code 2)."""

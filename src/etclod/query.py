@@ -32,7 +32,21 @@ def keywords(query: str) -> list[str]:
     return [m.group("word").upper() for m in _TOKENS.finditer(query) if m.lastgroup == "word"]
 
 
-def check_query(query: str, max_length: int) -> CheckedQuery:
+def service_endpoints(query: str) -> list[str | None]:
+    """The endpoint of every SERVICE clause; None where it is not a plain IRI (a variable,
+    a prefixed name): those cannot be checked and are refused."""
+    tokens = [(m.lastgroup, m.group()) for m in _TOKENS.finditer(query) if m.lastgroup != "comment"]
+    found: list[str | None] = []
+    for i, (kind, text) in enumerate(tokens):
+        if kind == "word" and text.upper() == "SERVICE":
+            j = i + 1
+            if j < len(tokens) and tokens[j][0] == "word" and tokens[j][1].upper() == "SILENT":
+                j += 1
+            found.append(tokens[j][1][1:-1] if j < len(tokens) and tokens[j][0] == "iri" else None)
+    return found
+
+
+def check_query(query: str, max_length: int, service_allow: tuple[str, ...] = ()) -> CheckedQuery:
     """Refuse what a read-only public endpoint must never run, naming the reason."""
     if not query.strip():
         raise QueryError("the query is empty: send it as ?query=, as a form field or as an "
@@ -46,8 +60,11 @@ def check_query(query: str, max_length: int) -> CheckedQuery:
         raise QueryError(f"SPARQL Update ({form or 'update'}) is refused: this endpoint is read-only; "
                          "data changes only through a new release", code="read_only")
     if "SERVICE" in words:
-        raise QueryError("SERVICE is refused: this endpoint does not call other endpoints",
-                         code="service_refused")
+        for endpoint in service_endpoints(query):
+            if endpoint is None or endpoint not in service_allow:
+                raise QueryError(f"SERVICE {('<' + endpoint + '>') if endpoint else 'with a variable or prefixed name'} "
+                                 "is refused: this endpoint only calls the endpoints on its allow-list "
+                                 "(ETCLOD_SERVICE_ALLOW)", code="service_refused")
     if form is None:
         raise QueryError("not a SPARQL query: expected SELECT, CONSTRUCT, DESCRIBE or ASK",
                          code="bad_query")

@@ -38,6 +38,14 @@ def _float(environ: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _token(raw: str | None) -> str | None:
+    if raw is None or raw == "":
+        return None
+    if len(raw) < 16:
+        raise SettingsError("ETCLOD_ADMIN_TOKEN must be at least 16 characters long")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable; build one with :meth:`from_env` and pass it down.
@@ -58,7 +66,12 @@ class Settings:
     max_rows: int = 100_000
     max_query_length: int = 20_000
     incoming_page_size: int = 200
-    extra: Mapping[str, str] = field(default_factory=dict)
+    query_workers: int = 4
+    max_concurrent_queries: int = 64
+    max_body_bytes: int = 5_000_000
+    service_allow: tuple[str, ...] = ()
+    admin_token: str | None = field(default=None, repr=False)
+    verify_checksums: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -81,11 +94,29 @@ class Settings:
             max_rows=_int(environ, "ETCLOD_MAX_ROWS", cls.max_rows, minimum=1),
             max_query_length=_int(environ, "ETCLOD_MAX_QUERY_LENGTH", cls.max_query_length, minimum=1),
             incoming_page_size=_int(environ, "ETCLOD_INCOMING_PAGE_SIZE", cls.incoming_page_size, minimum=1),
+            query_workers=_int(environ, "ETCLOD_QUERY_WORKERS", cls.query_workers, minimum=1),
+            max_concurrent_queries=_int(environ, "ETCLOD_MAX_CONCURRENT_QUERIES", cls.max_concurrent_queries,
+                                        minimum=1),
+            max_body_bytes=_int(environ, "ETCLOD_MAX_BODY_BYTES", cls.max_body_bytes, minimum=1),
+            service_allow=tuple(u.strip() for u in environ.get("ETCLOD_SERVICE_ALLOW", "").split(",") if u.strip()),
+            admin_token=_token(environ.get("ETCLOD_ADMIN_TOKEN")),
+            verify_checksums=environ.get("ETCLOD_VERIFY_CHECKSUMS", "1") not in ("0", "false", "no"),
         )
 
     def with_(self, **changes: object) -> Settings:
         """A copy with some fields changed (CLI flags override the environment)."""
         return replace(self, **changes)
+
+    @property
+    def inbox_dir(self) -> Path:
+        return self.var_dir / "inbox"
+
+    def limits(self) -> dict[str, object]:
+        """Every limit the service enforces, as stated in /health and the Service Description."""
+        return {"query_timeout_seconds": self.query_timeout, "max_rows": self.max_rows,
+                "max_query_length": self.max_query_length, "max_body_bytes": self.max_body_bytes,
+                "max_concurrent_queries": self.max_concurrent_queries, "query_workers": self.query_workers,
+                "incoming_page_size": self.incoming_page_size, "service_allow": list(self.service_allow)}
 
     @property
     def releases_dir(self) -> Path:

@@ -80,9 +80,6 @@ class GraphStore(Protocol):
 
     def ask(self, query: str) -> bool: ...
 
-    def sparql(self, query: str, result_format: Any, *, default_graphs: list[str] | None = None,
-               named_graphs: list[str] | None = None) -> tuple[str, bytes]: ...
-
 
 class OxigraphStore:
     """A release's embedded store, opened read-only."""
@@ -101,28 +98,6 @@ class OxigraphStore:
         solutions = self.query(query)
         names = [v.value for v in solutions.variables]
         return [{n: from_ox(s[n]) for n in names if s[n] is not None} for s in solutions]
-
-    def sparql(self, query: str, result_format: Any, *, default_graphs: list[str] | None = None,
-               named_graphs: list[str] | None = None) -> tuple[str, bytes]:
-        """Run a SPARQL query; return its kind (select, ask, graph) and the serialised answer.
-
-        ``result_format`` is a callable that picks the format once the kind is known.
-        """
-        options: dict[str, Any] = {}
-        if default_graphs:
-            options["use_default_graph_as_union"] = False
-            options["default_graph"] = [ox.NamedNode(g) for g in default_graphs]
-        if named_graphs:
-            options["named_graphs"] = [ox.NamedNode(g) for g in named_graphs]
-        result = self.query(query, **options)
-        if isinstance(result, ox.QuerySolutions):
-            return "select", result.serialize(format=result_format("select"))
-        if isinstance(result, ox.QueryBoolean):
-            return "ask", result.serialize(format=result_format("ask"))
-        return "graph", ox.serialize(list(result), format=result_format("graph"))
-
-    def ask(self, query: str) -> bool:
-        return bool(self.query(query))
 
     def quads(self) -> Iterator[ox.Quad]:
         return iter(self.store)

@@ -16,11 +16,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from etclod import __version__
 from etclod.api import downloads, meta, resources, sparql
+from etclod.api.limits import BodyLimit
 from etclod.api.http import error_response, etclod_error_response
 from etclod.api.metrics import Metrics
 from etclod.api.pages import Pages
 from etclod.api.state import ReleaseHolder
 from etclod.errors import EtclodError
+from etclod.executor import QueryPool
 from etclod.settings import Settings
 from etclod.validation import load_shapes
 
@@ -41,7 +43,10 @@ def create_app(settings: Settings) -> FastAPI:
         if release is None:
             log.warning("no release in %s yet: data routes answer 503 until `etclod build` runs",
                         settings.var_dir)
-        yield
+        try:
+            yield
+        finally:
+            app.state.pool.close()
 
     app = FastAPI(title="etclod", version=__version__, lifespan=lifespan,
                   description="Linked open data for European Territorial Cooperation (Interreg): "
@@ -51,10 +56,13 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.pages = Pages(settings.ontology_dir)
     app.state.shapes = load_shapes(settings.ontology_dir / "shapes.ttl")
     app.state.metrics = Metrics()
+    app.state.pool = QueryPool(settings.query_workers, settings.query_timeout, settings.max_concurrent_queries)
 
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
                        allow_headers=["*"], expose_headers=["ETag", "Link", "Last-Modified", "X-Checksum-SHA256",
                                                             "Repr-Digest", "X-Etclod-Release", "Content-Range"])
+
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
 
     @app.middleware("http")
     async def count(request: Request, call_next):  # type: ignore[no-untyped-def]

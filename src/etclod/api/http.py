@@ -102,7 +102,7 @@ def error_response(request: Request, code: str, message: str, status: int,
 
 
 def etclod_error_response(request: Request, exc: EtclodError) -> Response:
-    return error_response(request, exc.code, exc.message, exc.status)
+    return error_response(request, exc.code, exc.message, exc.status, exc.headers or None)
 
 
 def json_body(data: Any) -> bytes:

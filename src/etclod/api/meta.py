@@ -111,9 +111,7 @@ def validation(request: Request) -> Response:
 
 
 def limits(request: Request) -> dict[str, object]:
-    s = request.app.state.settings
-    return {"query_timeout_seconds": s.query_timeout, "max_rows": s.max_rows,
-            "max_query_length": s.max_query_length, "incoming_page_size": s.incoming_page_size}
+    return request.app.state.settings.limits()
 
 
 @router.get("/health", summary="Liveness and the release being served")

@@ -11,11 +11,12 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import RDF, XSD
+from rdflib.namespace import RDF, XSD  # noqa: F401
 
 from etclod.api.http import choose_format, wants_html
 from etclod.api.resources import serialize
 from etclod.errors import QueryError
+from etclod.executor import Job, QueryTimeoutError
 from etclod.formats import RDF_FORMATS, Format
 from etclod.namespaces import ETC, SD, VOID
 from etclod.query import check_query, pick_result_format
@@ -51,10 +52,11 @@ def service_description(request: Request) -> Graph:
     g.add((service, SD.feature, SD.UnionDefaultGraph))
     for key, name in RESULT_FORMAT_IRIS.items():
         g.add((service, SD.resultFormat, URIRef(f"http://www.w3.org/ns/formats/{name}")))
-    for name, value, datatype in (("queryTimeout", settings.query_timeout, XSD.decimal),
-                                  ("maxRows", settings.max_rows, XSD.integer),
-                                  ("maxQueryLength", settings.max_query_length, XSD.integer)):
-        g.add((service, ETC[name], Literal(value, datatype=datatype)))
+    for name, value in settings.limits().items():
+        words = name.split("_")
+        prop = ETC["limit" + "".join(w.capitalize() for w in words)]
+        for item in value if isinstance(value, list) else [value]:
+            g.add((service, prop, Literal(item)))
     g.add((service, SD.defaultDataset, dataset))
     g.add((dataset, RDF.type, SD.Dataset))
     default = URIRef(f"{base}sparql#default-graph")
@@ -122,36 +124,41 @@ async def sparql(request: Request) -> Response:
         fmt = choose_format(request, RDF_FORMATS)
         return Response(serialize(service_description(request), fmt, settings.base_uri),
                         media_type=fmt.content_type, headers={"Vary": "Accept"})
-    checked = check_query(query, settings.max_query_length)
+    checked = check_query(query, settings.max_query_length, settings.service_allow)
     release = request.app.state.holder.get()
     param = next((params[n][0] for n in FORMAT_PARAM_NAMES if params.get(n)), None)
     accept = request.headers.get("accept")
     browser = wants_html(request) and param is None
-    chosen: dict[str, Format] = {}
-
-    def result_format(kind: str) -> Any:
-        fmt = pick_result_format(kind, "application/sparql-results+json" if browser and kind != "graph"
-                                 else accept, param)
-        chosen["fmt"] = fmt
-        return fmt.results if fmt.kind == "results" else fmt.oxigraph
-
+    select_fmt, select_error = _try_format("select", "application/sparql-results+json" if browser else accept, param)
+    graph_fmt, graph_error = _try_format("graph", accept, param)
+    if select_fmt is None and graph_fmt is None:
+        raise select_error if checked.form in ("select", "ask") else graph_error  # type: ignore[misc]
+    job = Job(str(release.path / "store"), checked.text, select_fmt.key if select_fmt else None,
+              graph_fmt.media_type if graph_fmt else None, settings.max_rows,
+              tuple(params.get("default-graph-uri", ())), tuple(params.get("named-graph-uri", ())))
+    pool = request.app.state.pool
     metrics = request.app.state.metrics
     started = time.perf_counter()
     try:
-        kind, body = await run_in_threadpool(
-            release.store.sparql, checked.text, result_format,
-            default_graphs=params.get("default-graph-uri"), named_graphs=params.get("named-graph-uri"))
-    except SyntaxError as exc:
-        raise QueryError(f"SPARQL syntax error: {exc}", code="syntax_error") from exc
-    except (OSError, ValueError, RuntimeError) as exc:
-        raise QueryError(f"the query could not be evaluated: {exc}", code="query_failed") from exc
+        answer = await run_in_threadpool(pool.run, job)
+    except QueryTimeoutError:
+        metrics.timeouts += 1
+        raise
     finally:
         metrics.observe_query(time.perf_counter() - started)
-    fmt = chosen["fmt"]
+    fmt = graph_fmt if answer.kind == "graph" else select_fmt
+    assert fmt is not None
     headers = {"Vary": "Accept", "X-Etclod-Release": release.version}
-    if browser and kind == "select":
-        return HTMLResponse(_results_page(request, checked.text, body, release.version), headers=headers)
-    return Response(body, media_type=fmt.content_type, headers=headers)
+    if browser and answer.kind == "select":
+        return HTMLResponse(_results_page(request, checked.text, answer.body, release.version), headers=headers)
+    return Response(answer.body, media_type=fmt.content_type, headers=headers)
+
+
+def _try_format(kind: str, accept: str | None, param: str | None) -> tuple[Format | None, QueryError | None]:
+    try:
+        return pick_result_format(kind, accept, param), None
+    except QueryError as exc:
+        return None, exc
 
 
 def _results_page(request: Request, query: str, body: bytes, version: str) -> str:

@@ -1,0 +1,212 @@
+"""Execution layer: SPARQL queries in worker processes that can be killed at the time limit.
+
+pyoxigraph has no timeout or cancellation, so a runaway query is stopped by killing the
+process that runs it; a new worker takes its place. Workers open the release's store
+read-only and answer with bytes already serialised, never more than ``max_rows`` rows.
+This module imports nothing heavy: spawned workers import it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from etclod.errors import EtclodError, QueryError
+
+SELECT_FORMATS = ("json", "xml", "csv", "tsv")
+
+
+class QueryTimeoutError(EtclodError):
+    code = "query_timeout"
+    status = 503
+
+
+class BusyError(EtclodError):
+    code = "too_many_queries"
+    status = 503
+
+
+@dataclass(frozen=True)
+class Job:
+    store_path: str
+    query: str
+    select_format: str | None
+    """json, xml, csv or tsv; None when the client accepts no results format."""
+    graph_format: str | None
+    """a media type of an RDF format; None when the client accepts no RDF format."""
+    max_rows: int
+    default_graphs: tuple[str, ...] = ()
+    named_graphs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Answer:
+    kind: str
+    """select, ask or graph."""
+    body: bytes
+    rows: int
+
+
+def evaluate(store: Any, job: Job) -> Answer:
+    """Run one query on an open store and serialise its answer; refuse oversized results."""
+    import pyoxigraph as ox
+
+    from etclod.results import write_ask, write_select
+
+    options: dict[str, Any] = {"use_default_graph_as_union": not job.default_graphs}
+    if job.default_graphs:
+        options["default_graph"] = [ox.NamedNode(g) for g in job.default_graphs]
+    if job.named_graphs:
+        options["named_graphs"] = [ox.NamedNode(g) for g in job.named_graphs]
+    result = store.query(job.query, **options)
+    if isinstance(result, ox.QueryBoolean):
+        if job.select_format is None:
+            raise QueryError("this ASK query's answer cannot be given in the requested format",
+                             code="not_acceptable", status=406)
+        return Answer("ask", write_ask(bool(result), job.select_format), 1)
+    if isinstance(result, ox.QuerySolutions):
+        if job.select_format is None:
+            raise QueryError("this SELECT query's results cannot be given in the requested format; "
+                             "ask for JSON, XML, CSV or TSV", code="not_acceptable", status=406)
+        variables = [v.value for v in result.variables]
+        rows = []
+        for solution in result:
+            rows.append(solution)
+            if len(rows) > job.max_rows:
+                raise _too_many(job.max_rows, "rows")
+        return Answer("select", write_select(variables, rows, job.select_format), len(rows))
+    if job.graph_format is None:
+        raise QueryError("this CONSTRUCT/DESCRIBE query's triples cannot be given in the requested "
+                         "format; ask for Turtle, N-Triples, JSON-LD or RDF/XML",
+                         code="not_acceptable", status=406)
+    triples = []
+    for triple in result:
+        triples.append(triple)
+        if len(triples) > job.max_rows:
+            raise _too_many(job.max_rows, "triples")
+    body = ox.serialize(triples, format=ox.RdfFormat.from_media_type(job.graph_format))
+    return Answer("graph", body, len(triples))
+
+
+def _too_many(limit: int, what: str) -> QueryError:
+    return QueryError(f"the result has more than {limit} {what} (ETCLOD_MAX_ROWS); it is refused, not "
+                      "truncated: page through it with ORDER BY, LIMIT and OFFSET, or download the "
+                      "dumps at /dumps/", code="result_too_large", status=400)
+
+
+def _worker_main(conn: Any) -> None:
+    """A worker process: answer jobs until the pipe closes."""
+    import pyoxigraph as ox
+
+    stores: dict[str, Any] = {}
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            store = stores.get(job.store_path)
+            if store is None:
+                if len(stores) >= 2:
+                    stores.pop(next(iter(stores)))
+                store = stores[job.store_path] = ox.Store.read_only(job.store_path)
+            conn.send(("ok", evaluate(store, job)))
+        except SyntaxError as exc:
+            conn.send(("error", ("syntax_error", f"SPARQL syntax error: {exc}", 400)))
+        except EtclodError as exc:
+            conn.send(("error", (exc.code, exc.message, exc.status)))
+        except (OSError, ValueError, RuntimeError, TypeError) as exc:
+            conn.send(("error", ("query_failed", f"the query could not be evaluated: {exc}", 400)))
+
+
+class _Worker:
+    def __init__(self, ctx: Any) -> None:
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_worker_main, args=(child,), daemon=True, name="etclod-query")
+        self.process.start()
+        child.close()
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.join(timeout=5)
+        self.conn.close()
+
+
+class QueryPool:
+    """A fixed number of worker processes; at most ``max_concurrent`` queries running or waiting."""
+
+    def __init__(self, size: int, timeout: float, max_concurrent: int) -> None:
+        self.size, self.timeout = size, timeout
+        self._ctx = mp.get_context("spawn")
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._slots = threading.BoundedSemaphore(max_concurrent)
+        self._started = False
+        self._lock = threading.Lock()
+        self._closed = False
+        self.timeouts = 0
+
+    def start(self) -> None:
+        with self._lock:
+            if self._started:
+                return
+            for _ in range(self.size):
+                self._idle.put(_Worker(self._ctx))
+            self._started = True
+
+    def close(self) -> None:
+        self._closed = True
+        while True:
+            try:
+                self._idle.get_nowait().kill()
+            except queue.Empty:
+                return
+
+    def _replace(self) -> None:
+        if not self._closed:
+            self._idle.put(_Worker(self._ctx))
+
+    def run(self, job: Job) -> Answer:
+        """Evaluate ``job`` in a worker; raise QueryTimeoutError past the limit (the worker is
+        killed and replaced) and BusyError when too many queries are already in hand."""
+        self.start()
+        if not self._slots.acquire(blocking=False):
+            raise BusyError("too many queries are running; try again in a moment")
+        try:
+            deadline = time.monotonic() + self.timeout
+            try:
+                worker = self._idle.get(timeout=self.timeout)
+            except queue.Empty:
+                raise BusyError(f"no query worker came free within {self.timeout:g} s; try again "
+                                "in a moment") from None
+            try:
+                worker.conn.send(job)
+                remaining = max(0.0, deadline - time.monotonic())
+                if not worker.conn.poll(remaining):
+                    worker.kill()
+                    self.timeouts += 1
+                    threading.Thread(target=self._replace, daemon=True).start()
+                    worker = None
+                    raise QueryTimeoutError(
+                        f"the query ran longer than the {self.timeout:g} s limit (ETCLOD_QUERY_TIMEOUT) "
+                        "and was stopped; narrow it, add a LIMIT, or use the dumps")
+                status, payload = worker.conn.recv()
+            except (EOFError, OSError, BrokenPipeError) as exc:
+                if worker is not None:
+                    worker.kill()
+                    worker = None
+                    threading.Thread(target=self._replace, daemon=True).start()
+                raise QueryError("the query worker failed; the query was not answered",
+                                 code="query_failed", status=503) from exc
+            finally:
+                if worker is not None:
+                    self._idle.put(worker)
+            if status == "error":
+                code, message, http_status = payload
+                raise QueryError(message, code=code, status=http_status)
+            return payload
+        finally:
+            self._slots.release()

@@ -1,0 +1,101 @@
+"""Result layer: SPARQL results written from a bounded list of solutions (JSON, XML, CSV, TSV).
+
+The engine's own writers consume an unbounded iterator; writing from a list lets the caller
+refuse an oversized result instead of truncating it. Imported by query worker processes:
+it needs nothing but pyoxigraph.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+from xml.sax.saxutils import escape, quoteattr
+
+import pyoxigraph as ox
+
+XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+NUMERIC = {f"http://www.w3.org/2001/XMLSchema#{t}" for t in ("integer", "decimal", "double", "float")}
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _json_term(term: Any) -> dict[str, str]:
+    if isinstance(term, ox.NamedNode):
+        return {"type": "uri", "value": term.value}
+    if isinstance(term, ox.BlankNode):
+        return {"type": "bnode", "value": term.value}
+    if isinstance(term, ox.Literal):
+        out = {"type": "literal", "value": term.value}
+        if term.language:
+            out["xml:lang"] = term.language
+        elif term.datatype.value != XSD_STRING:
+            out["datatype"] = term.datatype.value
+        return out
+    return {"type": "triple", "value": str(term)}
+
+
+def _xml_term(term: Any) -> str:
+    if isinstance(term, ox.NamedNode):
+        return f"<uri>{escape(term.value)}</uri>"
+    if isinstance(term, ox.BlankNode):
+        return f"<bnode>{escape(term.value)}</bnode>"
+    if term.language:
+        return f"<literal xml:lang={quoteattr(term.language)}>{escape(term.value)}</literal>"
+    if term.datatype.value != XSD_STRING:
+        return f"<literal datatype={quoteattr(term.datatype.value)}>{escape(term.value)}</literal>"
+    return f"<literal>{escape(term.value)}</literal>"
+
+
+def csv_cell(term: Any) -> str:
+    """A CSV value; text that a spreadsheet would run as a formula is neutralised with ``'``."""
+    if term is None:
+        return ""
+    value = term.value if hasattr(term, "value") else str(term)
+    numeric = isinstance(term, ox.Literal) and term.datatype.value in NUMERIC
+    if isinstance(term, ox.BlankNode):
+        return f"_:{value}"
+    if not numeric and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def write_select(variables: list[str], rows: list[Any], key: str) -> bytes:
+    """SELECT results in format ``key`` (json, xml, csv, tsv)."""
+    if key == "json":
+        bindings = [{v: _json_term(row[v]) for v in variables if row[v] is not None} for row in rows]
+        return json.dumps({"head": {"vars": variables}, "results": {"bindings": bindings}},
+                          ensure_ascii=False).encode("utf-8")
+    if key == "xml":
+        out = ['<?xml version="1.0"?>\n<sparql xmlns="http://www.w3.org/2005/sparql-results#"><head>']
+        out += [f"<variable name={quoteattr(v)}/>" for v in variables]
+        out.append("</head><results>")
+        for row in rows:
+            out.append("<result>")
+            out += [f"<binding name={quoteattr(v)}>{_xml_term(row[v])}</binding>"
+                    for v in variables if row[v] is not None]
+            out.append("</result>")
+        out.append("</results></sparql>\n")
+        return "".join(out).encode("utf-8")
+    if key == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerow(variables)
+        for row in rows:
+            writer.writerow([csv_cell(row[v]) for v in variables])
+        return buffer.getvalue().encode("utf-8")
+    if key == "tsv":
+        lines = ["\t".join(f"?{v}" for v in variables)]
+        for row in rows:
+            lines.append("\t".join("" if row[v] is None else str(row[v]) for v in variables))
+        return ("\n".join(lines) + "\n").encode("utf-8")
+    raise ValueError(f"unknown results format {key!r}")
+
+
+def write_ask(value: bool, key: str) -> bytes:
+    if key == "json":
+        return json.dumps({"head": {}, "boolean": value}).encode()
+    if key == "xml":
+        return (f'<?xml version="1.0"?>\n<sparql xmlns="http://www.w3.org/2005/sparql-results#"><head/>'
+                f"<boolean>{'true' if value else 'false'}</boolean></sparql>\n").encode()
+    return ("true\n" if value else "false\n").encode()

@@ -1,0 +1,252 @@
+"""Hostile queries and requests: time limits that really stop, honest size limits, no
+outbound connections, no file reads, read-only data."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from etclod.api.app import create_app
+
+CARTESIAN = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l . ?m ?n2 ?o }"
+PATH = "SELECT (COUNT(*) AS ?n) WHERE { ?a (!<http://x/p>)* ?b . ?c (!<http://x/p>)* ?d . ?e (!<http://x/p>)* ?f }"
+SIMPLE = "SELECT (COUNT(*) AS ?n) WHERE { ?s a <https://w3id.org/etclod/def#Project> }"
+COUNT_ALL = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+
+
+def ask(client: httpx.Client, query: str, **headers: str) -> httpx.Response:
+    return client.post("/sparql", data={"query": query}, headers={"Accept": "text/csv", **headers})
+
+
+@pytest.fixture(scope="module")
+def fast_settings(seed_release):
+    settings, _ = seed_release
+    return settings.with_(query_timeout=2.0, query_workers=3, max_rows=50)
+
+
+@pytest.mark.parametrize("runaway", [CARTESIAN, PATH], ids=["cartesian", "property-path"])
+def test_runaway_query_is_stopped_within_the_limit(live, fast_settings, runaway) -> None:
+    server = live(create_app(fast_settings))
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        assert ask(client, SIMPLE).status_code == 200  # workers are up
+        started = time.monotonic()
+        response = ask(client, runaway)
+        elapsed = time.monotonic() - started
+        assert response.status_code == 503, response.text
+        assert response.json()["error"] == "query_timeout" and "2 s limit" in response.json()["message"]
+        assert response.headers["retry-after"]
+        assert elapsed < 2.0 * 1.5
+        # the killed worker is replaced: the pool answers again at full strength
+        assert all(ask(client, SIMPLE).status_code == 200 for _ in range(5))
+        assert "etclod_query_timeouts_total 1" in client.get("/metrics").text
+
+
+def test_other_clients_keep_answering_during_a_runaway(live, fast_settings) -> None:
+    server = live(create_app(fast_settings.with_(query_timeout=4.0)))
+    with httpx.Client(base_url=server.url, timeout=30) as warm:
+        assert ask(warm, SIMPLE).status_code == 200
+    with cf.ThreadPoolExecutor(max_workers=8) as pool:
+        runaway = pool.submit(lambda: ask(httpx.Client(base_url=server.url, timeout=30), CARTESIAN))
+        time.sleep(0.3)
+        started = time.monotonic()
+        simple = [pool.submit(lambda: ask(httpx.Client(base_url=server.url, timeout=30), SIMPLE)) for _ in range(12)]
+        answers = [f.result() for f in simple]
+        simple_elapsed = time.monotonic() - started
+        assert all(a.status_code == 200 and a.text.splitlines()[1] == "5" for a in answers)
+        assert not runaway.done() or runaway.result().status_code == 503
+        assert simple_elapsed < 3.0, "simple queries waited for the runaway one"
+        assert runaway.result().status_code == 503
+
+
+def test_too_many_concurrent_queries_get_503_with_retry_after(live, fast_settings) -> None:
+    server = live(create_app(fast_settings.with_(max_concurrent_queries=1, query_timeout=3.0)))
+    with cf.ThreadPoolExecutor(max_workers=2) as pool:
+        runaway = pool.submit(lambda: ask(httpx.Client(base_url=server.url, timeout=30), CARTESIAN))
+        time.sleep(0.5)
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            busy = ask(client, SIMPLE)
+        assert busy.status_code == 503 and busy.json()["error"] == "too_many_queries"
+        assert busy.headers["retry-after"] == "5"
+        runaway.result()
+
+
+def test_large_results_are_refused_not_truncated(live, fast_settings) -> None:
+    server = live(create_app(fast_settings))
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        for query in ("SELECT * WHERE { ?s ?p ?o }", "CONSTRUCT WHERE { ?s ?p ?o }"):
+            response = client.get("/sparql", params={"query": query})
+            assert response.status_code == 400
+            body = response.json()
+            assert body["error"] == "result_too_large"
+            assert "50" in body["message"] and "LIMIT" in body["message"] and "/dumps/" in body["message"]
+        ok = client.get("/sparql", params={"query": "SELECT * WHERE { ?s ?p ?o } LIMIT 50"},
+                        headers={"Accept": "text/csv"})
+        assert ok.status_code == 200 and len(ok.text.strip().splitlines()) == 51
+
+
+def test_limits_are_stated(live, fast_settings) -> None:
+    server = live(create_app(fast_settings))
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        limits = client.get("/health").json()["limits"]
+        assert limits["query_timeout_seconds"] == 2.0 and limits["max_rows"] == 50
+        assert {"max_body_bytes", "max_concurrent_queries", "max_query_length"} <= set(limits)
+        sd = client.get("/sparql", headers={"Accept": "application/n-triples"}).text
+        assert "limitMaxRows" in sd and '"50"' in sd and "limitQueryTimeoutSeconds" in sd
+
+
+def test_body_and_query_length_limits(live, fast_settings) -> None:
+    server = live(create_app(fast_settings.with_(max_body_bytes=10_000, max_query_length=5_000)))
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        big = client.post("/sparql", content=b"x" * 20_000, headers={"Content-Type": "application/sparql-query"})
+        assert big.status_code == 413 and big.json()["error"] == "too_large"
+
+        def chunks():
+            for _ in range(20):
+                yield b"y" * 1000
+
+        streamed = client.post("/sparql", content=chunks(), headers={"Content-Type": "application/sparql-query"})
+        assert streamed.status_code == 413
+        long = client.get("/sparql", params={"query": "ASK {} #" + "z" * 6_000})
+        assert long.status_code in (413, 414) and long.json()["status"] == long.status_code
+
+
+class Listener:
+    """A loopback port that records every connection made to it."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self._stop = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self._stop:
+            try:
+                conn, _ = self.sock.accept()
+                self.connections += 1
+                conn.close()
+            except OSError:
+                continue
+
+    def close(self) -> None:
+        self._stop = True
+        self.thread.join(timeout=2)
+        self.sock.close()
+
+
+class Canary:
+    """A FIFO: any process that opens it for reading is caught."""
+
+    def __init__(self) -> None:
+        self.dir = tempfile.mkdtemp(prefix="etclod-canary-")
+        self.path = Path(self.dir) / "canary.ttl"
+        os.mkfifo(self.path)
+        self.opened = threading.Event()
+        self.thread = threading.Thread(target=self._wait, daemon=True)
+        self.thread.start()
+
+    def _wait(self) -> None:
+        with open(self.path, "wb") as writer:  # blocks until someone opens it to read
+            self.opened.set()
+            writer.write(b"<http://a> <http://b> <http://c> .\n")
+
+    def close(self) -> bool:
+        was_opened = self.opened.is_set()
+        if not was_opened:
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)  # release the waiting writer
+            time.sleep(0.1)
+            os.close(fd)
+        self.thread.join(timeout=2)
+        return was_opened
+
+
+def test_canary_detects_a_read() -> None:
+    canary = Canary()
+    canary.path.read_bytes()
+    assert canary.close() is True
+
+
+def test_listener_detects_a_connection() -> None:
+    listener = Listener()
+    socket.create_connection(("127.0.0.1", listener.port)).close()
+    time.sleep(0.5)
+    assert listener.connections == 1
+    listener.close()
+
+
+@pytest.mark.parametrize("template, code", [
+    ("SELECT * WHERE {{ SERVICE <{url}> {{ ?s ?p ?o }} }}", "service_refused"),
+    ("SELECT * WHERE {{ SERVICE SILENT <{url}> {{ ?s ?p ?o }} }}", "service_refused"),
+    ("SELECT * WHERE {{ BIND(<{url}> AS ?e) SERVICE ?e {{ ?s ?p ?o }} }}", "service_refused"),
+    ("SELECT * FROM <{url}> WHERE {{ ?s ?p ?o }} LIMIT 1", None),
+    ("SELECT * FROM NAMED <{url}> WHERE {{ GRAPH ?g {{ ?s ?p ?o }} }} LIMIT 1", None),
+    ("SELECT * FROM <{file}> WHERE {{ ?s ?p ?o }} LIMIT 1", None),
+    ("SELECT * FROM NAMED <{file}> WHERE {{ GRAPH ?g {{ ?s ?p ?o }} }} LIMIT 1", None),
+    ("DESCRIBE <{url}>", None),
+    ("LOAD <{url}>", "read_only"),
+    ("LOAD <{file}>", "read_only"),
+])
+def test_nothing_connects_out_or_reads_files(live, fast_settings, template, code) -> None:
+    listener, canary = Listener(), Canary()
+    try:
+        server = live(create_app(fast_settings))
+        query = template.format(url=f"http://127.0.0.1:{listener.port}/sparql", file=f"file://{canary.path}")
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            for send in (lambda: client.get("/sparql", params={"query": query}),
+                         lambda: client.post("/sparql", data={"query": query}),
+                         lambda: client.get("/sparql", params=[("query", "SELECT * WHERE { ?s ?p ?o } LIMIT 1"),
+                                                               ("default-graph-uri", f"http://127.0.0.1:{listener.port}/g"),
+                                                               ("named-graph-uri", f"file://{canary.path}")])):
+                response = send()
+                assert response.status_code < 500, response.text
+            refused = client.post("/sparql", data={"query": query})
+            if code:
+                assert refused.status_code == 400 and refused.json()["error"] == code
+            else:
+                assert refused.status_code == 200
+        time.sleep(0.5)
+    finally:
+        read = canary.close()
+        listener.close()
+    assert listener.connections == 0, "something connected out"
+    assert not read, "something read a local file named in the query"
+
+
+def test_service_on_the_allow_list_is_passed_to_the_engine(fast_settings) -> None:
+    from etclod.query import check_query
+    url = "http://127.0.0.1:9/sparql"
+    checked = check_query(f"SELECT * WHERE {{ SERVICE <{url}> {{ ?s ?p ?o }} }}", 1000, (url,))
+    assert checked.form == "select"
+    with pytest.raises(Exception, match="allow-list"):
+        check_query("SELECT * WHERE { SERVICE <http://127.0.0.1:10/sparql> { ?s ?p ?o } }", 1000, (url,))
+
+
+@pytest.mark.parametrize("update", [
+    "INSERT DATA { <http://a> <http://b> <http://c> }", "DELETE WHERE { ?s ?p ?o }", "DROP ALL",
+    "CLEAR ALL", "CREATE GRAPH <http://g>", "ADD DEFAULT TO <http://g>",
+    "PREFIX x: <http://x/> DELETE { ?s ?p ?o } INSERT { ?s ?p 1 } WHERE { ?s ?p ?o }",
+    "WITH <http://g> DELETE { ?s ?p ?o } WHERE { ?s ?p ?o }",
+])
+def test_updates_are_refused_and_nothing_changes(live, fast_settings, update) -> None:
+    server = live(create_app(fast_settings))
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        before = ask(client, COUNT_ALL).text
+        for response in (client.post("/sparql", data={"update": update}),
+                         client.post("/sparql", data={"query": update}),
+                         client.post("/sparql", content=update.encode(), headers={"Content-Type": "application/sparql-update"}),
+                         client.get("/sparql", params={"query": update})):
+            assert response.status_code == 400 and response.json()["error"] == "read_only", response.text
+        assert ask(client, COUNT_ALL).text == before
