@@ -21,6 +21,9 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
 from etclod.errors import InputError
 from etclod.namespaces import slugify
 
+MAX_TEXT = 100_000
+"""The longest text a record field may hold; longer is an error, not a silent cut."""
+
 # --- value types ---------------------------------------------------------------------------
 
 _LANG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
@@ -86,7 +89,7 @@ Ref = Annotated[str, Field(min_length=1, description="the id of another record")
 # --- records --------------------------------------------------------------------------------
 
 class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, str_max_length=MAX_TEXT)
 
     id: str = Field(min_length=1, description="unique within its type; the IRI key is its slug")
     comment: str | None = Field(None, description="a steward's note; not published")
@@ -185,7 +188,7 @@ class Organisation(_Sourced):
 
 
 class Post(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, str_max_length=MAX_TEXT)
     organisation: Ref
     role: LangText
 
@@ -329,13 +332,17 @@ def data_files(data_dir: Path) -> list[Path]:
     return sorted(p for p in data_dir.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
 
 
-def load_records(data_dir: Path) -> LoadResult:
-    """Read every record file of ``data_dir``; bad files and records become rejections."""
+def load_records(data_dir: Path, extra: tuple[tuple[str, Path], ...] = ()) -> LoadResult:
+    """Read every record file of ``data_dir`` (and of each ``(label, folder)`` in ``extra``,
+    named ``label/file``); bad files and records become rejections."""
     result = LoadResult([], [], {})
     seen: dict[tuple[str, str], Loaded] = {}
     seen_slugs: dict[tuple[str, str], Loaded] = {}
-    for path in data_files(data_dir):
-        name = path.name
+    files = [(p.name, p) for p in data_files(data_dir)]
+    for label, folder in extra:
+        if folder.is_dir():
+            files += [(f"{label}/{p.name}", p) for p in data_files(folder)]
+    for name, path in files:
         data = path.read_bytes()
         result.inputs[name] = hashlib.sha256(data).hexdigest()
         try:
@@ -398,6 +405,8 @@ def _parse_file(name: str, data: bytes) -> list[tuple[int | None, Any]]:
         except json.JSONDecodeError as exc:
             raise _FileError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
                              exc.lineno) from exc
+        except (ValueError, RecursionError) as exc:
+            raise _FileError(f"unreadable JSON: {exc}") from exc
         return _items(document, None)
     return _parse_yaml(text)
 
@@ -413,6 +422,8 @@ def _parse_yaml(text: str) -> list[tuple[int | None, Any]]:
         problem = getattr(exc, "problem", None) or str(exc)
         raise _FileError(f"malformed YAML: {problem}" + (f" at line {line} column {mark.column + 1}"
                                                          if mark is not None else ""), line) from exc
+    except (ValueError, RecursionError) as exc:
+        raise _FileError(f"unreadable YAML: {exc}") from exc
     finally:
         loader.dispose()
     if node is None:

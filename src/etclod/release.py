@@ -98,7 +98,7 @@ def check_data(settings: Settings, reporter: Reporter | None = None) -> Checked:
     reporter = reporter or NullReporter()
     reporter.stage("read")
     t0 = time.perf_counter()
-    load = rec.load_records(settings.data_dir)
+    load = rec.load_records(settings.data_dir, (("inbox", settings.inbox_dir / "accepted"),))
     rejected = list(load.rejected)
     reporter.done("read", time.perf_counter() - t0,
                   f"{len(load.loaded) + len(load.rejected)} records in {len(load.inputs)} files")
@@ -149,7 +149,8 @@ def build_lock(settings: Settings) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            raise InputError(f"another build is running in {str(settings.var_dir)!r}") from exc
+            raise InputError(f"another build is running in {str(settings.var_dir)!r}; try again when it is done",
+                             code="build_running", status=409) from exc
         yield
 
 

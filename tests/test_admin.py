@@ -1,0 +1,163 @@
+"""Writes only with a token: uploads are kept, validated and released like `etclod build`."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import pytest
+import yaml
+
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+from fastapi.testclient import TestClient  # noqa: E402
+
+from etclod.api.app import create_app  # noqa: E402
+from etclod.release import build_release, current_version, list_releases  # noqa: E402
+
+from conftest import project  # noqa: E402
+
+TOKEN = "s3cret-token-for-tests-0123456789"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+YAML = {"Content-Type": "application/yaml"}
+
+
+@pytest.fixture
+def admin(make_settings):
+    settings = make_settings([project()]).with_(admin_token=TOKEN)
+    build_release(settings)
+    with TestClient(create_app(settings)) as client:
+        yield settings, client
+
+
+def body(records) -> bytes:
+    return yaml.safe_dump(records, allow_unicode=True).encode("utf-8")
+
+
+def test_without_a_configured_token_admin_routes_do_not_exist(make_settings) -> None:
+    settings = make_settings([project()])
+    build_release(settings)
+    with TestClient(create_app(settings)) as client:
+        response = client.post("/admin/records", content=body([project(id="x")]), headers={**YAML, **AUTH})
+        assert response.status_code == 404
+        assert client.post("/admin/build", headers=AUTH).status_code == 404
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong-token-wrong-token"},
+                                     {"Authorization": f"Basic {TOKEN}"}, {"Authorization": "Bearer "}])
+def test_bad_or_missing_token_is_401(admin, headers) -> None:
+    settings, client = admin
+    before = current_version(settings)
+    response = client.post("/admin/records", content=body([project(id="x", acronym="X")]), headers={**YAML, **headers})
+    assert response.status_code == 401 and response.json()["error"] == "unauthorized"
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert current_version(settings) == before
+    assert not settings.inbox_dir.exists()
+
+
+def test_good_upload_is_released(admin) -> None:
+    settings, client = admin
+    before = current_version(settings)
+    response = client.post("/admin/records", content=body([project(id="new", acronym="NEW")]), headers={**YAML, **AUTH})
+    assert response.status_code == 201, response.text
+    status = response.json()
+    assert status["status"] == "published" and status["records"] == 1 and status["release"] != before
+    assert current_version(settings) == status["release"]
+    assert client.get("/id/project/new?format=nt").status_code == 200
+    kept = settings.inbox_dir / status["id"]
+    assert (kept / "upload.yaml").is_file() and json.loads((kept / "status.json").read_text())["status"] == "published"
+    listing = client.get("/admin/records", headers=AUTH).json()["uploads"]
+    assert [u["id"] for u in listing] == [status["id"]]
+    # a later plain build keeps the uploaded records
+    build_release(settings)
+    assert client.get("/id/project/new?format=nt").status_code == 200
+
+
+def test_same_upload_twice_publishes_once(admin) -> None:
+    settings, client = admin
+    payload = body([project(id="twice", acronym="TWICE")])
+    first = client.post("/admin/records", content=payload, headers={**YAML, **AUTH})
+    releases = len(list_releases(settings))
+    second = client.post("/admin/records", content=payload, headers={**YAML, **AUTH})
+    assert first.status_code == 201 and second.status_code == 200 and second.json()["duplicate"] is True
+    assert len(list_releases(settings)) == releases
+    nt = client.get("/dumps/etclod.nt.gz")
+    import gzip
+    assert gzip.decompress(nt.content).decode().count("/id/project/twice> <https://w3id.org/etclod/def#acronym>") == 1
+
+
+@pytest.mark.parametrize("records, field, fragment", [
+    ([project(id="neg", acronym="NEG", total_budget="-1")], "total_budget", "non-negative"),
+    ([project(id="wrong", acronym="W", total_budget="a lot")], "total_budget", "not a number"),
+    ([project(id="huge", acronym="H", title={"en": "x" * 100_001})], "title", "at most 100000"),
+    ([project(id="proj")], "id", "duplicate id"),
+    ([project(id="bad-lang", acronym="B", title={"English": "x"})], "title", "language tag"),
+    ([project(id="js", acronym="J", homepage="javascript:alert(1)")], "homepage", "match pattern"),
+])
+def test_bad_upload_is_422_and_publishes_nothing(admin, records, field, fragment) -> None:
+    settings, client = admin
+    before = current_version(settings)
+    response = client.post("/admin/records", content=body(records), headers={**YAML, **AUTH})
+    assert response.status_code == 422, response.text
+    document = response.json()
+    assert set(document) >= {"error", "message", "status"} and document["status"] == 422
+    reasons = [r for rec in document["upload"]["rejected"] for r in rec["reasons"]]
+    assert any(r["field"] and r["field"].startswith(field) and fragment in r["message"] for r in reasons), reasons
+    assert current_version(settings) == before
+    kept = settings.inbox_dir / document["upload"]["id"]
+    assert (kept / "upload.yaml").read_bytes() == body(records), "an upload is never lost"
+    assert json.loads((kept / "status.json").read_text())["status"] == "rejected"
+
+
+@pytest.mark.parametrize("payload, ctype", [
+    ("- type: project\n  id: big\n  acronym: G\n  programme: prog\n  sources: [src]\n  keep_id: " + "9" * 5000 + "\n",
+     "application/yaml"),
+    ('[{"type": "project", "id": "big", "acronym": "G", "programme": "prog", "sources": ["src"], "keep_id": '
+     + "9" * 5000 + "}]", "application/json"),
+])
+def test_an_integer_of_5000_digits(admin, payload, ctype) -> None:
+    settings, client = admin
+    response = client.post("/admin/records", content=payload.encode(), headers={"Content-Type": ctype, **AUTH})
+    assert response.status_code == 422
+    message = json.dumps(response.json()["upload"]["rejected"])
+    assert "digits" in message
+
+
+def test_every_records_errors_are_listed(admin) -> None:
+    settings, client = admin
+    records = [project(id="a1", acronym="A", total_budget="-1"), project(id="a2", acronym="B", start="2018-02-30"),
+               {"type": "nonsense", "id": "n"}]
+    document = client.post("/admin/records", content=body(records), headers={**YAML, **AUTH}).json()
+    assert {(r["type"], r["id"]) for r in document["upload"]["rejected"]} == {
+        ("project", "a1"), ("project", "a2"), ("nonsense", "n")}
+
+
+def test_csv_uploads_encodings_and_formula_cells(admin) -> None:
+    settings, client = admin
+    header = "type,id,name@lv,country,sources\n"
+    row = "organisation,riga-org,Rīgas dome,LVA,src\n"
+    cp1257 = client.post("/admin/records", content=(header + row).encode("cp1257"),
+                         headers={"Content-Type": "text/csv", **AUTH})
+    assert cp1257.status_code == 422
+    assert "not UTF-8" in cp1257.json()["upload"]["rejected"][0]["reasons"][0]["message"]
+    bom = client.post("/admin/records", content=("\ufeff" + header + row).encode("utf-8"),
+                      headers={"Content-Type": "text/csv", **AUTH})
+    assert bom.status_code == 201, bom.text
+    formula = "organisation,formula,=HYPERLINK(\"http://evil\"),LVA,src\n"
+    assert client.post("/admin/records", content=(header + formula).encode(), headers={"Content-Type": "text/csv", **AUTH}).status_code == 201
+    csv_out = client.get("/sparql", params={"query": f"SELECT ?n WHERE {{ <http://localhost:8000/id/organisation/formula> <http://www.w3.org/2004/02/skos/core#prefLabel> ?n }}"},
+                         headers={"Accept": "text/csv"}).text
+    assert csv_out.splitlines()[1].startswith("\"'=HYPERLINK") or csv_out.splitlines()[1].startswith("'=HYPERLINK")
+
+
+def test_wrong_content_type_is_415(admin) -> None:
+    settings, client = admin
+    response = client.post("/admin/records", content=b"<x/>", headers={"Content-Type": "application/xml", **AUTH})
+    assert response.status_code == 415 and response.json()["error"] == "unsupported_media_type"
+
+
+def test_admin_build(admin) -> None:
+    settings, client = admin
+    before = current_version(settings)
+    response = client.post("/admin/build", headers=AUTH)
+    assert response.status_code == 200 and response.json()["release"] != before
+    assert current_version(settings) == response.json()["release"]
