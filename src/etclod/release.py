@@ -450,6 +450,24 @@ def prune(settings: Settings) -> list[str]:
     return dropped
 
 
+def verify_release(release: Path) -> list[str]:
+    """Problems with a sealed release: files missing or not matching the manifest's sha256 and
+    size. An empty list means the release is whole."""
+    manifest = read_manifest(release)
+    problems = []
+    for rel, entry in sorted(manifest["files"].items()):
+        path = release / rel
+        if not path.is_file():
+            problems.append(f"{rel} is missing")
+        elif path.stat().st_size != entry["bytes"]:
+            problems.append(f"{rel} has {path.stat().st_size} bytes, the manifest says {entry['bytes']}")
+        elif _sha256(path) != entry["sha256"]:
+            problems.append(f"{rel} does not match its sha256 in the manifest")
+    if not (release / "store").is_dir():
+        problems.append("store/ is missing")
+    return problems
+
+
 def read_manifest(release: Path) -> dict[str, Any]:
     try:
         return json.loads((release / MANIFEST).read_text("utf-8"))

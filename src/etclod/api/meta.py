@@ -10,6 +10,7 @@ from rdflib.namespace import OWL, RDF, RDFS
 from etclod.api.http import cache_headers, choose_format, conditional, etag_for, wants_html
 from etclod.api.resources import serialize
 from etclod.describe import pick_label
+from etclod.errors import EtclodError
 from etclod.formats import FORMATS, RDF_FORMATS
 from etclod.namespaces import SH, VOID
 
@@ -116,10 +117,14 @@ def limits(request: Request) -> dict[str, object]:
 
 @router.get("/health", summary="Liveness and the release being served")
 def health(request: Request) -> JSONResponse:
-    release = request.app.state.holder.current_or_none()
-    if release is None:
-        return JSONResponse({"status": "no_release", "release": None, "limits": limits(request)}, status_code=503)
-    return JSONResponse({"status": "ok", "release": release.version, "triples": release.manifest["triples"],
+    try:
+        release = request.app.state.holder.get()
+    except EtclodError as exc:
+        return JSONResponse({"status": "no_release", "release": None, "message": exc.message,
+                             "limits": limits(request)}, status_code=503)
+    warnings = request.app.state.holder.warnings
+    return JSONResponse({"status": "degraded" if warnings else "ok", "release": release.version,
+                         "triples": release.manifest["triples"], "warnings": warnings,
                          "limits": limits(request)})
 
 

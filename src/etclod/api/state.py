@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,9 +13,11 @@ from typing import Any
 from rdflib import Graph
 
 from etclod.errors import ReleaseError
-from etclod.release import read_manifest
+from etclod.release import list_releases, read_manifest, verify_release
 from etclod.settings import Settings
 from etclod.store import OxigraphStore
+
+log = logging.getLogger("etclod")
 
 
 @dataclass
@@ -30,10 +33,19 @@ class ServedRelease:
     _catalog: Graph | None = field(default=None, repr=False)
 
     @classmethod
-    def open(cls, path: Path) -> ServedRelease:
+    def open(cls, path: Path, verify: bool = True) -> ServedRelease:
+        """Open a release; with ``verify``, refuse one whose files do not match its manifest."""
         manifest = read_manifest(path)
+        if verify:
+            problems = verify_release(path)
+            if problems:
+                raise ReleaseError(f"release {path.name} is corrupt: " + "; ".join(problems[:5]))
+        store = OxigraphStore(path / "store")
+        if verify and len(store) != manifest["quads"]:
+            raise ReleaseError(f"release {path.name} is corrupt: its store holds {len(store)} quads, "
+                               f"the manifest says {manifest['quads']}")
         created = dt.datetime.fromisoformat(manifest["created"])
-        return cls(manifest["version"], path, manifest, OxigraphStore(path / "store"), created)
+        return cls(manifest["version"], path, manifest, store, created)
 
     @property
     def catalog(self) -> Graph:
@@ -57,6 +69,8 @@ class ReleaseHolder:
         self._lock = threading.Lock()
         self._served: ServedRelease | None = None
         self._target: str | None = None
+        self._switching = False
+        self.warnings: list[str] = []
 
     def _read_target(self) -> str | None:
         try:
@@ -65,26 +79,49 @@ class ReleaseHolder:
             return None
 
     def get(self) -> ServedRelease:
+        """The release to answer from. While a new one is being verified, requests keep
+        getting the one being served; a corrupt release is refused and the newest good one
+        before it is served instead, with a warning in /health."""
         target = self._read_target()
         served = self._served
-        if served is not None and target == self._target:
+        if served is not None and (target == self._target or self._switching):
             return served
         with self._lock:
             if self._served is not None and target == self._target:
                 return self._served
-            if target is None:
-                if self._served is not None:
-                    return self._served
-                raise ReleaseError("no release has been built yet: run `etclod build`")
-            path = (self.settings.var_dir / target).resolve()
+            self._switching = True
             try:
-                self._served = ServedRelease.open(path)
-            except ReleaseError:
-                if self._served is not None:  # keep serving the release we have
-                    return self._served
-                raise
-            self._target = target
-            return self._served
+                return self._switch(target)
+            finally:
+                self._switching = False
+
+    def _switch(self, target: str | None) -> ServedRelease:
+        if target is None:
+            if self._served is not None:
+                return self._served
+            raise ReleaseError("no release has been built yet: run `etclod build`")
+        path = (self.settings.var_dir / target).resolve()
+        warnings: list[str] = []
+        candidates = [path] + [self.settings.releases_dir / m["version"]
+                               for m in reversed(list_releases(self.settings))
+                               if m["version"] < path.name]
+        for candidate in candidates:
+            if self._served is not None and candidate.name == self._served.version:
+                self._target = target
+                self.warnings = warnings
+                return self._served
+            try:
+                served = ServedRelease.open(candidate, self.settings.verify_checksums)
+            except ReleaseError as exc:
+                log.error("%s", exc.message)
+                warnings.append(exc.message)
+                continue
+            if warnings:
+                warnings.append(f"serving release {served.version} instead")
+                log.error("serving release %s instead of the corrupt %s", served.version, path.name)
+            self._served, self._target, self.warnings = served, target, warnings
+            return served
+        raise ReleaseError("no release can be served: " + "; ".join(warnings))
 
     def current_or_none(self) -> ServedRelease | None:
         try:
