@@ -160,3 +160,39 @@ def test_json_schema_covers_every_type() -> None:
     for rtype in rec.MODELS:
         assert f'"const": "{rtype}"' in text or f'"{rtype}"' in text
     assert schema["discriminator"]["propertyName"] == "type"
+
+
+@pytest.mark.parametrize("value, fragment", [
+    ("bad\x00name", "U+0000"), ("lone \ud800 surrogate", "U+D800"), ("bell\x07", "U+0007"),
+])
+def test_nul_control_characters_and_lone_surrogates(tmp_path: Path, value: str, fragment: str) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    escaped = json.dumps([{**PROGRAMME, "title": {"en": value}}])  # JSON escapes keep them intact
+    (data / "p.json").write_text(escaped, "utf-8")
+    rejection, reason = only_reason(rec.load_records(data))
+    assert fragment in reason.message and "title.en" in reason.message
+
+
+@pytest.mark.parametrize("url", ["http://a b.lv", "javascript:alert(1)", "file:///etc/passwd", "http://x/<y>"])
+def test_iris_must_be_http_without_spaces(tmp_path: Path, url: str) -> None:
+    data = tmp_path / "data"
+    write_records(data, "s.yaml", [{**SOURCE, "url": url}])
+    _, reason = only_reason(rec.load_records(data))
+    assert reason.field == "url"
+
+
+def test_deep_nesting_is_a_file_error(tmp_path: Path) -> None:
+    result = load_one(tmp_path, "deep.json", "[" * 100_000 + "]" * 100_000)
+    rejection, reason = only_reason(result)
+    assert rejection.file == "deep.json" and ("JSON" in reason.message)
+    (tmp_path / "y").mkdir()
+    yaml_result = load_one(tmp_path / "y", "deep.yaml", "- " * 3000 + "x\n")
+    assert yaml_result.rejected and yaml_result.loaded == []
+
+
+def test_huge_literal_is_refused(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    write_records(data, "p.yaml", [{**PROGRAMME, "title": {"en": "x" * 100_001}}])
+    _, reason = only_reason(rec.load_records(data))
+    assert "100000" in reason.message

@@ -13,7 +13,7 @@ from etclod.store import GraphStore
 
 
 def _iri(value: str) -> str:
-    if any(c in value for c in '<>"{}|^`\\ \n'):
+    if any(c in value for c in '<>"{}|^`\\') or any(ord(c) <= 0x20 or 0xD800 <= ord(c) <= 0xDFFF for c in value):
         raise ValueError(f"not an IRI: {value!r}")
     return f"<{value}>"
 

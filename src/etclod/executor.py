@@ -92,6 +92,20 @@ def evaluate(store: Any, job: Job) -> Answer:
     return Answer("graph", body, len(triples))
 
 
+def syntax_message(raw: str) -> str:
+    """The parser's complaint with its line and column spelled out.
+
+    >>> syntax_message("error at 2:9: expected one of LATERAL, SERVICE")
+    'SPARQL syntax error at line 2, column 9: expected one of LATERAL, SERVICE'
+    """
+    import re
+
+    match = re.match(r"error at (\d+):(\d+): (.*)", raw, re.DOTALL)
+    if match:
+        return f"SPARQL syntax error at line {match.group(1)}, column {match.group(2)}: {match.group(3)}"
+    return f"SPARQL syntax error: {raw}"
+
+
 def _too_many(limit: int, what: str) -> QueryError:
     return QueryError(f"the result has more than {limit} {what} (ETCLOD_MAX_ROWS); it is refused, not "
                       "truncated: page through it with ORDER BY, LIMIT and OFFSET, or download the "
@@ -116,7 +130,7 @@ def _worker_main(conn: Any) -> None:
                 store = stores[job.store_path] = ox.Store.read_only(job.store_path)
             conn.send(("ok", evaluate(store, job)))
         except SyntaxError as exc:
-            conn.send(("error", ("syntax_error", f"SPARQL syntax error: {exc}", 400)))
+            conn.send(("error", ("syntax_error", syntax_message(str(exc)), 400)))
         except EtclodError as exc:
             conn.send(("error", (exc.code, exc.message, exc.status)))
         except (OSError, ValueError, RuntimeError, TypeError) as exc:

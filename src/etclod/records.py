@@ -16,7 +16,7 @@ from typing import Annotated, Any, ClassVar, Literal, Union
 
 import yaml
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter,
-                      ValidationError)
+                      ValidationError, model_validator)
 
 from etclod.errors import InputError
 from etclod.namespaces import slugify
@@ -84,6 +84,30 @@ def _amount(value: Any) -> Any:
 Amount = Annotated[Decimal, BeforeValidator(_amount),
                    Field(description="EUR, a decimal number; quote it in YAML to keep every digit")]
 Ref = Annotated[str, Field(min_length=1, description="the id of another record")]
+HTTP_IRI = r"^https?://[^\s<>\"{}|\\^`]+$"
+"""An http(s) IRI: no spaces, no characters IRIs forbid, no javascript: or file: schemes."""
+EMAIL = r"^[^\s@<>\"]+@[^\s@<>\"]+\.[^\s@<>\"]+$"
+
+
+def _bad_character(value: Any, where: str = "") -> str | None:
+    """Where a NUL, another control character or a lone surrogate hides in a value."""
+    if isinstance(value, str):
+        for index, ch in enumerate(value):
+            code = ord(ch)
+            if 0xD800 <= code <= 0xDFFF or code == 0 or (code < 0x20 and ch not in "\t\n\r"):
+                return f"{where or 'a value'} holds the character U+{code:04X} at position {index}"
+        return None
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = _bad_character(item, f"{where}.{key}" if where else str(key))
+        if found:
+            return found
+    return None
 
 
 # --- records --------------------------------------------------------------------------------
@@ -96,6 +120,14 @@ class _Record(BaseModel):
 
     REFERENCES: ClassVar[dict[str, str]] = {}
     """field -> record type it points at."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bad_characters(cls, data: Any) -> Any:
+        found = _bad_character(data)
+        if found:
+            raise ValueError(f"{found}: NUL, control characters and lone surrogates cannot be published")
+        return data
 
     def references(self) -> list[tuple[str, str, str]]:
         """``(field, type, id)`` of every record this one points at."""
@@ -121,7 +153,7 @@ class SourceDocument(_Record):
     type: Literal["source"]
     title: LangText
     kind: Literal["news-article", "dataset", "web-page"] = "news-article"
-    url: str | None = Field(None, pattern=r"^https?://")
+    url: str | None = Field(None, pattern=HTTP_IRI)
     published: PartialDate | None = None
     publisher: Ref | None = None
     language: list[str] = Field(default_factory=list)
@@ -138,7 +170,7 @@ class Programme(_Sourced):
     period: str | None = Field(None, pattern=r"^\d{4}-\d{4}$")
     funds: list[str] = Field(default_factory=list, description="ERDF, ENI, IPA ...")
     strand: str | None = None
-    homepage: str | None = Field(None, pattern=r"^https?://")
+    homepage: str | None = Field(None, pattern=HTTP_IRI)
 
 
 class Project(_Sourced):
@@ -155,7 +187,7 @@ class Project(_Sourced):
     themes: list[Ref] = Field(default_factory=list)
     keep_id: int | None = Field(None, ge=1)
     code: str | None = None
-    homepage: str | None = Field(None, pattern=r"^https?://")
+    homepage: str | None = Field(None, pattern=HTTP_IRI)
     REFERENCES = {"programme": "programme", "themes": "theme"}
 
 
@@ -182,8 +214,8 @@ class Organisation(_Sourced):
     postcode: str | None = None
     address: str | None = None
     parent: Ref | None = None
-    email: str | None = None
-    homepage: str | None = Field(None, pattern=r"^https?://")
+    email: str | None = Field(None, pattern=EMAIL)
+    homepage: str | None = Field(None, pattern=HTTP_IRI)
     REFERENCES = {"parent": "organisation"}
 
 

@@ -1,4 +1,4 @@
-"""HTTP layer: the request body size limit, enforced while the body streams in."""
+"""HTTP layer: limits on the request URI and on the body, the latter enforced as it streams in."""
 
 from __future__ import annotations
 
@@ -9,13 +9,20 @@ from typing import Any
 class BodyLimit:
     """ASGI middleware: a body over ``max_bytes`` is answered with 413 before it is all read."""
 
-    def __init__(self, app: Any, max_bytes: int) -> None:
+    def __init__(self, app: Any, max_bytes: int, max_uri: int = 8192) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_uri = max_uri
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        uri_length = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
+        if uri_length > self.max_uri:
+            await self._refuse(send, 414, "uri_too_long",
+                               f"the request URI is {uri_length} bytes long; the limit is {self.max_uri}: "
+                               "send a long SPARQL query by POST")
             return
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF
 
@@ -15,7 +16,7 @@ from etclod.api.http import cache_headers, choose_format, choose_language, condi
 from etclod.api.pages import local_href
 from etclod.errors import NotFoundError, QueryError
 from etclod.formats import FORMATS, RDF_FORMATS, Format
-from etclod.namespaces import ETC, PREFIXES, RESOURCE_TYPES
+from etclod.namespaces import ETC, PREFIXES, RESOURCE_TYPES, slugify
 
 router = APIRouter()
 RESOURCE_FORMATS = (next(f for f in FORMATS if f.key == "html"), *RDF_FORMATS)
@@ -46,6 +47,13 @@ def resource(request: Request, rtype: str, key: str, cursor: str | None = None) 
     """
     if rtype not in RESOURCE_TYPES:
         raise NotFoundError(f"there is no resource type {rtype!r}; types are {', '.join(RESOURCE_TYPES)}")
+    if not key.isascii():
+        # keys are transliterated slugs: a key typed with Latvian letters (NFC or NFD) leads there
+        canonical = slugify(unicodedata.normalize("NFC", key))
+        canonical = canonical.upper() if rtype == "programme" else canonical
+        if canonical:
+            query = f"?{request.url.query}" if request.url.query else ""
+            return RedirectResponse(f"/id/{rtype}/{canonical}{query}", status_code=301)
     fmt = choose_format(request, RESOURCE_FORMATS)
     release = request.app.state.holder.get()
     settings = request.app.state.settings
