@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,7 +17,7 @@ from etclod import __version__
 from etclod.api import admin, downloads, meta, resources, sparql
 from etclod.api.limits import BodyLimit
 from etclod.api.http import error_response, etclod_error_response
-from etclod.api.metrics import Metrics
+from etclod.api.metrics import Metrics, MetricsMiddleware
 from etclod.api.pages import Pages
 from etclod.api.state import ReleaseHolder
 from etclod.errors import EtclodError
@@ -64,14 +63,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
 
-    @app.middleware("http")
-    async def count(request: Request, call_next):  # type: ignore[no-untyped-def]
-        started = time.perf_counter()
-        response: Response = await call_next(request)
-        route = request.scope.get("route")
-        app.state.metrics.observe_request(request.method, getattr(route, "path", "unmatched"),
-                                          response.status_code, time.perf_counter() - started)
-        return response
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
 
     @app.exception_handler(EtclodError)
     async def on_etclod_error(request: Request, exc: EtclodError) -> Response:

@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse
 
+from etclod.api.http import get_and_head
 from etclod.errors import NotFoundError
 from etclod.release import list_releases, read_manifest
 
@@ -33,7 +34,7 @@ def _file_response(folder: Path, rel: str, manifest: dict, cache: str) -> FileRe
                         if path.suffix == ".gz" else "inline")
 
 
-@router.api_route("/dumps/{name}", methods=["GET", "HEAD"], summary="A dump of the current release")
+@get_and_head(router, "/dumps/{name}", summary="A dump of the current release")
 def dump(request: Request, name: str) -> FileResponse:
     """``etclod.{nt,ttl,nq,jsonld}.gz`` of the current release: byte ranges, HEAD, sha256 header."""
     release = request.app.state.holder.get()
@@ -64,8 +65,7 @@ def release_manifest(request: Request, version: str) -> JSONResponse:
     return JSONResponse(manifest, headers={"Cache-Control": IMMUTABLE})
 
 
-@router.api_route("/releases/{version}/{rel:path}", methods=["GET", "HEAD"],
-                  summary="A file of one release (immutable)")
+@get_and_head(router, "/releases/{version}/{rel:path}", summary="A file of one release (immutable)")
 def release_file(request: Request, version: str, rel: str) -> FileResponse:
     folder, manifest = _release_folder(request, version)
     if rel not in manifest["files"] and rel != "manifest.json":

@@ -18,6 +18,19 @@ from etclod.formats import Format, by_key, negotiate, parse_accept
 LANGUAGES = ("en", "lv")
 
 
+def get_and_head(router: Any, path: str, **kwargs: Any) -> Any:
+    """Register a GET route and the same function for HEAD (kept out of the OpenAPI schema,
+    which would otherwise list one operation id twice)."""
+
+    def decorate(func: Any) -> Any:
+        router.add_api_route(path, func, methods=["GET"], **kwargs)
+        router.add_api_route(path, func, methods=["HEAD"], include_in_schema=False,
+                             operation_id=f"{func.__name__}_head", **kwargs)
+        return func
+
+    return decorate
+
+
 def choose_format(request: Request, offered: tuple[Format, ...], *, param: str | None = None) -> Format:
     """``?format=`` wins over Accept; 406 names what we can produce."""
     key = param if param is not None else request.query_params.get("format")

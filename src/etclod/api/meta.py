@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import OWL, RDF, RDFS
 
-from etclod.api.http import cache_headers, choose_format, conditional, etag_for, wants_html
+from etclod.api.http import get_and_head, cache_headers, choose_format, conditional, etag_for, wants_html
 from etclod.api.resources import serialize
 from etclod.describe import pick_label
 from etclod.errors import EtclodError
@@ -31,13 +31,13 @@ def _rdf(request: Request, graph: Graph, etag_parts: tuple[str, ...]) -> Respons
     return Response(body, media_type=fmt.content_type, headers=headers)
 
 
-@router.api_route("/catalog", methods=["GET", "HEAD"], summary="DCAT-AP 3 catalogue of the current release")
+@get_and_head(router, "/catalog", summary="DCAT-AP 3 catalogue of the current release")
 def catalog(request: Request) -> Response:
     """Turtle, JSON-LD, N-Triples or RDF/XML by Accept or ``?format=``."""
     return _rdf(request, request.app.state.holder.get().catalog, ("catalog",))
 
 
-@router.api_route("/.well-known/void", methods=["GET", "HEAD"], summary="VoID description")
+@get_and_head(router, "/.well-known/void", summary="VoID description")
 def void(request: Request) -> Response:
     catalog = request.app.state.holder.get().catalog
     graph = Graph()
@@ -70,7 +70,7 @@ def _ontology_page(request: Request, lang: str) -> str:
                         release=holder.version if holder else "none")
 
 
-@router.api_route("/def", methods=["GET", "HEAD"], summary="The ontology (HTML documentation or RDF)")
+@get_and_head(router, "/def", summary="The ontology (HTML documentation or RDF)")
 def ontology(request: Request) -> Response:
     from etclod.api.http import choose_language
     fmt = choose_format(request, (HTML, *RDF_FORMATS))
@@ -81,14 +81,14 @@ def ontology(request: Request) -> Response:
     return Response(body, media_type=fmt.content_type, headers={"Vary": "Accept", "Access-Control-Allow-Origin": "*"})
 
 
-@router.api_route("/shapes", methods=["GET", "HEAD"], summary="The SHACL shapes every release conforms to")
+@get_and_head(router, "/shapes", summary="The SHACL shapes every release conforms to")
 def shapes(request: Request) -> Response:
     fmt = choose_format(request, RDF_FORMATS)
     body = serialize(request.app.state.shapes, fmt, request.app.state.settings.base_uri)
     return Response(body, media_type=fmt.content_type, headers={"Vary": "Accept", "Access-Control-Allow-Origin": "*"})
 
 
-@router.api_route("/validation", methods=["GET", "HEAD"], summary="The SHACL report of the current release")
+@get_and_head(router, "/validation", summary="The SHACL report of the current release")
 def validation(request: Request) -> Response:
     release = request.app.state.holder.get()
     graph = Graph()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -72,3 +73,31 @@ class Metrics:
                       "# TYPE etclod_release_info gauge",
                       f'etclod_release_info{{version="{release or ""}"}} 1']
         return "\n".join(lines) + "\n"
+
+
+class MetricsMiddleware:
+    """ASGI middleware counting every request by method, route template and status."""
+
+    def __init__(self, app, metrics: Metrics) -> None:  # type: ignore[no-untyped-def]
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def tracking_send(message) -> None:  # type: ignore[no-untyped-def]
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        finally:
+            route = scope.get("route")
+            self.metrics.observe_request(scope.get("method", "GET"), getattr(route, "path", "unmatched"),
+                                         status, time.perf_counter() - started)

@@ -6,13 +6,13 @@ import json
 import unicodedata
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF
 
 from etclod import describe as d
-from etclod.api.http import cache_headers, choose_format, choose_language, conditional, etag_for
+from etclod.api.http import get_and_head, cache_headers, choose_format, choose_language, conditional, etag_for
 from etclod.api.pages import local_href
 from etclod.errors import NotFoundError, QueryError
 from etclod.formats import FORMATS, RDF_FORMATS, Format
@@ -38,9 +38,11 @@ def context() -> Response:
                     headers={"Cache-Control": "public, max-age=86400", "Access-Control-Allow-Origin": "*"})
 
 
-@router.api_route("/id/{rtype}/{key}", methods=["GET", "HEAD"], summary="A resource, negotiated",
+@get_and_head(router, "/id/{rtype}/{key}", summary="A resource, negotiated",
                   responses={200: {"content": {f.media_type: {} for f in RESOURCE_FORMATS}}})
-def resource(request: Request, rtype: str, key: str, cursor: str | None = None) -> Response:
+def resource(request: Request, rtype: str, key: str, cursor: str | None = None,
+             format: str | None = Query(None, description="html, ttl, jsonld, nt or rdf; overrides Accept"),
+             lang: str | None = Query(None, description="en or lv: the language of an HTML page")) -> Response:
     """HTML, Turtle, JSON-LD, N-Triples or RDF/XML of one resource, by Accept or ``?format=``.
 
     Incoming links come a page at a time; ``cursor`` asks for the next page.

@@ -7,7 +7,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from rdflib import Graph, Literal, URIRef
@@ -105,15 +105,22 @@ async def _read_request(request: Request) -> tuple[str | None, dict[str, list[st
                      f"not {ctype or 'no content type'}", code="unsupported_media_type", status=415)
 
 
-@router.api_route("/sparql", methods=["GET", "POST", "HEAD"], summary="SPARQL 1.1 Protocol endpoint")
-async def sparql(request: Request) -> Response:
+async def sparql(
+    request: Request,
+    query: str | None = Query(None, description="the SPARQL query (GET; or a form field by POST)"),
+    default_graph_uri: list[str] | None = Query(None, alias="default-graph-uri",
+                                                description="graphs whose union is the default graph"),
+    named_graph_uri: list[str] | None = Query(None, alias="named-graph-uri",
+                                              description="the named graphs GRAPH may reach"),
+    format: str | None = Query(None, description="json, xml, csv, tsv, ttl, nt, jsonld or rdf; overrides Accept"),
+) -> Response:
     """Query by GET ``?query=``, POST form or POST ``application/sparql-query``.
 
     ``default-graph-uri`` and ``named-graph-uri`` pick the dataset; without them the default
     graph is the union of every named graph. Without a query: the Service Description (RDF),
     or a query page for a browser.
     """
-    query, params = await _read_request(request)
+    query, params = await _read_request(request)  # the declared parameters document the protocol
     settings = request.app.state.settings
     if query is None:
         if wants_html(request) and not request.query_params.get("format"):
@@ -159,6 +166,13 @@ def _try_format(kind: str, accept: str | None, param: str | None) -> tuple[Forma
         return pick_result_format(kind, accept, param), None
     except QueryError as exc:
         return None, exc
+
+
+router.add_api_route("/sparql", sparql, methods=["GET"], summary="SPARQL 1.1 Protocol endpoint (GET ?query=)",
+                     operation_id="sparql_get")
+router.add_api_route("/sparql", sparql, methods=["POST"], operation_id="sparql_post",
+                     summary="SPARQL 1.1 Protocol endpoint (form or application/sparql-query body)")
+router.add_api_route("/sparql", sparql, methods=["HEAD"], include_in_schema=False, operation_id="sparql_head")
 
 
 def _results_page(request: Request, query: str, body: bytes, version: str) -> str:
