@@ -4,6 +4,7 @@ outbound connections, no file reads, read-only data."""
 from __future__ import annotations
 
 import concurrent.futures as cf
+import json
 import os
 import socket
 import tempfile
@@ -250,3 +251,72 @@ def test_updates_are_refused_and_nothing_changes(live, fast_settings, update) ->
                          client.get("/sparql", params={"query": update})):
             assert response.status_code == 400 and response.json()["error"] == "read_only", response.text
         assert ask(client, COUNT_ALL).text == before
+
+
+def hostile_rdf(listener_port: int, fifo: Path) -> list[tuple[str, bytes, str, int]]:
+    url = f"http://127.0.0.1:{listener_port}"
+    deep_ttl = "<http://a> <http://p> " + "[ <http://p> " * 1000 + "<http://o>" + " ]" * 1000 + " ."
+    deep_json = '{"@id": "http://n", "http://p": ' * 1000 + '{"@id": "http://leaf"}' + "}" * 1000
+    laughs = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">' +
+              "".join(f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10 if i > 1 else "&lol;" * 10}">' for i in range(1, 10)) +
+              ']><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="http://a">'
+              '<rdf:value>&lol9;</rdf:value></rdf:Description></rdf:RDF>')
+    xxe = ('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY xxe SYSTEM "file://' + str(fifo) + '">]>'
+           '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="http://a">'
+           '<rdf:value>&xxe;</rdf:value></rdf:Description></rdf:RDF>')
+    return [
+        ("remote context", json.dumps({"@context": f"{url}/ctx.jsonld", "@id": "http://a", "name": "x"}).encode(),
+         "application/ld+json", 400),
+        ("remote context in list", json.dumps({"@context": [{"x": "http://x/"}, f"{url}/c"], "@id": "http://a"}).encode(),
+         "application/ld+json", 400),
+        ("context file", json.dumps({"@context": f"file://{fifo}", "@id": "http://a"}).encode(), "application/ld+json", 400),
+        ("import", json.dumps({"@context": {"@import": f"{url}/i"}, "@id": "http://a"}).encode(), "application/ld+json", 400),
+        ("xml entity file", xxe.encode(), "application/rdf+xml", 400),
+        ("billion laughs", laughs.encode(), "application/rdf+xml", 400),
+        ("deep turtle", deep_ttl.encode(), "text/turtle", 400),
+        ("deep json-ld", deep_json.encode(), "application/ld+json", 400),
+        ("imports and file base", (f"@base <file://{fifo}> .\n<> <http://www.w3.org/2002/07/owl#imports> <{url}/onto> .\n"
+                                   f"<x> <http://www.w3.org/2002/07/owl#imports> <file://{fifo}> .\n").encode(),
+         "text/turtle", 200),
+        ("rdf/xml pointing out", (f'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xml:base="{url}/">'
+                                  f'<rdf:Description rdf:about="file://{fifo}"><rdf:seeAlso rdf:resource="{url}/x"/>'
+                                  "</rdf:Description></rdf:RDF>").encode(), "application/rdf+xml", 200),
+        ("lone surrogate", '<http://a> <http://p> "\\uD800" .'.encode(), "text/turtle", 400),
+        ("not utf-8", '<http://a> <http://p> "ā" .'.encode("cp1257"), "text/turtle", 400),
+        ("wrong type", b"<http://a> <http://p> <http://o> .", "text/plain", 415),
+    ]
+
+
+def test_validating_hostile_rdf_fetches_and_reads_nothing(live, fast_settings) -> None:
+    listener, canary = Listener(), Canary()
+    try:
+        server = live(create_app(fast_settings))
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            for name, body, ctype, status in hostile_rdf(listener.port, canary.path):
+                started = time.monotonic()
+                response = client.post("/validate", content=body, headers={"Content-Type": ctype})
+                assert response.status_code == status, (name, response.text)
+                assert time.monotonic() - started < 3.0, name
+                if status != 200:
+                    assert set(response.json()) == {"error", "message", "status"}, name
+        time.sleep(0.5)
+    finally:
+        read = canary.close()
+        listener.close()
+    assert listener.connections == 0, "validating RDF connected out"
+    assert not read, "validating RDF read a local file"
+
+
+def test_validate_reports_on_conformance(live, fast_settings) -> None:
+    server = live(create_app(fast_settings.with_(max_rows=100_000)))
+    bad = b"<http://x/p> a <https://w3id.org/etclod/def#Project> ."
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        response = client.post("/validate", content=bad, headers={"Content-Type": "text/turtle"})
+        assert response.status_code == 200 and response.headers["x-etclod-conforms"] == "false"
+        import rdflib
+        report = rdflib.Graph().parse(data=response.text, format="turtle")
+        assert (None, rdflib.namespace.SH.resultPath, rdflib.URIRef("https://w3id.org/etclod/def#acronym")) in report
+        dump = client.get("/dumps/etclod.nt.gz").content
+        import gzip
+        good = client.post("/validate", content=gzip.decompress(dump), headers={"Content-Type": "application/n-triples"})
+        assert good.headers["x-etclod-conforms"] == "true"

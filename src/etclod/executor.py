@@ -44,6 +44,17 @@ class Job:
 
 
 @dataclass(frozen=True)
+class ValidateJob:
+    """Validate RDF from outside against the shapes, in a worker (parsers and pyshacl can be
+    slow or deep on hostile input: a worker can be killed)."""
+
+    data: bytes
+    media_type: str
+    shapes_path: str
+    max_triples: int
+
+
+@dataclass(frozen=True)
 class Answer:
     kind: str
     """select, ask or graph."""
@@ -106,6 +117,25 @@ def syntax_message(raw: str) -> str:
     return f"SPARQL syntax error: {raw}"
 
 
+def validate_rdf(job: ValidateJob) -> Answer:
+    """Parse untrusted RDF safely and validate it; the answer is the SHACL report in Turtle."""
+    from rdflib import Graph
+
+    from etclod.rdfinput import parse_untrusted
+    from etclod.store import from_ox
+    from etclod.validation import load_shapes, validate_graph
+    from pathlib import Path
+
+    quads = parse_untrusted(job.data, job.media_type)
+    if len(quads) > job.max_triples:
+        raise _too_many(job.max_triples, "triples to validate")
+    graph = Graph()
+    for q in quads:
+        graph.add((from_ox(q.subject), from_ox(q.predicate), from_ox(q.object)))
+    report = validate_graph(graph, load_shapes(Path(job.shapes_path)))
+    return Answer("report", report.graph.serialize(format="turtle", encoding="utf-8"), len(report.results))
+
+
 def _too_many(limit: int, what: str) -> QueryError:
     return QueryError(f"the result has more than {limit} {what} (ETCLOD_MAX_ROWS); it is refused, not "
                       "truncated: page through it with ORDER BY, LIMIT and OFFSET, or download the "
@@ -123,6 +153,9 @@ def _worker_main(conn: Any) -> None:
         except (EOFError, OSError):
             return
         try:
+            if isinstance(job, ValidateJob):
+                conn.send(("ok", validate_rdf(job)))
+                continue
             store = stores.get(job.store_path)
             if store is None:
                 if len(stores) >= 2:
@@ -183,7 +216,7 @@ class QueryPool:
         if not self._closed:
             self._idle.put(_Worker(self._ctx))
 
-    def run(self, job: Job) -> Answer:
+    def run(self, job: Job | ValidateJob) -> Answer:
         """Evaluate ``job`` in a worker; raise QueryTimeoutError past the limit (the worker is
         killed and replaced) and BusyError when too many queries are already in hand."""
         self.start()

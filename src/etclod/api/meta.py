@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import OWL, RDF, RDFS
@@ -11,6 +12,7 @@ from etclod.api.http import get_and_head, cache_headers, choose_format, conditio
 from etclod.api.resources import serialize
 from etclod.describe import pick_label
 from etclod.errors import EtclodError
+from etclod.executor import ValidateJob
 from etclod.formats import FORMATS, RDF_FORMATS
 from etclod.namespaces import SH, VOID
 
@@ -86,6 +88,23 @@ def shapes(request: Request) -> Response:
     fmt = choose_format(request, RDF_FORMATS)
     body = serialize(request.app.state.shapes, fmt, request.app.state.settings.base_uri)
     return Response(body, media_type=fmt.content_type, headers={"Vary": "Accept", "Access-Control-Allow-Origin": "*"})
+
+
+@router.post("/validate", summary="Validate your RDF against the etclod shapes (nothing is stored)",
+             responses={200: {"content": {"text/turtle": {}}}})
+async def validate(request: Request) -> Response:
+    """POST Turtle, N-Triples, JSON-LD or RDF/XML; the answer is the SHACL validation report
+    (Turtle) and ``X-Etclod-Conforms: true|false``. Remote JSON-LD contexts, XML entities and
+    deep nesting are refused; parsing and validation run in a worker under the query time limit."""
+    settings = request.app.state.settings
+    body = await request.body()
+    job = ValidateJob(body, request.headers.get("content-type", ""),
+                      str(settings.ontology_dir / "shapes.ttl"), settings.max_rows)
+    from etclod.rdfinput import check_untrusted
+    check_untrusted(body, job.media_type)  # refuse early, in one place, before any worker
+    answer = await run_in_threadpool(request.app.state.pool.run, job)
+    return Response(answer.body, media_type="text/turtle; charset=utf-8",
+                    headers={"X-Etclod-Conforms": "true" if answer.rows == 0 else "false"})
 
 
 @get_and_head(router, "/validation", summary="The SHACL report of the current release")
