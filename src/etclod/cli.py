@@ -158,6 +158,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return serve(settings, host=args.host, port=args.port, workers=args.workers)
 
 
+def cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
+    from etclod.synth import write
+    counts = write(Path(args.out), args.projects, args.seed)
+    print(f"wrote {sum(counts.values())} records to {args.out}: "
+          + ", ".join(f"{n} {k}" for k, n in counts.items()))
+    return EXIT_OK
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="etclod", description="Publish ETC (Interreg) data as linked open data.")
     p.add_argument("--version", action="version", version=f"etclod {__version__}")
@@ -184,6 +192,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--workers", type=int, default=1)
+    y = add("synth", "write a synthetic keep.eu-sized record set", cmd_synth, data=False, var=False)
+    y.add_argument("--projects", type=int, required=True, help="number of projects")
+    y.add_argument("--out", required=True, metavar="DIR", help="folder to write the records into")
+    y.add_argument("--seed", type=int, default=2018, help="random seed (same seed, same data)")
     return p
 
 

@@ -119,7 +119,7 @@ def check_data(settings: Settings, reporter: Reporter | None = None) -> Checked:
     t0 = time.perf_counter()
     reporter.stage("validate")
     shapes = load_shapes(settings.ontology_dir / "shapes.ttl")
-    verdict = judge(mapped, list(themes), shapes, settings.base_uri)
+    verdict = judge(mapped, list(themes), shapes, settings.base_uri, settings.validator)
     rejected += verdict.rejected
     reporter.done("validate", time.perf_counter() - t0,
                   f"{len(verdict.accepted)} valid, {len(rejected)} rejected")

@@ -38,6 +38,13 @@ def _float(environ: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _choice(environ: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = environ.get(name) or default
+    if value not in allowed:
+        raise SettingsError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
 def _token(raw: str | None) -> str | None:
     if raw is None or raw == "":
         return None
@@ -72,6 +79,7 @@ class Settings:
     service_allow: tuple[str, ...] = ()
     admin_token: str | None = field(default=None, repr=False)
     verify_checksums: bool = True
+    validator: str = "compiled"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -101,6 +109,7 @@ class Settings:
             service_allow=tuple(u.strip() for u in environ.get("ETCLOD_SERVICE_ALLOW", "").split(",") if u.strip()),
             admin_token=_token(environ.get("ETCLOD_ADMIN_TOKEN")),
             verify_checksums=environ.get("ETCLOD_VERIFY_CHECKSUMS", "1") not in ("0", "false", "no"),
+            validator=_choice(environ, "ETCLOD_VALIDATOR", cls.validator, ("compiled", "pyshacl")),
         )
 
     def with_(self, **changes: object) -> Settings:

@@ -93,12 +93,44 @@ def _display_value(base: str, value: Any) -> Any:
     return None if value is None else str(value)
 
 
-def judge(mapped: list[Mapped], fixed: Iterable[Triple], shapes: Graph, base: str) -> Verdict:
+class CompiledValidator:
+    """The shapes compiled to SPARQL, run on an in-memory Oxigraph store of the data; records
+    are taken out of the store as they are rejected, so each pass only re-runs the queries."""
+
+    def __init__(self, shapes: Graph, triples: list[Triple]) -> None:
+        import pyoxigraph as ox
+
+        from etclod.shacl import compile_shapes
+        from etclod.store import to_ox
+
+        self.compiled = compile_shapes(shapes)
+        self.store = ox.Store()
+        self._quad = lambda t: ox.Quad(to_ox(t[0]), to_ox(t[1]), to_ox(t[2]), ox.DefaultGraph())
+        self.store.bulk_extend(self._quad(t) for t in triples)
+
+    def remove(self, triples: list[Triple]) -> None:
+        for t in triples:
+            self.store.remove(self._quad(t))
+
+    def report(self) -> ValidationReport:
+        from etclod.shacl import report_graph, run_checks
+
+        raw = run_checks(self.store, self.compiled)
+        results = sorted((Result(r["focus"], r["path"], r["value"], r["message"], r["severity"], r["component"],
+                                 r["shape"]) for r in raw),
+                         key=lambda r: (str(r.focus), str(r.path), str(r.component), str(r.value), r.message))
+        conforms = not any(r.severity == SH.Violation for r in results)
+        return ValidationReport(conforms, tuple(results), report_graph(raw))
+
+
+def judge(mapped: list[Mapped], fixed: Iterable[Triple], shapes: Graph, base: str,
+          engine: str = "compiled") -> Verdict:
     """Validate every record; reject the ones that fail and, transitively, those that point at
     a rejected record; repeat until what is left conforms.
 
     ``fixed`` are triples that are not records (the themes scheme): a violation there is an
-    error of the project's own files, not of a record.
+    error of the project's own files, not of a record. ``engine`` is ``compiled`` (the shapes
+    as SPARQL on Oxigraph) or ``pyshacl``; both give the same verdicts.
     """
     fixed = list(fixed)
     owner: dict[URIRef, Mapped] = {}
@@ -109,15 +141,23 @@ def judge(mapped: list[Mapped], fixed: Iterable[Triple], shapes: Graph, base: st
     rejected: list[rec.Rejection] = []
     first: ValidationReport | None = None
     passes = 0
+    compiled = None
+    if engine == "compiled":
+        compiled = CompiledValidator(shapes, fixed + [t for m in mapped for t in m.triples])
+    elif engine != "pyshacl":
+        raise InputError(f"unknown validator {engine!r}: use compiled or pyshacl (ETCLOD_VALIDATOR)")
     while True:
         passes += 1
-        graph = Graph()
-        for t in fixed:
-            graph.add(t)
-        for m in accepted.values():
-            for t in m.triples:
+        if compiled is not None:
+            report = compiled.report()
+        else:
+            graph = Graph()
+            for t in fixed:
                 graph.add(t)
-        report = validate_graph(graph, shapes)
+            for m in accepted.values():
+                for t in m.triples:
+                    graph.add(t)
+            report = validate_graph(graph, shapes)
         first = first or report
         violations = [r for r in report.results if r.severity == SH.Violation]
         if not violations:
@@ -131,9 +171,20 @@ def judge(mapped: list[Mapped], fixed: Iterable[Triple], shapes: Graph, base: st
             field_name = FIELD_OF_PREDICATE.get(r.path, str(r.path) if r.path else None)
             reasons.setdefault(m.loaded.key, []).append(
                 rec.Reason(r.message, field_name, _display_value(base, r.value), "shacl"))
+        before = set(accepted)
         for key, why in reasons.items():
             rejected.append(_rejection(accepted.pop(key), why))
         _cascade(accepted, rejected, {k for k in reasons})
+        if compiled is not None:
+            for key in before - set(accepted):
+                compiled.remove(owner_triples(mapped, key))
+
+
+def owner_triples(mapped: list[Mapped], key: tuple[str, str]) -> list[Triple]:
+    for m in mapped:
+        if m.loaded.key == key:
+            return m.triples
+    return []
 
 
 def _rejection(m: Mapped, reasons: list[rec.Reason]) -> rec.Rejection:
