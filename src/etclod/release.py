@@ -27,7 +27,8 @@ from etclod.formats import DUMP_FORMATS, dump_name
 from etclod.mapping import build_context, map_record, record_graph, record_iri
 from etclod.namespaces import PREFIXES, graph_iri
 from etclod.settings import Settings
-from etclod.store import to_quads, write_store
+from etclod.dump import statistics, write_changes, write_dumps
+from etclod.store import to_quads
 from etclod.validation import Mapped, Verdict, judge, load_shapes, reject_dangling
 
 TMP_PREFIX = ".tmp-"
@@ -75,12 +76,13 @@ class BuildResult:
 
 @dataclass
 class Checked:
-    """The outcome of reading and validating a data folder, before anything is written."""
+    """The outcome of reading and validating a data folder: the verdict, and a store holding
+    exactly the published quads (on disk when building a release, in memory otherwise)."""
 
     verdict: Verdict
     load: rec.LoadResult
     rejected: list[rec.Rejection]
-    fixed_quads: list[ox.Quad]
+    store: ox.Store
 
 
 def themes_graph(settings: Settings) -> Graph:
@@ -93,8 +95,9 @@ def themes_graph(settings: Settings) -> Graph:
     return graph
 
 
-def check_data(settings: Settings, reporter: Reporter | None = None) -> Checked:
-    """Read, map and validate every record of the data folder; write nothing."""
+def check_data(settings: Settings, reporter: Reporter | None = None, store_path: Path | None = None) -> Checked:
+    """Read, map and validate every record of the data folder into a store (a new one at
+    ``store_path``, or in memory)."""
     reporter = reporter or NullReporter()
     reporter.stage("read")
     t0 = time.perf_counter()
@@ -115,16 +118,18 @@ def check_data(settings: Settings, reporter: Reporter | None = None) -> Checked:
                              record_graph(settings.base_uri, item.record),
                              map_record(item.record, ctx, item.file)))
         reporter.advance()
-    reporter.done("map", time.perf_counter() - t0, f"{len(mapped)} records mapped")
+    store = ox.Store(str(store_path)) if store_path is not None else ox.Store()
+    store.bulk_extend(to_quads(graph_iri(settings.base_uri, THEMES_GRAPH_KEY), themes))
+    store.bulk_extend(q for m in mapped for q in to_quads(m.graph, m.triples))
+    reporter.done("map", time.perf_counter() - t0, f"{len(mapped)} records mapped, {len(store)} quads")
     t0 = time.perf_counter()
     reporter.stage("validate")
     shapes = load_shapes(settings.ontology_dir / "shapes.ttl")
-    verdict = judge(mapped, list(themes), shapes, settings.base_uri, settings.validator)
+    verdict = judge(mapped, list(themes), shapes, settings.base_uri, settings.validator, store)
     rejected += verdict.rejected
     reporter.done("validate", time.perf_counter() - t0,
                   f"{len(verdict.accepted)} valid, {len(rejected)} rejected")
-    fixed = list(to_quads(graph_iri(settings.base_uri, THEMES_GRAPH_KEY), themes))
-    return Checked(verdict, load, rejected, fixed)
+    return Checked(verdict, load, rejected, store)
 
 
 # ------------------------------------------------------------------ the release folder
@@ -255,61 +260,6 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _gzip_bytes(data: bytes, path: Path) -> None:
-    """Deterministic gzip (no timestamp, no file name): same data, same bytes."""
-    with path.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as gz:
-        gz.write(data)
-
-
-def quad_lines(quads: list[ox.Quad]) -> list[str]:
-    """Canonical N-Quads lines, sorted: byte-identical across runs for the same data."""
-    return sorted(f"{q.subject} {q.predicate} {q.object} {q.graph_name} .\n" for q in quads)
-
-
-def write_dumps(folder: Path, quads: list[ox.Quad]) -> dict[str, int]:
-    """Write every dump format; return the triple (or quad) count of each file."""
-    folder.mkdir()
-    counts: dict[str, int] = {}
-    triples = sorted({ox.Triple(q.subject, q.predicate, q.object) for q in quads}, key=str)
-    prefixes = {k: str(v) for k, v in PREFIXES.items()}
-    for fmt in DUMP_FORMATS:
-        if fmt.key == "nq":
-            data = "".join(quad_lines(quads)).encode("utf-8")
-            counts[fmt.key] = len(quads)
-        elif fmt.key == "nt":
-            data = "".join(sorted(f"{t.subject} {t.predicate} {t.object} .\n" for t in triples)).encode()
-            counts[fmt.key] = len(triples)
-        else:
-            data = ox.serialize(triples, format=fmt.oxigraph,
-                                prefixes=prefixes if fmt.key == "ttl" else None)
-            counts[fmt.key] = len(triples)
-        _gzip_bytes(data, folder / dump_name(fmt))
-    return counts
-
-
-def write_changes(path: Path, quads: list[ox.Quad], previous: Path | None) -> dict[str, int]:
-    """``changes.nq.gz``: quads added since the previous release, each in graph
-    ``urn:etclod:added:<graph>``, and quads removed, each in ``urn:etclod:removed:<graph>``."""
-    new = {(str(q.subject), str(q.predicate), str(q.object), q.graph_name.value) for q in quads}
-    old: set[tuple[str, str, str, str]] = set()
-    dump = previous / "dumps" / "etclod.nq.gz" if previous else None
-    if dump is not None and dump.is_file():
-        with gzip.open(dump, "rb") as handle:
-            old = {(str(q.subject), str(q.predicate), str(q.object), q.graph_name.value)
-                   for q in ox.parse(handle, format=ox.RdfFormat.N_QUADS)}
-    added, removed = sorted(new - old), sorted(old - new)
-    lines = [f"{s} {p} {o} <urn:etclod:added:{g}> .\n" for s, p, o, g in added]
-    lines += [f"{s} {p} {o} <urn:etclod:removed:{g}> .\n" for s, p, o, g in removed]
-    _gzip_bytes("".join(lines).encode("utf-8"), path)
-    return {"added": len(added), "removed": len(removed)}
-
-
-def class_counts(quads: list[ox.Quad]) -> dict[str, int]:
-    rdf_type = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
-    counts = Counter(q.object.value for q in quads if q.predicate.value == rdf_type)
-    return dict(sorted(counts.items()))
-
-
 def write_rejected(path: Path, rejected: list[rec.Rejection]) -> None:
     with path.open("w", encoding="utf-8") as handle:
         for r in rejected:
@@ -332,46 +282,48 @@ def build_release(settings: Settings, *, strict: bool = False,
         clean_leftovers(settings)
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        checked = check_data(settings, reporter)
-        timings["check"] = time.perf_counter() - started
-        if strict and checked.rejected:
-            return BuildResult(None, 0, checked.rejected, 0, None, timings)
-        return _publish(settings, checked, reporter, timings)
+        version = new_version(settings)
+        tmp = settings.releases_dir / f"{TMP_PREFIX}{version}-{os.getpid()}"
+        tmp.mkdir()
+        try:
+            checked = check_data(settings, reporter, tmp / "store")
+            timings["check"] = time.perf_counter() - started
+            if strict and checked.rejected:
+                del checked.store
+                shutil.rmtree(tmp, ignore_errors=True)
+                return BuildResult(None, 0, checked.rejected, 0, None, timings)
+            return _publish(settings, checked, reporter, timings, version, tmp)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
 
 
-def _publish(settings: Settings, checked: Checked, reporter: Reporter,
-             timings: dict[str, float]) -> BuildResult:
+def _publish(settings: Settings, checked: Checked, reporter: Reporter, timings: dict[str, float],
+             version: str, tmp: Path) -> BuildResult:
     previous = current_version(settings)
-    version = new_version(settings)
-    tmp = settings.releases_dir / f"{TMP_PREFIX}{version}-{os.getpid()}"
-    tmp.mkdir()
-    quads = list(checked.fixed_quads)
-    for m in sorted(checked.verdict.accepted, key=lambda m: str(m.iri)):
-        quads.extend(to_quads(m.graph, m.triples))
-    quads = list(dict.fromkeys(quads))
-
+    store = checked.store
     t0 = time.perf_counter()
-    reporter.stage("store", len(quads))
-    quads = write_store(tmp / "store", quads)
-    stored = len(quads)
-    reporter.advance(len(quads))
+    reporter.stage("store")
+    store.flush()
+    store.optimize()
     timings["store"] = time.perf_counter() - t0
-    reporter.done("store", timings["store"], f"{stored} quads")
+    reporter.done("store", timings["store"], f"{len(store)} quads")
 
     t0 = time.perf_counter()
     reporter.stage("dumps", len(DUMP_FORMATS))
-    counts = write_dumps(tmp / "dumps", quads)
+    counts = write_dumps(tmp / "dumps", store)
     with (tmp / "validation.ttl").open("wb") as handle:
         checked.verdict.first_report.graph.serialize(handle, format="turtle")
     write_rejected(tmp / "rejected.jsonl", checked.rejected)
-    changes = write_changes(tmp / "changes.nq.gz", quads,
-                            settings.releases_dir / previous if previous else None)
+    changes = write_changes(tmp / "changes.nq.gz", store, settings.releases_dir / previous if previous else None)
+    stats = statistics(store, settings.base_uri)
     timings["dumps"] = time.perf_counter() - t0
     reporter.done("dumps", timings["dumps"], f"{len(DUMP_FORMATS)} dumps, "
                                              f"{changes['added']} added, {changes['removed']} removed")
+    del store, checked.store  # close the store before the folder is sealed and renamed
 
-    manifest = _manifest(settings, tmp, version, previous, checked, quads, counts, changes)
-    write_catalog(settings, tmp, manifest, quads)
+    manifest = _manifest(settings, tmp, version, previous, checked, stats, counts, changes)
+    write_catalog(settings, tmp, manifest, stats)
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n",
                                 "utf-8")
     _fsync_tree(tmp)
@@ -380,12 +332,12 @@ def _publish(settings: Settings, checked: Checked, reporter: Reporter,
     _fsync_dir(settings.releases_dir)
     switch_to(settings, version)
     prune(settings)
-    return BuildResult(version, len(checked.verdict.accepted), checked.rejected, len(quads), final,
+    return BuildResult(version, len(checked.verdict.accepted), checked.rejected, stats["quads"], final,
                        timings, manifest)
 
 
 def _manifest(settings: Settings, folder: Path, version: str, previous: str | None, checked: Checked,
-              quads: list[ox.Quad], counts: dict[str, int], changes: dict[str, int]) -> dict[str, Any]:
+              stats: dict[str, Any], counts: dict[str, int], changes: dict[str, int]) -> dict[str, Any]:
     files: dict[str, Any] = {}
     triples_of = {f"dumps/{dump_name(fmt)}": counts[fmt.key] for fmt in DUMP_FORMATS}
     triples_of["validation.ttl"] = len(checked.verdict.first_report.graph)
@@ -399,18 +351,18 @@ def _manifest(settings: Settings, folder: Path, version: str, previous: str | No
             if rel == "rejected.jsonl":
                 entry["records"] = len(checked.rejected)
             files[rel] = entry
-    graphs = Counter(q.graph_name.value for q in quads)
     return {
         "version": version,
         "previous": previous,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "base_uri": settings.base_uri,
         "files": files,
-        "store": {"path": "store/", "quads": len(quads)},
+        "store": {"path": "store/", "quads": stats["quads"]},
         "triples": counts["nt"],
-        "quads": len(quads),
-        "graphs": dict(sorted(graphs.items())),
-        "classes": class_counts(quads),
+        "quads": stats["quads"],
+        "graphs": stats["graphs"],
+        "classes": stats["classes"],
+        "entities": stats["entities"],
         "records": {"read": len(checked.load.loaded) + len(checked.load.rejected),
                     "published": len(checked.verdict.accepted),
                     "rejected": len(checked.rejected)},
@@ -422,20 +374,14 @@ def _manifest(settings: Settings, folder: Path, version: str, previous: str | No
     }
 
 
-def write_catalog(settings: Settings, folder: Path, manifest: dict[str, Any], quads: list[ox.Quad]) -> None:
+def write_catalog(settings: Settings, folder: Path, manifest: dict[str, Any], stats: dict[str, Any]) -> None:
     """``catalog.ttl``: DCAT-AP 3 and VoID, with the dumps' sizes and checksums; added to the manifest."""
-    properties = Counter(q.predicate.value for q in quads)
-    prefix = f"{settings.base_uri}id/"
-    entities = len({q.subject.value for q in quads
-                    if isinstance(q.subject, ox.NamedNode) and q.subject.value.startswith(prefix)
-                    and "#" not in q.subject.value})
-    graph = build_catalog(settings, manifest, dict(properties), entities)
+    graph = build_catalog(settings, manifest, stats["properties"], stats["entities"])
     path = folder / "catalog.ttl"
     with path.open("wb") as handle:
         graph.serialize(handle, format="turtle")
     manifest["files"]["catalog.ttl"] = {"sha256": _sha256(path), "bytes": path.stat().st_size,
                                         "triples": len(graph)}
-    manifest["entities"] = entities
 
 
 def prune(settings: Settings) -> list[str]:

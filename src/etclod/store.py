@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -15,14 +16,19 @@ from etclod.errors import ReleaseError
 Quad = tuple[Any, Any, Any, Any]
 
 
+@lru_cache(maxsize=1 << 20)
+def _named(iri: str) -> ox.NamedNode:
+    return ox.NamedNode(iri)
+
+
 def to_ox(term: Any) -> Any:
-    """An rdflib term as a pyoxigraph term."""
+    """An rdflib term as a pyoxigraph term (IRIs memoised: predicates and classes repeat)."""
     if isinstance(term, URIRef):
-        return ox.NamedNode(str(term))
+        return _named(str(term))
     if isinstance(term, Literal):
         if term.language:
             return ox.Literal(str(term), language=term.language)
-        return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype or XSD.string)))
+        return ox.Literal(str(term), datatype=_named(str(term.datatype or XSD.string)))
     if isinstance(term, BNode):
         return ox.BlankNode(str(term))
     raise TypeError(f"cannot store {term!r}")
@@ -43,31 +49,9 @@ def from_ox(term: Any) -> Any:
 
 
 def to_quads(graph: URIRef, triples: Iterable[tuple[Any, Any, Any]]) -> Iterator[ox.Quad]:
-    g = ox.NamedNode(str(graph))
+    g = _named(str(graph))
     for s, p, o in triples:
         yield ox.Quad(to_ox(s), to_ox(p), to_ox(o), g)
-
-
-def write_store(path: Path, quads: list[ox.Quad]) -> list[ox.Quad]:
-    """Create a new Oxigraph store at ``path`` holding ``quads``; return what it holds.
-
-    Each triple is kept in exactly one named graph (pyoxigraph 0.5's union default graph
-    repeats a triple once per graph that holds it). The store keeps literals in canonical
-    form; anything it would change is a mapping bug, refused here so that dumps (written from
-    what the store holds) and query answers never differ from what was validated.
-    """
-    store = ox.Store(str(path))
-    store.bulk_extend(quads)
-    store.flush()
-    stored = list(store)
-    store.optimize()
-    del store
-    changed = set(stored).symmetric_difference(quads)
-    if changed:
-        example = sorted(str(q) for q in changed)[0]
-        raise ReleaseError(f"the store changed {len(changed)} quads on loading (non-canonical "
-                           f"literals?), e.g. {example}")
-    return stored
 
 
 class GraphStore(Protocol):

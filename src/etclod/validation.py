@@ -94,23 +94,26 @@ def _display_value(base: str, value: Any) -> Any:
 
 
 class CompiledValidator:
-    """The shapes compiled to SPARQL, run on an in-memory Oxigraph store of the data; records
-    are taken out of the store as they are rejected, so each pass only re-runs the queries."""
+    """The shapes compiled to SPARQL, run on an Oxigraph store of the data (its union default
+    graph); records are taken out of the store as they are rejected, so each pass only re-runs
+    the queries, and what is left in the store is exactly what was validated."""
 
-    def __init__(self, shapes: Graph, triples: list[Triple]) -> None:
-        import pyoxigraph as ox
-
+    def __init__(self, shapes: Graph, store: Any) -> None:
         from etclod.shacl import compile_shapes
-        from etclod.store import to_ox
 
         self.compiled = compile_shapes(shapes)
-        self.store = ox.Store()
-        self._quad = lambda t: ox.Quad(to_ox(t[0]), to_ox(t[1]), to_ox(t[2]), ox.DefaultGraph())
-        self.store.bulk_extend(self._quad(t) for t in triples)
+        self.store = store
 
-    def remove(self, triples: list[Triple]) -> None:
-        for t in triples:
-            self.store.remove(self._quad(t))
+    @classmethod
+    def of_triples(cls, shapes: Graph, triples: list[Triple]) -> CompiledValidator:
+        """A validator over a fresh in-memory store holding ``triples``."""
+        import pyoxigraph as ox
+
+        from etclod.store import to_ox
+
+        store = ox.Store()
+        store.bulk_extend(ox.Quad(to_ox(s), to_ox(p), to_ox(o), ox.DefaultGraph()) for s, p, o in triples)
+        return cls(shapes, store)
 
     def report(self) -> ValidationReport:
         from etclod.shacl import report_graph, run_checks
@@ -124,14 +127,17 @@ class CompiledValidator:
 
 
 def judge(mapped: list[Mapped], fixed: Iterable[Triple], shapes: Graph, base: str,
-          engine: str = "compiled") -> Verdict:
+          engine: str = "compiled", store: Any = None) -> Verdict:
     """Validate every record; reject the ones that fail and, transitively, those that point at
     a rejected record; repeat until what is left conforms.
 
     ``fixed`` are triples that are not records (the themes scheme): a violation there is an
     error of the project's own files, not of a record. ``engine`` is ``compiled`` (the shapes
-    as SPARQL on Oxigraph) or ``pyshacl``; both give the same verdicts.
+    as SPARQL on Oxigraph) or ``pyshacl``; both give the same verdicts. ``store`` holds every
+    record's quads (each in its record's graph) and loses the rejected ones.
     """
+    from etclod.store import to_quads
+
     fixed = list(fixed)
     owner: dict[URIRef, Mapped] = {}
     for m in mapped:
@@ -141,11 +147,11 @@ def judge(mapped: list[Mapped], fixed: Iterable[Triple], shapes: Graph, base: st
     rejected: list[rec.Rejection] = []
     first: ValidationReport | None = None
     passes = 0
-    compiled = None
-    if engine == "compiled":
-        compiled = CompiledValidator(shapes, fixed + [t for m in mapped for t in m.triples])
-    elif engine != "pyshacl":
+    if engine not in ("compiled", "pyshacl"):
         raise InputError(f"unknown validator {engine!r}: use compiled or pyshacl (ETCLOD_VALIDATOR)")
+    compiled = CompiledValidator(shapes, store) if engine == "compiled" and store is not None else (
+        CompiledValidator.of_triples(shapes, fixed + [t for m in mapped for t in m.triples])
+        if engine == "compiled" else None)
     while True:
         passes += 1
         if compiled is not None:
@@ -171,20 +177,26 @@ def judge(mapped: list[Mapped], fixed: Iterable[Triple], shapes: Graph, base: st
             field_name = FIELD_OF_PREDICATE.get(r.path, str(r.path) if r.path else None)
             reasons.setdefault(m.loaded.key, []).append(
                 rec.Reason(r.message, field_name, _display_value(base, r.value), "shacl"))
-        before = set(accepted)
+        before = dict(accepted)
         for key, why in reasons.items():
             rejected.append(_rejection(accepted.pop(key), why))
         _cascade(accepted, rejected, {k for k in reasons})
-        if compiled is not None:
-            for key in before - set(accepted):
-                compiled.remove(owner_triples(mapped, key))
+        gone = [before[key] for key in before if key not in accepted]
+        targets = [s for s in (store, compiled.store if compiled is not None and store is None else None)
+                   if s is not None]
+        for target in targets:
+            for m in gone:
+                graph = m.graph if target is store else None
+                for quad in to_quads(graph, m.triples) if graph is not None else _default_quads(m.triples):
+                    target.remove(quad)
 
 
-def owner_triples(mapped: list[Mapped], key: tuple[str, str]) -> list[Triple]:
-    for m in mapped:
-        if m.loaded.key == key:
-            return m.triples
-    return []
+def _default_quads(triples: list[Triple]) -> Any:
+    import pyoxigraph as ox
+
+    from etclod.store import to_ox
+
+    return (ox.Quad(to_ox(s), to_ox(p), to_ox(o), ox.DefaultGraph()) for s, p, o in triples)
 
 
 def _rejection(m: Mapped, reasons: list[rec.Reason]) -> rec.Rejection:
