@@ -122,3 +122,14 @@ def test_synthetic_data(tmp_path) -> None:
     graph = records_graph(tmp_path, settings)
     assert len(graph) > 1000
     compare(graph)
+
+
+def test_subclasses_in_the_data_are_followed_as_pyshacl_does() -> None:
+    data = BROKEN + """
+<http://x/Special> <http://www.w3.org/2000/01/rdf-schema#subClassOf> etc:Project .
+<project/sub> a <http://x/Special> ; etc:programme <programme/P1> .
+<project/p3> a etc:Project ; etc:acronym "P3" ; etc:programme <project/sub> ; rdfs:label "p3" ; etc:record "p3" ;
+    prov:wasDerivedFrom <source/s> .
+"""
+    found = compare(rdflib.Graph().parse(data=data, format="turtle"))
+    assert any(focus.endswith("project/sub") for focus, _, _, _ in found)

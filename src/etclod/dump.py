@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +15,7 @@ from etclod.formats import DUMP_FORMATS, dump_name
 from etclod.namespaces import PREFIXES
 
 ALL_TRIPLES = "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }"
+_GRAPH_AT_END = re.compile(rb" <([^<>]*)> \.$", re.MULTILINE)
 
 
 @contextmanager
@@ -33,47 +35,62 @@ def count(store: ox.Store, query: str) -> int:
     return int(next(iter(store.query(query, use_default_graph_as_union=True)))["n"].value)
 
 
-def write_dumps(folder: Path, store: ox.Store) -> dict[str, int]:
-    """Every dump format, streamed from the store; return the triple (or quad) count of each."""
+def write_dumps(folder: Path, store: ox.Store) -> tuple[dict[str, int], bytes]:
+    """Every dump format, written from the store; return the triple (or quad) count of each,
+    and the N-Quads (the release's on-disk store is bulk-loaded from them)."""
     folder.mkdir()
     triples = count(store, "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")
     prefixes = {k: str(v) for k, v in PREFIXES.items()}
     counts: dict[str, int] = {}
+    nquads = store.dump(format=ox.RdfFormat.N_QUADS)
     for fmt in DUMP_FORMATS:
         with gzip_writer(folder / dump_name(fmt)) as out:
             if fmt.key == "nq":
-                store.dump(out, format=ox.RdfFormat.N_QUADS)
+                out.write(nquads)
                 counts[fmt.key] = len(store)
+            elif fmt.key == "nt":
+                # every triple sits in exactly one graph: dropping the graph term gives the union
+                out.write(_GRAPH_AT_END.sub(b" .", nquads))
+                counts[fmt.key] = triples
             else:
                 ox.serialize(union_triples(store), out, format=fmt.oxigraph,
                              prefixes=prefixes if fmt.key == "ttl" else None)
                 counts[fmt.key] = triples
-    return counts
+    return counts, nquads
 
 
-def _quad_key(q: ox.Quad) -> tuple[str, str, str, str]:
-    return (str(q.subject), str(q.predicate), str(q.object), q.graph_name.value)
+def write_store(path: Path, nquads: bytes) -> None:
+    """The release's on-disk Oxigraph store, bulk-loaded from the N-Quads dump's bytes."""
+    store = ox.Store(str(path))
+    store.bulk_load(nquads, format=ox.RdfFormat.N_QUADS)
+    store.flush()
+    del store
 
 
-def write_changes(path: Path, store: ox.Store, previous: Path | None) -> dict[str, int]:
+def _rename_graphs(lines: bytes, prefix: bytes) -> bytes:
+    return _GRAPH_AT_END.sub(lambda m: b" <" + prefix + m.group(1) + b"> .", lines)
+
+
+def write_changes(path: Path, nquads: bytes, previous: Path | None) -> dict[str, int]:
     """``changes.nq.gz``: quads added since the previous release, each in graph
-    ``urn:etclod:added:<graph>``, and quads removed, each in ``urn:etclod:removed:<graph>``."""
+    ``urn:etclod:added:<graph>``, and quads removed, each in ``urn:etclod:removed:<graph>``.
+
+    Both releases' N-Quads come from Oxigraph's canonical writer, so lines compare as bytes.
+    """
     dump = previous / "dumps" / "etclod.nq.gz" if previous else None
-    if dump is None or not dump.is_file():
-        with gzip_writer(path) as out:
-            for q in store:
-                out.write(f"{q.subject} {q.predicate} {q.object} <urn:etclod:added:{q.graph_name.value}> .\n"
-                          .encode("utf-8"))
-        return {"added": len(store), "removed": 0}
-    new = {_quad_key(q) for q in store}
-    with gzip.open(dump, "rb") as handle:
-        old = {_quad_key(q) for q in ox.parse(handle, format=ox.RdfFormat.N_QUADS)}
+    new = set(nquads.splitlines())
+    new.discard(b"")
+    old: set[bytes] = set()
+    if dump is not None and dump.is_file():
+        with gzip.open(dump, "rb") as handle:
+            old = set(handle.read().splitlines())
+        old.discard(b"")
     added, removed = sorted(new - old), sorted(old - new)
     with gzip_writer(path) as out:
-        for s, p, o, g in added:
-            out.write(f"{s} {p} {o} <urn:etclod:added:{g}> .\n".encode("utf-8"))
-        for s, p, o, g in removed:
-            out.write(f"{s} {p} {o} <urn:etclod:removed:{g}> .\n".encode("utf-8"))
+        if added:
+            out.write(_rename_graphs(b"\n".join(added), b"urn:etclod:added:") + b"\n")
+        if removed:
+            out.write(_rename_graphs(b"\n".join(removed), b"urn:etclod:removed:") + b"\n")
     return {"added": len(added), "removed": len(removed)}
 
 

@@ -27,7 +27,7 @@ from etclod.formats import DUMP_FORMATS, dump_name
 from etclod.mapping import build_context, map_record, record_graph, record_iri
 from etclod.namespaces import PREFIXES, graph_iri
 from etclod.settings import Settings
-from etclod.dump import statistics, write_changes, write_dumps
+from etclod.dump import statistics, write_changes, write_dumps, write_store
 from etclod.store import to_quads
 from etclod.validation import Mapped, Verdict, judge, load_shapes, reject_dangling
 
@@ -95,9 +95,9 @@ def themes_graph(settings: Settings) -> Graph:
     return graph
 
 
-def check_data(settings: Settings, reporter: Reporter | None = None, store_path: Path | None = None) -> Checked:
-    """Read, map and validate every record of the data folder into a store (a new one at
-    ``store_path``, or in memory)."""
+def check_data(settings: Settings, reporter: Reporter | None = None) -> Checked:
+    """Read, map and validate every record of the data folder into an in-memory store that
+    ends up holding exactly the quads to publish."""
     reporter = reporter or NullReporter()
     reporter.stage("read")
     t0 = time.perf_counter()
@@ -118,7 +118,7 @@ def check_data(settings: Settings, reporter: Reporter | None = None, store_path:
                              record_graph(settings.base_uri, item.record),
                              map_record(item.record, ctx, item.file)))
         reporter.advance()
-    store = ox.Store(str(store_path)) if store_path is not None else ox.Store()
+    store = ox.Store()
     store.bulk_extend(to_quads(graph_iri(settings.base_uri, THEMES_GRAPH_KEY), themes))
     store.bulk_extend(q for m in mapped for q in to_quads(m.graph, m.triples))
     reporter.done("map", time.perf_counter() - t0, f"{len(mapped)} records mapped, {len(store)} quads")
@@ -286,7 +286,7 @@ def build_release(settings: Settings, *, strict: bool = False,
         tmp = settings.releases_dir / f"{TMP_PREFIX}{version}-{os.getpid()}"
         tmp.mkdir()
         try:
-            checked = check_data(settings, reporter, tmp / "store")
+            checked = check_data(settings, reporter)
             timings["check"] = time.perf_counter() - started
             if strict and checked.rejected:
                 del checked.store
@@ -303,24 +303,24 @@ def _publish(settings: Settings, checked: Checked, reporter: Reporter, timings: 
     previous = current_version(settings)
     store = checked.store
     t0 = time.perf_counter()
-    reporter.stage("store")
-    store.flush()
-    store.optimize()
-    timings["store"] = time.perf_counter() - t0
-    reporter.done("store", timings["store"], f"{len(store)} quads")
-
-    t0 = time.perf_counter()
     reporter.stage("dumps", len(DUMP_FORMATS))
-    counts = write_dumps(tmp / "dumps", store)
+    counts, nquads = write_dumps(tmp / "dumps", store)
     with (tmp / "validation.ttl").open("wb") as handle:
         checked.verdict.first_report.graph.serialize(handle, format="turtle")
     write_rejected(tmp / "rejected.jsonl", checked.rejected)
-    changes = write_changes(tmp / "changes.nq.gz", store, settings.releases_dir / previous if previous else None)
+    changes = write_changes(tmp / "changes.nq.gz", nquads, settings.releases_dir / previous if previous else None)
     stats = statistics(store, settings.base_uri)
     timings["dumps"] = time.perf_counter() - t0
     reporter.done("dumps", timings["dumps"], f"{len(DUMP_FORMATS)} dumps, "
                                              f"{changes['added']} added, {changes['removed']} removed")
-    del store, checked.store  # close the store before the folder is sealed and renamed
+    del store, checked.store
+
+    t0 = time.perf_counter()
+    reporter.stage("store")
+    write_store(tmp / "store", nquads)
+    del nquads
+    timings["store"] = time.perf_counter() - t0
+    reporter.done("store", timings["store"], f"{stats['quads']} quads")
 
     manifest = _manifest(settings, tmp, version, previous, checked, stats, counts, changes)
     write_catalog(settings, tmp, manifest, stats)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pyshacl
 from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import RDF
+from rdflib.namespace import RDF, RDFS
 
 from etclod import records as rec
 from etclod.errors import InputError
@@ -101,7 +101,8 @@ class CompiledValidator:
     def __init__(self, shapes: Graph, store: Any) -> None:
         from etclod.shacl import compile_shapes
 
-        self.compiled = compile_shapes(shapes)
+        declares = store.query(f"ASK {{ ?a <{RDFS.subClassOf}> ?b }}", use_default_graph_as_union=True)
+        self.compiled = compile_shapes(shapes, subclasses=bool(declares))
         self.store = store
 
     @classmethod
