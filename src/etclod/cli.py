@@ -114,6 +114,10 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
         print(f"not published (--strict): {len(result.rejected)} records rejected", file=sys.stdout)
         return EXIT_REJECTED
     manifest = result.manifest
+    for group in manifest.get("merges", [])[:20]:
+        print(f"merged organisation {', '.join(group['merged'])} into {group['kept']} ({group['key']})", file=out)
+    if len(manifest.get("merges", [])) > 20:
+        print(f"... and {len(manifest['merges']) - 20} more merges (manifest.json lists them all)", file=out)
     print(f"release {result.version}: {manifest['records']['published']} records published, "
           f"{manifest['records']['rejected']} rejected, {manifest['triples']} triples -> {result.path}",
           file=sys.stdout)
@@ -158,6 +162,46 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return serve(settings, host=args.host, port=args.port, workers=args.workers)
 
 
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    import hashlib
+
+    from etclod.sources import keep, kohesio, operations
+
+    paths = [Path(p) for p in args.files]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        print(f"etclod import: error: no such file: {', '.join(missing)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.kind == "keep":
+        imported = keep.import_files(paths)
+    elif args.kind == "kohesio":
+        imported = kohesio.import_files(paths)
+    else:
+        imported = operations.import_files(paths, args.programme)
+    out = Path(args.out) if args.out else settings.data_dir
+    out.mkdir(parents=True, exist_ok=True)
+    existing: set[tuple[str, str]] = set()
+    if any(out.iterdir()):
+        existing = {item.key for item in rec.load_records(out).loaded if item.record.type != "organisation"}
+    records = [r for r in imported.records.values() if (r["type"], r["id"]) not in existing]
+    digest = hashlib.sha256("\n".join(sorted(p.name for p in paths)).encode()).hexdigest()[:8]
+    name = f"import-{args.kind}-{digest}"
+    if records:
+        (out / f"{name}.json").write_text(json.dumps(records, ensure_ascii=False, indent=1), "utf-8")
+    if imported.errors:
+        with (out / f"{name}.errors.jsonl").open("w", encoding="utf-8") as handle:
+            for error in imported.errors:
+                handle.write(json.dumps(error.to_dict(), ensure_ascii=False) + "\n")
+        for error in imported.errors:
+            where = f"{error.file}:{error.row}" if error.row else error.file
+            print(f"not imported {where}: {error.message}", file=sys.stderr)
+    counts = Counter(r["type"] for r in records)
+    print(f"imported {len(records)} records into {out / (name + '.json')}: "
+          + ", ".join(f"{n} {t}" for t, n in sorted(counts.items()))
+          + (f"; {len(imported.errors)} rows not imported (see {name}.errors.jsonl)" if imported.errors else ""))
+    return EXIT_REJECTED if imported.errors else EXIT_OK
+
+
 def cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
     from etclod.synth import write
     counts = write(Path(args.out), args.projects, args.seed)
@@ -192,6 +236,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--workers", type=int, default=1)
+    i = add("import", "turn keep.eu JSON, Kohesio CSV or a List of Operations CSV into records", cmd_import,
+            data=False, var=False)
+    i.add_argument("kind", choices=["keep", "kohesio", "operations"])
+    i.add_argument("files", nargs="+", metavar="FILE")
+    i.add_argument("--out", metavar="DIR", help="data folder to write into (default ETCLOD_DATA)")
+    i.add_argument("--programme", metavar="CCI", help="the programme of a List of Operations")
     y = add("synth", "write a synthetic keep.eu-sized record set", cmd_synth, data=False, var=False)
     y.add_argument("--projects", type=int, required=True, help="number of projects")
     y.add_argument("--out", required=True, metavar="DIR", help="folder to write the records into")

@@ -32,7 +32,7 @@ FIELD_OF_PREDICATE: dict[URIRef, str] = {
     ETC.discussedProgramme: "programmes", ETC.approximateParticipants: "participants_approx",
     ETC.projectsRepresented: "projects_represented", ETC.place: "place",
     PROV.wasDerivedFrom: "sources", DCTERMS.issued: "published", DCTERMS.publisher: "publisher",
-    SKOS.broader: "broader", FOAF.homepage: "homepage",
+    SKOS.broader: "broader", FOAF.homepage: "homepage", ETC.pic: "pic", ETC.nationalId: "national_id",
 }
 """Where a SHACL result path points back to in a record (for rejection messages)."""
 
@@ -197,6 +197,8 @@ def _organisation(r: rec.Organisation, s: URIRef, ctx: Context) -> list[Triple]:
     out += _optional(s, ORG.subOrganizationOf, r.parent and ctx.ref("organisation", r.parent))
     out += _optional(s, FOAF.homepage, r.homepage, URIRef)
     out += _optional(s, FOAF.mbox, r.email and f"mailto:{r.email}", URIRef)
+    out += _optional(s, ETC.pic, r.pic)
+    out += _optional(s, ETC.nationalId, r.national_id)
     if r.town or r.postcode or r.address:
         a = mint_part(s, "address")
         out += [(s, LOCN.address, a), (a, RDF.type, LOCN.Address)]

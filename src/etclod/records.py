@@ -214,6 +214,8 @@ class Organisation(_Sourced):
     postcode: str | None = None
     address: str | None = None
     parent: Ref | None = None
+    pic: str | None = Field(None, pattern=r"^[0-9]{6,12}$", description="EU Participant Identification Code")
+    national_id: str | None = Field(None, description="a national register number")
     email: str | None = Field(None, pattern=EMAIL)
     homepage: str | None = Field(None, pattern=HTTP_IRI)
     REFERENCES = {"parent": "organisation"}
@@ -355,13 +357,16 @@ def _jsonable(value: Any) -> Any:
 
 
 SUFFIXES = (".yaml", ".yml", ".json", ".csv")
+NOT_RECORDS = {"merges.csv"}
+"""Tables at the top of the data folder that are not records (the steward's merge rules)."""
 
 
 def data_files(data_dir: Path) -> list[Path]:
     """The record files of a data folder (its top level; sub-folders hold other tables)."""
     if not data_dir.is_dir():
         raise InputError(f"data folder {str(data_dir)!r} does not exist or is not a folder")
-    return sorted(p for p in data_dir.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
+    return sorted(p for p in data_dir.iterdir()
+                  if p.is_file() and p.suffix.lower() in SUFFIXES and p.name not in NOT_RECORDS)
 
 
 def load_records(data_dir: Path, extra: tuple[tuple[str, Path], ...] = ()) -> LoadResult:
@@ -389,6 +394,9 @@ def load_records(data_dir: Path, extra: tuple[tuple[str, Path], ...] = ()) -> Lo
             first = seen.get(loaded.key)
             slug_key = (loaded.record.type, record_key(loaded.record))
             clash = seen_slugs.get(slug_key)
+            if loaded.record.type == "organisation" and first is not None:
+                result.loaded.append(loaded)  # the same organisation from another source: merged later
+                continue
             if first is not None or clash is not None:
                 other = first or clash
                 assert other is not None

@@ -24,6 +24,7 @@ from etclod import records as rec
 from etclod.catalog import build_catalog
 from etclod.errors import InputError, ReleaseError
 from etclod.formats import DUMP_FORMATS, dump_name
+from etclod.merge import MergeReport, merge_organisations
 from etclod.mapping import build_context, map_record, record_graph, record_iri
 from etclod.namespaces import PREFIXES, graph_iri
 from etclod.settings import Settings
@@ -83,6 +84,7 @@ class Checked:
     load: rec.LoadResult
     rejected: list[rec.Rejection]
     store: ox.Store
+    merges: MergeReport = field(default_factory=MergeReport)
 
 
 def themes_graph(settings: Settings) -> Graph:
@@ -109,7 +111,9 @@ def check_data(settings: Settings, reporter: Reporter | None = None) -> Checked:
     themes = themes_graph(settings)
     theme_iris = {str(s).rsplit("/", 1)[-1]: s for s in themes.subjects()
                   if str(s).startswith(f"{settings.base_uri}id/theme/")}
-    loaded = reject_dangling(load.loaded, rejected)
+    loaded, merges, problems = merge_organisations(load.loaded, settings.data_dir)
+    rejected += problems
+    loaded = reject_dangling(loaded, rejected)
     ctx = build_context(settings.base_uri, loaded, theme_iris)
     reporter.stage("map", len(loaded))
     mapped = []
@@ -129,7 +133,7 @@ def check_data(settings: Settings, reporter: Reporter | None = None) -> Checked:
     rejected += verdict.rejected
     reporter.done("validate", time.perf_counter() - t0,
                   f"{len(verdict.accepted)} valid, {len(rejected)} rejected")
-    return Checked(verdict, load, rejected, store)
+    return Checked(verdict, load, rejected, store, merges)
 
 
 # ------------------------------------------------------------------ the release folder
@@ -364,10 +368,12 @@ def _manifest(settings: Settings, folder: Path, version: str, previous: str | No
         "classes": stats["classes"],
         "entities": stats["entities"],
         "records": {"read": len(checked.load.loaded) + len(checked.load.rejected),
-                    "published": len(checked.verdict.accepted),
-                    "rejected": len(checked.rejected)},
+                    "published": len(checked.verdict.accepted) + merged_away(checked.merges),
+                    "rejected": len(checked.rejected),
+                    "merged": merged_away(checked.merges)},
         "inputs": dict(sorted(checked.load.inputs.items())),
         "changes": changes,
+        "merges": checked.merges.groups,
         "validation": {"conforms": checked.verdict.final_report.conforms,
                        "passes": checked.verdict.passes,
                        "results": len(checked.verdict.first_report.results)},
@@ -382,6 +388,11 @@ def write_catalog(settings: Settings, folder: Path, manifest: dict[str, Any], st
         graph.serialize(handle, format="turtle")
     manifest["files"]["catalog.ttl"] = {"sha256": _sha256(path), "bytes": path.stat().st_size,
                                         "triples": len(graph)}
+
+
+def merged_away(report: MergeReport) -> int:
+    """Records folded into another organisation: published as part of it."""
+    return sum(group["records"] - 1 for group in report.groups)
 
 
 def prune(settings: Settings) -> list[str]:

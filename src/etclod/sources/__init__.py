@@ -1,0 +1,136 @@
+"""Source layer: importers of public ETC data formats into etclod records.
+
+Each importer reads files (never the network) and returns records plus a per-row error for
+every row it could not turn into records, so nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+ALPHA2_TO_3 = {"AT": "AUT", "BE": "BEL", "BG": "BGR", "HR": "HRV", "CY": "CYP", "CZ": "CZE", "DK": "DNK",
+               "EE": "EST", "FI": "FIN", "FR": "FRA", "DE": "DEU", "EL": "GRC", "GR": "GRC", "HU": "HUN",
+               "IE": "IRL", "IT": "ITA", "LV": "LVA", "LT": "LTU", "LU": "LUX", "MT": "MLT", "NL": "NLD",
+               "PL": "POL", "PT": "PRT", "RO": "ROU", "SK": "SVK", "SI": "SVN", "ES": "ESP", "SE": "SWE",
+               "NO": "NOR", "IS": "ISL", "CH": "CHE", "LI": "LIE", "UK": "GBR", "GB": "GBR", "RU": "RUS",
+               "BY": "BLR", "UA": "UKR", "MD": "MDA", "RS": "SRB", "ME": "MNE", "AL": "ALB", "MK": "MKD",
+               "BA": "BIH", "TR": "TUR", "FO": "FRO", "GL": "GRL"}
+COUNTRY_NAMES = {"latvia": "LVA", "lithuania": "LTU", "estonia": "EST", "finland": "FIN", "sweden": "SWE",
+                 "germany": "DEU", "poland": "POL", "denmark": "DNK", "norway": "NOR", "russia": "RUS",
+                 "belarus": "BLR", "latvija": "LVA", "lietuva": "LTU", "eesti": "EST", "suomi": "FIN",
+                 "sverige": "SWE"}
+
+
+@dataclass
+class RowError:
+    """A row (or file) that became no record, with where and why."""
+
+    file: str
+    row: int | None
+    message: str
+    field: str | None = None
+    value: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "row": self.row, "field": self.field, "value": self.value,
+                "message": self.message}
+
+
+@dataclass
+class Imported:
+    records: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    errors: list[RowError] = field(default_factory=list)
+
+    def add(self, record: dict[str, Any]) -> None:
+        """Keep a record; a repeat of the same id merges its lists and fills empty fields."""
+        key = (record["type"], record["id"])
+        existing = self.records.get(key)
+        if existing is None:
+            self.records[key] = record
+            return
+        for name, value in record.items():
+            if isinstance(value, list) and isinstance(existing.get(name), list):
+                existing[name] = existing[name] + [v for v in value if v not in existing[name]]
+            elif existing.get(name) in (None, "", {}, []):
+                existing[name] = value
+
+    def by_type(self) -> dict[str, list[dict[str, Any]]]:
+        out: dict[str, list[dict[str, Any]]] = {}
+        for (rtype, _), record in sorted(self.records.items()):
+            out.setdefault(rtype, []).append(record)
+        return out
+
+
+def country_code(value: Any) -> str | None:
+    """ISO alpha-3 from an alpha-2 code, an alpha-3 code or an English/local country name."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if re.fullmatch(r"[A-Z]{3}", text.upper()) and text.upper() in ALPHA2_TO_3.values():
+        return text.upper()
+    if text.upper() in ALPHA2_TO_3:
+        return ALPHA2_TO_3[text.upper()]
+    return COUNTRY_NAMES.get(text.lower())
+
+
+def amount(value: Any) -> str | None:
+    """A decimal amount as a string; accepts 1 234,56 / 1,234.56 / 1234.56 / numbers."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (int, float, Decimal)):
+        return str(Decimal(str(value)))
+    text = str(value).strip().replace("\u00a0", "").replace(" ", "").replace("€", "").replace("EUR", "")
+    if "," in text and "." in text:
+        text = text.replace(",", "") if text.rfind(".") > text.rfind(",") else text.replace(".", "").replace(",", ".")
+    elif "," in text:
+        text = text.replace(",", ".")
+    try:
+        return str(Decimal(text))
+    except InvalidOperation as exc:
+        raise ValueError(f"{value!r} is not an amount") from exc
+
+
+def date(value: Any) -> str | None:
+    """ISO date from YYYY-MM-DD, DD.MM.YYYY, DD/MM/YYYY or an ISO timestamp."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    for pattern in ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"):
+        try:
+            return dt.datetime.strptime(text[:19] if "T" in text else text, pattern).date().isoformat()
+        except ValueError:
+            continue
+    if re.fullmatch(r"\d{4}-\d{2}", text):
+        return text
+    raise ValueError(f"{value!r} is not a date (YYYY-MM-DD or DD.MM.YYYY)")
+
+
+def read_csv(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """A CSV file's header and rows with their line numbers; UTF-8 (with or without BOM) or
+    Windows-1257 (Baltic), sniffing , or ; as the delimiter."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("cp1257")
+    sample = text[:4096]
+    delimiter = ";" if sample.count(";") > sample.count(",") else ","
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows = []
+    for row in reader:
+        rows.append((reader.line_num, {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}))
+    return [h.strip() for h in reader.fieldnames or []], rows
+
+
+def source_record(source_id: str, title: str, url: str | None = None) -> dict[str, Any]:
+    record: dict[str, Any] = {"type": "source", "id": source_id, "kind": "dataset", "title": {"en": title}}
+    if url:
+        record["url"] = url
+    return record

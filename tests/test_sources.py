@@ -1,0 +1,128 @@
+"""Importers: every documented field mapped, bad rows reported with where and why."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from etclod.cli import main
+from etclod.release import build_release, check_data
+from etclod.settings import Settings
+from etclod.sources import keep, kohesio, operations
+
+from conftest import BASE
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def records_of(imported, rtype: str) -> dict[str, dict]:
+    return {r["id"]: r for (t, _), r in imported.records.items() if t == rtype}
+
+
+def test_keep_project_maps_every_field() -> None:
+    imported = keep.import_files([FIXTURES / "keep-project.json"])
+    assert imported.errors == []
+    project = records_of(imported, "project")["keep-21622"]
+    assert project == {
+        "type": "project", "id": "keep-21622", "keep_id": 21622, "acronym": "SEMPRE",
+        "programme": "keep-programme-17", "sources": ["keep-eu-project-21622"],
+        "total_budget": "4860664.11", "eu_funding": "3827755.48", "start": "2016-03-01", "end": "2019-02-28",
+        "title": {"en": "Social Empowerment in Rural Areas", "lv": "Sociālā spēcināšana lauku apvidos"},
+        "description": {"en": "Fixture summary."}, "priority": "Capacity for innovation",
+        "themes": ["keep-theme-social-inclusion-and-equal-opportunities", "keep-theme-health-and-social-services"]}
+    programme = records_of(imported, "programme")["keep-programme-17"]
+    assert programme["cci"] == "2014TC16M5TN001" and programme["period"] == "2014-2020"
+    orgs = records_of(imported, "organisation")
+    lead = orgs["pic-999999001"]
+    assert lead == {"type": "organisation", "id": "pic-999999001", "name": {"en": "Fixture Lead Organisation e.V."},
+                    "sources": ["keep-eu-project-21622"], "country": "DEU", "town": "Rendsburg", "postcode": "24768",
+                    "pic": "999999001", "kind": "NGO"}
+    partnerships = records_of(imported, "partnership")
+    assert partnerships["keep-21622-1"]["role"] == "lead-partner" and partnerships["keep-21622-1"]["budget"] == "1000000.00"
+    assert partnerships["keep-21622-2"]["organisation"] == "org-lva-liepaja-liepajas-diakonijas-centrs"
+
+
+def test_keep_list_reports_bad_rows() -> None:
+    imported = keep.import_files([FIXTURES / "keep-projects.json"])
+    messages = [(e.row, e.message) for e in imported.errors]
+    assert any(row == 1 and "partner 3" in m and "no name" in m for row, m in messages)
+    assert any(row == 3 and "not a date" in m for row, m in messages)
+    assert any(row == 2 and "no CCI" in m for row, m in messages)
+    assert any(row == 4 and "not an object" in m for row, m in messages)
+    project = records_of(imported, "project")["keep-30001"]
+    assert project["total_budget"] == "1200000.00" and project["start"] == "2017-09-01"
+
+
+def test_kohesio_maps_every_column() -> None:
+    imported = kohesio.import_files([FIXTURES / "kohesio.csv"])
+    project = records_of(imported, "project")["kohesio-lli-151"]
+    assert project["title"] == {"en": "ADD ME fixture operation"} and project["programme"] == "cci-2014tc16rfcb027"
+    assert (project["total_budget"], project["eu_funding"]) == ("100000.00", "85000.00")
+    assert project["priority"] == "intervention category 112"
+    org = records_of(imported, "organisation")["kohesio-org-lv90000000001"]
+    assert org["country"] == "LVA" and org["nuts"] == "LV005" and org["national_id"] == "LV90000000001"
+    assert records_of(imported, "programme")["cci-2014tc16rfcb027"]["funds"] == ["ERDF"]
+    assert len([p for p in records_of(imported, "partnership").values() if p["project"] == "kohesio-lli-151"]) == 2
+    rows = {e.row: e for e in imported.errors}
+    assert "lots" in rows[4].message and "beneficiary" in rows[5].message and rows[6].field == "Operation_Unique_Identifier"
+
+
+def test_list_of_operations_with_bom_semicolons_and_local_formats() -> None:
+    imported = operations.import_files([FIXTURES / "operations.csv"], "2014TC16RFCB014")
+    project = next(p for p in records_of(imported, "project").values() if p["acronym"] == "Empower Kids fixture")
+    assert (project["start"], project["end"]) == ("2017-03-01", "2019-02-28")
+    assert (project["total_budget"], project["eu_funding"]) == ("1234567.89", "1049382.71")
+    assert project["description"] == {"en": "A game for children"} and project["priority"] == "Priority 4"
+    roles = sorted(p["role"] for p in records_of(imported, "partnership").values() if p["project"] == project["id"])
+    assert roles == ["lead-partner", "partner"]
+    org = next(o for o in records_of(imported, "organisation").values() if o["town"] == "Turku")
+    assert org["country"] == "FIN"
+    rows: dict = {}
+    for e in imported.errors:
+        rows.setdefault(e.row, []).append(e.message)
+    assert "31.02.2017" in rows[4][0]
+    assert any("Atlantis" in m for m in rows[5]) and any("sponsor" in m for m in rows[5])
+    assert operations.import_files([FIXTURES / "operations.csv"], None).errors[0].message.startswith("a List of Operations")
+
+
+def test_import_cli_then_build_merges_organisations(tmp_path: Path, capsys) -> None:
+    data = tmp_path / "data"
+    env = {"ETCLOD_DATA": str(data), "ETCLOD_VAR": str(tmp_path / "var"), "ETCLOD_BASE_URI": BASE}
+    assert main(["import", "keep", str(FIXTURES / "keep-project.json")], environ=env) == 0
+    assert main(["import", "keep", str(FIXTURES / "keep-projects.json")], environ=env) == 1
+    assert main(["import", "operations", str(FIXTURES / "operations.csv"), "--programme", "2014TC16RFCB014"],
+                environ=env) == 1
+    out = capsys.readouterr()
+    assert "not imported keep-projects.json:1" in out.err
+    assert len(list(data.glob("*.errors.jsonl"))) == 2
+    settings = Settings.from_env(env)
+    result = build_release(settings)
+    merges = {g["kept"]: g for g in result.manifest["merges"]}
+    assert merges["pic-999999001"]["records"] == 2  # the same PIC in two keep files
+    ids = {"org-lva-liepaja-liepajas-diakonijas-centrs", "org-lva-liepaja-sia-liepajas-diakonijas-centrs"}
+    liepaja = [g for g in result.manifest["merges"] if {g["kept"], *g["merged"]} == ids]
+    assert len(liepaja) == 1 and liepaja[0]["records"] == 2  # same name: SIA and the quotes are ignored
+    assert result.manifest["records"]["merged"] >= 2
+    published = {m.loaded.key for m in check_data(settings).verdict.accepted}
+    assert ("project", "keep-30001") in published and ("project", "keep-21622") in published
+    assert ("project", "keep-30002") not in published  # its programme has no CCI: rejected, with its reason
+    rejected = [json.loads(l) for l in (result.path / "rejected.jsonl").read_text().splitlines()]
+    assert any(r["id"] == "keep-30002" for r in rejected)
+
+
+def test_steward_can_split_and_pin(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = {"ETCLOD_DATA": str(data), "ETCLOD_VAR": str(tmp_path / "var"), "ETCLOD_BASE_URI": BASE}
+    main(["import", "keep", str(FIXTURES / "keep-project.json"), str(FIXTURES / "keep-projects.json")], environ=env)
+    main(["import", "operations", str(FIXTURES / "operations.csv"), "--programme", "2014TC16RFCB014"], environ=env)
+    (data / "merges.csv").write_text(
+        "organisation,action,target\n"
+        "pic-999999001,split,\n"
+        "org-fin-turku-fixture-kommun,pin,org-lva-jurmala-jurmalas-pilsetas-labklajibas-parvalde\n", "utf-8")
+    result = build_release(Settings.from_env(env))
+    kept = {g["kept"]: g for g in result.manifest["merges"]}
+    assert "pic-999999001" not in kept or kept["pic-999999001"]["records"] == 1
+    assert kept["org-lva-jurmala-jurmalas-pilsetas-labklajibas-parvalde"]["merged"] == ["org-fin-turku-fixture-kommun"]
+    import gzip
+    nt = gzip.decompress((result.path / "dumps" / "etclod.nt.gz").read_bytes()).decode()
+    assert "/id/organisation/org-fin-turku-fixture-kommun>" not in nt
