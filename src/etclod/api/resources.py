@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+import pyoxigraph as ox
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF
 
@@ -17,19 +18,29 @@ from etclod.api.pages import local_href
 from etclod.errors import NotFoundError, QueryError
 from etclod.formats import FORMATS, RDF_FORMATS, Format
 from etclod.namespaces import ETC, PREFIXES, RESOURCE_TYPES, slugify
+from etclod.store import to_ox
 
 router = APIRouter()
 RESOURCE_FORMATS = (next(f for f in FORMATS if f.key == "html"), *RDF_FORMATS)
 CONTEXT = {"@context": {prefix: str(ns) for prefix, ns in PREFIXES.items()}}
 
 
+OX_PREFIXES = {prefix: str(ns) for prefix, ns in PREFIXES.items()}
+
+
 def serialize(graph: Graph, fmt: Format, base: str) -> bytes:
-    """An RDF graph in one of the RDF formats; JSON-LD points at our published @context."""
+    """An RDF graph in one of the RDF formats; JSON-LD points at our published @context.
+
+    Turtle, N-Triples and RDF/XML are written by Oxigraph (many times faster than rdflib's
+    writers); JSON-LD by rdflib, which compacts against our context.
+    """
     if fmt.key == "jsonld":
         data = json.loads(graph.serialize(format="json-ld", context=CONTEXT["@context"], auto_compact=True))
         data["@context"] = f"{base}context.jsonld"
         return json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
-    return graph.serialize(format=fmt.rdflib_name, encoding="utf-8")
+    triples = sorted((ox.Triple(to_ox(s), to_ox(p), to_ox(o)) for s, p, o in graph), key=str)
+    return ox.serialize(triples, format=fmt.oxigraph,
+                        prefixes=OX_PREFIXES if fmt.key in ("ttl", "rdf") else None)
 
 
 @router.get("/context.jsonld", include_in_schema=True, summary="The JSON-LD @context our documents use")

@@ -1,0 +1,244 @@
+"""Scale benchmark: keep.eu-sized synthetic data, every figure beside its baseline.
+
+    python benchmarks/run.py [--projects 30000] [--skip-rdflib] [--rdflib-timeout 120]
+
+1. build: `etclod build` (records to a sealed release with every dump), against a raw
+   pyoxigraph bulk load of the release's own N-Triples dump. Target: at most 5x.
+2. five research queries through `/sparql` over HTTP, against the same queries run in-process
+   on the release's store (median of 5 runs each). Target: at most 1.3x in-process + 5 ms.
+3. the same queries on rdflib-endpoint serving an rdflib in-memory graph of the same dump.
+   Target: etclod at least 20x faster on the aggregates.
+4. resource descriptions per second (Turtle, 16 concurrent connections) against /health on
+   the same server. Target: at least half of /health's rate.
+5. server memory (RSS, with its query workers) while serving. Target: under 400 MB.
+6. dump download throughput against reading the same file from disk.
+
+Everything runs on this machine over loopback; nothing else is contacted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import pyoxigraph as ox
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from load import rss_mb  # noqa: E402
+
+ETC = "https://w3id.org/etclod/def#"
+ORG = "http://www.w3.org/ns/org#"
+PREFIXES = f"PREFIX etc: <{ETC}> PREFIX org: <{ORG}> PREFIX dct: <http://purl.org/dc/terms/>\n"
+QUERIES = {
+    "funding per programme (agg)": "SELECT ?prog (COUNT(?p) AS ?projects) (SUM(?eu) AS ?funding) WHERE { "
+                                   "?p etc:programme ?prog . OPTIONAL { ?p etc:euFunding ?eu } } GROUP BY ?prog "
+                                   "ORDER BY DESC(?funding)",
+    "top lead partners (agg)": "SELECT ?org (COUNT(?m) AS ?n) WHERE { ?m org:role etc:LeadPartner ; org:member ?org } "
+                               "GROUP BY ?org ORDER BY DESC(?n) LIMIT 20",
+    "partners of partners": "SELECT DISTINCT ?other WHERE { ?m1 org:organization <{base}id/project/p000001> ; "
+                            "org:member ?org . ?m2 org:member ?org ; org:organization ?p2 . "
+                            "?m3 org:organization ?p2 ; org:member ?other FILTER(?other != ?org) }",
+    "projects by theme, country (agg)": "SELECT ?theme ?country (COUNT(DISTINCT ?p) AS ?n) WHERE { ?p etc:theme ?theme . "
+                                        "?m org:organization ?p ; org:member ?o . ?o etc:country ?country } "
+                                        "GROUP BY ?theme ?country",
+    "title filter": "SELECT ?p ?t WHERE { ?p a etc:Project ; dct:title ?t FILTER(CONTAINS(LCASE(?t), \"healthy\")) } "
+                    "LIMIT 100",
+}
+BASE = "http://localhost:8000/"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def timed(fn, repeat: int = 5) -> float:  # type: ignore[no-untyped-def]
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def wait_up(url: str, proc: subprocess.Popen, seconds: float = 900) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the server at {url} exited with {proc.returncode}")
+        try:
+            httpx.get(url, timeout=2)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    raise SystemExit(f"{url} did not come up")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+async def rate(url: str, paths: list[str], seconds: float, concurrency: int, accept: str) -> float:
+    done = 0
+    deadline = time.monotonic() + seconds
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+        async def worker(i: int) -> None:
+            nonlocal done
+            n = i
+            while time.monotonic() < deadline:
+                response = await client.get(paths[n % len(paths)], headers={"Accept": accept})
+                response.raise_for_status()
+                done += 1
+                n += concurrency
+        started = time.monotonic()
+        await asyncio.gather(*(worker(i) for i in range(concurrency)))
+        return done / (time.monotonic() - started)
+
+
+RDFLIB_SERVER = """
+import sys, gzip, rdflib, uvicorn
+from rdflib_endpoint import SparqlEndpoint
+g = rdflib.Graph()
+with gzip.open(sys.argv[1], "rb") as f:
+    g.parse(f, format="nt")
+uvicorn.run(SparqlEndpoint(graph=g, path="/sparql"), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--projects", type=int, default=30_000)
+    parser.add_argument("--skip-rdflib", action="store_true", help="leave out the rdflib-endpoint comparison")
+    parser.add_argument("--rdflib-timeout", type=float, default=120.0)
+    args = parser.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="etclod-bench-"))
+    data, var = work / "data", work / "var"
+    env = {**os.environ, "ETCLOD_DATA": str(data), "ETCLOD_VAR": str(var), "ETCLOD_BASE_URI": BASE,
+           "ETCLOD_MAX_ROWS": "1000000", "ETCLOD_QUERY_TIMEOUT": "300"}
+    rows: list[tuple[str, str, str, str, str]] = []
+    etclod = [sys.executable, "-m", "etclod"]
+    subprocess.run([*etclod, "synth", "--projects", str(args.projects), "--out", str(data)], env=env, check=True,
+                   capture_output=True)
+
+    started = time.perf_counter()
+    subprocess.run([*etclod, "build"], env=env, check=True, capture_output=True)
+    build = time.perf_counter() - started
+    release = (var / "current").resolve()
+    nt = gzip.decompress((release / "dumps" / "etclod.nt.gz").read_bytes())
+    started = time.perf_counter()
+    ox.Store(str(work / "raw-store")).bulk_load(nt, format=ox.RdfFormat.N_TRIPLES)
+    raw = time.perf_counter() - started
+    triples = nt.count(b"\n")
+    rows.append(("build (records -> sealed release)", f"{build:.1f} s", "raw pyoxigraph bulk load",
+                 f"{raw:.1f} s", f"{build / raw:.1f}x (target <= 5x)"))
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([*etclod, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        wait_up(f"{url}/health", server)
+        store = ox.Store.read_only(str(release / "store"))
+        client = httpx.Client(base_url=url, timeout=300)
+        for _ in range(16):  # every query worker opens the store once: not part of what is measured
+            client.get("/sparql", params={"query": "SELECT * WHERE { ?s ?p ?o } LIMIT 1"})
+        http_times: dict[str, float] = {}
+        for name, body in QUERIES.items():
+            query = PREFIXES + body.replace("{base}", BASE)
+
+            def over_http() -> None:
+                r = client.post("/sparql", data={"query": query}, headers={"Accept": "application/sparql-results+json"})
+                r.raise_for_status()
+
+            def in_process() -> None:
+                store.query(query, use_default_graph_as_union=True).serialize(format=ox.QueryResultsFormat.JSON)
+
+            http_times[name] = timed(over_http)
+            local = timed(in_process)
+            ok = http_times[name] <= 1.3 * local + 0.005
+            rows.append((f"/sparql: {name}", f"{1000 * http_times[name]:.1f} ms", "in-process on the store",
+                         f"{1000 * local:.1f} ms", f"{http_times[name] / local:.2f}x ({'met' if ok else 'not met'}: "
+                                                      f"<= 1.3x + 5 ms)"))
+        paths = [f"/id/project/p{i:06d}" for i in range(0, args.projects, max(1, args.projects // 500))]
+        describe_rate = asyncio.run(rate(url, paths, 15, 16, "text/turtle"))
+        health_rate = asyncio.run(rate(url, ["/health"], 15, 16, "application/json"))
+        rows.append(("descriptions (Turtle, 16 conn.)", f"{describe_rate:.0f}/s", "/health, same server",
+                     f"{health_rate:.0f}/s", f"{describe_rate / health_rate:.2f} (target >= 0.5)"))
+        memory = rss_mb(server.pid)
+        rows.append(("server memory while serving", f"{memory:.0f} MB", "target", "400 MB",
+                     "met" if memory < 400 else "not met"))
+        dump = release / "dumps" / "etclod.nt.gz"
+        started = time.perf_counter()
+        size = 0
+        with client.stream("GET", "/dumps/etclod.nt.gz") as response:
+            for chunk in response.iter_bytes(1 << 20):
+                size += len(chunk)
+        download = time.perf_counter() - started
+        started = time.perf_counter()
+        with dump.open("rb") as handle:
+            while handle.read(1 << 20):
+                pass
+        disk = time.perf_counter() - started
+        rows.append(("dump download (etclod.nt.gz)", f"{size / download / 1e6:.0f} MB/s", "read from disk",
+                     f"{size / disk / 1e6:.0f} MB/s", f"{disk / download:.2f} of disk speed"))
+    finally:
+        stop(server)
+
+    if not args.skip_rdflib:
+        port = free_port()
+        peer = subprocess.Popen([sys.executable, "-c", RDFLIB_SERVER, str(release / "dumps" / "etclod.nt.gz"),
+                                 str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            started = time.perf_counter()
+            wait_up(f"http://127.0.0.1:{port}/sparql?query=ASK%7B%7D", peer, seconds=3600)
+            rows.append(("rdflib-endpoint: load the dump", "-", "", f"{time.perf_counter() - started:.0f} s", ""))
+            peer_client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=args.rdflib_timeout)
+            for name, body in QUERIES.items():
+                query = PREFIXES + body.replace("{base}", BASE)
+                started = time.perf_counter()
+                try:
+                    peer_client.get("/sparql", params={"query": query},
+                                    headers={"Accept": "application/sparql-results+json"}).raise_for_status()
+                    theirs = time.perf_counter() - started
+                    shown = f"{1000 * theirs:.0f} ms"
+                except httpx.TimeoutException:
+                    theirs = args.rdflib_timeout
+                    shown = f"> {args.rdflib_timeout:.0f} s"
+                speedup = theirs / http_times[name]
+                target = " (target >= 20x)" if "(agg)" in name else ""
+                rows.append((f"vs rdflib-endpoint: {name}", f"{1000 * http_times[name]:.1f} ms", "rdflib-endpoint",
+                             shown, f"{'>= ' if shown.startswith('>') else ''}{speedup:.0f}x faster{target}"))
+        finally:
+            stop(peer)
+
+    print(f"etclod benchmark: {args.projects} synthetic projects, {triples} triples, "
+          f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, pyoxigraph {ox.__version__}\n")
+    widths = [max(len(r[i]) for r in rows + [("figure", "value", "baseline", "value", "ratio")]) for i in range(5)]
+    header = ("figure", "value", "baseline", "value", "ratio")
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
