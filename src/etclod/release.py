@@ -25,6 +25,7 @@ from etclod.catalog import build_catalog
 from etclod.errors import InputError, ReleaseError
 from etclod.formats import DUMP_FORMATS, dump_name
 from etclod.merge import MergeReport, merge_organisations
+from etclod.reconcile import INDEX_FILE, write_index
 from etclod.mapping import build_context, map_record, record_graph, record_iri
 from etclod.namespaces import PREFIXES, graph_iri
 from etclod.settings import Settings
@@ -314,6 +315,7 @@ def _publish(settings: Settings, checked: Checked, reporter: Reporter, timings: 
     write_rejected(tmp / "rejected.jsonl", checked.rejected)
     changes = write_changes(tmp / "changes.nq.gz", nquads, settings.releases_dir / previous if previous else None)
     stats = statistics(store, settings.base_uri)
+    stats["reconcile_entities"] = write_index(store, settings.base_uri, tmp / INDEX_FILE)
     timings["dumps"] = time.perf_counter() - t0
     reporter.done("dumps", timings["dumps"], f"{len(DUMP_FORMATS)} dumps, "
                                              f"{changes['added']} added, {changes['removed']} removed")

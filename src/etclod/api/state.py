@@ -31,6 +31,7 @@ class ServedRelease:
     store: OxigraphStore
     created: dt.datetime
     _catalog: Graph | None = field(default=None, repr=False)
+    _index: Any = field(default=None, repr=False)
 
     @classmethod
     def open(cls, path: Path, verify: bool = True) -> ServedRelease:
@@ -55,6 +56,18 @@ class ServedRelease:
                 graph.parse(source=handle, format="turtle")
             self._catalog = graph
         return self._catalog
+
+    @property
+    def reconcile_index(self) -> Any:
+        """The release's reconciliation index, loaded on first use."""
+        if self._index is None:
+            from etclod.reconcile import INDEX_FILE, Index
+
+            path = self.path / INDEX_FILE
+            if not path.is_file():
+                raise ReleaseError(f"release {self.version} has no reconciliation index; build a new release")
+            self._index = Index.load(path)
+        return self._index
 
     @property
     def etag_base(self) -> str:

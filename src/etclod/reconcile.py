@@ -1,0 +1,221 @@
+"""Reconciliation layer: match outside names to our resources (W3C Reconciliation API).
+
+The index is written with each release (``reconcile.json.gz``) and loaded by the server, so a
+query never scans the store. Names are compared as sets of normalised tokens: case,
+diacritics, punctuation and quotes, word order and legal-form words (SIA, AS, VSIA, UAB, Oy,
+AB, GmbH ...) do not matter; common abbreviations are expanded; a cheap Latvian stemmer cuts
+the endings that declension changes (``Liepājas`` = ``Liepāja``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import unicodedata
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyoxigraph as ox
+
+INDEX_FILE = "reconcile.json.gz"
+TYPES = {"organisation": "Organisation", "project": "Project", "programme": "Programme", "person": "Person",
+         "event": "Event", "theme": "Theme"}
+LEGAL_FORMS = {"sia", "as", "vsia", "uab", "ab", "vsi", "oy", "oyj", "ry", "ou", "mtu", "gmbh", "ev", "ltd",
+               "limited", "plc", "bv", "nv", "sa", "srl", "spa", "hb", "biedriba", "pa", "ps"}
+ABBREVIATIONS = {"univ": "universitate", "uni": "universitate", "inst": "instituts", "nov": "novads",
+                 "pag": "pagasts", "pils": "pilseta", "dept": "departaments", "min": "ministrija",
+                 "centre": "centrs", "center": "centrs", "university": "universitate", "city": "pilseta",
+                 "municipality": "pasvaldiba", "ministry": "ministrija", "st": "saint"}
+ENDINGS = ("ajiem", "ajam", "ijas", "iem", "ija", "ijai", "as", "es", "is", "us", "os", "am", "em", "im", "ai",
+           "ei", "a", "e", "i", "u", "s")
+MATCH_SCORE, MATCH_LEAD = 85.0, 10.0
+
+
+def stem(token: str) -> str:
+    """Cut a declension ending; keep at least three letters.
+
+    >>> [stem(t) for t in ("liepajas", "liepaja", "diakonijas", "centrs", "centra")]
+    ['liepaj', 'liepaj', 'diakon', 'centr', 'centr']
+    """
+    for ending in ENDINGS:
+        if token.endswith(ending) and len(token) - len(ending) >= 3:
+            return token[: -len(ending)]
+    return token
+
+
+def tokens(text: str) -> list[str]:
+    """The comparable tokens of a name.
+
+    >>> tokens("SIA „Liepājas Diakonijas centrs”")
+    ['liepaj', 'diakon', 'centr']
+    """
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    out = []
+    for word in re.split(r"[^a-z0-9]+", text):
+        if not word or word in LEGAL_FORMS:
+            continue
+        out.append(stem(ABBREVIATIONS.get(word, word)))
+    return out
+
+
+def similarity(query: list[str], name: list[str]) -> float:
+    """0-100: the Dice coefficient of the token sets, with partial credit for prefixes."""
+    if not query or not name:
+        return 0.0
+    q, n = set(query), set(name)
+    if q == n:
+        return 100.0
+    shared = len(q & n)
+    for token in q - n:
+        if len(token) >= 3 and any(other.startswith(token) or token.startswith(other)
+                                   for other in n - q if len(other) >= 3):
+            shared += 0.7
+    return 100.0 * 2 * shared / (len(q) + len(n))
+
+
+# --------------------------------------------------------------------------- building the index
+
+ENTITY_QUERIES = {
+    "organisation": """SELECT ?e ?name ?country ?town ?nuts WHERE { ?e a <http://www.w3.org/ns/org#Organization> .
+        { ?e <http://www.w3.org/2000/01/rdf-schema#label> ?name } UNION { ?e <http://www.w3.org/2004/02/skos/core#altLabel> ?name }
+        OPTIONAL { ?e <https://w3id.org/etclod/def#country> ?country }
+        OPTIONAL { ?e <https://w3id.org/etclod/def#nutsRegion> ?nuts }
+        OPTIONAL { ?e <http://www.w3.org/ns/locn#address>/<http://www.w3.org/ns/locn#postName> ?town } }""",
+    "project": """SELECT ?e ?name ?programme ?start ?eu WHERE { ?e a <https://w3id.org/etclod/def#Project> .
+        { ?e <https://w3id.org/etclod/def#acronym> ?name } UNION { ?e <http://purl.org/dc/terms/title> ?name }
+        OPTIONAL { ?e <https://w3id.org/etclod/def#programme> ?programme }
+        OPTIONAL { ?e <https://schema.org/startDate> ?start }
+        OPTIONAL { ?e <https://w3id.org/etclod/def#euFunding> ?eu } }""",
+    "programme": """SELECT ?e ?name ?period WHERE { ?e a <https://w3id.org/etclod/def#Programme> .
+        { ?e <http://purl.org/dc/terms/title> ?name } UNION { ?e <https://w3id.org/etclod/def#cci> ?name }
+        UNION { ?e <https://w3id.org/etclod/def#acronym> ?name }
+        OPTIONAL { ?e <https://w3id.org/etclod/def#period> ?period } }""",
+    "person": """SELECT ?e ?name WHERE { ?e a <http://www.w3.org/ns/person#Person> ; <http://xmlns.com/foaf/0.1/name> ?name }""",
+    "event": """SELECT ?e ?name WHERE { ?e a <http://data.europa.eu/m8g/PublicEvent> ; <http://purl.org/dc/terms/title> ?name }""",
+    "theme": """SELECT ?e ?name WHERE { ?e a <http://www.w3.org/2004/02/skos/core#Concept> ; <http://www.w3.org/2004/02/skos/core#prefLabel> ?name }""",
+}
+
+
+def build_index(store: ox.Store, base: str) -> list[dict[str, Any]]:
+    """One entry per resource: its id (``type/key``), names and the properties we match on."""
+    entities: dict[str, dict[str, Any]] = {}
+    prefix = f"{base}id/"
+    for rtype, query in ENTITY_QUERIES.items():
+        for row in store.query(query, use_default_graph_as_union=True):
+            iri = row["e"].value
+            if not iri.startswith(prefix):
+                continue
+            entry = entities.setdefault(iri, {"id": iri[len(prefix):], "type": rtype, "names": []})
+            name = row["name"].value
+            if name not in entry["names"]:
+                entry["names"].append(name)
+            for key in ("country", "town", "nuts", "programme", "period", "start", "eu"):
+                try:
+                    value = row[key]
+                except (KeyError, ValueError):
+                    continue
+                if value is not None and key not in entry:
+                    entry[key] = value.value
+    for entry in entities.values():
+        if entry["type"] == "programme":  # the title first, the CCI code after it
+            entry["names"].sort(key=lambda n: bool(re.fullmatch(r"[0-9]{4}TC[0-9A-Z]+", n)))
+    return sorted(entities.values(), key=lambda e: e["id"])
+
+
+def write_index(store: ox.Store, base: str, path: Path) -> int:
+    entities = build_index(store, base)
+    with path.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as gz:
+        gz.write(json.dumps(entities, ensure_ascii=False, sort_keys=True).encode("utf-8"))
+    return len(entities)
+
+
+# --------------------------------------------------------------------------- querying
+
+@dataclass
+class Candidate:
+    entity: dict[str, Any]
+    score: float
+    match: bool = False
+
+
+class Index:
+    """The release's entities with an inverted index from token to entity."""
+
+    def __init__(self, entities: list[dict[str, Any]]) -> None:
+        self.entities = entities
+        self.by_id = {e["id"]: e for e in entities}
+        self.tokens: list[list[list[str]]] = [[tokens(n) for n in e["names"]] for e in entities]
+        self.postings: dict[str, set[int]] = defaultdict(set)
+        for i, names in enumerate(self.tokens):
+            for name in names:
+                for token in name:
+                    self.postings[token].add(i)
+
+    @classmethod
+    def load(cls, path: Path) -> Index:
+        with gzip.open(path, "rb") as handle:
+            return cls(json.loads(handle.read()))
+
+    def search(self, text: str, rtype: str | None = None, limit: int = 5,
+               properties: dict[str, str] | None = None) -> list[Candidate]:
+        query = tokens(text)
+        seen: set[int] = set()
+        for token in query:
+            seen |= self.postings.get(token, set())
+            if len(token) >= 4 and not self.postings.get(token):
+                seen |= {i for t, ids in self.postings.items() if t.startswith(token[:4]) for i in ids}
+        scored = []
+        for i in seen:
+            entity = self.entities[i]
+            if rtype and entity["type"] != rtype:
+                continue
+            score = max(similarity(query, name) for name in self.tokens[i])
+            score = _refine(score, entity, properties or {})
+            scored.append(Candidate(entity, round(score, 1)))
+        scored.sort(key=lambda c: (-c.score, c.entity["id"]))
+        top = scored[:max(1, limit)]
+        if top and top[0].score >= MATCH_SCORE and (len(scored) == 1 or top[0].score - scored[1].score >= MATCH_LEAD):
+            top[0].match = True
+        return top
+
+    def suggest(self, prefix: str, rtype: str | None = None, limit: int = 10) -> list[dict[str, Any]]:
+        wanted = tokens(prefix)
+        if not wanted:
+            return []
+        out = []
+        for i, entity in enumerate(self.entities):
+            if rtype and entity["type"] != rtype:
+                continue
+            if any(all(any(t.startswith(w) for t in name) for w in wanted) for name in self.tokens[i]):
+                out.append(entity)
+                if len(out) >= limit:
+                    break
+        return out
+
+
+PROPERTY_KEYS = {"country": "country", "town": "town", "programme": "programme", "period": "period",
+                 "nuts": "nuts"}
+
+
+def _refine(score: float, entity: dict[str, Any], properties: dict[str, str]) -> float:
+    for pid, value in properties.items():
+        key = PROPERTY_KEYS.get(pid)
+        if key is None or not value:
+            continue
+        have = entity.get(key)
+        if have is None:
+            continue
+        wanted = str(value).strip()
+        if key == "country":
+            same = have.rsplit("/", 1)[-1].upper() == wanted.rsplit("/", 1)[-1].upper()[:3] or \
+                have.rsplit("/", 1)[-1].upper()[:2] == wanted.upper()[:2]
+        elif key == "period":
+            same = wanted in str(have) or str(have) in wanted
+        else:
+            same = tokens(str(have).rsplit("/", 1)[-1]) == tokens(wanted.rsplit("/", 1)[-1]) or have == wanted
+        score = score + 5 if same else score - 20
+    return max(0.0, min(100.0, score))
