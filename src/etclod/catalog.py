@@ -138,6 +138,18 @@ def build_catalog(settings: Settings, manifest: Mapping[str, Any],
         _distribution(g, settings, manifest, fmt, licence, service, created)
 
     _void(g, base, dataset, manifest, property_counts, entities)
+    for key, linkset in sorted(manifest.get("linksets", {}).items()):
+        node = URIRef(f"{base}dataset/links/{key}")
+        g.add((node, RDF.type, VOID.Linkset))
+        g.add((dataset, VOID.subset, node))
+        g.add((node, DCTERMS.title, Literal(f"Links from etclod to {linkset['title']}", lang="en")))
+        g.add((node, VOID.subjectsTarget, dataset))
+        g.add((node, VOID.objectsTarget, URIRef(linkset["target"])))
+        for predicate in linkset["predicates"]:
+            g.add((node, VOID.linkPredicate, URIRef(predicate)))
+        g.add((node, VOID.triples, Literal(linkset["triples"], datatype=XSD.integer)))
+        g.add((node, VOID.dataDump, URIRef(f"{base}releases/{version}/{linkset['dump']}")))
+        g.add((node, DCTERMS.source, Literal("; ".join(linkset["sources"]))))
     return g
 
 

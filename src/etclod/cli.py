@@ -202,6 +202,55 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_REJECTED if imported.errors else EXIT_OK
 
 
+def cmd_links(args: argparse.Namespace, settings: Settings) -> int:
+    import csv
+
+    from etclod.linkset import LINKS_DIR, REVIEW_COLUMNS, RELATIONS, accepted_links, suggest_links
+    from etclod.reconcile import INDEX_FILE, Index
+    from etclod.release import current_path
+
+    source = Path(args.file)
+    if not source.is_file():
+        print(f"etclod links: error: no such file: {source}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    with source.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if args.action == "suggest":
+        release = current_path(settings)
+        if release is None or not (release / INDEX_FILE).is_file():
+            print(f"etclod links: error: no current release with a reconciliation index in {settings.var_dir}; "
+                  "run `etclod build` first", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        if rows and "name" not in rows[0]:
+            print("etclod links: error: the list needs the columns name,country,town,iri", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        review = suggest_links(Index.load(release / INDEX_FILE), rows, args.type)
+        out = Path(args.out or source.with_name(source.stem + ".review.csv"))
+        with out.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=REVIEW_COLUMNS)
+            writer.writeheader()
+            writer.writerows(review)
+        matched = sum(1 for r in review if r["match"] == "yes")
+        print(f"wrote {out}: {len(review)} rows, {matched} matches marked accept=yes; review, then "
+              f"`etclod links accept {out}`")
+        return EXIT_OK
+    if args.relation not in RELATIONS:
+        print(f"etclod links: error: --relation must be one of {', '.join(RELATIONS)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    links = accepted_links(rows, args.relation, f"reconciliation review {source.name}")
+    folder = settings.data_dir / LINKS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{source.stem.replace('.review', '')}.csv"
+    new = not target.exists()
+    with target.open("a", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["resource", "relation", "target", "source"])
+        if new:
+            writer.writeheader()
+        writer.writerows(links)
+    print(f"added {len(links)} accepted links to {target}")
+    return EXIT_OK
+
+
 def cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
     from etclod.synth import write
     counts = write(Path(args.out), args.projects, args.seed)
@@ -242,6 +291,12 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("files", nargs="+", metavar="FILE")
     i.add_argument("--out", metavar="DIR", help="data folder to write into (default ETCLOD_DATA)")
     i.add_argument("--programme", metavar="CCI", help="the programme of a List of Operations")
+    k = add("links", "suggest links from an outside list, or accept a reviewed suggestion file", cmd_links)
+    k.add_argument("action", choices=["suggest", "accept"])
+    k.add_argument("file", metavar="CSV", help="suggest: name,country,town,iri; accept: a review CSV")
+    k.add_argument("--type", default="organisation", help="the type to match (organisation, project, programme ...)")
+    k.add_argument("--out", metavar="CSV", help="where suggest writes the review (default FILE.review.csv)")
+    k.add_argument("--relation", default="skos:exactMatch", help="owl:sameAs, skos:exactMatch or skos:closeMatch")
     y = add("synth", "write a synthetic keep.eu-sized record set", cmd_synth, data=False, var=False)
     y.add_argument("--projects", type=int, required=True, help="number of projects")
     y.add_argument("--out", required=True, metavar="DIR", help="folder to write the records into")

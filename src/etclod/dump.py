@@ -109,3 +109,20 @@ def statistics(store: ox.Store, base: str) -> dict[str, Any]:
         "triples": count(store, "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"),
         "quads": len(store),
     }
+
+
+def write_linksets(folder: Path, store: ox.Store, base: str, links: Any) -> dict[str, Any]:
+    """``dumps/links-<target>.nt.gz`` per linkset; return what the catalogue says of each."""
+    from etclod.linkset import TARGETS, linkset_graph
+
+    out: dict[str, Any] = {}
+    for key, quads in sorted(links.quads.items()):
+        graph = ox.NamedNode(linkset_graph(base, key))
+        name = f"links-{key}.nt.gz"
+        with gzip_writer(folder / name) as handle:
+            store.dump(handle, format=ox.RdfFormat.N_TRIPLES, from_graph=graph)
+        predicates = sorted({q.predicate.value for q in store.quads_for_pattern(None, None, None, graph)})
+        out[key] = {"graph": graph.value, "dump": f"dumps/{name}", "triples": len(quads),
+                    "predicates": predicates, "target": TARGETS[key][1], "title": TARGETS[key][2],
+                    "sources": links.sources.get(key, [])}
+    return out

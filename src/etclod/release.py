@@ -25,11 +25,12 @@ from etclod.catalog import build_catalog
 from etclod.errors import InputError, ReleaseError
 from etclod.formats import DUMP_FORMATS, dump_name
 from etclod.merge import MergeReport, merge_organisations
+from etclod.linkset import Linksets, load_links
 from etclod.reconcile import INDEX_FILE, write_index
 from etclod.mapping import build_context, map_record, record_graph, record_iri
 from etclod.namespaces import PREFIXES, graph_iri
 from etclod.settings import Settings
-from etclod.dump import statistics, write_changes, write_dumps, write_store
+from etclod.dump import statistics, write_changes, write_dumps, write_linksets, write_store
 from etclod.store import to_quads
 from etclod.validation import Mapped, Verdict, judge, load_shapes, reject_dangling
 
@@ -86,6 +87,7 @@ class Checked:
     rejected: list[rec.Rejection]
     store: ox.Store
     merges: MergeReport = field(default_factory=MergeReport)
+    links: Linksets = field(default_factory=Linksets)
 
 
 def themes_graph(settings: Settings) -> Graph:
@@ -132,9 +134,14 @@ def check_data(settings: Settings, reporter: Reporter | None = None) -> Checked:
     shapes = load_shapes(settings.ontology_dir / "shapes.ttl")
     verdict = judge(mapped, list(themes), shapes, settings.base_uri, settings.validator, store)
     rejected += verdict.rejected
+    published = {str(m.iri) for m in verdict.accepted} | {str(s) for s in themes.subjects()}
+    links = load_links(settings.data_dir, settings.base_uri, published)
+    rejected += links.rejected
+    for quads in links.quads.values():
+        store.extend(quads)
     reporter.done("validate", time.perf_counter() - t0,
                   f"{len(verdict.accepted)} valid, {len(rejected)} rejected")
-    return Checked(verdict, load, rejected, store, merges)
+    return Checked(verdict, load, rejected, store, merges, links)
 
 
 # ------------------------------------------------------------------ the release folder
@@ -316,6 +323,7 @@ def _publish(settings: Settings, checked: Checked, reporter: Reporter, timings: 
     changes = write_changes(tmp / "changes.nq.gz", nquads, settings.releases_dir / previous if previous else None)
     stats = statistics(store, settings.base_uri)
     stats["reconcile_entities"] = write_index(store, settings.base_uri, tmp / INDEX_FILE)
+    stats["linksets"] = write_linksets(tmp / "dumps", store, settings.base_uri, checked.links)
     timings["dumps"] = time.perf_counter() - t0
     reporter.done("dumps", timings["dumps"], f"{len(DUMP_FORMATS)} dumps, "
                                              f"{changes['added']} added, {changes['removed']} removed")
@@ -376,6 +384,7 @@ def _manifest(settings: Settings, folder: Path, version: str, previous: str | No
         "inputs": dict(sorted(checked.load.inputs.items())),
         "changes": changes,
         "merges": checked.merges.groups,
+        "linksets": stats["linksets"],
         "validation": {"conforms": checked.verdict.final_report.conforms,
                        "passes": checked.verdict.passes,
                        "results": len(checked.verdict.first_report.results)},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -73,7 +74,7 @@ class Settings:
     max_rows: int = 100_000
     max_query_length: int = 20_000
     incoming_page_size: int = 200
-    query_workers: int = 4
+    query_workers: int = max(2, min(4, os.cpu_count() or 2))
     max_concurrent_queries: int = 64
     max_body_bytes: int = 5_000_000
     service_allow: tuple[str, ...] = ()
