@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import json
 import warnings
-from pathlib import Path
 
 import pytest
 import rdflib

@@ -6,11 +6,6 @@ import gzip
 import hashlib
 import json
 import os
-import random
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pyshacl

@@ -6,7 +6,6 @@ import csv
 import io
 import threading
 import time
-import warnings
 
 import httpx
 import pytest
@@ -14,7 +13,7 @@ import rdflib
 import uvicorn
 from rdflib import URIRef
 from rdflib.plugins.stores.sparqlstore import SPARQLStore
-from SPARQLWrapper import ASK, CSV, JSON, N3, SELECT, TSV, TURTLE, XML, JSONLD, RDFXML, SPARQLWrapper
+from SPARQLWrapper import CSV, JSON, N3, TSV, TURTLE, XML, JSONLD, RDFXML, SPARQLWrapper
 
 from etclod.api.app import create_app
 from etclod.namespaces import ETC

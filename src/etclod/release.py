@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
-import gzip
 import hashlib
 import json
 import os
 import shutil
 import time
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,7 +26,7 @@ from etclod.merge import MergeReport, merge_organisations
 from etclod.linkset import Linksets, load_links
 from etclod.reconcile import INDEX_FILE, write_index
 from etclod.mapping import build_context, map_record, record_graph, record_iri
-from etclod.namespaces import PREFIXES, graph_iri
+from etclod.namespaces import graph_iri
 from etclod.settings import Settings
 from etclod.dump import statistics, write_changes, write_dumps, write_linksets, write_store
 from etclod.store import to_quads

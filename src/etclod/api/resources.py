@@ -17,7 +17,7 @@ from etclod.api.http import get_and_head, cache_headers, choose_format, choose_l
 from etclod.api.pages import local_href
 from etclod.errors import NotFoundError, QueryError
 from etclod.formats import FORMATS, RDF_FORMATS, Format
-from etclod.namespaces import ETC, PREFIXES, RESOURCE_TYPES, slugify
+from etclod.namespaces import PREFIXES, RESOURCE_TYPES, slugify
 from etclod.store import to_ox
 
 router = APIRouter()
