@@ -318,3 +318,18 @@ def test_error_shape_contract(client) -> None:
 def test_home_page(client) -> None:
     page = client.get("/", headers={"Accept": "text/html"})
     assert page.status_code == 200 and "CC BY 4.0" in page.text and "Project" in page.text
+
+
+@pytest.mark.parametrize("index", range(10))
+def test_example_queries_answer_with_rows(client, index) -> None:
+    from etclod.examples import examples
+    example = examples()[index]
+    response = client.get("/sparql", params={"query": example["query"]}, headers={"Accept": "application/sparql-results+json"})
+    assert response.status_code == 200, response.text
+    assert response.json()["results"]["bindings"], example["title"]
+
+
+def test_query_page_has_yasgui_and_examples(client) -> None:
+    page = client.get("/sparql", headers={"Accept": "text/html"}).text
+    assert "/static/yasgui/yasgui.min.js" in page and page.count('class="example"') == 10
+    assert client.get("/static/yasgui/yasgui.min.js").status_code == 200

@@ -15,6 +15,7 @@ from rdflib.namespace import RDF, XSD  # noqa: F401
 from etclod.api.http import choose_format, wants_html
 from etclod.api.resources import serialize
 from etclod.errors import QueryError
+from etclod.examples import examples
 from etclod.executor import Job, QueryTimeoutError
 from etclod.formats import RDF_FORMATS, Format
 from etclod.namespaces import ETC, SD, VOID
@@ -125,7 +126,7 @@ async def sparql(
         if wants_html(request) and not request.query_params.get("format"):
             release = request.app.state.holder.current_or_none()
             page = request.app.state.pages.render("sparql.html", lang="en", title="SPARQL", example=EXAMPLE,
-                                                  release=release.version if release else "none")
+                                                  examples=examples(), release=release.version if release else "none")
             return HTMLResponse(page)
         fmt = choose_format(request, RDF_FORMATS)
         return Response(serialize(service_description(request), fmt, settings.base_uri),
@@ -180,4 +181,4 @@ def _results_page(request: Request, query: str, body: bytes, version: str) -> st
     rows = [[row.get(n, {}).get("value", "") for n in names] for row in data["results"]["bindings"]]
     base = request.app.state.settings.base_uri
     return request.app.state.pages.render("sparql.html", lang="en", title="SPARQL results", example=query,
-                                          names=names, rows=rows, base=base, release=version)
+                                          names=names, rows=rows, base=base, release=version, examples=examples())
