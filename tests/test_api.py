@@ -333,3 +333,22 @@ def test_query_page_has_yasgui_and_examples(client) -> None:
     page = client.get("/sparql", headers={"Accept": "text/html"}).text
     assert "/static/yasgui/yasgui.min.js" in page and page.count('class="example"') == 10
     assert client.get("/static/yasgui/yasgui.min.js").status_code == 200
+
+
+@pytest.mark.parametrize("q, expected", [("liepajas diakon", "organisation/liepajas-diakonijas-centrs"),
+                                         ("LIEPĀJAS DIAKONIJAS", "organisation/liepajas-diakonijas-centrs"),
+                                         ("sempre", "project/sempre"), ("veseliga dzivesveida", "project/vital-cities")])
+def test_search_ignores_case_and_diacritics(client, q, expected) -> None:
+    body = client.get("/search", params={"q": q}, headers={"Accept": "application/json"}).json()
+    assert expected in [r["id"] for r in body["results"]]
+    assert body["results"][0]["iri"].startswith(BASE)
+    page = client.get("/search", params={"q": q, "lang": "lv"}, headers={"Accept": "text/html"}).text
+    assert f'href="/id/{expected}?lang=lv"' in page and '<html lang="lv">' in page
+    ld = client.get("/search", params={"q": q}, headers={"Accept": "application/ld+json"}).json()
+    assert any(item["@id"] == f"{BASE}id/{expected}" for item in ld["@graph"])
+
+
+def test_search_filters_by_type_and_refuses_unknown_types(client) -> None:
+    body = client.get("/search", params={"q": "liepajas", "type": "project"}, headers={"Accept": "application/json"}).json()
+    assert body["total"] == 0
+    assert client.get("/search", params={"q": "x", "type": "planet"}).status_code == 400

@@ -126,8 +126,7 @@ def build_index(store: ox.Store, base: str) -> list[dict[str, Any]]:
     return sorted(entities.values(), key=lambda e: e["id"])
 
 
-def write_index(store: ox.Store, base: str, path: Path) -> int:
-    entities = build_index(store, base)
+def write_index(entities: list[dict[str, Any]], path: Path) -> int:
     with path.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as gz:
         gz.write(json.dumps(entities, ensure_ascii=False, sort_keys=True).encode("utf-8"))
     return len(entities)

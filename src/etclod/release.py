@@ -24,7 +24,8 @@ from etclod.errors import InputError, ReleaseError
 from etclod.formats import DUMP_FORMATS, dump_name
 from etclod.merge import MergeReport, merge_organisations
 from etclod.linkset import Linksets, load_links
-from etclod.reconcile import INDEX_FILE, write_index
+from etclod.reconcile import INDEX_FILE, build_index, write_index
+from etclod.search import SEARCH_FILE, write_search
 from etclod.mapping import build_context, map_record, record_graph, record_iri
 from etclod.namespaces import graph_iri
 from etclod.settings import Settings
@@ -320,7 +321,9 @@ def _publish(settings: Settings, checked: Checked, reporter: Reporter, timings: 
     write_rejected(tmp / "rejected.jsonl", checked.rejected)
     changes = write_changes(tmp / "changes.nq.gz", nquads, settings.releases_dir / previous if previous else None)
     stats = statistics(store, settings.base_uri)
-    stats["reconcile_entities"] = write_index(store, settings.base_uri, tmp / INDEX_FILE)
+    entities = build_index(store, settings.base_uri)
+    stats["reconcile_entities"] = write_index(entities, tmp / INDEX_FILE)
+    write_search(tmp / SEARCH_FILE, entities, store, settings.base_uri)
     stats["linksets"] = write_linksets(tmp / "dumps", store, settings.base_uri, checked.links)
     timings["dumps"] = time.perf_counter() - t0
     reporter.done("dumps", timings["dumps"], f"{len(DUMP_FORMATS)} dumps, "

@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from etclod import __version__
-from etclod.api import admin, downloads, meta, reconcile, resources, sparql
+from etclod.api import admin, browse, downloads, meta, reconcile, resources, sparql
 from etclod.api.limits import BodyLimit
 from etclod.api.http import error_response, etclod_error_response
 from etclod.api.metrics import Metrics, MetricsMiddleware
@@ -93,6 +93,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(sparql.router)
     app.include_router(downloads.router)
     app.include_router(reconcile.router)
+    app.include_router(browse.router)
     if settings.admin_token:
         app.include_router(admin.router)
     app.mount("/static", StaticFiles(packages=[("etclod", "static")]), name="static")

@@ -1,0 +1,48 @@
+"""HTTP layer: full-text search for people (HTML) and programs (JSON, JSON-LD)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from etclod.api.http import choose_format, choose_language
+from etclod.errors import QueryError, ReleaseError
+from etclod.formats import Format
+from etclod.reconcile import TYPES
+from etclod.search import SEARCH_FILE, Search
+
+router = APIRouter(tags=["browse"])
+SEARCH_FORMATS = (Format("html", "text/html", "html", "html", ("application/xhtml+xml",)),
+                  Format("json", "application/json", "json", "json"),
+                  Format("jsonld", "application/ld+json", "jsonld", "rdf", (), "json-ld"))
+PAGE = 20
+
+
+@router.get("/search", summary="Full-text search over names, acronyms and descriptions (any language, "
+                                "case and diacritics ignored)")
+def search(request: Request, q: str = Query("", max_length=500), type: str | None = None,
+           offset: int = Query(0, ge=0, le=100_000), format: str | None = None) -> Response:
+    fmt = choose_format(request, SEARCH_FORMATS)
+    if type is not None and type not in TYPES:
+        raise QueryError(f"unknown type {type!r}; types are {', '.join(TYPES)}", code="bad_type")
+    release = request.app.state.holder.get()
+    path = release.path / SEARCH_FILE
+    if not path.is_file():
+        raise ReleaseError(f"release {release.version} has no search index; build a new release")
+    results, total = Search(path).query(q, type, PAGE, offset) if q.strip() else ([], 0)
+    base = request.app.state.settings.base_uri
+    next_offset = offset + PAGE if offset + PAGE < total else None
+    headers = {"Vary": "Accept, Accept-Language", "Access-Control-Allow-Origin": "*"}
+    if fmt.key == "json":
+        return JSONResponse({"query": q, "type": type, "total": total, "offset": offset,
+                             "next": next_offset, "results": [
+                                 {**r, "iri": f"{base}id/{r['id']}"} for r in results]}, headers=headers)
+    if fmt.key == "jsonld":
+        return JSONResponse({"@context": f"{base}context.jsonld", "@graph": [
+            {"@id": f"{base}id/{r['id']}", "rdfs:label": r["name"]} for r in results]},
+            media_type="application/ld+json", headers=headers)
+    lang = choose_language(request)
+    page = request.app.state.pages.render(
+        "search.html", lang=lang, title="Search" if lang == "en" else "Meklēt", q=q, type=type, types=TYPES,
+        results=results, total=total, offset=offset, next_offset=next_offset, release=release.version)
+    return HTMLResponse(page, headers=headers)

@@ -1,0 +1,67 @@
+"""Search layer: a full-text index (SQLite FTS5) of names, acronyms and descriptions, in every
+language, written with each release; case and diacritics do not matter (`liepajas` finds
+`Liepājas`)."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pyoxigraph as ox
+
+SEARCH_FILE = "search.sqlite"
+DESCRIPTIONS = """SELECT ?e ?d WHERE { ?e <http://purl.org/dc/terms/description> ?d }"""
+
+
+def write_search(path: Path, entities: list[dict[str, Any]], store: ox.Store, base: str) -> int:
+    """Index every entity of the reconciliation index, with its descriptions."""
+    descriptions: dict[str, list[str]] = {}
+    prefix = f"{base}id/"
+    for row in store.query(DESCRIPTIONS, use_default_graph_as_union=True):
+        iri = row["e"].value
+        if iri.startswith(prefix):
+            descriptions.setdefault(iri[len(prefix):], []).append(row["d"].value)
+    connection = sqlite3.connect(path)
+    try:
+        connection.execute('CREATE VIRTUAL TABLE search USING fts5(id UNINDEXED, type UNINDEXED, name, names, '
+                           'description, tokenize="unicode61 remove_diacritics 2")')
+        connection.executemany("INSERT INTO search VALUES (?, ?, ?, ?, ?)", (
+            (e["id"], e["type"], e["names"][0], " | ".join(e["names"]), " ".join(descriptions.get(e["id"], [])))
+            for e in entities))
+        connection.commit()
+    finally:
+        connection.close()
+    return len(entities)
+
+
+def match_expression(text: str) -> str | None:
+    """Every word as a prefix, all required: ``liep centr`` -> ``"liep"* AND "centr"*``."""
+    words = [w for w in re.split(r"[^\w]+", text, flags=re.UNICODE) if w]
+    if not words:
+        return None
+    return " AND ".join(f'"{w}"*' for w in words[:12])
+
+
+class Search:
+    """Read-only queries on a release's search index."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def query(self, text: str, rtype: str | None = None, limit: int = 20, offset: int = 0) -> tuple[list[dict], int]:
+        expression = match_expression(text)
+        if expression is None:
+            return [], 0
+        connection = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        try:
+            where = "search MATCH ?" + (" AND type = ?" if rtype else "")
+            args: list[Any] = [expression] + ([rtype] if rtype else [])
+            total = connection.execute(f"SELECT count(*) FROM search WHERE {where}", args).fetchone()[0]
+            rows = connection.execute(
+                f"SELECT id, type, name, snippet(search, 4, '', '', ' … ', 12) FROM search WHERE {where} "
+                f"ORDER BY bm25(search, 0, 0, 10.0, 5.0, 1.0) LIMIT ? OFFSET ?", [*args, limit, offset]).fetchall()
+        finally:
+            connection.close()
+        return [{"id": r[0], "type": r[1], "name": r[2], "snippet": r[3]} for r in rows], total
