@@ -121,6 +121,10 @@ def test_html_page_in_both_languages(client) -> None:
     assert '<html lang="lv">' in lv.text and "<h1>Liepājas Diakonijas centrs</h1>" in lv.text
     switched = client.get("/id/organisation/liepajas-diakonijas-centrs?lang=lv", headers={"Accept": "text/html"})
     assert "<h1>Liepājas Diakonijas centrs</h1>" in switched.text and "?lang=en" in switched.text
+    assert "etclod_lang=lv" in switched.headers["set-cookie"]
+    remembered = client.get("/id/project/sempre", headers={"Accept": "text/html", "Accept-Language": "en"})
+    assert '<html lang="lv">' in remembered.text  # the switch holds while the reader follows links
+    client.cookies.clear()
     assert "Accept-Language" in en.headers["vary"]
     assert en.headers["etag"] != lv.headers["etag"]
     # properties are shown with labels, linked, not as raw IRIs
@@ -343,6 +347,7 @@ def test_search_ignores_case_and_diacritics(client, q, expected) -> None:
     assert expected in [r["id"] for r in body["results"]]
     assert body["results"][0]["iri"].startswith(BASE)
     page = client.get("/search", params={"q": q, "lang": "lv"}, headers={"Accept": "text/html"}).text
+    client.cookies.clear()
     assert f'href="/id/{expected}?lang=lv"' in page and '<html lang="lv">' in page
     ld = client.get("/search", params={"q": q}, headers={"Accept": "application/ld+json"}).json()
     assert any(item["@id"] == f"{BASE}id/{expected}" for item in ld["@graph"])

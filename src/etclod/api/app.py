@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from etclod import __version__
 from etclod.api import admin, browse, downloads, meta, reconcile, resources, sparql
 from etclod.api.limits import BodyLimit
-from etclod.api.http import error_response, etclod_error_response
+from etclod.api.http import LanguageCookie, error_response, etclod_error_response
 from etclod.api.metrics import Metrics, MetricsMiddleware
 from etclod.api.pages import Pages
 from etclod.api.state import ReleaseHolder
@@ -63,6 +63,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
 
+    app.add_middleware(LanguageCookie)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
 
     @app.exception_handler(EtclodError)

@@ -16,6 +16,37 @@ from etclod.errors import EtclodError, NotAcceptableError
 from etclod.formats import Format, by_key, negotiate, parse_accept
 
 LANGUAGES = ("en", "lv")
+LANG_COOKIE = "etclod_lang"
+
+
+class LanguageCookie:
+    """ASGI middleware: a page asked for with ``?lang=lv`` remembers it in a cookie, so the
+    language switch holds as the reader follows links."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        lang = None
+        if scope["type"] == "http":
+            for part in (scope.get("query_string") or b"").decode("latin-1").split("&"):
+                key, _, value = part.partition("=")
+                if key == "lang" and value in LANGUAGES:
+                    lang = value
+        if lang is None:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_cookie(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or [])
+                if any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers):
+                    headers.append((b"set-cookie", f"{LANG_COOKIE}={lang}; Path=/; Max-Age=31536000; "
+                                                   "SameSite=Lax".encode()))
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
 
 
 def get_and_head(router: Any, path: str, **kwargs: Any) -> Any:
@@ -61,8 +92,12 @@ def wants_html(request: Request) -> bool:
 
 
 def choose_language(request: Request) -> str:
-    """``?lang=`` (the page's switch) wins over Accept-Language; English by default."""
+    """``?lang=`` (the page's switch), then the switch's cookie, then Accept-Language; English
+    by default."""
     lang = request.query_params.get("lang")
+    if lang in LANGUAGES:
+        return lang
+    lang = request.cookies.get(LANG_COOKIE)
     if lang in LANGUAGES:
         return lang
     for media, q in parse_accept(request.headers.get("accept-language")):

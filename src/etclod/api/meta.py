@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from rdflib import Graph, Literal, URIRef
+from rdflib import Graph, URIRef
 from rdflib.namespace import OWL, RDF, RDFS
 
-from etclod.api.http import get_and_head, cache_headers, choose_format, conditional, etag_for, wants_html
+from etclod.api.charts import bar_chart, figures
+from etclod.api.http import cache_headers, choose_format, choose_language, conditional, etag_for, get_and_head, wants_html
 from etclod.api.resources import serialize
 from etclod.describe import pick_label
 from etclod.errors import EtclodError
@@ -74,7 +75,6 @@ def _ontology_page(request: Request, lang: str) -> str:
 
 @get_and_head(router, "/def", summary="The ontology (HTML documentation or RDF)")
 def ontology(request: Request) -> Response:
-    from etclod.api.http import choose_language
     fmt = choose_format(request, (HTML, *RDF_FORMATS))
     if fmt.key == "html":
         return HTMLResponse(_ontology_page(request, choose_language(request)),
@@ -156,7 +156,6 @@ def metrics(request: Request) -> PlainTextResponse:
 
 @router.get("/", summary="Home page", response_class=HTMLResponse)
 def home(request: Request) -> Response:
-    from etclod.api.http import choose_language
     release = request.app.state.holder.get()
     lang = choose_language(request)
     pages = request.app.state.pages
@@ -164,6 +163,10 @@ def home(request: Request) -> Response:
     if not wants_html(request):
         return JSONResponse({"release": release.version, "classes": release.manifest["classes"],
                              "sparql": "/sparql", "catalog": "/catalog", "dumps": "/releases"})
+    if release.figures is None:
+        release.figures = figures(release.store)
+    base = request.app.state.settings.base_uri
+    charts = [bar_chart(name, rows, lang, base) for name, rows in release.figures.items()]
     page = pages.render("index.html", lang=lang, title="etclod", classes=classes, manifest=release.manifest,
-                        release=release.version, Literal=Literal)
+                        release=release.version, charts=charts)
     return HTMLResponse(page, headers={"Vary": "Accept, Accept-Language"})

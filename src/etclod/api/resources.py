@@ -73,7 +73,7 @@ def resource(request: Request, rtype: str, key: str, cursor: str | None = None,
     offset = _offset(cursor)
     lang = choose_language(request) if fmt.key == "html" else ""
     etag = etag_for(release, request.url.path, fmt.key, lang, str(offset))
-    vary = "Accept, Accept-Language" if fmt.key == "html" else "Accept"
+    vary = "Accept, Accept-Language, Cookie" if fmt.key == "html" else "Accept"
     early = conditional(request, release, etag, vary)
     if early is not None:
         return early

@@ -32,6 +32,7 @@ class ServedRelease:
     created: dt.datetime
     _catalog: Graph | None = field(default=None, repr=False)
     _index: Any = field(default=None, repr=False)
+    figures: Any = field(default=None, repr=False)
 
     @classmethod
     def open(cls, path: Path, verify: bool = True) -> ServedRelease:
