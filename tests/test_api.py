@@ -357,3 +357,31 @@ def test_search_filters_by_type_and_refuses_unknown_types(client) -> None:
     body = client.get("/search", params={"q": "liepajas", "type": "project"}, headers={"Accept": "application/json"}).json()
     assert body["total"] == 0
     assert client.get("/search", params={"q": "x", "type": "planet"}).status_code == 400
+
+
+def test_lists_page_with_keyset_cursors_and_facets(client) -> None:
+    seen, url = [], "/id/organisation/?limit=4"
+    while url:
+        body = client.get(url, headers={"Accept": "application/json"}).json()
+        seen += [item["id"] for item in body["items"]]
+        url = body["next"]
+    assert len(seen) == len(set(seen)) == 20 and seen == sorted(seen)
+    kurzeme = client.get("/id/organisation/", params={"region": "LV003"}, headers={"Accept": "application/json"}).json()
+    assert "organisation/liepajas-diakonijas-centrs" in [i["id"] for i in kurzeme["items"]]
+    assert all(i["id"] != "organisation/varam" for i in kurzeme["items"])
+    projects = client.get("/id/project/", params={"theme": "healthy-active-lifestyle"},
+                          headers={"Accept": "application/json"}).json()
+    assert {i["id"] for i in projects["items"]} == {"project/empower-kids", "project/vital-cities"}
+    facets = client.get("/id/project/", headers={"Accept": "application/json"}).json()["facets"]
+    assert {f["value"]: f["count"] for f in facets["programme"]}["2014TC16RFCB014"] == 2
+    page = client.get("/id/project/", params={"programme": "2014TC16RFCB014"}, headers={"Accept": "text/html"}).text
+    assert "Active Age" in page and "Empower Kids" in page and "SEMPRE" not in page.split("<aside>")[0]
+    ld = client.get("/id/project/", headers={"Accept": "application/ld+json"}).json()
+    assert len(ld["@graph"]) == 5
+    assert client.get("/id/project/", params={"region": "LV003"}).status_code == 400
+
+
+def test_resource_page_shows_breadcrumbs_and_its_query(client) -> None:
+    page = client.get("/id/project/sempre", headers={"Accept": "text/html"}).text
+    assert 'href="/id/project/">project</a>' in page and "CONSTRUCT" in page
+    assert "https://keep.eu/api/project/21622/" in page  # the link out to keep.eu

@@ -117,6 +117,8 @@ def test_bad_records_are_rejected_and_the_rest_published(make_settings, capsys) 
     assert code == 1
     err = capsys.readouterr().err
     assert "extra.yaml:" in err and "'neg'" in err and "total_budget" in err
+    assert "records rejected" in err and "rejected, shacl: total budget must be" in err  # the summary table
+    assert "dumps/etclod.nt.gz" in err and "time: validate" in err
     folder = settings.current_link.resolve()
     lines = [json.loads(line) for line in (folder / "rejected.jsonl").read_text("utf-8").splitlines()]
     assert [(r["type"], r["id"], r["file"]) for r in lines] == [("project", "neg", "extra.yaml")]

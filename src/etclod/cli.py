@@ -28,6 +28,7 @@ class PlainReporter:
 
     def __init__(self, out: TextIO) -> None:
         self.out = out
+        self.times: dict[str, float] = {}
 
     def stage(self, name: str, total: int | None = None) -> None:
         pass
@@ -36,6 +37,7 @@ class PlainReporter:
         pass
 
     def done(self, name: str, seconds: float, detail: str) -> None:
+        self.times[name] = seconds
         print(f"{name:<9} {seconds:7.2f}s  {detail}", file=self.out, flush=True)
 
 
@@ -60,6 +62,7 @@ class BarReporter(PlainReporter):
             self.progress.advance(self.task, n)
 
     def done(self, name: str, seconds: float, detail: str) -> None:
+        self.times[name] = seconds
         if self.task is not None:
             total = self.progress.tasks[-1].total
             self.progress.update(self.task, completed=total or 1, total=total or 1,
@@ -118,10 +121,35 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
         print(f"merged organisation {', '.join(group['merged'])} into {group['kept']} ({group['key']})", file=out)
     if len(manifest.get("merges", [])) > 20:
         print(f"... and {len(manifest['merges']) - 20} more merges (manifest.json lists them all)", file=out)
+    summary_table(result, reporter.times, out)
     print(f"release {result.version}: {manifest['records']['published']} records published, "
           f"{manifest['records']['rejected']} rejected, {manifest['triples']} triples -> {result.path}",
           file=sys.stdout)
     return result.exit_code
+
+
+def summary_table(result: Any, times: dict[str, float], out: TextIO) -> None:
+    """What the build did, in one table: records, rejections by reason, triples, dumps, time."""
+    from rich.console import Console
+    from rich.table import Table
+
+    manifest = result.manifest
+    table = Table(title=f"release {result.version}", show_header=True, header_style="bold")
+    table.add_column("what")
+    table.add_column("figure", justify="right")
+    records = manifest["records"]
+    for key in ("read", "published", "merged", "rejected"):
+        table.add_row(f"records {key}", str(records.get(key, 0)))
+    reasons = Counter(f"{r.reasons[0].check}: {r.reasons[0].message[:60]}" for r in result.rejected if r.reasons)
+    for reason, n in reasons.most_common(8):
+        table.add_row(f"  rejected, {reason}", str(n))
+    table.add_row("triples", str(manifest["triples"]))
+    for rel, entry in sorted(manifest["files"].items()):
+        if rel.startswith("dumps/"):
+            table.add_row(rel, f"{entry['bytes']:,} bytes")
+    for stage, seconds in times.items():
+        table.add_row(f"time: {stage}", f"{seconds:.2f} s")
+    Console(file=out, force_terminal=out.isatty(), width=100).print(table)
 
 
 def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:

@@ -39,6 +39,16 @@ def new_graph() -> Graph:
     return Graph(bind_namespaces="none")
 
 
+def describe_query(iri: str) -> str:
+    """The SPARQL a reader can run to get what a page shows of a resource (without paging)."""
+    r = _iri(iri)
+    return (f"CONSTRUCT {{ ?s ?p ?o . ?x ?in {r} . ?o <http://www.w3.org/2000/01/rdf-schema#label> ?label }}\n"
+            f"WHERE {{\n  {{ {r} ?p ?o . BIND({r} AS ?s) }}\n"
+            f"  UNION {{ {r} ?link ?s . FILTER(STRSTARTS(STR(?s), CONCAT(STR({r}), \"#\"))) ?s ?p ?o }}\n"
+            f"  UNION {{ ?x ?in {r} }}\n"
+            f"  OPTIONAL {{ ?o <http://www.w3.org/2000/01/rdf-schema#label> ?label }}\n}}")
+
+
 def describe(store: GraphStore, iri: str, *, cursor: int = 0, page_size: int = 200) -> Description:
     """Own triples (with those of its ``#parts``), labels of linked resources, and incoming
     links ``cursor .. cursor + page_size`` (ordered, so pages are stable)."""

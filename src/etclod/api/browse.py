@@ -46,3 +46,39 @@ def search(request: Request, q: str = Query("", max_length=500), type: str | Non
         "search.html", lang=lang, title="Search" if lang == "en" else "Meklēt", q=q, type=type, types=TYPES,
         results=results, total=total, offset=offset, next_offset=next_offset, release=release.version)
     return HTMLResponse(page, headers=headers)
+
+
+LIST_FORMATS = SEARCH_FORMATS
+
+
+@router.get("/id/{rtype}/", summary="The resources of one type: facets, keyset pages; HTML, JSON or JSON-LD")
+def listing(request: Request, rtype: str, cursor: str | None = Query(None, max_length=300),
+            programme: str | None = None, theme: str | None = None, country: str | None = None,
+            region: str | None = None, period: str | None = None, format: str | None = None,
+            lang: str | None = None, limit: int = Query(50, ge=1, le=200)) -> Response:
+    from etclod.listing import list_resources
+
+    fmt = choose_format(request, LIST_FORMATS)
+    release = request.app.state.holder.get()
+    settings = request.app.state.settings
+    language = choose_language(request)
+    filters = {k: v for k, v in (("programme", programme), ("theme", theme), ("country", country),
+                                 ("region", region), ("period", period)) if v}
+    result = list_resources(release.store, settings.base_uri, rtype, filters, cursor, language, limit,
+                            with_facets=fmt.key != "jsonld")
+    query = "&".join(f"{k}={v}" for k, v in sorted(filters.items()) + ([("limit", str(limit))] if limit != 50 else []))
+    next_url = f"/id/{rtype}/?{query + '&' if query else ''}cursor={result.next_cursor}" if result.next_cursor else None
+    headers = {"Vary": "Accept, Accept-Language, Cookie", "Access-Control-Allow-Origin": "*"}
+    if next_url:
+        headers["Link"] = f'<{next_url}>; rel="next"'
+    if fmt.key == "json":
+        return JSONResponse({"type": rtype, "filters": filters, "items": result.items, "facets": result.facets,
+                             "next": next_url}, headers=headers)
+    if fmt.key == "jsonld":
+        return JSONResponse({"@context": f"{settings.base_uri}context.jsonld", "@graph": [
+            {"@id": item["iri"], "rdfs:label": item["label"]} for item in result.items]},
+            media_type="application/ld+json", headers=headers)
+    page = request.app.state.pages.render(
+        "list.html", lang=language, title=TYPES.get(rtype, rtype), rtype=rtype, type_name=TYPES.get(rtype, rtype),
+        items=result.items, facets=result.facets, filters=filters, next_url=next_url, release=release.version)
+    return HTMLResponse(page, headers=headers)

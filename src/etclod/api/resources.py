@@ -176,8 +176,13 @@ def render_resource(request: Request, release: Any, description: d.Description, 
     other = {"en": d.pick_label([l for l in labels.get(iri, []) if l.language == "lv"], "lv"),
              "lv": d.pick_label([l for l in labels.get(iri, []) if l.language == "en"], "en")}[lang]
     types = [pages.term(t, lang) for t in sorted(d.types_of(graph, iri))]
+    from etclod.listing import CLASSES
     return pages.render(
         "resource.html", lang=lang, title=title, other_title=other, iri=str(iri), types=types,
+        type_name={"en": rtype, "lv": {"programme": "programmas", "project": "projekti", "organisation": "organizācijas",
+                   "person": "personas", "event": "pasākumi", "theme": "tēmas", "partnership": "partnerības",
+                   "source": "avoti"}.get(rtype, rtype)}[lang] if rtype in CLASSES else rtype,
+        query=d.describe_query(str(iri)),
         properties=properties, tables=tables, incoming=incoming, path=request.url.path,
         next_cursor=description.next_cursor, cursor=description.cursor, release=release.version,
         formats=[f for f in RDF_FORMATS], rtype=rtype)
