@@ -385,3 +385,8 @@ def test_resource_page_shows_breadcrumbs_and_its_query(client) -> None:
     page = client.get("/id/project/sempre", headers={"Accept": "text/html"}).text
     assert 'href="/id/project/">project</a>' in page and "CONSTRUCT" in page
     assert "https://keep.eu/api/project/21622/" in page  # the link out to keep.eu
+
+
+def test_project_page_sets_its_funding_against_its_programme(client) -> None:
+    page = client.get("/id/project/sempre", headers={"Accept": "text/html"}).text
+    assert "Funding in its programme" in page and "3827755.48" in page and "100.0 %" in page

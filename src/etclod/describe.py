@@ -156,3 +156,22 @@ def pick_label(labels: list[Any], lang: str) -> str | None:
 
 def types_of(graph: Graph, iri: URIRef) -> set[URIRef]:
     return set(graph.objects(iri, RDF.type))
+
+
+def funding_in_programme(store: GraphStore, project: str) -> dict[str, Any] | None:
+    """A project's EU funding against all its programme's projects in the data set."""
+    r = _iri(project)
+    rows = store.select(f"""
+        PREFIX etc: <{ETC}>
+        SELECT ?programme (SAMPLE(?own) AS ?mine) (SUM(?eu) AS ?total) (COUNT(DISTINCT ?p) AS ?projects) WHERE {{
+          {r} etc:programme ?programme . OPTIONAL {{ {r} etc:euFunding ?own }}
+          ?p etc:programme ?programme . OPTIONAL {{ ?p etc:euFunding ?eu }}
+        }} GROUP BY ?programme""")
+    if not rows:
+        return None
+    row = rows[0]
+    mine = row.get("mine")
+    total = row.get("total")
+    share = (float(mine) / float(total) * 100) if mine is not None and total and float(total) > 0 else None
+    return {"programme": row["programme"], "mine": mine, "total": total, "projects": int(row["projects"]),
+            "share": share}

@@ -103,6 +103,9 @@ WORDS = {
     "total": {"en": "total budget (EUR)", "lv": "kopējais budžets (EUR)"},
     "eu": {"en": "EU funding (EUR)", "lv": "ES finansējums (EUR)"},
     "programme": {"en": "programme", "lv": "programma"},
+    "funding": {"en": "Funding in its programme", "lv": "Finansējums programmā"},
+    "programme_eu": {"en": "EU funding of the programme's projects here", "lv": "programmas projektu ES finansējums šeit"},
+    "share": {"en": "share", "lv": "daļa"},
 }
 
 
@@ -142,6 +145,16 @@ def render_resource(request: Request, release: Any, description: d.Description, 
                        "rows": [[_value_view(r.iri, extra, lang, base),
                                  {"text": pages.term(r.values["role"], lang)},
                                  {"text": str(r.values["budget"] or "")}] for r in rows]})
+    funding = d.funding_in_programme(store, str(iri)) if rtype == "project" else None
+    if funding is not None:
+        extra = d.labels_of(store, {funding["programme"]})
+        tables.append({"title": WORDS["funding"][lang],
+                       "heading": [WORDS[w][lang] for w in ("programme", "eu", "programme_eu", "share")],
+                       "rows": [[_value_view(funding["programme"], extra, lang, base),
+                                 {"text": str(funding["mine"] or "—")},
+                                 {"text": f"{funding['total'] or '—'} ({funding['projects']} "
+                                          f"{WORDS['projects'][lang].lower()})"},
+                                 {"text": f"{funding['share']:.1f} %" if funding["share"] is not None else "—"}]]})
     if rtype == "programme":
         rows = d.projects_of_programme(store, str(iri))
         extra = d.labels_of(store, {r.iri for r in rows})
