@@ -11,6 +11,8 @@ from typing import Any
 
 import pyoxigraph as ox
 
+from etclod.listing import write_listing
+
 SEARCH_FILE = "search.sqlite"
 DESCRIPTIONS = """SELECT ?e ?d WHERE { ?e <http://purl.org/dc/terms/description> ?d }"""
 
@@ -30,6 +32,7 @@ def write_search(path: Path, entities: list[dict[str, Any]], store: ox.Store, ba
         connection.executemany("INSERT INTO search VALUES (?, ?, ?, ?, ?)", (
             (e["id"], e["type"], e["names"][0], " | ".join(e["names"]), " ".join(descriptions.get(e["id"], [])))
             for e in entities))
+        write_listing(connection, store, base)
         connection.commit()
     finally:
         connection.close()

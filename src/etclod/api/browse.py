@@ -32,7 +32,7 @@ def search(request: Request, q: str = Query("", max_length=500), type: str | Non
     results, total = Search(path).query(q, type, PAGE, offset) if q.strip() else ([], 0)
     base = request.app.state.settings.base_uri
     next_offset = offset + PAGE if offset + PAGE < total else None
-    headers = {"Vary": "Accept, Accept-Language", "Access-Control-Allow-Origin": "*"}
+    headers = {"Vary": "Accept, Accept-Language, Cookie", "Access-Control-Allow-Origin": "*"}
     if fmt.key == "json":
         return JSONResponse({"query": q, "type": type, "total": total, "offset": offset,
                              "next": next_offset, "results": [
@@ -64,7 +64,10 @@ def listing(request: Request, rtype: str, cursor: str | None = Query(None, max_l
     language = choose_language(request)
     filters = {k: v for k, v in (("programme", programme), ("theme", theme), ("country", country),
                                  ("region", region), ("period", period)) if v}
-    result = list_resources(release.store, settings.base_uri, rtype, filters, cursor, language, limit,
+    path = release.path / SEARCH_FILE
+    if not path.is_file():
+        raise ReleaseError(f"release {release.version} has no list index; build a new release")
+    result = list_resources(path, settings.base_uri, rtype, filters, cursor, language, limit,
                             with_facets=fmt.key != "jsonld")
     query = "&".join(f"{k}={v}" for k, v in sorted(filters.items()) + ([("limit", str(limit))] if limit != 50 else []))
     next_url = f"/id/{rtype}/?{query + '&' if query else ''}cursor={result.next_cursor}" if result.next_cursor else None

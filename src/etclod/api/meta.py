@@ -78,7 +78,7 @@ def ontology(request: Request) -> Response:
     fmt = choose_format(request, (HTML, *RDF_FORMATS))
     if fmt.key == "html":
         return HTMLResponse(_ontology_page(request, choose_language(request)),
-                            headers={"Vary": "Accept, Accept-Language"})
+                            headers={"Vary": "Accept, Accept-Language, Cookie"})
     body = serialize(request.app.state.pages.ontology, fmt, request.app.state.settings.base_uri)
     return Response(body, media_type=fmt.content_type, headers={"Vary": "Accept", "Access-Control-Allow-Origin": "*"})
 
@@ -169,4 +169,4 @@ def home(request: Request) -> Response:
     charts = [bar_chart(name, rows, lang, base) for name, rows in release.figures.items()]
     page = pages.render("index.html", lang=lang, title="etclod", classes=classes, manifest=release.manifest,
                         release=release.version, charts=charts)
-    return HTMLResponse(page, headers={"Vary": "Accept, Accept-Language"})
+    return HTMLResponse(page, headers={"Vary": "Accept, Accept-Language, Cookie"})
