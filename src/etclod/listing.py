@@ -90,25 +90,27 @@ def list_resources(path: Path, base: str, rtype: str, filters: dict[str, str], c
         if name not in allowed:
             raise QueryError(f"{rtype} lists have no facet {name!r}; they have {', '.join(allowed) or 'none'}",
                              code="bad_facet")
-    where = ["e.type = ?"]
+    chosen = ["SELECT id FROM entity WHERE type = ?"]
     args: list[Any] = [rtype]
     for name, value in sorted(filters.items()):
-        where.append("e.id IN (SELECT id FROM facet WHERE type = ? AND name = ? AND value = ?)")
+        chosen.append("SELECT id FROM facet WHERE type = ? AND name = ? AND value = ?")
         args += [rtype, name, value.upper() if name in ("country", "region") else value]
     connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        page_where = where + (["e.id > ?"] if cursor else [])
-        page_args = args + ([f"{rtype}/{cursor}"] if cursor else [])
+        # the resources that pass every filter, once, as a keyed temporary table
+        connection.execute("CREATE TEMP TABLE chosen (id TEXT PRIMARY KEY)")
+        connection.execute(f"INSERT INTO chosen {' INTERSECT '.join(chosen)}", args)
         label = "COALESCE(e.label_lv, e.label)" if lang == "lv" else "COALESCE(e.label_en, e.label)"
-        rows = connection.execute(f"SELECT e.id, {label} FROM entity e WHERE {' AND '.join(page_where)} "
-                                  f"ORDER BY e.id LIMIT ?", [*page_args, page_size + 1]).fetchall()
+        after = "WHERE c.id > ?" if cursor else ""
+        rows = connection.execute(f"SELECT c.id, {label} FROM chosen c JOIN entity e ON e.id = c.id {after} "
+                                  f"ORDER BY c.id LIMIT ?",
+                                  [*([f"{rtype}/{cursor}"] if cursor else []), page_size + 1]).fetchall()
         facets: dict[str, list[dict[str, Any]]] = {}
         if with_facets:
             for name in allowed:
                 counts = connection.execute(
-                    f"SELECT f.value, COUNT(DISTINCT f.id) AS n FROM facet f JOIN entity e ON e.id = f.id "
-                    f"WHERE f.type = ? AND f.name = ? AND {' AND '.join(where)} GROUP BY f.value "
-                    f"ORDER BY n DESC, f.value LIMIT 30", [rtype, name, *args]).fetchall()
+                    "SELECT f.value, COUNT(*) AS n FROM chosen c JOIN facet f ON f.id = c.id AND f.name = ? "
+                    "GROUP BY f.value ORDER BY n DESC, f.value LIMIT 30", [name]).fetchall()
                 names: dict[str, str] = {}
                 if name in FACET_TARGET and counts:
                     keys = [f"{FACET_TARGET[name]}/{v}" for v, _ in counts]
