@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from etclod import __version__
 from etclod.api import admin, browse, downloads, meta, reconcile, resources, sparql
 from etclod.api.limits import BodyLimit
+from etclod.api.charts import figures
 from etclod.api.http import LanguageCookie, error_response, etclod_error_response
 from etclod.api.metrics import Metrics, MetricsMiddleware
 from etclod.api.pages import Pages
@@ -32,6 +34,14 @@ HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "n
               415: "unsupported_media_type", 422: "bad_request", 429: "too_many_requests"}
 
 
+def warm_figures(release: object) -> None:
+    try:
+        if getattr(release, "figures", None) is None:
+            release.figures = figures(release.store)  # type: ignore[attr-defined]
+    except EtclodError:
+        log.exception("could not work out the landing page's figures")
+
+
 def create_app(settings: Settings) -> FastAPI:
     """The etclod web application for ``settings``; resources opened at start-up live on
     ``app.state`` (settings, the release holder, templates, shapes, metrics)."""
@@ -42,6 +52,8 @@ def create_app(settings: Settings) -> FastAPI:
         if release is None:
             log.warning("no release in %s yet: data routes answer 503 until `etclod build` runs",
                         settings.var_dir)
+        else:  # the landing page's figures take seconds at keep.eu scale: work them out now
+            threading.Thread(target=warm_figures, args=(release,), daemon=True).start()
         try:
             yield
         finally:
