@@ -34,6 +34,7 @@ BROKEN = """
 <project/p1> a etc:Project ; etc:acronym "P1" ; etc:programme <programme/P1> , <programme/P2> ;
     schema:startDate "2019-05-01"^^xsd:date ; schema:endDate "2018-12"^^xsd:gYearMonth , "x" ;
     etc:totalBudget "-1"^^xsd:decimal ; etc:euFunding "10.5"^^xsd:decimal , 7 ; etc:keepId "abc"^^xsd:integer , 0 ;
+    etc:coFinancingRate "150"^^xsd:decimal ;
     etc:theme <theme/none> , "lit" ; foaf:homepage "http://x" ; dct:title "t"@en , "u"@en ; dct:description "d" ;
     prov:wasDerivedFrom "s" ; rdfs:label "p1" ; etc:record "r" .
 <project/p2> a etc:Project ; etc:acronym "" ; etc:programme [ a etc:Programme ] ; etc:totalBudget "5"^^xsd:decimal ;
@@ -93,7 +94,7 @@ def test_hand_made_violations_of_every_component() -> None:
     components = {c.rsplit("#", 1)[-1] for _, _, c, _ in found}
     assert {"MinCountConstraintComponent", "MaxCountConstraintComponent", "DatatypeConstraintComponent",
             "ClassConstraintComponent", "NodeKindConstraintComponent", "PatternConstraintComponent",
-            "MinInclusiveConstraintComponent", "MinLengthConstraintComponent", "UniqueLangConstraintComponent",
+            "MinInclusiveConstraintComponent", "MaxInclusiveConstraintComponent", "MinLengthConstraintComponent", "UniqueLangConstraintComponent",
             "InConstraintComponent", "OrConstraintComponent", "SPARQLConstraintComponent"} <= components
     assert sum(found.values()) > 60
 

@@ -27,6 +27,7 @@ def test_keep_project_maps_every_field() -> None:
         "type": "project", "id": "keep-21622", "keep_id": 21622, "acronym": "SEMPRE",
         "programme": "keep-programme-17", "sources": ["keep-eu-project-21622"],
         "total_budget": "4860664.11", "eu_funding": "3827755.48", "start": "2016-03-01", "end": "2019-02-28",
+        "cofinancing_rate": "80.0", "status": "closed",
         "title": {"en": "Social Empowerment in Rural Areas", "lv": "Sociālā spēcināšana lauku apvidos"},
         "description": {"en": "Fixture summary."}, "priority": "Capacity for innovation",
         "themes": ["keep-theme-social-inclusion-and-equal-opportunities", "keep-theme-health-and-social-services"]}
@@ -39,6 +40,7 @@ def test_keep_project_maps_every_field() -> None:
                     "pic": "999999001", "kind": "NGO"}
     partnerships = records_of(imported, "partnership")
     assert partnerships["keep-21622-1"]["role"] == "lead-partner" and partnerships["keep-21622-1"]["budget"] == "1000000.00"
+    assert partnerships["keep-21622-1"]["eu_funding"] == "850000"
     assert partnerships["keep-21622-2"]["organisation"] == "org-lva-liepaja-liepajas-diakonijas-centrs"
 
 
@@ -58,7 +60,7 @@ def test_kohesio_maps_every_column() -> None:
     project = records_of(imported, "project")["kohesio-lli-151"]
     assert project["title"] == {"en": "ADD ME fixture operation"} and project["programme"] == "cci-2014tc16rfcb027"
     assert (project["total_budget"], project["eu_funding"]) == ("100000.00", "85000.00")
-    assert project["priority"] == "intervention category 112"
+    assert (project["intervention_category"], project["cofinancing_rate"], project["inforegio_id"]) == ("112", "85", "1001")
     org = records_of(imported, "organisation")["kohesio-org-lv90000000001"]
     assert org["country"] == "LVA" and org["nuts"] == "LV005" and org["national_id"] == "LV90000000001"
     assert records_of(imported, "programme")["cci-2014tc16rfcb027"]["funds"] == ["ERDF"]
@@ -73,6 +75,7 @@ def test_list_of_operations_with_bom_semicolons_and_local_formats() -> None:
     assert (project["start"], project["end"]) == ("2017-03-01", "2019-02-28")
     assert (project["total_budget"], project["eu_funding"]) == ("1234567.89", "1049382.71")
     assert project["description"] == {"en": "A game for children"} and project["priority"] == "Priority 4"
+    assert project["intervention_category"] == "112"
     roles = sorted(p["role"] for p in records_of(imported, "partnership").values() if p["project"] == project["id"])
     assert roles == ["lead-partner", "partner"]
     org = next(o for o in records_of(imported, "organisation").values() if o["town"] == "Turku")

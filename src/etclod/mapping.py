@@ -33,6 +33,8 @@ FIELD_OF_PREDICATE: dict[URIRef, str] = {
     ETC.projectsRepresented: "projects_represented", ETC.place: "place",
     PROV.wasDerivedFrom: "sources", DCTERMS.issued: "published", DCTERMS.publisher: "publisher",
     SKOS.broader: "broader", FOAF.homepage: "homepage", ETC.pic: "pic", ETC.nationalId: "national_id",
+    ETC.coFinancingRate: "cofinancing_rate", ETC.status: "status", ETC.interventionCategory: "intervention_category",
+    ETC.inforegioId: "inforegio_id", ETC.partnerEuFunding: "eu_funding",
 }
 """Where a SHACL result path points back to in a record (for rejection messages)."""
 
@@ -168,6 +170,10 @@ def _project(r: rec.Project, s: URIRef, ctx: Context) -> list[Triple]:
     out += _optional(s, ETC.euFunding, r.eu_funding, amount_literal)
     out += _optional(s, ETC.keepId, r.keep_id)
     out += _optional(s, ETC.projectCode, r.code)
+    out += _optional(s, ETC.coFinancingRate, r.cofinancing_rate, amount_literal)
+    out += _optional(s, ETC.status, r.status)
+    out += _optional(s, ETC.interventionCategory, r.intervention_category)
+    out += _optional(s, ETC.inforegioId, r.inforegio_id)
     out += _optional(s, FOAF.homepage, r.homepage, URIRef)
     out += [(s, ETC.theme, ctx.ref("theme", t)) for t in r.themes]
     return out
@@ -182,6 +188,7 @@ def _partnership(r: rec.Partnership, s: URIRef, ctx: Context) -> list[Triple]:
                          (s, ORG.organization, project), (s, ORG.member, member), (s, ORG.role, role),
                          (s, RDFS.label, Literal(label, lang="en"))]
     out += _optional(s, ETC.partnerBudget, r.budget, amount_literal)
+    out += _optional(s, ETC.partnerEuFunding, r.eu_funding, amount_literal)
     return out
 
 

@@ -187,6 +187,10 @@ class Project(_Sourced):
     themes: list[Ref] = Field(default_factory=list)
     keep_id: int | None = Field(None, ge=1)
     code: str | None = None
+    cofinancing_rate: Amount | None = Field(None, description="EU co-financing rate in per cent (0-100)")
+    status: str | None = Field(None, description="e.g. ongoing, closed")
+    intervention_category: str | None = Field(None, description="the EU category of intervention code")
+    inforegio_id: str | None = Field(None, description="the project's id in Kohesio / InfoRegio")
     homepage: str | None = Field(None, pattern=HTTP_IRI)
     REFERENCES = {"programme": "programme", "themes": "theme"}
 
@@ -199,6 +203,7 @@ class Partnership(_Sourced):
     organisation: Ref
     role: Literal["lead-partner", "partner"] = "partner"
     budget: Amount | None = None
+    eu_funding: Amount | None = Field(None, description="the partner's EU co-financing in EUR")
     REFERENCES = {"project": "project", "organisation": "organisation"}
 
 

@@ -3,7 +3,7 @@
 pyshacl walks the data graph node by node in Python, which takes minutes at keep.eu scale.
 The shapes we publish use a small part of SHACL Core (targets by class; property shapes on
 single-predicate paths with minCount, maxCount, datatype, class, nodeKind, pattern,
-minInclusive, minLength, uniqueLang, in, or of datatypes; SPARQL-based constraints), and each
+minInclusive, maxInclusive, minLength, uniqueLang, in, or of datatypes; SPARQL-based constraints), and each
 of those is one SPARQL query. The verdicts equal pyshacl's (a test compares them on every
 fixture); a shape using anything else is refused at compile time rather than skipped.
 """
@@ -22,7 +22,7 @@ from etclod.errors import InputError
 from etclod.namespaces import SH
 
 SUPPORTED = {SH.path, SH.minCount, SH.maxCount, SH.datatype, SH["class"], SH.nodeKind, SH.pattern,
-             SH.flags, SH.minInclusive, SH.minLength, SH.uniqueLang, SH["in"], SH["or"], SH.message,
+             SH.flags, SH.minInclusive, SH.maxInclusive, SH.minLength, SH.uniqueLang, SH["in"], SH["or"], SH.message,
              SH.severity, SH.name, SH.description, RDF.type, RDFS.comment, RDFS.label}
 NODE_KINDS = {SH.IRI: "isIRI(?v)", SH.Literal: "isLiteral(?v)", SH.BlankNode: "isBlank(?v)",
               SH.BlankNodeOrIRI: "(isBlank(?v) || isIRI(?v))", SH.IRIOrLiteral: "(isIRI(?v) || isLiteral(?v))",
@@ -129,6 +129,9 @@ def _property_checks(shapes: Graph, prop: Any, focus: str, subclasses: bool) -> 
     minimum = shapes.value(prop, SH.minInclusive)
     if minimum is not None:
         value_check(f"!COALESCE(?v >= {_n3(minimum)}, false)", SH.MinInclusiveConstraintComponent)
+    maximum = shapes.value(prop, SH.maxInclusive)
+    if maximum is not None:
+        value_check(f"!COALESCE(?v <= {_n3(maximum)}, false)", SH.MaxInclusiveConstraintComponent)
     min_length = shapes.value(prop, SH.minLength)
     if min_length is not None:
         value_check(f"isBlank(?v) || STRLEN(STR(?v)) < {int(min_length)}", SH.MinLengthConstraintComponent)

@@ -97,6 +97,15 @@ def amount(value: Any) -> str | None:
         raise ValueError(f"{value!r} is not an amount") from exc
 
 
+def rate(value: Any) -> str | None:
+    """A co-financing rate in per cent: ``0.85`` and ``85`` and ``85 %`` are all 85."""
+    text = amount(str(value).replace("%", "")) if value not in (None, "") else None
+    if text is None:
+        return None
+    number = Decimal(text)
+    return str(number * 100 if number <= 1 else number)
+
+
 def date(value: Any) -> str | None:
     """ISO date from YYYY-MM-DD, DD.MM.YYYY, DD/MM/YYYY or an ISO timestamp."""
     if value is None or value == "":

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from etclod.namespaces import slugify
-from etclod.sources import Imported, RowError, amount, country_code, date, source_record
+from etclod.sources import Imported, RowError, amount, country_code, date, rate, source_record
 
 ROLES = {"lead partner": "lead-partner", "lead_partner": "lead-partner", "lp": "lead-partner",
          "partner": "partner", "pp": "partner", "project partner": "partner"}
@@ -65,11 +65,14 @@ def import_project(project: dict[str, Any], out: Imported, file: str, index: int
     try:
         record.update({k: v for k, v in (("total_budget", amount(project.get("total_budget"))),
                                          ("eu_funding", amount(project.get("eu_funding"))),
+                                         ("cofinancing_rate", rate(project.get("union_co_financing_rate"))),
                                          ("start", date(project.get("start_date"))),
                                          ("end", date(project.get("end_date")))) if v is not None})
     except ValueError as exc:
         out.errors.append(RowError(file, index, f"project {pid}: {exc}"))
         return
+    if project.get("status"):
+        record["status"] = str(project["status"])
     if titles:
         record["title"] = titles
     if summaries:
@@ -116,13 +119,15 @@ def _partner(partner: dict[str, Any], pid: Any, n: int, source_id: str, out: Imp
         role = "partner"
     membership: dict[str, Any] = {"type": "partnership", "id": f"keep-{pid}-{n}", "project": f"keep-{pid}",
                                   "organisation": org_id, "role": role, "sources": [source_id]}
-    try:
-        budget = amount(partner.get("total_budget"))
-    except ValueError as exc:
-        out.errors.append(RowError(file, index, f"partner {n} of project {pid}: {exc}", f"partners[{n}].total_budget"))
-        budget = None
-    if budget is not None:
-        membership["budget"] = budget
+    for field_name, key in (("total_budget", "budget"), ("co_financing_eur", "eu_funding")):
+        try:
+            value = amount(partner.get(field_name))
+        except ValueError as exc:
+            out.errors.append(RowError(file, index, f"partner {n} of project {pid}: {exc}",
+                                       f"partners[{n}].{field_name}"))
+            continue
+        if value is not None:
+            membership[key] = value
     out.add(membership)
 
 

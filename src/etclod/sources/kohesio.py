@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from etclod.namespaces import slugify
-from etclod.sources import Imported, RowError, amount, country_code, read_csv, source_record
+from etclod.sources import Imported, RowError, amount, country_code, rate, read_csv, source_record
 
 REQUIRED = ("Operation_Unique_Identifier", "Programme_Code")
 NAME_COLUMNS = ("Operation_Name", "operation_name", "Operation name", "Name")
@@ -42,6 +42,7 @@ def _row(row: dict[str, str], line: int, file: str, source_id: str, out: Importe
     try:
         total = amount(row.get("Total_Eligible_Expenditure_amount"))
         eu = amount(row.get("Project_EU_Budget"))
+        cofinancing = rate(row.get("Cofinancing_Rate"))
     except ValueError as exc:
         out.errors.append(RowError(file, line, str(exc), "Total_Eligible_Expenditure_amount"))
         return
@@ -57,7 +58,11 @@ def _row(row: dict[str, str], line: int, file: str, source_id: str, out: Importe
     if eu is not None:
         project["eu_funding"] = eu
     if row.get("Category_Of_Intervention"):
-        project["priority"] = f"intervention category {row['Category_Of_Intervention']}"
+        project["intervention_category"] = row["Category_Of_Intervention"]
+    if cofinancing is not None:
+        project["cofinancing_rate"] = cofinancing
+    if row.get("InfoRegio_ID"):
+        project["inforegio_id"] = row["InfoRegio_ID"]
     out.add(project)
     beneficiary = _first(row, BENEFICIARY_COLUMNS)
     if not beneficiary:

@@ -76,6 +76,8 @@ def _row(row: dict[str, str], line: int, file: str, source_id: str, programme_id
         project["description"] = {"en": _get(row, "summary")}
     if _get(row, "priority_axis"):
         project["priority"] = _get(row, "priority_axis")
+    if _get(row, "intervention_category"):
+        project["intervention_category"] = _get(row, "intervention_category")
     out.add(project)
     country = country_code(_get(row, "country")) if _get(row, "country") else None
     if _get(row, "country") and country is None:
