@@ -279,6 +279,28 @@ def cmd_links(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_push(args: argparse.Namespace, settings: Settings) -> int:
+    from etclod.errors import InputError
+    from etclod.release import current_path
+    from etclod.remote import RemoteStore
+
+    if settings.store_url is None:
+        raise InputError("etclod push needs ETCLOD_STORE=sparql+http://host:port/sparql (and ETCLOD_STORE_USER, "
+                         "ETCLOD_STORE_PASSWORD for its update endpoint)")
+    release = settings.releases_dir / args.release if args.release else current_path(settings)
+    if release is None or not (release / "manifest.json").is_file():
+        raise InputError(f"no sealed release {args.release or '(current)'} in {settings.releases_dir}")
+    store = RemoteStore.from_url(settings.store_url, settings.store_user, settings.store_password,
+                                 settings.query_timeout)
+    result = store.push(release, keep=settings.keep_releases)
+    if result.skipped:
+        print(f"release {result.version} is already on {settings.store_url}")
+    else:
+        print(f"pushed release {result.version}: {result.graphs} graphs, {result.quads} quads verified; "
+              f"it is current" + (f"; dropped {', '.join(result.dropped)}" if result.dropped else ""))
+    return EXIT_OK
+
+
 def cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
     from etclod.synth import write
     counts = write(Path(args.out), args.projects, args.seed)
@@ -325,6 +347,9 @@ def parser() -> argparse.ArgumentParser:
     k.add_argument("--type", default="organisation", help="the type to match (organisation, project, programme ...)")
     k.add_argument("--out", metavar="CSV", help="where suggest writes the review (default FILE.review.csv)")
     k.add_argument("--relation", default="skos:exactMatch", help="owl:sameAs, skos:exactMatch or skos:closeMatch")
+    u = add("push", "load a sealed release into the SPARQL server of ETCLOD_STORE and make it current", cmd_push,
+            data=False)
+    u.add_argument("--release", metavar="VERSION", help="the release to push (default: the current one)")
     y = add("synth", "write a synthetic keep.eu-sized record set", cmd_synth, data=False, var=False)
     y.add_argument("--projects", type=int, required=True, help="number of projects")
     y.add_argument("--out", required=True, metavar="DIR", help="folder to write the records into")

@@ -46,6 +46,14 @@ def _choice(environ: Mapping[str, str], name: str, default: str, allowed: tuple[
     return value
 
 
+def _store_url(raw: str | None) -> str | None:
+    if not raw or raw == "oxigraph":
+        return None
+    if not raw.startswith(("sparql+http://", "sparql+https://")):
+        raise SettingsError(f"ETCLOD_STORE must be oxigraph or sparql+http://host:port/sparql, got {raw!r}")
+    return raw
+
+
 def _token(raw: str | None) -> str | None:
     if raw is None or raw == "":
         return None
@@ -81,6 +89,9 @@ class Settings:
     admin_token: str | None = field(default=None, repr=False)
     verify_checksums: bool = True
     validator: str = "compiled"
+    store_url: str | None = None
+    store_user: str | None = None
+    store_password: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -111,6 +122,9 @@ class Settings:
             admin_token=_token(environ.get("ETCLOD_ADMIN_TOKEN")),
             verify_checksums=environ.get("ETCLOD_VERIFY_CHECKSUMS", "1") not in ("0", "false", "no"),
             validator=_choice(environ, "ETCLOD_VALIDATOR", cls.validator, ("compiled", "pyshacl")),
+            store_url=_store_url(environ.get("ETCLOD_STORE")),
+            store_user=environ.get("ETCLOD_STORE_USER") or None,
+            store_password=environ.get("ETCLOD_STORE_PASSWORD") or None,
         )
 
     def with_(self, **changes: object) -> Settings:

@@ -1,0 +1,210 @@
+"""Remote store layer: a SPARQL 1.1 server (Virtuoso is the one tested) behind GraphStore.
+
+A release is pushed as a versioned set of named graphs: graph ``g`` of release ``v`` is
+stored as ``urn:etclod:release:v:g``. A control graph records each push and which release is
+current; queries name the current release's graphs as their dataset, so a client querying
+during a push sees the old release whole, and only after every graph's triple count matches
+the manifest does one update switch to the new one. A push that failed or was killed is
+cleaned up by the next push; releases beyond the kept number are dropped.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rdflib import BNode, Literal, URIRef
+
+from etclod.errors import EtclodError, ReleaseError
+
+CONTROL = "urn:etclod:control"
+SERVICE = "urn:etclod:service"
+ETC = "https://w3id.org/etclod/def#"
+CHUNK = 20_000
+
+
+class RemoteStoreError(EtclodError):
+    code = "remote_store"
+    status = 502
+
+
+def release_node(version: str) -> str:
+    return f"urn:etclod:release:{version}"
+
+
+def versioned(version: str, graph: str) -> str:
+    return f"urn:etclod:release:{version}:{graph}"
+
+
+def term(value: dict[str, str]) -> Any:
+    """A SPARQL JSON results term as an rdflib term."""
+    kind = value.get("type")
+    if kind == "uri":
+        return URIRef(value["value"])
+    if kind == "bnode":
+        return BNode(value["value"])
+    if value.get("xml:lang"):
+        return Literal(value["value"], lang=value["xml:lang"])
+    datatype = value.get("datatype")
+    if datatype == "http://www.w3.org/2001/XMLSchema#string":
+        datatype = None
+    return Literal(value["value"], datatype=URIRef(datatype) if datatype else None)
+
+
+@dataclass
+class PushResult:
+    version: str
+    graphs: int
+    quads: int
+    dropped: list[str]
+    skipped: bool = False
+
+
+class RemoteStore:
+    """Queries answered by a SPARQL server, over the current release's graphs only."""
+
+    def __init__(self, endpoint: str, update_endpoint: str, graph_store: str, user: str | None = None,
+                 password: str | None = None, timeout: float = 30.0) -> None:
+        self.endpoint, self.update_endpoint, self.graph_store = endpoint, update_endpoint, graph_store
+        auth = httpx.DigestAuth(user, password) if user else None
+        self.client = httpx.Client(timeout=timeout, auth=auth)
+
+    @classmethod
+    def from_url(cls, url: str, user: str | None, password: str | None, timeout: float) -> RemoteStore:
+        """``sparql+http://host:port/sparql``: Virtuoso's update and graph-store paths beside it."""
+        endpoint = url.removeprefix("sparql+")
+        root = endpoint.rsplit("/", 1)[0]
+        return cls(endpoint, f"{root}/sparql-auth", f"{root}/sparql-graph-crud-auth", user, password, timeout)
+
+    # ------------------------------------------------------------------ reading
+
+    def _post(self, url: str, data: Any, accept: str = "application/sparql-results+json") -> httpx.Response:
+        try:
+            response = self.client.post(url, data=data, headers={"Accept": accept})
+        except httpx.HTTPError as exc:
+            raise RemoteStoreError(f"the SPARQL server at {url} did not answer: {exc}") from exc
+        if response.status_code >= 400:
+            raise RemoteStoreError(f"the SPARQL server at {url} answered {response.status_code}: "
+                                   f"{response.text[:300]}")
+        return response
+
+    def raw_select(self, query: str, dataset: list[str] | None = None) -> list[dict[str, Any]]:
+        data: dict[str, Any] = {"query": query}
+        if dataset:
+            data["default-graph-uri"] = list(dataset)
+        body = self._post(self.endpoint, data).json()
+        return [{k: term(v) for k, v in row.items()} for row in body["results"]["bindings"]]
+
+    def current(self) -> str | None:
+        rows = self.raw_select(f"SELECT ?v WHERE {{ GRAPH <{CONTROL}> {{ <{SERVICE}> <{ETC}currentRelease> ?v }} }} "
+                               "ORDER BY DESC(STR(?v)) LIMIT 1")
+        return str(rows[0]["v"]) if rows else None
+
+    def graphs(self, version: str) -> list[str]:
+        rows = self.raw_select(f"SELECT ?g WHERE {{ GRAPH <{CONTROL}> {{ <{release_node(version)}> <{ETC}graph> ?g }} }}")
+        return sorted(str(r["g"]) for r in rows)
+
+    def select(self, query: str) -> list[dict[str, Any]]:
+        """GraphStore: a SELECT over the union of the current release's graphs."""
+        version = self.current()
+        if version is None:
+            raise ReleaseError("the remote store holds no release yet: run `etclod push`")
+        return self.raw_select(query, self.graphs(version))
+
+    def ask(self, query: str) -> bool:
+        version = self.current()
+        data: dict[str, Any] = {"query": query}
+        if version:
+            data["default-graph-uri"] = self.graphs(version)
+        return bool(self._post(self.endpoint, data).json().get("boolean"))
+
+    # ------------------------------------------------------------------ writing
+
+    def update(self, sparql: str) -> None:
+        self._post(self.update_endpoint, {"query": sparql}, accept="*/*")
+
+    def upload(self, graph: str, ntriples: bytes) -> None:
+        try:
+            response = self.client.post(self.graph_store, params={"graph-uri": graph}, content=ntriples,
+                                        headers={"Content-Type": "application/n-triples"})
+        except httpx.HTTPError as exc:
+            raise RemoteStoreError(f"uploading to {graph} failed: {exc}") from exc
+        if response.status_code >= 400:
+            raise RemoteStoreError(f"uploading to {graph} failed: {response.status_code} {response.text[:300]}")
+
+    def count(self, graph: str) -> int:
+        rows = self.raw_select(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}")
+        return int(rows[0]["n"]) if rows else 0
+
+    def checksum(self, version: str) -> str | None:
+        rows = self.raw_select(f"SELECT ?c WHERE {{ GRAPH <{CONTROL}> {{ <{release_node(version)}> <{ETC}checksum> ?c }} }}")
+        return str(rows[0]["c"]) if rows else None
+
+    def pushed(self) -> list[tuple[str, bool]]:
+        """Every release the control graph knows, and whether its push completed."""
+        rows = self.raw_select(f"""SELECT ?v ?done WHERE {{ GRAPH <{CONTROL}> {{ ?r <{ETC}version> ?v .
+            OPTIONAL {{ ?r <{ETC}complete> ?done }} }} }} ORDER BY ?v""")
+        return [(str(r["v"]), bool(r.get("done"))) for r in rows]
+
+    def drop(self, version: str) -> None:
+        for graph in self.graphs(version):
+            self.update(f"DROP SILENT GRAPH <{graph}>")
+        self.update(f"WITH <{CONTROL}> DELETE {{ <{release_node(version)}> ?p ?o }} "
+                    f"WHERE {{ <{release_node(version)}> ?p ?o }}")
+
+    def push(self, release: Path, keep: int = 2) -> PushResult:
+        """Load a sealed release, verify it against its manifest, then make it current."""
+        manifest = json.loads((release / "manifest.json").read_text("utf-8"))
+        version = manifest["version"]
+        known = dict(self.pushed())
+        checksum = manifest["files"]["dumps/etclod.nq.gz"]["sha256"]
+        if known.get(version):
+            if self.checksum(version) != checksum:
+                raise RemoteStoreError(f"the server holds a different release {version} (another var folder?); "
+                                       "nothing was pushed")
+            return PushResult(version, len(self.graphs(version)), manifest["quads"], [], skipped=True)
+        current = self.current()
+        dropped = []
+        for old, complete in known.items():  # what a failed or killed push left behind
+            if not complete and old != current:
+                self.drop(old)
+                dropped.append(old)
+        lines: dict[str, list[bytes]] = defaultdict(list)
+        with gzip.open(release / "dumps" / "etclod.nq.gz", "rb") as handle:
+            for line in handle:
+                head, _, graph = line.rstrip(b" .\n").rpartition(b" <")
+                lines[graph.rstrip(b">").decode("utf-8")].append(head + b" .\n")
+        node = release_node(version)
+        graph_list = ", ".join(f"<{versioned(version, g)}>" for g in sorted(lines))
+        self.update(f"INSERT DATA {{ GRAPH <{CONTROL}> {{ <{node}> <{ETC}version> \"{version}\" ; "
+                    f"<{ETC}checksum> \"{checksum}\" ; <{ETC}graph> {graph_list} . }} }}")
+        total = 0
+        for graph, triples in sorted(lines.items()):
+            target = versioned(version, graph)
+            for start in range(0, len(triples), CHUNK):
+                self.upload(target, b"".join(triples[start:start + CHUNK]))
+            found = self.count(target)
+            if found != len(triples):
+                raise RemoteStoreError(f"graph {graph} of release {version} holds {found} triples on the server, "
+                                       f"the release {len(triples)}: the push stops; the current release stays")
+            total += found
+        if total != manifest["quads"]:
+            raise RemoteStoreError(f"release {version}: {total} quads on the server, the manifest says "
+                                   f"{manifest['quads']}; the current release stays")
+        # the new pointer goes in before the old comes out: a reader sees one or both, and
+        # takes the newest, never none
+        switch = f'INSERT DATA {{ GRAPH <{CONTROL}> {{ <{SERVICE}> <{ETC}currentRelease> "{version}" . ' \
+                 f'<{node}> <{ETC}complete> true }} }}'
+        if current and current != version:
+            switch += f' ; DELETE DATA {{ GRAPH <{CONTROL}> {{ <{SERVICE}> <{ETC}currentRelease> "{current}" }} }}'
+        self.update(switch)
+        complete = [v for v, done in self.pushed() if done and v != version]
+        for old in complete[:max(0, len(complete) - (keep - 1))]:
+            self.drop(old)
+            dropped.append(old)
+        return PushResult(version, len(lines), total, dropped)
