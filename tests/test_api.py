@@ -390,3 +390,13 @@ def test_resource_page_shows_breadcrumbs_and_its_query(client) -> None:
 def test_project_page_sets_its_funding_against_its_programme(client) -> None:
     page = client.get("/id/project/sempre", headers={"Accept": "text/html"}).text
     assert "Funding in its programme" in page and "3827755.48" in page and "100.0 %" in page
+
+
+def test_format_parameter_on_lists_and_searches(client) -> None:
+    """Regression: ?format=json on /search and lists answered 406 (the SPARQL results JSON
+    format shadowed the plain JSON one)."""
+    assert client.get("/search", params={"q": "sempre", "format": "json"}).json()["total"] >= 1
+    assert client.get("/id/project/", params={"format": "json"}).json()["type"] == "project"
+    assert client.get("/id/project/", params={"format": "jsonld"}).json()["@graph"]
+    assert client.get("/sparql", params={"query": "ASK {}", "format": "json"}).json()["boolean"] is True
+    assert client.get("/id/project/sempre", params={"format": "json"}).status_code == 406

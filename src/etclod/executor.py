@@ -17,9 +17,6 @@ from typing import Any
 
 from etclod.errors import EtclodError, QueryError
 
-SELECT_FORMATS = ("json", "xml", "csv", "tsv")
-
-
 class QueryTimeoutError(EtclodError):
     code = "query_timeout"
     status = 503

@@ -45,12 +45,16 @@ FORMATS: tuple[Format, ...] = (
     Format("nq", "application/n-quads", "nq", "dataset", (), "nquads"),
     Format("trig", "application/trig", "trig", "dataset", (), "trig"),
     Format("json", "application/sparql-results+json", "srj", "results", ("application/json",)),
+    Format("data", "application/json", "json", "data"),
     Format("xml", "application/sparql-results+xml", "srx", "results", ()),
     Format("csv", "text/csv", "csv", "results", ()),
     Format("tsv", "text/tab-separated-values", "tsv", "results", ()),
 )
 
 RDF_FORMATS = tuple(f for f in FORMATS if f.kind == "rdf")
+HTML = next(f for f in FORMATS if f.key == "html")
+DATA_FORMATS = (HTML, next(f for f in FORMATS if f.key == "data"), next(f for f in FORMATS if f.key == "jsonld"))
+"""Lists and searches: a page, plain JSON, or JSON-LD."""
 RESULT_FORMATS = tuple(f for f in FORMATS if f.kind == "results")
 DUMP_FORMATS = tuple(f for f in FORMATS if f.key in ("nt", "ttl", "nq", "jsonld"))
 """The dumps of every release: ``dumps/etclod.{ext}.gz``."""

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from etclod.errors import QueryError
-from etclod.formats import FORMATS, RDF_FORMATS, RESULT_FORMATS, Format, by_key, negotiate
+from etclod.formats import RDF_FORMATS, RESULT_FORMATS, Format, by_key, negotiate
 
 _TOKENS = re.compile(r"""
     (?P<comment>\#[^\n]*)
@@ -104,5 +104,3 @@ def pick_result_format(kind: str, accept: str | None, param: str | None) -> Form
                          code="not_acceptable", status=406)
     return fmt
 
-
-HTML = next(f for f in FORMATS if f.key == "html")

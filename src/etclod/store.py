@@ -83,8 +83,5 @@ class OxigraphStore:
         names = [v.value for v in solutions.variables]
         return [{n: from_ox(s[n]) for n in names if s[n] is not None} for s in solutions]
 
-    def quads(self) -> Iterator[ox.Quad]:
-        return iter(self.store)
-
     def __len__(self) -> int:
         return len(self.store)

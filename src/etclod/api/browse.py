@@ -7,14 +7,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from etclod.api.http import choose_format, choose_language
 from etclod.errors import QueryError, ReleaseError
-from etclod.formats import Format
+from etclod.formats import DATA_FORMATS
 from etclod.reconcile import TYPES
 from etclod.search import SEARCH_FILE, Search
 
 router = APIRouter(tags=["browse"])
-SEARCH_FORMATS = (Format("html", "text/html", "html", "html", ("application/xhtml+xml",)),
-                  Format("json", "application/json", "json", "json"),
-                  Format("jsonld", "application/ld+json", "jsonld", "rdf", (), "json-ld"))
+SEARCH_FORMATS = DATA_FORMATS
 PAGE = 20
 
 
@@ -33,7 +31,7 @@ def search(request: Request, q: str = Query("", max_length=500), type: str | Non
     base = request.app.state.settings.base_uri
     next_offset = offset + PAGE if offset + PAGE < total else None
     headers = {"Vary": "Accept, Accept-Language, Cookie", "Access-Control-Allow-Origin": "*"}
-    if fmt.key == "json":
+    if fmt.key == "data":
         return JSONResponse({"query": q, "type": type, "total": total, "offset": offset,
                              "next": next_offset, "results": [
                                  {**r, "iri": f"{base}id/{r['id']}"} for r in results]}, headers=headers)
@@ -74,7 +72,7 @@ def listing(request: Request, rtype: str, cursor: str | None = Query(None, max_l
     headers = {"Vary": "Accept, Accept-Language, Cookie", "Access-Control-Allow-Origin": "*"}
     if next_url:
         headers["Link"] = f'<{next_url}>; rel="next"'
-    if fmt.key == "json":
+    if fmt.key == "data":
         return JSONResponse({"type": rtype, "filters": filters, "items": result.items, "facets": result.facets,
                              "next": next_url}, headers=headers)
     if fmt.key == "jsonld":

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from etclod.api.state import ServedRelease
 from etclod.errors import EtclodError, NotAcceptableError
-from etclod.formats import Format, by_key, negotiate, parse_accept
+from etclod.formats import Format, negotiate, parse_accept
 
 LANGUAGES = ("en", "lv")
 LANG_COOKIE = "etclod_lang"
@@ -66,8 +66,8 @@ def choose_format(request: Request, offered: tuple[Format, ...], *, param: str |
     """``?format=`` wins over Accept; 406 names what we can produce."""
     key = param if param is not None else request.query_params.get("format")
     if key:
-        fmt = by_key(key)
-        if fmt is None or fmt not in offered:
+        fmt = next((f for f in offered if key in (f.key, f.extension, f.media_type) or key in f.aliases), None)
+        if fmt is None:
             raise NotAcceptableError(f"format {key!r} is not available here; use one of "
                                      + ", ".join(f.key for f in offered))
         return fmt

@@ -14,11 +14,10 @@ from etclod.api.resources import serialize
 from etclod.describe import pick_label
 from etclod.errors import EtclodError
 from etclod.executor import ValidateJob
-from etclod.formats import FORMATS, RDF_FORMATS
+from etclod.formats import HTML, RDF_FORMATS
 from etclod.namespaces import SH, VOID
 
 router = APIRouter()
-HTML = next(f for f in FORMATS if f.key == "html")
 
 
 def _rdf(request: Request, graph: Graph, etag_parts: tuple[str, ...]) -> Response:

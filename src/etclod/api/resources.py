@@ -16,12 +16,12 @@ from etclod import describe as d
 from etclod.api.http import get_and_head, cache_headers, choose_format, choose_language, conditional, etag_for
 from etclod.api.pages import local_href
 from etclod.errors import NotFoundError, QueryError
-from etclod.formats import FORMATS, RDF_FORMATS, Format
+from etclod.formats import HTML, RDF_FORMATS, Format
 from etclod.namespaces import PREFIXES, RESOURCE_TYPES, slugify
 from etclod.store import to_ox
 
 router = APIRouter()
-RESOURCE_FORMATS = (next(f for f in FORMATS if f.key == "html"), *RDF_FORMATS)
+RESOURCE_FORMATS = (HTML, *RDF_FORMATS)
 CONTEXT = {"@context": {prefix: str(ns) for prefix, ns in PREFIXES.items()}}
 
 
