@@ -180,8 +180,8 @@ def judge(mapped: list[Mapped], fixed: Iterable[Triple], shapes: Graph, base: st
                 rec.Reason(r.message, field_name, _display_value(base, r.value), "shacl"))
         before = dict(accepted)
         for key, why in reasons.items():
-            rejected.append(_rejection(accepted.pop(key), why))
-        _cascade(accepted, rejected, {k for k in reasons})
+            rejected.append(_rejection(accepted.pop(key).loaded, why))
+        _cascade(accepted, set(reasons), rejected)
         gone = [before[key] for key in before if key not in accepted]
         targets = [s for s in (store, compiled.store if compiled is not None and store is None else None)
                    if s is not None]
@@ -200,22 +200,25 @@ def _default_quads(triples: list[Triple]) -> Any:
     return (ox.Quad(to_ox(s), to_ox(p), to_ox(o), ox.DefaultGraph()) for s, p, o in triples)
 
 
-def _rejection(m: Mapped, reasons: list[rec.Reason]) -> rec.Rejection:
-    loaded = m.loaded
+def _rejection(loaded: rec.Loaded, reasons: list[rec.Reason]) -> rec.Rejection:
     return rec.Rejection(loaded.file, reasons, loaded.line, loaded.record.type, loaded.record.id, loaded.raw)
 
 
-def _cascade(accepted: dict[tuple[str, str], Mapped], rejected: list[rec.Rejection],
-             newly: set[tuple[str, str]]) -> None:
-    """Reject every accepted record that points at a rejected one, until none does."""
-    gone = set(newly)
+def _cascade(items: dict[tuple[str, str], Any], gone: set[tuple[str, str]], rejected: list[rec.Rejection],
+             loaded_of: Any = lambda item: item.loaded) -> None:
+    """Reject every item that points at a record in ``gone``, then those that point at them,
+    until none does. A key still in ``items`` is not gone (a duplicate was rejected, the first
+    record of that id stays)."""
     while gone:
         next_gone: set[tuple[str, str]] = set()
-        for key, m in list(accepted.items()):
+        for key, item in list(items.items()):
+            loaded = loaded_of(item)
             why = [rec.Reason(f"points at {rtype} {rid!r}, which is rejected", fname, rid, "reference")
-                   for fname, rtype, rid in m.loaded.record.references() if (rtype, rid) in gone]
+                   for fname, rtype, rid in loaded.record.references()
+                   if (rtype, rid) in gone and (rtype, rid) not in items]
             if why:
-                rejected.append(_rejection(accepted.pop(key), why))
+                rejected.append(_rejection(loaded, why))
+                del items[key]
                 next_gone.add(key)
         gone = next_gone
 
@@ -223,19 +226,6 @@ def _cascade(accepted: dict[tuple[str, str], Mapped], rejected: list[rec.Rejecti
 def reject_dangling(loaded: list[rec.Loaded], rejected: list[rec.Rejection]) -> list[rec.Loaded]:
     """Records whose references point at records that failed to load are rejected up front,
     naming the record they point at (SHACL would only see a missing resource)."""
-    failed = {(r.type, r.id) for r in rejected if r.type and r.id}
     keep = {item.key: item for item in loaded}
-    gone = failed
-    while gone:
-        next_gone: set[tuple[str, str]] = set()
-        for key, item in list(keep.items()):
-            why = [rec.Reason(f"points at {rtype} {rid!r}, which is rejected", fname, rid, "reference")
-                   for fname, rtype, rid in item.record.references()
-                   if (rtype, rid) in gone and (rtype, rid) not in keep]
-            if why:
-                rejected.append(rec.Rejection(item.file, why, item.line, item.record.type,
-                                              item.record.id, item.raw))
-                del keep[key]
-                next_gone.add(key)
-        gone = next_gone
+    _cascade(keep, {(r.type, r.id) for r in rejected if r.type and r.id}, rejected, lambda item: item)
     return list(keep.values())
