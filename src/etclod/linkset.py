@@ -33,7 +33,7 @@ TARGETS = {  # linkset key -> (IRI prefixes of the target dataset, the dataset's
     "eu-language": (("http://publications.europa.eu/resource/authority/language/",),
                     "http://publications.europa.eu/resource/authority/language", "EU language authority table"),
 }
-_IRI = re.compile(r"^https?://[^\s<>\"{}|\\^`]+$")
+_IRI = re.compile(rec.HTTP_IRI)
 
 
 @dataclass

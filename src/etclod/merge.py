@@ -1,8 +1,8 @@
 """Merge layer: one organisation, one IRI, however many projects and sources name it.
 
 Organisations are grouped by PIC, else national id and country, else normalised name,
-country and town (case, diacritics, punctuation, quotes and legal-form words like SIA, AS,
-UAB, Oy, AB ignored). Each group becomes the first record of it, with the others' names as
+country and town (the reconciliation matcher's tokens: case, diacritics, punctuation, quotes
+and legal-form words like SIA, AS, UAB, Oy, AB ignored, declension endings cut). Each group becomes the first record of it, with the others' names as
 alternative names and their sources added; references to the others point at it. A steward
 pins or splits merges in ``data/merges.csv`` (columns ``organisation,action,target``, action
 ``pin`` to merge ``organisation`` into ``target``, ``split`` to keep it apart).
@@ -12,33 +12,23 @@ from __future__ import annotations
 
 import csv
 import io
-import re
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from etclod import records as rec
 from etclod.namespaces import slugify
+from etclod.reconcile import tokens
 
 MERGES_FILE = "merges.csv"
-LEGAL_FORMS = {"sia", "as", "vsia", "sabiedriba", "ierobezotu", "atbildibu", "uab", "ab", "vsi", "vsį", "oy",
-               "oyj", "ry", "ou", "mtu", "gmbh", "ev", "ltd", "limited", "plc", "bv", "nv", "sa", "srl",
-               "spa", "hb", "kb", "biedriba", "nodibinajums", "fonds", "asbl", "vzw", "sp", "z", "o", "oo"}
-
-
 def normalise_name(name: str) -> str:
-    """A name reduced to what identifies it.
+    """A name reduced to what identifies it: the reconciliation matcher's tokens (so merging
+    and reconciling agree on what is the same name).
 
-    >>> normalise_name("SIA „Liepājas Diakonijas centrs”")
-    'liepajas diakonijas centrs'
-    >>> normalise_name('Liepajas diakonijas centrs, SIA')
-    'liepajas diakonijas centrs'
+    >>> normalise_name("SIA „Liepājas Diakonijas centrs”") == normalise_name("Liepajas diakonijas centrs, SIA")
+    True
     """
-    text = unicodedata.normalize("NFKD", name)
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
-    words = [w for w in re.split(r"[^a-z0-9]+", text) if w and w not in LEGAL_FORMS]
-    return " ".join(words)
+    return " ".join(tokens(name))
 
 
 def merge_key(org: Any) -> str:

@@ -24,7 +24,8 @@ INDEX_FILE = "reconcile.json.gz"
 TYPES = {"organisation": "Organisation", "project": "Project", "programme": "Programme", "person": "Person",
          "event": "Event", "theme": "Theme"}
 LEGAL_FORMS = {"sia", "as", "vsia", "uab", "ab", "vsi", "oy", "oyj", "ry", "ou", "mtu", "gmbh", "ev", "ltd",
-               "limited", "plc", "bv", "nv", "sa", "srl", "spa", "hb", "biedriba", "pa", "ps"}
+               "limited", "plc", "bv", "nv", "sa", "srl", "spa", "hb", "kb", "biedriba", "pa", "ps",
+               "sabiedriba", "ar", "ierobezotu", "atbildibu", "asbl", "vzw", "sp", "z", "o", "oo", "ug", "kg"}
 ABBREVIATIONS = {"univ": "universitate", "uni": "universitate", "inst": "instituts", "nov": "novads",
                  "pag": "pagasts", "pils": "pilseta", "dept": "departaments", "min": "ministrija",
                  "centre": "centrs", "center": "centrs", "university": "universitate", "city": "pilseta",
