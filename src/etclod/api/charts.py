@@ -52,7 +52,7 @@ def bar_chart(name: str, rows: list[dict[str, Any]], lang: str, base: str) -> st
     height, width, label_w = 22 * len(rows) + 10, 640, 300
     top = max(r["count"] for r in rows) or 1
     parts = [f'<svg class="chart" role="img" aria-labelledby="chart-{name}" viewBox="0 0 {width} {height}" '
-             f'width="100%" xmlns="http://www.w3.org/2000/svg"><title id="chart-{name}">{escape(title)}</title>']
+             f'width="{width}" style="max-width:100%;height:auto" xmlns="http://www.w3.org/2000/svg"><title id="chart-{name}">{escape(title)}</title>']
     for i, row in enumerate(rows):
         key = row["key"]
         label = pick_label(row["labels"], lang) or key.rsplit("/", 1)[-1]
