@@ -43,22 +43,6 @@ class InputError(EtclodError):
     status = 400
 
 
-class RecordError(EtclodError):
-    """One input record or file cannot be read; it is rejected, the build goes on."""
-
-    code = "bad_record"
-    status = 422
-
-    def __init__(self, message: str, *, file: str, record_id: str | None = None,
-                 field: str | None = None, value: object = None, line: int | None = None) -> None:
-        super().__init__(message)
-        self.file = file
-        self.record_id = record_id
-        self.field = field
-        self.value = value
-        self.line = line
-
-
 class ReleaseError(EtclodError):
     """A release folder is missing, damaged or cannot be switched to."""
 

@@ -191,7 +191,6 @@ class QueryPool:
         self._started = False
         self._lock = threading.Lock()
         self._closed = False
-        self.timeouts = 0
 
     def start(self) -> None:
         with self._lock:
@@ -231,7 +230,6 @@ class QueryPool:
                 remaining = max(0.0, deadline - time.monotonic())
                 if not worker.conn.poll(remaining):
                     worker.kill()
-                    self.timeouts += 1
                     threading.Thread(target=self._replace, daemon=True).start()
                     worker = None
                     raise QueryTimeoutError(

@@ -116,13 +116,6 @@ class RemoteStore:
             raise ReleaseError("the remote store holds no release yet: run `etclod push`")
         return self.raw_select(query, self.graphs(version))
 
-    def ask(self, query: str) -> bool:
-        version = self.current()
-        data: dict[str, Any] = {"query": query}
-        if version:
-            data["default-graph-uri"] = self.graphs(version)
-        return bool(self._post(self.endpoint, data).json().get("boolean"))
-
     # ------------------------------------------------------------------ writing
 
     def update(self, sparql: str) -> None:

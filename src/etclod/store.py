@@ -62,8 +62,6 @@ class GraphStore(Protocol):
 
     def select(self, query: str) -> list[dict[str, Any]]: ...
 
-    def ask(self, query: str) -> bool: ...
-
 
 class OxigraphStore:
     """A release's embedded store, opened read-only."""
