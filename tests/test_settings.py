@@ -35,3 +35,10 @@ def test_environment_overrides() -> None:
 def test_bad_settings_are_named(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(env)
+
+
+def test_the_base_uri_flag_is_checked_like_the_variable(capsys) -> None:
+    """Regression: --base-uri skipped the http(s) check that ETCLOD_BASE_URI gets."""
+    from etclod.cli import main
+    assert main(["validate", "--base-uri", "ftp://x"], environ={}) == 2
+    assert "--base-uri must be an http(s) URI" in capsys.readouterr().err

@@ -18,7 +18,7 @@ from etclod import __version__
 from etclod import records as rec
 from etclod.errors import EtclodError
 from etclod.release import (build_release, check_data, current_version, list_releases, rollback)
-from etclod.settings import Settings
+from etclod.settings import Settings, base_uri
 
 EXIT_OK, EXIT_REJECTED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -82,7 +82,7 @@ def _settings(args: argparse.Namespace, environ: dict[str, str]) -> Settings:
     if getattr(args, "var", None):
         changes["var_dir"] = Path(args.var)
     if getattr(args, "base_uri", None):
-        changes["base_uri"] = args.base_uri if args.base_uri.endswith("/") else args.base_uri + "/"
+        changes["base_uri"] = base_uri(args.base_uri, "--base-uri")
     return settings.with_(**changes) if changes else settings
 
 

@@ -20,6 +20,8 @@ from typing import Any
 
 import pyoxigraph as ox
 
+from etclod.dump import gzip_writer
+
 INDEX_FILE = "reconcile.json.gz"
 TYPES = {"organisation": "Organisation", "project": "Project", "programme": "Programme", "person": "Person",
          "event": "Event", "theme": "Theme"}
@@ -128,7 +130,7 @@ def build_index(store: ox.Store, base: str) -> list[dict[str, Any]]:
 
 
 def write_index(entities: list[dict[str, Any]], path: Path) -> int:
-    with path.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as gz:
+    with gzip_writer(path) as gz:
         gz.write(json.dumps(entities, ensure_ascii=False, sort_keys=True).encode("utf-8"))
     return len(entities)
 

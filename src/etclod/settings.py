@@ -39,6 +39,17 @@ def _float(environ: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def base_uri(raw: str, name: str = "ETCLOD_BASE_URI") -> str:
+    """The base of every IRI: an http(s) URI ending in a slash.
+
+    >>> base_uri("https://data.example.lv")
+    'https://data.example.lv/'
+    """
+    if not raw.startswith(("http://", "https://")):
+        raise SettingsError(f"{name} must be an http(s) URI, got {raw!r}")
+    return raw if raw.endswith("/") else raw + "/"
+
+
 def _choice(environ: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
     value = environ.get(name) or default
     if value not in allowed:
@@ -96,13 +107,8 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """Read ``ETCLOD_*`` variables from ``environ`` (a dict in tests, ``os.environ`` in the CLI)."""
-        base = environ.get("ETCLOD_BASE_URI", cls.base_uri)
-        if not base.startswith(("http://", "https://")):
-            raise SettingsError(f"ETCLOD_BASE_URI must be an http(s) URI, got {base!r}")
-        if not base.endswith("/"):
-            base += "/"
         return cls(
-            base_uri=base,
+            base_uri=base_uri(environ.get("ETCLOD_BASE_URI", cls.base_uri)),
             data_dir=Path(environ.get("ETCLOD_DATA", str(cls.data_dir))),
             var_dir=Path(environ.get("ETCLOD_VAR", str(cls.var_dir))),
             ontology_dir=Path(environ.get("ETCLOD_ONTOLOGY", str(cls.ontology_dir))),
