@@ -15,6 +15,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from etclod.namespaces import slugify
+
 ALPHA2_TO_3 = {"AT": "AUT", "BE": "BEL", "BG": "BGR", "HR": "HRV", "CY": "CYP", "CZ": "CZE", "DK": "DNK",
                "EE": "EST", "FI": "FIN", "FR": "FRA", "DE": "DEU", "EL": "GRC", "GR": "GRC", "HU": "HUN",
                "IE": "IRL", "IT": "ITA", "LV": "LVA", "LT": "LTU", "LU": "LUX", "MT": "MLT", "NL": "NLD",
@@ -136,6 +138,16 @@ def read_csv(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     for row in reader:
         rows.append((reader.line_num, {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}))
     return [h.strip() for h in reader.fieldnames or []], rows
+
+
+def organisation_id(name: str, country: str | None, town: str | None = None) -> str:
+    """The record id of an organisation known by name, country and town (the importers' common
+    key; organisations with a PIC or register number use that instead).
+
+    >>> organisation_id("Liepājas Diakonijas centrs", "LVA", "Liepāja")
+    'org-lva-liepaja-liepajas-diakonijas-centrs'
+    """
+    return f"org-{(country or 'xx').lower()}-{slugify(town or '')}-{slugify(name)}"
 
 
 def source_record(source_id: str, title: str, url: str | None = None) -> dict[str, Any]:

@@ -7,17 +7,18 @@ from pathlib import Path
 from typing import Any
 
 from etclod.namespaces import slugify
-from etclod.sources import Imported, RowError, amount, country_code, date, rate, source_record
+from etclod.sources import (Imported, RowError, amount, country_code, date, organisation_id, rate,
+                            source_record)
 
 ROLES = {"lead partner": "lead-partner", "lead_partner": "lead-partner", "lp": "lead-partner",
          "partner": "partner", "pp": "partner", "project partner": "partner"}
 
 
-def organisation_id(partner: dict[str, Any], country: str | None) -> str:
+def partner_id(partner: dict[str, Any], country: str | None) -> str:
     """One organisation, one id: the PIC where there is one, else name, country and town."""
     if partner.get("pic"):
         return f"pic-{slugify(str(partner['pic']))}"
-    return f"org-{(country or 'xx').lower()}-{slugify(partner.get('town') or '')}-{slugify(partner.get('name') or '')}"
+    return organisation_id(partner.get("name") or "", country, partner.get("town"))
 
 
 def _translations(project: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
@@ -103,7 +104,7 @@ def _partner(partner: dict[str, Any], pid: Any, n: int, source_id: str, out: Imp
     if partner.get("country") and country is None:
         out.errors.append(RowError(file, index, f"partner {n} of project {pid}: unknown country",
                                    f"partners[{n}].country", partner.get("country")))
-    org_id = organisation_id(partner, country)
+    org_id = partner_id(partner, country)
     org: dict[str, Any] = {"type": "organisation", "id": org_id, "name": {"en": name}, "sources": [source_id]}
     for key, value in (("country", country), ("town", partner.get("town")), ("postcode", partner.get("postcode")),
                        ("pic", str(partner["pic"]) if partner.get("pic") else None),

@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from etclod.namespaces import slugify
-from etclod.sources import Imported, RowError, amount, country_code, rate, read_csv, source_record
+from etclod.sources import (Imported, RowError, amount, country_code, organisation_id, rate, read_csv,
+                            source_record)
 
 REQUIRED = ("Operation_Unique_Identifier", "Programme_Code")
 NAME_COLUMNS = ("Operation_Name", "operation_name", "Operation name", "Name")
@@ -72,7 +73,7 @@ def _row(row: dict[str, str], line: int, file: str, source_id: str, out: Importe
     country = country_code(nuts[:2]) if nuts else None
     ben_id = row.get("Beneficiary_Unique_Identifier")
     org_id = f"kohesio-org-{slugify(ben_id)}" if ben_id else \
-        f"org-{(country or 'xx').lower()}--{slugify(beneficiary)}"
+        organisation_id(beneficiary, country)
     org: dict[str, Any] = {"type": "organisation", "id": org_id, "name": {"en": beneficiary}, "sources": [source_id]}
     if ben_id:
         org["national_id"] = ben_id

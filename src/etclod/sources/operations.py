@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from etclod.namespaces import slugify
-from etclod.sources import Imported, RowError, amount, country_code, date, read_csv, source_record
+from etclod.sources import (Imported, RowError, amount, country_code, date, organisation_id, read_csv,
+                            source_record)
 
 COLUMNS = {
     "operation_name": ("operation_name", "Operation name", "Name of operation"),
@@ -84,7 +85,7 @@ def _row(row: dict[str, str], line: int, file: str, source_id: str, programme_id
         out.errors.append(RowError(file, line, f"unknown country {_get(row, 'country')!r}", "country",
                                    _get(row, "country")))
     town = _get(row, "location")
-    org_id = f"org-{(country or 'xx').lower()}-{slugify(town)}-{slugify(beneficiary)}"
+    org_id = organisation_id(beneficiary, country, town)
     org: dict[str, Any] = {"type": "organisation", "id": org_id, "name": {"en": beneficiary}, "sources": [source_id]}
     if country:
         org["country"] = country
