@@ -23,7 +23,6 @@ import asyncio
 import gzip
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,7 +35,7 @@ import pyoxigraph as ox
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from load import rss_mb  # noqa: E402
+from load import free_port, rss_mb  # noqa: E402
 
 ETC = "https://w3id.org/etclod/def#"
 ORG = "http://www.w3.org/ns/org#"
@@ -58,11 +57,6 @@ QUERIES = {
 }
 BASE = "http://localhost:8000/"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def timed(fn, repeat: int = 5) -> float:  # type: ignore[no-untyped-def]

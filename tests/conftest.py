@@ -86,6 +86,15 @@ def jsonld_with_local_context(text: str) -> str:
     return json.dumps(data)
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 class LiveServer:
     """A real uvicorn serving an app on a free loopback port, in a thread."""
 

@@ -8,7 +8,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,18 +21,13 @@ from fastapi.testclient import TestClient  # noqa: E402
 from etclod.api.app import create_app  # noqa: E402
 from etclod.release import build_release, current_version, list_releases, verify_release  # noqa: E402
 
-from conftest import project, write_records  # noqa: E402
+from conftest import free_port, project, write_records  # noqa: E402
 
 
 def env_for(settings) -> dict[str, str]:
     return {**os.environ, "ETCLOD_DATA": str(settings.data_dir), "ETCLOD_VAR": str(settings.var_dir),
             "ETCLOD_BASE_URI": settings.base_uri}
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def assert_current_is_whole(settings) -> str:

@@ -4,7 +4,6 @@ atomically; describe resources through the remote store exactly as through Oxigr
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -19,17 +18,12 @@ from etclod.release import build_release, current_path
 from etclod.remote import RemoteStore, RemoteStoreError
 from etclod.store import OxigraphStore
 
-from conftest import BASE, project, write_records
+from conftest import BASE, free_port, project, write_records
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "virtuoso.sh"
 pytestmark = pytest.mark.skipif(shutil.which("virtuoso-t") is None,
                                 reason="Virtuoso is not installed here (scripts/virtuoso.sh install; .ci/run does)")
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
