@@ -129,21 +129,17 @@ def validation(request: Request) -> Response:
     return HTMLResponse(page, headers={"Vary": "Accept"})
 
 
-def limits(request: Request) -> dict[str, object]:
-    return request.app.state.settings.limits()
-
-
 @router.get("/health", summary="Liveness and the release being served")
 def health(request: Request) -> JSONResponse:
     try:
         release = request.app.state.holder.get()
     except EtclodError as exc:
         return JSONResponse({"status": "no_release", "release": None, "message": exc.message,
-                             "limits": limits(request)}, status_code=503)
+                             "limits": request.app.state.settings.limits()}, status_code=503)
     warnings = request.app.state.holder.warnings
     return JSONResponse({"status": "degraded" if warnings else "ok", "release": release.version,
                          "triples": release.manifest["triples"], "warnings": warnings,
-                         "limits": limits(request)})
+                         "limits": request.app.state.settings.limits()})
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
