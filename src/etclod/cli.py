@@ -290,8 +290,7 @@ def cmd_push(args: argparse.Namespace, settings: Settings) -> int:
     release = settings.releases_dir / args.release if args.release else current_path(settings)
     if release is None or not (release / "manifest.json").is_file():
         raise InputError(f"no sealed release {args.release or '(current)'} in {settings.releases_dir}")
-    store = RemoteStore.from_url(settings.store_url, settings.store_user, settings.store_password,
-                                 settings.query_timeout)
+    store = RemoteStore.from_settings(settings)
     result = store.push(release, keep=settings.keep_releases)
     if result.skipped:
         print(f"release {result.version} is already on {settings.store_url}")

@@ -12,10 +12,13 @@ import multiprocessing as mp
 import queue
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from etclod.errors import EtclodError, QueryError
+from etclod.query import syntax_message
 
 class QueryTimeoutError(EtclodError):
     code = "query_timeout"
@@ -36,8 +39,9 @@ class Job:
     graph_format: str | None
     """a media type of an RDF format; None when the client accepts no RDF format."""
     max_rows: int
-    default_graphs: tuple[str, ...] = ()
-    named_graphs: tuple[str, ...] = ()
+    default_graphs: tuple[str, ...] | None = None
+    """The dataset (protocol parameters, else the query's FROM clauses); None: every graph."""
+    named_graphs: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -65,10 +69,10 @@ def evaluate(store: Any, job: Job) -> Answer:
 
     from etclod.results import write_ask, write_select
 
-    options: dict[str, Any] = {"use_default_graph_as_union": not job.default_graphs}
-    if job.default_graphs:
+    options: dict[str, Any] = {"use_default_graph_as_union": job.default_graphs is None}
+    if job.default_graphs is not None:
         options["default_graph"] = [ox.NamedNode(g) for g in job.default_graphs]
-    if job.named_graphs:
+    if job.named_graphs is not None:
         options["named_graphs"] = [ox.NamedNode(g) for g in job.named_graphs]
     result = store.query(job.query, **options)
     if isinstance(result, ox.QueryBoolean):
@@ -85,7 +89,7 @@ def evaluate(store: Any, job: Job) -> Answer:
         for solution in result:
             rows.append(solution)
             if len(rows) > job.max_rows:
-                raise _too_many(job.max_rows, "rows")
+                raise too_many(job.max_rows, "rows")
         return Answer("select", write_select(variables, rows, job.select_format), len(rows))
     if job.graph_format is None:
         raise QueryError("this CONSTRUCT/DESCRIBE query's triples cannot be given in the requested "
@@ -95,23 +99,9 @@ def evaluate(store: Any, job: Job) -> Answer:
     for triple in result:
         triples.append(triple)
         if len(triples) > job.max_rows:
-            raise _too_many(job.max_rows, "triples")
+            raise too_many(job.max_rows, "triples")
     body = ox.serialize(triples, format=ox.RdfFormat.from_media_type(job.graph_format))
     return Answer("graph", body, len(triples))
-
-
-def syntax_message(raw: str) -> str:
-    """The parser's complaint with its line and column spelled out.
-
-    >>> syntax_message("error at 2:9: expected one of LATERAL, SERVICE")
-    'SPARQL syntax error at line 2, column 9: expected one of LATERAL, SERVICE'
-    """
-    import re
-
-    match = re.match(r"error at (\d+):(\d+): (.*)", raw, re.DOTALL)
-    if match:
-        return f"SPARQL syntax error at line {match.group(1)}, column {match.group(2)}: {match.group(3)}"
-    return f"SPARQL syntax error: {raw}"
 
 
 def validate_rdf(job: ValidateJob) -> Answer:
@@ -125,7 +115,7 @@ def validate_rdf(job: ValidateJob) -> Answer:
 
     quads = parse_untrusted(job.data, job.media_type)
     if len(quads) > job.max_triples:
-        raise _too_many(job.max_triples, "triples to validate")
+        raise too_many(job.max_triples, "triples to validate")
     graph = Graph()
     for q in quads:
         graph.add((from_ox(q.subject), from_ox(q.predicate), from_ox(q.object)))
@@ -133,7 +123,12 @@ def validate_rdf(job: ValidateJob) -> Answer:
     return Answer("report", report.graph.serialize(format="turtle", encoding="utf-8"), len(report.results))
 
 
-def _too_many(limit: int, what: str) -> QueryError:
+def timed_out(limit: float) -> QueryTimeoutError:
+    return QueryTimeoutError(f"the query ran longer than the {limit:g} s limit (ETCLOD_QUERY_TIMEOUT) and was "
+                             "stopped; narrow it, add a LIMIT, or use the dumps")
+
+
+def too_many(limit: int, what: str) -> QueryError:
     return QueryError(f"the result has more than {limit} {what} (ETCLOD_MAX_ROWS); it is refused, not "
                       "truncated: page through it with ORDER BY, LIMIT and OFFSET, or download the "
                       "dumps at /dumps/", code="result_too_large", status=400)
@@ -212,13 +207,27 @@ class QueryPool:
         if not self._closed:
             self._idle.put(_Worker(self._ctx))
 
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """One of the ``max_concurrent`` places for a query; BusyError when none is free."""
+        if not self._slots.acquire(blocking=False):
+            raise BusyError("too many queries are running; try again in a moment")
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+    def run_here(self, function: Callable[..., Answer], *args: Any) -> Answer:
+        """Run ``function`` in this thread within the concurrency limit: for a remote store,
+        whose server does the work and enforces the time limit it is given."""
+        with self.slot():
+            return function(*args)
+
     def run(self, job: Job | ValidateJob) -> Answer:
         """Evaluate ``job`` in a worker; raise QueryTimeoutError past the limit (the worker is
         killed and replaced) and BusyError when too many queries are already in hand."""
         self.start()
-        if not self._slots.acquire(blocking=False):
-            raise BusyError("too many queries are running; try again in a moment")
-        try:
+        with self.slot():
             deadline = time.monotonic() + self.timeout
             try:
                 worker = self._idle.get(timeout=self.timeout)
@@ -232,9 +241,7 @@ class QueryPool:
                     worker.kill()
                     threading.Thread(target=self._replace, daemon=True).start()
                     worker = None
-                    raise QueryTimeoutError(
-                        f"the query ran longer than the {self.timeout:g} s limit (ETCLOD_QUERY_TIMEOUT) "
-                        "and was stopped; narrow it, add a LIMIT, or use the dumps")
+                    raise timed_out(self.timeout)
                 status, payload = worker.conn.recv()
             except (EOFError, OSError, BrokenPipeError) as exc:
                 if worker is not None:
@@ -250,5 +257,3 @@ class QueryPool:
                 code, message, http_status = payload
                 raise QueryError(message, code=code, status=http_status)
             return payload
-        finally:
-            self._slots.release()

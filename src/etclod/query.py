@@ -12,12 +12,16 @@ _TOKENS = re.compile(r"""
     (?P<comment>\#[^\n]*)
   | (?P<string>'''.*?'''|\"\"\".*?\"\"\"|'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")
   | (?P<iri><[^<>"{}|^`\\\s]*>)
+  | (?P<var>[?$][A-Za-z0-9_\u00b7-\U000effff]+)
+  | (?P<pname>(?:[A-Za-z][\w.-]*)?:(?:[\w:%-](?:[\w.:%-]*[\w:%-])?)?)
   | (?P<word>[A-Za-z_][A-Za-z0-9_-]*)
   | (?P<other>\S)
 """, re.VERBOSE | re.DOTALL)
 
 UPDATE_WORDS = {"INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH"}
 QUERY_WORDS = {"SELECT", "CONSTRUCT", "DESCRIBE", "ASK"}
+REFUSED_NAMESPACES = ("bif:", "sql:", "java:", "http://www.openlinksw.com/", "http://jena.apache.org/arq/function",
+                      "http://jena.hpl.hp.com/arq/")
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,120 @@ def service_endpoints(query: str) -> list[str | None]:
     return found
 
 
+def _tokens(query: str) -> list[tuple[str, str, int, int]]:
+    return [(m.lastgroup or "", m.group(), m.start(), m.end()) for m in _TOKENS.finditer(query)
+            if m.lastgroup != "comment"]
+
+
+def iri_uses(query: str) -> list[tuple[str, int, int]]:
+    """Every IRI the query names, written in full or as a prefixed name, with its span in the
+    text; the PREFIX declarations themselves are left out. Relative IRIs are resolved against
+    BASE."""
+    from urllib.parse import urljoin
+
+    tokens = _tokens(query)
+    prefixes: dict[str, str] = {}
+    base = ""
+    found: list[tuple[str, int, int]] = []
+    i = 0
+    while i < len(tokens):
+        kind, text, start, end = tokens[i]
+        upper = text.upper() if kind == "word" else ""
+        if upper == "PREFIX" and i + 2 < len(tokens) and tokens[i + 1][0] == "pname" and tokens[i + 2][0] == "iri":
+            prefixes[tokens[i + 1][1][:-1]] = urljoin(base, tokens[i + 2][1][1:-1])
+            i += 3
+            continue
+        if upper == "BASE" and i + 1 < len(tokens) and tokens[i + 1][0] == "iri":
+            base = urljoin(base, tokens[i + 1][1][1:-1])
+            i += 2
+            continue
+        if kind == "iri":
+            found.append((urljoin(base, text[1:-1]), start, end))
+        elif kind == "pname":
+            prefix, _, local = text.partition(":")
+            if prefix in prefixes:
+                found.append((prefixes[prefix] + local, start, end))
+            elif prefix.lower() in ("bif", "sql"):  # predefined by Virtuoso
+                found.append((f"{prefix.lower()}:{local}", start, end))
+        i += 1
+    return found
+
+
+def dataset_clauses(query: str) -> tuple[list[str], list[str]] | None:
+    """The IRIs of the query's FROM and FROM NAMED clauses; None when it has neither."""
+    tokens = _tokens(query)
+    uses = {start: iri for iri, start, _ in iri_uses(query)}
+    default: list[str] = []
+    named: list[str] = []
+    for i, (kind, text, _, _) in enumerate(tokens):
+        if kind == "word" and text.upper() == "FROM" and i + 1 < len(tokens):
+            is_named = tokens[i + 1][0] == "word" and tokens[i + 1][1].upper() == "NAMED"
+            j = i + 2 if is_named else i + 1
+            if j < len(tokens) and tokens[j][2] in uses:
+                (named if is_named else default).append(uses[tokens[j][2]])
+    return (default, named) if default or named else None
+
+
+def rewrite_iris(query: str, mapping: dict[str, str]) -> str:
+    """The query with every IRI found in ``mapping`` replaced (written out in full)."""
+    out, last = [], 0
+    for iri, start, end in iri_uses(query):
+        if iri in mapping:
+            out += [query[last:start], f"<{mapping[iri]}>"]
+            last = end
+    return "".join(out) + query[last:]
+
+
+def syntax_message(raw: str) -> str:
+    """The parser's complaint with its line and column spelled out.
+
+    >>> syntax_message("error at 2:9: expected one of LATERAL, SERVICE")
+    'SPARQL syntax error at line 2, column 9: expected one of LATERAL, SERVICE'
+    """
+    import re
+
+    match = re.match(r"error at (\d+):(\d+): (.*)", raw, re.DOTALL)
+    if match:
+        return f"SPARQL syntax error at line {match.group(1)}, column {match.group(2)}: {match.group(3)}"
+    return f"SPARQL syntax error: {raw}"
+
+
+def check_syntax(query: str) -> None:
+    """Refuse what is not SPARQL 1.1 (and 1.2) as Oxigraph parses it, before a remote server
+    sees it: a server's own extensions (Virtuoso's DEFINE pragmas, which can fetch from the
+    web) never pass. Nothing is evaluated: an ASK is checked as a SELECT, since Oxigraph
+    evaluates ASK at once."""
+    import pyoxigraph as ox
+
+    tokens = _tokens(query)
+    ask = next((t for t in tokens if t[0] == "word" and t[1].upper() in QUERY_WORDS), None)
+    text = query
+    if ask is not None and ask[1].upper() == "ASK":
+        text = query[:ask[2]] + "SELECT (1 AS ?etclod_ask_check)" + query[ask[3]:]
+    try:
+        ox.Store().query(text)
+    except SyntaxError as exc:
+        raise QueryError(syntax_message(str(exc)), code="syntax_error") from exc
+
+
+def query_form(query: str) -> str | None:
+    """select, construct, describe or ask (lower case); None for anything else."""
+    form = next((w for w in keywords(query) if w in QUERY_WORDS | UPDATE_WORDS), None)
+    return form.lower() if form in QUERY_WORDS else None
+
+
+def dataset(query: str, params: dict[str, list[str]]) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
+    """The dataset a query runs on, as SPARQL 1.1 says: the protocol's ``default-graph-uri``
+    and ``named-graph-uri`` if either is given, else the query's FROM and FROM NAMED, else
+    (None, None): the union of every graph as the default graph, and every graph named."""
+    if params.get("default-graph-uri") or params.get("named-graph-uri"):
+        return tuple(params.get("default-graph-uri", ())), tuple(params.get("named-graph-uri", ()))
+    clauses = dataset_clauses(query)
+    if clauses is None:
+        return None, None
+    return tuple(clauses[0]), tuple(clauses[1])
+
+
 def check_query(query: str, max_length: int, service_allow: tuple[str, ...] = ()) -> CheckedQuery:
     """Refuse what a read-only public endpoint must never run, naming the reason."""
     if not query.strip():
@@ -65,6 +183,11 @@ def check_query(query: str, max_length: int, service_allow: tuple[str, ...] = ()
                 raise QueryError(f"SERVICE {('<' + endpoint + '>') if endpoint else 'with a variable or prefixed name'} "
                                  "is refused: this endpoint only calls the endpoints on its allow-list "
                                  "(ETCLOD_SERVICE_ALLOW)", code="service_refused")
+    for iri, _, _ in iri_uses(query):
+        if iri.lower().startswith(REFUSED_NAMESPACES):
+            raise QueryError(f"<{iri}> is refused: functions and pragmas of a particular SPARQL server "
+                             "(Virtuoso's bif: and sql:, Jena's java:) can reach its files and "
+                             "system; this endpoint runs standard SPARQL only", code="extension_refused")
     if form is None:
         raise QueryError("not a SPARQL query: expected SELECT, CONSTRUCT, DESCRIBE or ASK",
                          code="bad_query")

@@ -21,6 +21,7 @@ import httpx
 from rdflib import BNode, Literal, URIRef
 
 from etclod.errors import EtclodError, ReleaseError
+from etclod.settings import Settings
 
 CONTROL = "urn:etclod:control"
 SERVICE = "urn:etclod:service"
@@ -31,6 +32,14 @@ CHUNK = 20_000
 class RemoteStoreError(EtclodError):
     code = "remote_store"
     status = 502
+
+
+class RemoteQueryError(Exception):
+    """The SPARQL server refused or failed a query (status and its text, for the caller to word)."""
+
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(text)
+        self.status, self.text = status, text
 
 
 def release_node(version: str) -> str:
@@ -57,6 +66,24 @@ def term(value: dict[str, str]) -> Any:
 
 
 @dataclass
+class RemoteView:
+    """One release on the SPARQL server: queries name its graphs as their dataset, so a
+    request keeps the release it started on however the server's current pointer moves."""
+
+    remote: RemoteStore
+    version: str
+    graphs: dict[str, str]
+    """each graph's name in the release -> its name on the server."""
+
+    def select(self, query: str) -> list[dict[str, Any]]:
+        return self.remote.raw_select(query, list(self.graphs.values()))
+
+    def public(self, iri: str) -> str:
+        """A graph name on the server as the release names it."""
+        return iri.removeprefix(versioned(self.version, ""))
+
+
+@dataclass
 class PushResult:
     version: str
     graphs: int
@@ -75,11 +102,22 @@ class RemoteStore:
         self.client = httpx.Client(timeout=timeout, auth=auth)
 
     @classmethod
-    def from_url(cls, url: str, user: str | None, password: str | None, timeout: float) -> RemoteStore:
-        """``sparql+http://host:port/sparql``: Virtuoso's update and graph-store paths beside it."""
+    def from_url(cls, url: str, user: str | None, password: str | None, timeout: float,
+                 update_url: str | None = None, graph_store_url: str | None = None) -> RemoteStore:
+        """``sparql+http://host:port/sparql``; the update and graph-store endpoints default to
+        Virtuoso's paths beside it."""
         endpoint = url.removeprefix("sparql+")
         root = endpoint.rsplit("/", 1)[0]
-        return cls(endpoint, f"{root}/sparql-auth", f"{root}/sparql-graph-crud-auth", user, password, timeout)
+        return cls(endpoint, update_url or f"{root}/sparql-auth", graph_store_url or f"{root}/sparql-graph-crud-auth",
+                   user, password, timeout)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RemoteStore:
+        if settings.store_url is None:
+            raise ReleaseError("no remote store is configured (ETCLOD_STORE)")
+        return cls.from_url(settings.store_url, settings.store_user, settings.store_password,
+                            max(30.0, settings.query_timeout + 5), settings.store_update_url,
+                            settings.store_graph_store_url)
 
     # ------------------------------------------------------------------ reading
 
@@ -115,6 +153,33 @@ class RemoteStore:
         if version is None:
             raise ReleaseError("the remote store holds no release yet: run `etclod push`")
         return self.raw_select(query, self.graphs(version))
+
+    def view(self, version: str) -> RemoteView:
+        """One pushed release, as a store of its own: what a served release queries."""
+        prefix = versioned(version, "")
+        graphs = {g.removeprefix(prefix): g for g in self.graphs(version)}
+        if not graphs:
+            raise ReleaseError(f"release {version} has no graphs on the SPARQL server {self.endpoint}")
+        return RemoteView(self, version, graphs)
+
+    def query(self, query: str, default: list[str], named: list[str], accept: str, timeout: float,
+              max_bytes: int) -> tuple[httpx.Headers, bytes]:
+        """Run a read-only query with an explicit dataset; the body is read up to ``max_bytes``
+        (None past that). Virtuoso is also told the time limit (its ``timeout`` parameter)."""
+        data = {"query": query, "default-graph-uri": default, "named-graph-uri": named,
+                "timeout": str(int(timeout * 1000))}
+        chunks, size = [], 0
+        with self.client.stream("POST", self.endpoint, data=data, headers={"Accept": accept},
+                                timeout=httpx.Timeout(timeout + 2, connect=5)) as response:
+            if response.status_code >= 400:
+                text = response.read().decode("utf-8", "replace")
+                raise RemoteQueryError(response.status_code, text)
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise RemoteQueryError(413, f"the answer is larger than {max_bytes} bytes")
+                chunks.append(chunk)
+            return response.headers, b"".join(chunks)
 
     # ------------------------------------------------------------------ writing
 

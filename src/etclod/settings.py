@@ -65,6 +65,13 @@ def _store_url(raw: str | None) -> str | None:
     return raw
 
 
+def _http_url(environ: Mapping[str, str], name: str) -> str | None:
+    raw = environ.get(name) or None
+    if raw is not None and not raw.startswith(("http://", "https://")):
+        raise SettingsError(f"{name} must be an http(s) URL, got {raw!r}")
+    return raw
+
+
 def _token(raw: str | None) -> str | None:
     if raw is None or raw == "":
         return None
@@ -103,6 +110,12 @@ class Settings:
     store_url: str | None = None
     store_user: str | None = None
     store_password: str | None = field(default=None, repr=False)
+    store_update_url: str | None = None
+    """SPARQL Update endpoint of the remote store; default: Virtuoso's ``/sparql-auth`` beside it."""
+    store_graph_store_url: str | None = None
+    """Graph Store Protocol endpoint; default: Virtuoso's ``/sparql-graph-crud-auth`` beside it."""
+    store_poll: float = 2.0
+    """Seconds between two looks at which release the remote store says is current."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -131,6 +144,9 @@ class Settings:
             store_url=_store_url(environ.get("ETCLOD_STORE")),
             store_user=environ.get("ETCLOD_STORE_USER") or None,
             store_password=environ.get("ETCLOD_STORE_PASSWORD") or None,
+            store_update_url=_http_url(environ, "ETCLOD_STORE_UPDATE"),
+            store_graph_store_url=_http_url(environ, "ETCLOD_STORE_GRAPH_STORE"),
+            store_poll=_float(environ, "ETCLOD_STORE_POLL", cls.store_poll),
         )
 
     def with_(self, **changes: object) -> Settings:

@@ -136,9 +136,11 @@ def health(request: Request) -> JSONResponse:
     except EtclodError as exc:
         return JSONResponse({"status": "no_release", "release": None, "message": exc.message,
                              "limits": request.app.state.settings.limits()}, status_code=503)
-    warnings = request.app.state.holder.warnings
+    holder = request.app.state.holder
+    warnings = holder.warnings
+    store = {"kind": "oxigraph"} if holder.remote is None else {"kind": "sparql", "endpoint": holder.remote.endpoint}
     return JSONResponse({"status": "degraded" if warnings else "ok", "release": release.version,
-                         "triples": release.manifest["triples"], "warnings": warnings,
+                         "triples": release.manifest["triples"], "store": store, "warnings": warnings,
                          "limits": request.app.state.settings.limits()})
 
 

@@ -19,7 +19,9 @@ from etclod.examples import examples
 from etclod.executor import Job, QueryTimeoutError
 from etclod.formats import RDF_FORMATS, Format
 from etclod.namespaces import ETC, SD, VOID
-from etclod.query import check_query, pick_result_format
+from etclod import proxy
+from etclod.query import check_query, dataset, pick_result_format
+from etclod.remote import RemoteView
 
 router = APIRouter()
 FORMAT_PARAM_NAMES = ("format", "output", "results")
@@ -140,14 +142,17 @@ async def sparql(
     graph_fmt, graph_error = _try_format("graph", accept, param)
     if select_fmt is None and graph_fmt is None:
         raise select_error if checked.form in ("select", "ask") else graph_error  # type: ignore[misc]
+    default, named = dataset(checked.text, params)
     job = Job(str(release.path / "store"), checked.text, select_fmt.key if select_fmt else None,
-              graph_fmt.media_type if graph_fmt else None, settings.max_rows,
-              tuple(params.get("default-graph-uri", ())), tuple(params.get("named-graph-uri", ())))
+              graph_fmt.media_type if graph_fmt else None, settings.max_rows, default, named)
     pool = request.app.state.pool
     metrics = request.app.state.metrics
     started = time.perf_counter()
     try:
-        answer = await run_in_threadpool(pool.run, job)
+        if isinstance(release.store, RemoteView):
+            answer = await run_in_threadpool(pool.run_here, proxy.answer, release.store, job, settings.query_timeout)
+        else:
+            answer = await run_in_threadpool(pool.run, job)
     except QueryTimeoutError:
         metrics.timeouts += 1
         raise

@@ -6,16 +6,18 @@ import datetime as dt
 import os
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rdflib import Graph
 
-from etclod.errors import ReleaseError
+from etclod.errors import EtclodError, ReleaseError
 from etclod.release import list_releases, read_manifest, verify_release
+from etclod.remote import RemoteStore
 from etclod.settings import Settings
-from etclod.store import OxigraphStore
+from etclod.store import GraphStore, OxigraphStore
 
 log = logging.getLogger("etclod")
 
@@ -28,24 +30,34 @@ class ServedRelease:
     version: str
     path: Path
     manifest: dict[str, Any]
-    store: OxigraphStore
+    store: GraphStore
+    """The embedded Oxigraph store in ``store/``, or the release's graphs on a SPARQL server."""
     created: dt.datetime
     _catalog: Graph | None = field(default=None, repr=False)
     _index: Any = field(default=None, repr=False)
     figures: Any = field(default=None, repr=False)
 
     @classmethod
-    def open(cls, path: Path, verify: bool = True) -> ServedRelease:
-        """Open a release; with ``verify``, refuse one whose files do not match its manifest."""
+    def open(cls, path: Path, verify: bool = True, remote: RemoteStore | None = None) -> ServedRelease:
+        """Open a release; with ``verify``, refuse one whose files do not match its manifest.
+        With ``remote``, its triples are the ones pushed to that SPARQL server (``store/`` need
+        not be here: the push verified the counts)."""
         manifest = read_manifest(path)
         if verify:
-            problems = verify_release(path)
+            problems = verify_release(path, with_store=remote is None)
             if problems:
                 raise ReleaseError(f"release {path.name} is corrupt: " + "; ".join(problems[:5]))
-        store = OxigraphStore(path / "store")
-        if verify and len(store) != manifest["quads"]:
-            raise ReleaseError(f"release {path.name} is corrupt: its store holds {len(store)} quads, "
-                               f"the manifest says {manifest['quads']}")
+        store: GraphStore
+        if remote is not None:
+            view = remote.view(manifest["version"])
+            if sorted(view.graphs) != sorted(manifest["graphs"]):
+                raise ReleaseError(f"release {path.name} on {remote.endpoint} has other graphs than its manifest")
+            store = view
+        else:
+            store = OxigraphStore(path / "store")
+            if verify and len(store) != manifest["quads"]:
+                raise ReleaseError(f"release {path.name} is corrupt: its store holds {len(store)} quads, "
+                                   f"the manifest says {manifest['quads']}")
         created = dt.datetime.fromisoformat(manifest["created"])
         return cls(manifest["version"], path, manifest, store, created)
 
@@ -76,21 +88,66 @@ class ServedRelease:
 
 
 class ReleaseHolder:
-    """Follows ``var/current``: a cheap readlink per request, a new store when it moved."""
+    """Follows ``var/current``: a cheap readlink per request, a new store when it moved.
+
+    With a remote store it follows the server's current release instead (looked up at most
+    every ``store_poll`` seconds): any number of API processes serve one server and switch
+    together after ``etclod push``. Each needs the release's folder (catalogue, dumps,
+    indexes; not ``store/``) in its ``var/releases``; until it has it, it keeps serving the
+    newest pushed release it has, with a warning in /health."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.remote = RemoteStore.from_settings(settings) if settings.store_url else None
         self._lock = threading.Lock()
         self._served: ServedRelease | None = None
         self._target: str | None = None
         self._switching = False
+        self._polled = (-1e9, None)
+        self._remote_versions: list[str] = []
         self.warnings: list[str] = []
 
     def _read_target(self) -> str | None:
+        if self.remote is not None:
+            return self._remote_target()
         try:
             return os.readlink(self.settings.current_link)
         except OSError:
             return None
+
+    def _remote_target(self) -> str | None:
+        """``releases/<version>`` of the server's current release, or of the newest pushed one
+        this host has the folder of."""
+        assert self.remote is not None
+        now = time.monotonic()
+        polled_at, target = self._polled
+        if now - polled_at < self.settings.store_poll:
+            return target
+        try:
+            current = self.remote.current()
+            complete = sorted(v for v, done in self.remote.pushed() if done)
+        except EtclodError as exc:
+            log.error("%s", exc.message)
+            if self._served is None:
+                raise ReleaseError(f"the SPARQL server is not answering: {exc.message}") from exc
+            self.warnings = [f"the SPARQL server is not answering ({exc.message}); serving release "
+                             f"{self._served.version} as last seen"]
+            return self._target
+        self._remote_versions = complete
+        self.warnings = [w for w in self.warnings if "is not answering" not in w]
+        if current is None:
+            target = None
+        elif (self.settings.releases_dir / current).is_dir():
+            target = f"releases/{current}"
+        else:
+            here = [v for v in complete if v < current and (self.settings.releases_dir / v).is_dir()]
+            log.error("release %s is current on the SPARQL server but not in %s", current, self.settings.releases_dir)
+            target = f"releases/{here[-1]}" if here else None
+            if target is None:
+                raise ReleaseError(f"release {current} is current on the SPARQL server but its folder is not in "
+                                   f"{self.settings.releases_dir}; copy it there")
+        self._polled = (now, target)
+        return target
 
     def get(self) -> ServedRelease:
         """The release to answer from. While a new one is being verified, requests keep
@@ -113,19 +170,25 @@ class ReleaseHolder:
         if target is None:
             if self._served is not None:
                 return self._served
+            if self.remote is not None:
+                raise ReleaseError(f"the SPARQL server {self.remote.endpoint} holds no release yet: run `etclod push`")
             raise ReleaseError("no release has been built yet: run `etclod build`")
         path = (self.settings.var_dir / target).resolve()
         warnings: list[str] = []
+        if self.remote is not None and self._remote_versions and self._remote_versions[-1] != path.name:
+            warnings.append(f"release {self._remote_versions[-1]} is current on the SPARQL server but not in "
+                            f"{self.settings.releases_dir}")
         candidates = [path] + [self.settings.releases_dir / m["version"]
                                for m in reversed(list_releases(self.settings))
-                               if m["version"] < path.name]
+                               if m["version"] < path.name
+                               and (self.remote is None or m["version"] in self._remote_versions)]
         for candidate in candidates:
             if self._served is not None and candidate.name == self._served.version:
                 self._target = target
                 self.warnings = warnings
                 return self._served
             try:
-                served = ServedRelease.open(candidate, self.settings.verify_checksums)
+                served = ServedRelease.open(candidate, self.settings.verify_checksums, self.remote)
             except ReleaseError as exc:
                 log.error("%s", exc.message)
                 warnings.append(exc.message)

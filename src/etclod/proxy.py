@@ -1,0 +1,129 @@
+"""Execution layer for a remote store: ``/sparql`` queries answered by the SPARQL server.
+
+The same contract as the embedded engine's workers (``executor.evaluate``): the query has
+passed ``check_query``; it is also parsed strictly here, so no server extension reaches the
+server. The release's graph names are rewritten to their versioned names on the server and
+back in the answer, so a client sees the same graph IRIs on both stores. The answer is
+refused, never truncated, past ``max_rows``; past the time limit the query is stopped (the
+server is told the limit too) and a partial answer (Virtuoso's "anytime" results) is refused
+as a timeout. Results are re-written by our own writers: the same formats, CSV neutralising
+and errors on both stores.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import httpx
+import pyoxigraph as ox
+
+from etclod.errors import QueryError
+from etclod.executor import Answer, Job, QueryTimeoutError, timed_out, too_many
+from etclod.query import check_syntax, query_form, rewrite_iris
+from etclod.remote import RemoteQueryError, RemoteStoreError, RemoteView, versioned
+from etclod.results import write_ask, write_select
+
+EMPTY_GRAPH = "urn:etclod:no-graph"
+"""Named as the only graph of an empty dataset part: no parameter would mean every graph."""
+BYTES_PER_ROW = 4096
+
+
+def _dataset(view: RemoteView, graphs: tuple[str, ...] | None) -> list[str]:
+    if graphs is None:
+        return list(view.graphs.values())
+    names = [view.graphs.get(g, versioned(view.version, g)) for g in graphs]
+    return names or [versioned(view.version, EMPTY_GRAPH)]
+
+
+class _Terms:
+    """Terms of the server's answer as pyoxigraph terms, with versioned graph names mapped back."""
+
+    def __init__(self, view: RemoteView) -> None:
+        self.view = view
+        self.prefix = versioned(view.version, "")
+
+    def iri(self, value: str) -> ox.NamedNode:
+        return ox.NamedNode(value.removeprefix(self.prefix))
+
+    def from_json(self, value: dict[str, str]) -> Any:
+        kind = value.get("type")
+        if kind == "uri":
+            return self.iri(value["value"])
+        if kind == "bnode":
+            return ox.BlankNode(re.sub(r"[^A-Za-z0-9]", "", value["value"]) or "b")
+        if value.get("xml:lang"):
+            return ox.Literal(value["value"], language=value["xml:lang"])
+        datatype = value.get("datatype")
+        return ox.Literal(value["value"], datatype=ox.NamedNode(datatype) if datatype else None)
+
+    def from_ox(self, term: Any) -> Any:
+        if isinstance(term, ox.NamedNode) and term.value.startswith(self.prefix):
+            return self.iri(term.value)
+        return term
+
+
+def answer(view: RemoteView, job: Job, timeout: float) -> Answer:
+    """Run ``job`` on the SPARQL server holding ``view``'s release; answer as a worker would."""
+    check_syntax(job.query)
+    form = query_form(job.query)
+    graph = form in ("construct", "describe")
+    if graph and job.graph_format is None:
+        raise QueryError("this CONSTRUCT/DESCRIBE query's triples cannot be given in the requested "
+                         "format; ask for Turtle, N-Triples, JSON-LD or RDF/XML", code="not_acceptable", status=406)
+    if not graph and job.select_format is None:
+        raise QueryError(f"this {form.upper() if form else 'SELECT'} query's results cannot be given in the "
+                         "requested format; ask for JSON, XML, CSV or TSV", code="not_acceptable", status=406)
+    text = rewrite_iris(job.query, dict(view.graphs))
+    accept = "application/n-triples" if graph else "application/sparql-results+json"
+    try:
+        headers, body = view.remote.query(text, _dataset(view, job.default_graphs), _dataset(view, job.named_graphs),
+                                          accept, timeout, (job.max_rows + 1) * BYTES_PER_ROW + 65536)
+    except httpx.TimeoutException:
+        raise timed_out(timeout) from None
+    except httpx.HTTPError as exc:
+        raise RemoteStoreError(f"the SPARQL server at {view.remote.endpoint} did not answer: {exc}") from exc
+    except RemoteQueryError as exc:
+        if exc.status == 413:
+            raise too_many(job.max_rows, "triples" if graph else "rows") from None
+        if exc.status < 500:
+            raise QueryError(f"the SPARQL server refused the query ({exc.status}): {exc.text.strip()[:500]}",
+                             code="bad_query") from None
+        if "timeout" in exc.text.lower() or "S1T00" in exc.text:
+            raise timed_out(timeout) from None
+        raise RemoteStoreError(f"the SPARQL server failed the query ({exc.status}): {exc.text.strip()[:300]}") from None
+    if headers.get("x-sql-state", "").startswith("S1T"):  # Virtuoso's anytime query: a partial answer
+        raise timed_out(timeout)
+    terms = _Terms(view)
+    if graph:
+        triples = []
+        for triple in ox.parse(body, format=ox.RdfFormat.N_TRIPLES):
+            triples.append(ox.Triple(terms.from_ox(triple.subject), triple.predicate, terms.from_ox(triple.object)))
+            if len(triples) > job.max_rows:
+                raise too_many(job.max_rows, "triples")
+        assert job.graph_format is not None
+        data = ox.serialize(triples, format=ox.RdfFormat.from_media_type(job.graph_format))
+        return Answer("graph", data, len(triples))
+    assert job.select_format is not None
+    try:
+        results = json.loads(body)
+    except ValueError as exc:
+        raise RemoteStoreError(f"the SPARQL server answered with results that are not JSON: {exc}") from exc
+    if form == "ask":
+        return Answer("ask", write_ask(_boolean(results), job.select_format), 1)
+    variables = results["head"]["vars"]
+    bindings = results["results"]["bindings"]
+    if len(bindings) > job.max_rows:
+        raise too_many(job.max_rows, "rows")
+    rows = [{v: terms.from_json(b[v]) if v in b else None for v in variables} for b in bindings]
+    return Answer("select", write_select(variables, rows, job.select_format), len(rows))
+
+
+
+def _boolean(results: dict[str, Any]) -> bool:
+    """An ASK answer; Virtuoso gives it as one row of ``__ASK_RETVAL`` (1) or none."""
+    if "boolean" in results:
+        return bool(results["boolean"])
+    rows = results.get("results", {}).get("bindings", [])
+    return any(value.get("value") in ("1", "true") for row in rows for value in row.values())
