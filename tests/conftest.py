@@ -134,3 +134,63 @@ def live():
     yield start
     for server in servers:
         server.stop()
+
+
+VIRTUOSO_SCRIPT = PROJECT_ROOT / "scripts" / "virtuoso.sh"
+NO_VIRTUOSO = "Virtuoso is not installed here (`bash scripts/virtuoso.sh install` installs it; .ci/run does)"
+
+
+class Virtuoso:
+    """A throwaway Virtuoso on loopback, started by scripts/virtuoso.sh in its own folder."""
+
+    def __init__(self) -> None:
+        import subprocess
+        import tempfile
+
+        if shutil.which("virtuoso-t") is None:
+            pytest.skip(NO_VIRTUOSO)
+        self.folder = tempfile.mkdtemp(prefix="etclod-virtuoso-")
+        http = free_port()
+        subprocess.run(["bash", str(VIRTUOSO_SCRIPT), "start", self.folder, str(free_port()), str(http)],
+                       check=True, capture_output=True, timeout=120)
+        self.url = f"sparql+http://127.0.0.1:{http}/sparql"
+
+    def settings(self, settings: Settings) -> Settings:
+        """``settings`` with this server as the store (polled on every request)."""
+        return settings.with_(store_url=self.url, store_user="dba", store_password="dba", store_poll=0.0)
+
+    def stop(self) -> None:
+        import subprocess
+
+        subprocess.run(["bash", str(VIRTUOSO_SCRIPT), "stop", self.folder], check=False, capture_output=True)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def shared_virtuoso():
+    """One Virtuoso for the read-only suites: only the seed release is pushed to it."""
+    server = Virtuoso()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def virtuoso():
+    """A fresh Virtuoso per test: release versions are unique per var folder, not across them."""
+    server = Virtuoso()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session", params=["oxigraph", "virtuoso"])
+def served(request, seed_release) -> Settings:
+    """Settings serving the seed release from each store: the embedded Oxigraph, and a real
+    Virtuoso the release was pushed to. Suites that take this run once per store."""
+    settings, result = seed_release
+    if request.param == "oxigraph":
+        return settings
+    from etclod.remote import RemoteStore
+
+    remote = request.getfixturevalue("shared_virtuoso").settings(settings)
+    RemoteStore.from_settings(remote).push(result.path)
+    return remote

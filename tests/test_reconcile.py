@@ -56,8 +56,8 @@ EXTEND = {"type": "object", "required": ["meta", "rows"],
 
 
 @pytest.fixture(scope="module")
-def service(seed_release):
-    settings, _ = seed_release
+def service(served):
+    settings = served
     live = LiveServer(create_app(settings))
     with httpx.Client(base_url=live.url, timeout=30) as client:
         yield client

@@ -18,33 +18,16 @@ from etclod.release import build_release, current_path
 from etclod.remote import RemoteStore, RemoteStoreError
 from etclod.store import OxigraphStore
 
-from conftest import BASE, free_port, project, write_records
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "virtuoso.sh"
-pytestmark = pytest.mark.skipif(shutil.which("virtuoso-t") is None,
-                                reason="Virtuoso is not installed here (scripts/virtuoso.sh install; .ci/run does)")
+from conftest import BASE, project, write_records
 
 
-
-@pytest.fixture
-def virtuoso():
-    """A fresh Virtuoso per test: release versions are unique per var folder, not across them."""
-    folder = tempfile.mkdtemp(prefix="etclod-virtuoso-")
-    http = free_port()
-    subprocess.run([str(SCRIPT), "start", folder, str(free_port()), str(http)], check=True, capture_output=True,
-                   timeout=120)
-    yield f"sparql+http://127.0.0.1:{http}/sparql"
-    subprocess.run([str(SCRIPT), "stop", folder], check=False, capture_output=True)
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-def remote_for(url: str) -> RemoteStore:
-    return RemoteStore.from_url(url, "dba", "dba", 30)
+def remote_for(server) -> RemoteStore:
+    return RemoteStore.from_url(server.url, "dba", "dba", 30)
 
 
 def test_push_verifies_and_switches(virtuoso, seed_settings, capsys) -> None:
     env = {"ETCLOD_DATA": str(seed_settings.data_dir), "ETCLOD_VAR": str(seed_settings.var_dir),
-           "ETCLOD_BASE_URI": BASE, "ETCLOD_STORE": virtuoso, "ETCLOD_STORE_USER": "dba", "ETCLOD_STORE_PASSWORD": "dba"}
+           "ETCLOD_BASE_URI": BASE, "ETCLOD_STORE": virtuoso.url, "ETCLOD_STORE_USER": "dba", "ETCLOD_STORE_PASSWORD": "dba"}
     assert main(["build"], environ=env) == 0
     assert main(["push"], environ=env) == 0
     assert "quads verified" in capsys.readouterr().out

@@ -15,8 +15,8 @@ warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
 @pytest.fixture(scope="module")
-def operations(seed_release):
-    settings, _ = seed_release
+def operations(served):
+    settings = served
     app = create_app(settings.with_(admin_token="schemathesis-token-0123456789", query_timeout=3.0))
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     found = [result.ok() for result in schema.get_all_operations()]

@@ -26,8 +26,8 @@ CONSTRUCT = (f"CONSTRUCT {{ ?p <{ETC.programme}> ?prog }} WHERE {{ ?p <{ETC.prog
 
 
 @pytest.fixture(scope="module")
-def server(seed_release):
-    settings, _ = seed_release
+def server(served):
+    settings = served
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -136,6 +136,13 @@ def test_protocol_by_hand(server) -> None:
     ("CLEAR DEFAULT", "read_only"),
     ("SELECT * WHERE { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?o } }", "service_refused"),
     ("SELECT * WHERE { ?s ?p }", "syntax_error"),
+    # a server's own extensions never reach it: Virtuoso's pragmas (DEFINE input:grab-all fetches
+    # from the web), its bif: and sql: functions (files, system calls), Jena's java: functions
+    ('DEFINE input:grab-all "yes" SELECT * WHERE { ?s ?p ?o }', "syntax_error"),
+    ('PREFIX bif: <bif:> SELECT (bif:file_to_string("/etc/passwd") AS ?x) WHERE {}', "extension_refused"),
+    ('SELECT * WHERE { ?s bif:contains "x" }', "extension_refused"),
+    ('SELECT (<sql:system>("id") AS ?x) WHERE {}', "extension_refused"),
+    ('PREFIX f: <java:org.apache.jena.sparql.function.library.> SELECT (f:sha1sum("x") AS ?x) {}', "extension_refused"),
 ])
 def test_refusals_name_the_reason(server, query, code) -> None:
     with httpx.Client(base_url=server, timeout=30) as client:
@@ -149,6 +156,36 @@ def test_refusals_name_the_reason(server, query, code) -> None:
         after = client.get("/sparql", params={"query": "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"},
                            headers={"Accept": "text/csv"}).text
         assert before == after
+
+
+def test_dataset_from_from_clauses_and_protocol(server, seed_release) -> None:
+    """SPARQL 1.1's dataset rules on both stores: protocol parameters, else FROM / FROM NAMED,
+    else every graph; graph names in answers are the release's, never the server's."""
+    _, release = seed_release
+    themes = release.manifest["graphs"][f"{BASE}graph/themes"]
+    count = "SELECT (COUNT(*) AS ?n) {from} WHERE {{ {pattern} }}"
+    cases = [(f"FROM <{BASE}graph/themes>", "?s ?p ?o", {}, themes),
+             (f"FROM NAMED <{BASE}graph/themes>", "?s ?p ?o", {}, 0),
+             (f"FROM NAMED <{BASE}graph/themes>", "GRAPH ?g { ?s ?p ?o }", {}, themes),
+             (f"FROM <{BASE}graph/themes>", "GRAPH ?g { ?s ?p ?o }", {}, 0),
+             ("FROM <http://127.0.0.1:9/elsewhere>", "?s ?p ?o", {}, 0),
+             (f"FROM <{BASE}graph/nuts-2016>", "?s ?p ?o", {"default-graph-uri": f"{BASE}graph/themes"}, themes),
+             ("", f"GRAPH <{BASE}graph/themes> {{ ?s ?p ?o }}", {}, themes),
+             ("", "?s ?p ?o", {}, release.manifest["triples"])]
+    with httpx.Client(base_url=server, timeout=30) as client:
+        for clause, pattern, params, expected in cases:
+            query = count.format(**{"from": clause, "pattern": pattern})
+            response = client.get("/sparql", params={"query": query, **params}, headers={"Accept": "text/csv"})
+            assert response.status_code == 200, (query, response.text)
+            assert response.text.splitlines()[1] == str(expected), (query, params)
+        prefixed = client.get("/sparql", params={"query": f"PREFIX g: <{BASE}graph/> SELECT ?g WHERE {{ "
+                                                 "VALUES ?g { g:themes } GRAPH ?g { ?s a ?t } } LIMIT 1"},
+                              headers={"Accept": "text/csv"})
+        assert prefixed.text.splitlines() == ["g", f"{BASE}graph/themes"]
+        constructed = client.get("/sparql", params={"query": "CONSTRUCT { ?g a <http://x/G> } WHERE { GRAPH ?g { ?s ?p ?o } }"},
+                                 headers={"Accept": "application/n-triples"})
+        graphs = {line.split()[0][1:-1] for line in constructed.text.splitlines() if line}
+        assert graphs == set(release.manifest["graphs"])
 
 
 def test_resources_through_uvicorn(server) -> None:

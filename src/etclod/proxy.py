@@ -21,13 +21,15 @@ import pyoxigraph as ox
 
 from etclod.errors import QueryError
 from etclod.executor import Answer, Job, QueryTimeoutError, timed_out, too_many
-from etclod.query import check_syntax, query_form, rewrite_iris
+from etclod.query import check_syntax, query_form, rewrite_iris, without_dataset_clauses
 from etclod.remote import RemoteQueryError, RemoteStoreError, RemoteView, versioned
 from etclod.results import write_ask, write_select
 
 EMPTY_GRAPH = "urn:etclod:no-graph"
 """Named as the only graph of an empty dataset part: no parameter would mean every graph."""
 BYTES_PER_ROW = 4096
+QUERY_FAULT = re.compile(r"SPARQL query:|Virtuoso (?:37000|42000|42S\w\w|22\w\w\w)\b")
+"""A server error that is about the query, not the server (Virtuoso's compile-time refusals)."""
 
 
 def _dataset(view: RemoteView, graphs: tuple[str, ...] | None) -> list[str]:
@@ -75,7 +77,7 @@ def answer(view: RemoteView, job: Job, timeout: float) -> Answer:
     if not graph and job.select_format is None:
         raise QueryError(f"this {form.upper() if form else 'SELECT'} query's results cannot be given in the "
                          "requested format; ask for JSON, XML, CSV or TSV", code="not_acceptable", status=406)
-    text = rewrite_iris(job.query, dict(view.graphs))
+    text = rewrite_iris(without_dataset_clauses(job.query), dict(view.graphs))
     accept = "application/n-triples" if graph else "application/sparql-results+json"
     try:
         headers, body = view.remote.query(text, _dataset(view, job.default_graphs), _dataset(view, job.named_graphs),
@@ -87,12 +89,12 @@ def answer(view: RemoteView, job: Job, timeout: float) -> Answer:
     except RemoteQueryError as exc:
         if exc.status == 413:
             raise too_many(job.max_rows, "triples" if graph else "rows") from None
-        if exc.status < 500:
-            raise QueryError(f"the SPARQL server refused the query ({exc.status}): {exc.text.strip()[:500]}",
-                             code="bad_query") from None
+        reason = exc.text.split("SPARQL query:")[0].strip()[:500]  # not the query echoed back
         if "timeout" in exc.text.lower() or "S1T00" in exc.text:
             raise timed_out(timeout) from None
-        raise RemoteStoreError(f"the SPARQL server failed the query ({exc.status}): {exc.text.strip()[:300]}") from None
+        if exc.status < 500 or QUERY_FAULT.search(exc.text):
+            raise QueryError(f"the SPARQL server cannot run this query: {reason}", code="query_failed") from None
+        raise RemoteStoreError(f"the SPARQL server failed the query ({exc.status}): {reason[:300]}") from None
     if headers.get("x-sql-state", "").startswith("S1T"):  # Virtuoso's anytime query: a partial answer
         raise timed_out(timeout)
     terms = _Terms(view)

@@ -89,19 +89,36 @@ def iri_uses(query: str) -> list[tuple[str, int, int]]:
     return found
 
 
-def dataset_clauses(query: str) -> tuple[list[str], list[str]] | None:
-    """The IRIs of the query's FROM and FROM NAMED clauses; None when it has neither."""
+def _dataset_clauses(query: str) -> list[tuple[bool, str, int, int]]:
+    """Each FROM / FROM NAMED clause: whether it is NAMED, its IRI, and its span in the text."""
     tokens = _tokens(query)
     uses = {start: iri for iri, start, _ in iri_uses(query)}
-    default: list[str] = []
-    named: list[str] = []
-    for i, (kind, text, _, _) in enumerate(tokens):
+    found = []
+    for i, (kind, text, start, _) in enumerate(tokens):
         if kind == "word" and text.upper() == "FROM" and i + 1 < len(tokens):
             is_named = tokens[i + 1][0] == "word" and tokens[i + 1][1].upper() == "NAMED"
             j = i + 2 if is_named else i + 1
             if j < len(tokens) and tokens[j][2] in uses:
-                (named if is_named else default).append(uses[tokens[j][2]])
-    return (default, named) if default or named else None
+                found.append((is_named, uses[tokens[j][2]], start, tokens[j][3]))
+    return found
+
+
+def dataset_clauses(query: str) -> tuple[list[str], list[str]] | None:
+    """The IRIs of the query's FROM and FROM NAMED clauses; None when it has neither."""
+    clauses = _dataset_clauses(query)
+    if not clauses:
+        return None
+    return [iri for named, iri, _, _ in clauses if not named], [iri for named, iri, _, _ in clauses if named]
+
+
+def without_dataset_clauses(query: str) -> str:
+    """The query with its FROM and FROM NAMED clauses taken out, for a server given the dataset
+    by protocol parameters (Virtuoso would add the two together)."""
+    out, last = [], 0
+    for _, _, start, end in _dataset_clauses(query):
+        out += [query[last:start], " "]
+        last = end
+    return "".join(out) + query[last:]
 
 
 def rewrite_iris(query: str, mapping: dict[str, str]) -> str:

@@ -170,7 +170,7 @@ class RemoteStore:
                 "timeout": str(int(timeout * 1000))}
         chunks, size = [], 0
         with self.client.stream("POST", self.endpoint, data=data, headers={"Accept": accept},
-                                timeout=httpx.Timeout(timeout + 2, connect=5)) as response:
+                                timeout=httpx.Timeout(timeout + 0.25, connect=5)) as response:
             if response.status_code >= 400:
                 text = response.read().decode("utf-8", "replace")
                 raise RemoteQueryError(response.status_code, text)

@@ -1,0 +1,46 @@
+"""The query layer's reading of SPARQL text: the IRIs it names, its dataset, rewriting them."""
+
+from __future__ import annotations
+
+import pytest
+
+from etclod.errors import QueryError
+from etclod.query import check_syntax, dataset, iri_uses, query_form, rewrite_iris, without_dataset_clauses
+
+G = "http://localhost:8000/graph/themes"
+QUERY = f'''BASE <http://localhost:8000/>
+PREFIX g: <http://localhost:8000/graph/>  # g:themes in a comment stays
+SELECT ?s FROM g:themes FROM NAMED <graph/nuts-2016>
+WHERE {{ GRAPH <{G}> {{ ?s ?p "g:themes <{G}>" }} }}'''
+
+
+def test_iris_written_in_full_relative_or_prefixed_are_found_outside_strings_and_comments() -> None:
+    found = [iri for iri, _, _ in iri_uses(QUERY)]
+    assert found == [G, "http://localhost:8000/graph/nuts-2016", G]
+
+
+def test_rewriting_touches_only_the_named_iris() -> None:
+    out = rewrite_iris(QUERY, {G: "urn:v1:themes"})
+    assert out.count("<urn:v1:themes>") == 2
+    assert f'"g:themes <{G}>"' in out and "# g:themes in a comment stays" in out
+    assert "<graph/nuts-2016>" in out
+
+
+def test_dataset_follows_sparql_rules() -> None:
+    assert dataset(QUERY, {}) == ((G,), ("http://localhost:8000/graph/nuts-2016",))
+    assert dataset(QUERY, {"named-graph-uri": ["urn:x"]}) == ((), ("urn:x",))
+    assert dataset("SELECT * WHERE { ?s ?p ?o }", {}) == (None, None)
+    stripped = without_dataset_clauses(QUERY)
+    assert "FROM" not in stripped and dataset(stripped, {}) == (None, None)
+
+
+@pytest.mark.parametrize("query, form", [("ASK {}", "ask"), ("PREFIX a: <x:> CONSTRUCT WHERE { ?s ?p ?o }", "construct"),
+                                         ("DESCRIBE <x:y>", "describe"), ("INSERT DATA {}", None)])
+def test_query_form(query, form) -> None:
+    assert query_form(query) == form
+
+
+def test_strict_syntax_check_evaluates_nothing() -> None:
+    check_syntax("ASK { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?o } }")  # would connect if evaluated
+    with pytest.raises(QueryError, match="line 1, column 1"):
+        check_syntax('DEFINE input:grab-all "yes" SELECT * WHERE { ?s ?p ?o }')
