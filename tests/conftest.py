@@ -194,3 +194,31 @@ def served(request, seed_release) -> Settings:
     remote = request.getfixturevalue("shared_virtuoso").settings(settings)
     RemoteStore.from_settings(remote).push(result.path)
     return remote
+
+
+def normal(term):
+    """A term as SPARQL compares it: numbers by value, plain strings as xsd:string, language
+    tags in lower case (they are case-insensitive), so two engines' answers compare fairly."""
+    from decimal import Decimal
+
+    from rdflib import Literal
+    from rdflib.namespace import XSD
+
+    if isinstance(term, Literal) and term.datatype in (XSD.decimal, XSD.integer, XSD.double):
+        return ("number", Decimal(str(term)))
+    if isinstance(term, Literal) and term.datatype is None and term.language is None:
+        return Literal(str(term), datatype=XSD.string)
+    if isinstance(term, Literal) and term.language:
+        return Literal(str(term), lang=term.language.lower())
+    return term
+
+
+def from_json(value: dict):
+    """A SPARQL JSON results term as an rdflib term."""
+    from rdflib import BNode, Literal, URIRef
+
+    if value["type"] == "uri":
+        return URIRef(value["value"])
+    if value["type"] == "bnode":
+        return BNode(value["value"])
+    return Literal(value["value"], lang=value.get("xml:lang"), datatype=value.get("datatype"))

@@ -5,17 +5,16 @@ from __future__ import annotations
 import gzip
 import warnings
 from collections import Counter
-from decimal import Decimal
 
 import pytest
 import rdflib
-from rdflib import BNode, Literal, URIRef
-from rdflib.namespace import XSD
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 from fastapi.testclient import TestClient  # noqa: E402
 
 from etclod.api.app import create_app  # noqa: E402
+
+from conftest import from_json, normal  # noqa: E402
 
 PREFIXES = """PREFIX etc: <https://w3id.org/etclod/def#> PREFIX dct: <http://purl.org/dc/terms/>
 PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#> PREFIX org: <http://www.w3.org/ns/org#>
@@ -38,6 +37,7 @@ SELECTS = {
     "regex": "SELECT ?p ?a WHERE { ?p etc:acronym ?a FILTER(REGEX(?a, '^[A-E]', 'i')) }",
     "minus and bind": "SELECT ?p ?upper WHERE { ?p a etc:Project MINUS { ?p etc:keepId ?k } BIND(UCASE(STR(?p)) AS ?upper) }",
 }
+UNBOUND_PATHS = {"property path", "construct paths"}
 CONSTRUCTS = {
     "construct": "CONSTRUCT { ?p etc:programme ?prog . ?prog rdfs:label ?l } WHERE { ?p etc:programme ?prog . ?prog rdfs:label ?l }",
     "construct paths": "CONSTRUCT { ?a org:subOrganizationOf ?b } WHERE { ?a org:subOrganizationOf+ ?b }",
@@ -45,36 +45,33 @@ CONSTRUCTS = {
 
 
 @pytest.fixture(scope="module")
-def both(seed_release):
-    settings, result = seed_release
+def both(served, seed_release):
+    """Our endpoint on each store, and rdflib's engine over the release's N-Quads dump."""
+    settings, result = served, seed_release[1]
     dataset = rdflib.Dataset(default_union=True)
     with gzip.open(result.path / "dumps" / "etclod.nq.gz", "rb") as handle:
         dataset.parse(data=handle.read(), format="nquads")
     with TestClient(create_app(settings)) as client:
-        yield client, dataset
+        yield client, dataset, settings.store_url is not None
 
 
-def normal(term):
-    if isinstance(term, Literal) and term.datatype in (XSD.decimal, XSD.integer, XSD.double):
-        return ("number", Decimal(str(term)))
-    if isinstance(term, Literal) and term.datatype is None and term.language is None:
-        return Literal(str(term), datatype=XSD.string)
-    return term
-
-
-def from_json(value: dict):
-    if value["type"] == "uri":
-        return URIRef(value["value"])
-    if value["type"] == "bnode":
-        return BNode(value["value"])
-    return Literal(value["value"], lang=value.get("xml:lang"), datatype=value.get("datatype"))
+def refused_by_virtuoso(response, remote: bool, name: str) -> bool:
+    """Virtuoso cannot run a transitive path with neither end bound ("transitive start not
+    given"): there the endpoint must say so plainly (400 query_failed), not fail or guess."""
+    if not (remote and name in UNBOUND_PATHS):
+        return False
+    assert response.status_code == 400 and response.json()["error"] == "query_failed"
+    assert "transitive" in response.json()["message"]
+    return True
 
 
 @pytest.mark.parametrize("name", sorted(SELECTS))
 def test_select_equals_rdflib(both, name) -> None:
-    client, dataset = both
+    client, dataset, remote = both
     query = PREFIXES + SELECTS[name]
     response = client.get("/sparql", params={"query": query}, headers={"Accept": "application/sparql-results+json"})
+    if refused_by_virtuoso(response, remote, name):
+        return
     assert response.status_code == 200, response.text
     data = response.json()
     names = data["head"]["vars"]
@@ -88,9 +85,11 @@ def test_select_equals_rdflib(both, name) -> None:
 
 @pytest.mark.parametrize("name", sorted(CONSTRUCTS))
 def test_construct_equals_rdflib(both, name) -> None:
-    client, dataset = both
+    client, dataset, remote = both
     query = PREFIXES + CONSTRUCTS[name]
     response = client.get("/sparql", params={"query": query}, headers={"Accept": "application/n-triples"})
+    if refused_by_virtuoso(response, remote, name):
+        return
     ours = rdflib.Graph().parse(data=response.text, format="nt")
     theirs = dataset.query(query).graph
     assert set(ours) == set(theirs) and len(ours) > 0
