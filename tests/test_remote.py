@@ -139,3 +139,76 @@ def test_research_queries_answer_the_same_on_both_stores(virtuoso, tmp_path) -> 
             assert Counter(ours) == Counter(theirs), name
             if "ORDER BY DESC(?funding)" in body:
                 assert [r[2] for r in ours] == [r[2] for r in theirs]
+
+
+def test_replicas_serve_one_store_and_a_push_is_atomic_for_their_clients(virtuoso, make_settings) -> None:
+    """Two `etclod serve` processes on one Virtuoso (stateless replicas): a client querying both
+    throughout `etclod push` sees, in every answer, one release whole, and both move to the new
+    release without a restart."""
+    import os
+    import sys
+    import time
+
+    import httpx
+
+    from conftest import free_port
+
+    settings = make_settings([project(total_budget="100")])
+    first = build_release(settings)
+    env = {**os.environ, "ETCLOD_DATA": str(settings.data_dir), "ETCLOD_VAR": str(settings.var_dir),
+           "ETCLOD_BASE_URI": BASE, "ETCLOD_STORE": virtuoso.url, "ETCLOD_STORE_USER": "dba",
+           "ETCLOD_STORE_PASSWORD": "dba", "ETCLOD_STORE_POLL": "0.2", "ETCLOD_QUERY_WORKERS": "1"}
+    replicas: list[subprocess.Popen] = []
+    clients: list[httpx.Client] = []
+    try:
+        for _ in range(2):  # the first to start pushes the release (the store holds none); the second finds it
+            port = free_port()
+            replicas.append(subprocess.Popen([sys.executable, "-m", "etclod", "serve", "--port", str(port)], env=env,
+                                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+            clients.append(httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30))
+            deadline = time.time() + 60
+            while True:
+                try:
+                    if clients[-1].get("/health").json().get("release") == first.version:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert replicas[-1].poll() is None, replicas[-1].stderr.read().decode()
+                assert time.time() < deadline, "a replica did not start"
+                time.sleep(0.2)
+        write_records(settings.data_dir, "more.yaml", [project(id=f"x{i}", acronym=f"X{i}") for i in range(30)])
+        second = build_release(settings)
+        triples = {first.version: first.manifest["triples"], second.version: second.manifest["triples"]}
+        seen: list[tuple[str, int]] = []
+        stop = threading.Event()
+
+        def watch(client: httpx.Client) -> None:
+            while not stop.is_set():
+                response = client.get("/sparql", params={"query": "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"},
+                                      headers={"Accept": "text/csv"})
+                assert response.status_code == 200, response.text
+                seen.append((response.headers["x-etclod-release"], int(response.text.splitlines()[1])))
+
+        watchers = [threading.Thread(target=watch, args=(c,)) for c in clients]
+        for thread in watchers:
+            thread.start()
+        env_push = {k: v for k, v in env.items() if k.startswith("ETCLOD_")}
+        assert main(["push"], environ=env_push) == 0
+        deadline = time.time() + 30
+        while not all(c.get("/health").json()["release"] == second.version for c in clients):
+            assert time.time() < deadline, "a replica did not follow the push"
+            time.sleep(0.1)
+        time.sleep(0.5)
+        stop.set()
+        for thread in watchers:
+            thread.join()
+        assert {v for v, _ in seen} == {first.version, second.version}
+        assert all(n == triples[v] for v, n in seen), [s for s in seen if s[1] != triples[s[0]]][:5]
+        page = clients[1].get("/id/project/x7", headers={"Accept": "text/turtle"})
+        assert page.status_code == 200 and "X7" in page.text
+    finally:
+        for client in clients:
+            client.close()
+        for replica in replicas:
+            replica.terminate()
+            replica.wait(timeout=20)

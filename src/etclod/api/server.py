@@ -8,7 +8,8 @@ import sys
 import uvicorn
 
 from etclod.api.app import create_app
-from etclod.release import build_release, current_version
+from etclod.release import build_release, current_path, current_version
+from etclod.remote import RemoteStore
 from etclod.settings import Settings
 
 
@@ -21,15 +22,24 @@ def _export(settings: Settings) -> None:
     os.environ.update({"ETCLOD_BASE_URI": settings.base_uri, "ETCLOD_DATA": str(settings.data_dir.resolve()),
                        "ETCLOD_VAR": str(settings.var_dir.resolve()),
                        "ETCLOD_ONTOLOGY": str(settings.ontology_dir.resolve())})
+    if settings.store_url is not None:
+        os.environ["ETCLOD_STORE"] = settings.store_url
 
 
 def serve(settings: Settings, *, host: str, port: int, workers: int = 1) -> int:
-    """Serve the current release; build one first from the data folder if there is none."""
+    """Serve the current release; build one first from the data folder if there is none. With
+    a remote store that holds no release yet, the current one is pushed to it first."""
     if current_version(settings) is None:
         print(f"no release in {settings.var_dir}: building one from {settings.data_dir}", file=sys.stderr)
         result = build_release(settings)
         print(f"release {result.version}: {result.published} records published, "
               f"{len(result.rejected)} rejected", file=sys.stderr)
+    if settings.store_url is not None:
+        remote = RemoteStore.from_settings(settings)
+        release = current_path(settings)
+        if remote.current() is None and release is not None:
+            pushed = remote.push(release, keep=settings.keep_releases)
+            print(f"pushed release {pushed.version} to {settings.store_url}", file=sys.stderr)
     if workers > 1:
         _export(settings)
         uvicorn.run("etclod.api.server:app_from_environ", factory=True, host=host, port=port,
