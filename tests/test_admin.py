@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from etclod.api.app import create_app  # noqa: E402
 from etclod.release import build_release, current_version, list_releases  # noqa: E402
 
-from conftest import project  # noqa: E402
+from conftest import Virtuoso, project  # noqa: E402
 
 TOKEN = "s3cret-token-for-tests-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -22,11 +22,24 @@ YAML = {"Content-Type": "application/yaml"}
 
 
 @pytest.fixture
-def admin(make_settings):
+def admin(request, make_settings):
+    """An app with admin routes on the embedded store, or (parametrised ``virtuoso``) on a
+    fresh Virtuoso, where an upload's release must be pushed to be served."""
     settings = make_settings([project()]).with_(admin_token=TOKEN)
-    build_release(settings)
-    with TestClient(create_app(settings)) as client:
-        yield settings, client
+    release = build_release(settings)
+    server = None
+    if getattr(request, "param", "oxigraph") == "virtuoso":
+        from etclod.remote import RemoteStore
+
+        server = Virtuoso()
+        settings = server.settings(settings)
+        RemoteStore.from_settings(settings).push(release.path)
+    try:
+        with TestClient(create_app(settings)) as client:
+            yield settings, client
+    finally:
+        if server is not None:
+            server.stop()
 
 
 def body(records) -> bytes:
@@ -54,6 +67,7 @@ def test_bad_or_missing_token_is_401(admin, headers) -> None:
     assert not settings.inbox_dir.exists()
 
 
+@pytest.mark.parametrize("admin", ["oxigraph", "virtuoso"], indirect=True)
 def test_good_upload_is_released(admin) -> None:
     settings, client = admin
     before = current_version(settings)
@@ -155,9 +169,12 @@ def test_wrong_content_type_is_415(admin) -> None:
     assert response.status_code == 415 and response.json()["error"] == "unsupported_media_type"
 
 
+@pytest.mark.parametrize("admin", ["oxigraph", "virtuoso"], indirect=True)
 def test_admin_build(admin) -> None:
     settings, client = admin
     before = current_version(settings)
     response = client.post("/admin/build", headers=AUTH)
     assert response.status_code == 200 and response.json()["release"] != before
     assert current_version(settings) == response.json()["release"]
+    assert response.json()["pushed_to"] == (settings.store_url.removeprefix("sparql+") if settings.store_url else None)
+    assert client.get("/health").json()["release"] == response.json()["release"]

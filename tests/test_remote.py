@@ -212,3 +212,36 @@ def test_replicas_serve_one_store_and_a_push_is_atomic_for_their_clients(virtuos
         for replica in replicas:
             replica.terminate()
             replica.wait(timeout=20)
+
+
+def test_a_replica_without_the_new_release_folder_keeps_serving_the_last_it_has(virtuoso, make_settings,
+                                                                               tmp_path) -> None:
+    """The server's current release must have its folder (catalogue, dumps, indexes) on the host
+    that serves it; until it arrives the host serves the newest pushed release it has, says so
+    in /health, and switches once the folder is there."""
+    from fastapi.testclient import TestClient
+
+    from etclod.api.app import create_app
+
+    settings = make_settings([project(total_budget="100")])
+    first = build_release(settings)
+    store = RemoteStore.from_settings(virtuoso.settings(settings))
+    store.push(first.path)
+    write_records(settings.data_dir, "extra.yaml", [project(total_budget="200")])
+    second = build_release(settings)
+    store.push(second.path)
+    replica = settings.with_(var_dir=tmp_path / "replica-var")
+    (replica.releases_dir).mkdir(parents=True)
+    shutil.copytree(first.path, replica.releases_dir / first.version, ignore=shutil.ignore_patterns("store"))
+    with TestClient(create_app(virtuoso.settings(replica))) as client:
+        health = client.get("/health").json()
+        assert health["release"] == first.version and health["status"] == "degraded"
+        assert any(second.version in w and "not in" in w for w in health["warnings"])
+        assert '"100"' in client.get("/id/project/proj?format=nt").text  # the first release's graphs, whole
+        shutil.copytree(second.path, replica.releases_dir / second.version, ignore=shutil.ignore_patterns("store"))
+        health = client.get("/health").json()
+        assert health["release"] == second.version and health["status"] == "ok", health
+        assert '"200"' in client.get("/id/project/proj?format=nt").text
+    with TestClient(create_app(virtuoso.settings(settings.with_(var_dir=tmp_path / "empty-var")))) as client:
+        response = client.get("/id/project/proj")
+        assert response.status_code == 503 and "copy it there" in response.json()["message"]

@@ -19,6 +19,7 @@ from typing import Any
 
 from etclod.errors import EtclodError, InputError
 from etclod.release import BuildResult, build_release, check_data, ensure_var
+from etclod.remote import push_if_remote
 from etclod.settings import Settings
 
 SUFFIX_OF = {"application/yaml": ".yaml", "application/x-yaml": ".yaml", "text/yaml": ".yaml",
@@ -103,6 +104,7 @@ def process(settings: Settings, upload: Upload) -> tuple[Upload, BuildResult | N
     accepted_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy2(source, accepted_dir / target_name)
     result = build_release(settings)
+    push_if_remote(settings, result.path)
     upload.status.update(status="published", release=result.version,
                          records=sum(1 for m in checked.verdict.accepted if m.loaded.file == label))
     _write_status(upload.folder, upload.status)

@@ -266,3 +266,15 @@ class RemoteStore:
             self.drop(old)
             dropped.append(old)
         return PushResult(version, len(lines), total, dropped)
+
+
+def push_if_remote(settings: Settings, release: Path) -> PushResult | None:
+    """Publish a release just built to the remote store, when one is configured: what makes a
+    build served there (the admin routes use it; the CLI keeps build and push apart)."""
+    if settings.store_url is None:
+        return None
+    try:
+        return RemoteStore.from_settings(settings).push(release, keep=settings.keep_releases)
+    except RemoteStoreError as exc:
+        raise RemoteStoreError(f"release {release.name} was built, but pushing it to the SPARQL server failed, "
+                               f"so the server still serves the one before: {exc.message}; run `etclod push`") from exc

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from etclod import inbox
 from etclod.errors import EtclodError
 from etclod.release import build_release
+from etclod.remote import push_if_remote
 
 
 class UnauthorizedError(EtclodError):
@@ -67,6 +68,9 @@ def uploads(request: Request) -> JSONResponse:
 
 @router.post("/build", summary="Build a new release from the data folder and the accepted uploads")
 async def build(request: Request) -> JSONResponse:
-    result = await run_in_threadpool(build_release, request.app.state.settings)
+    settings = request.app.state.settings
+    result = await run_in_threadpool(build_release, settings)
+    pushed = await run_in_threadpool(push_if_remote, settings, result.path)
     return JSONResponse({"release": result.version, "published": result.published,
+                         "pushed_to": settings.store_url.removeprefix("sparql+") if pushed else None,
                          "rejected": [r.to_dict() for r in result.rejected]})
