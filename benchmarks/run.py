@@ -1,6 +1,6 @@
 """Scale benchmark: keep.eu-sized synthetic data, every figure beside its baseline.
 
-    python benchmarks/run.py [--projects 30000] [--skip-rdflib] [--rdflib-timeout 120]
+    python benchmarks/run.py [--projects 30000] [--skip-rdflib] [--rdflib-timeout 120] [--store virtuoso]
 
 1. build: `etclod build` (records to a sealed release with every dump), against a raw
    pyoxigraph bulk load of the release's own N-Triples dump. Target: at most 5x.
@@ -12,6 +12,10 @@
    the same server. Target: at least half of /health's rate.
 5. server memory (RSS, with its query workers) while serving. Target: under 400 MB.
 6. dump download throughput against reading the same file from disk.
+7. with ``--store virtuoso``: a Virtuoso started by scripts/virtuoso.sh on loopback; `etclod push`
+   (load, verify every graph's count, switch) against the raw pyoxigraph load; the research
+   queries through etclod's `/sparql` on Virtuoso against the same on the embedded store, and
+   straight to Virtuoso's own endpoint (the proxy's cost); descriptions per second likewise.
 
 Everything runs on this machine over loopback; nothing else is contacted.
 """
@@ -21,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gzip
+import json
 import os
 import signal
 import statistics
@@ -100,11 +105,71 @@ uvicorn.run(SparqlEndpoint(graph=g, path="/sparql"), host="127.0.0.1", port=int(
 """
 
 
+def virtuoso_rows(work: Path, env: dict[str, str], release: Path, raw: float, http_times: dict[str, float],
+                  describe_rate: float, paths: list[str]) -> list[tuple[str, str, str, str, str]]:
+    """Push the release to a fresh local Virtuoso and measure it beside the embedded store."""
+    script = ROOT / "scripts" / "virtuoso.sh"
+    folder = work / "virtuoso"
+    http = free_port()
+    subprocess.run(["bash", str(script), "start", str(folder), str(free_port()), str(http)], check=True,
+                   capture_output=True, env={**os.environ, "VIRTUOSO_BUFFERS": "340000", "VIRTUOSO_MAX_SECONDS": "300"})
+    rows = []
+    remote_env = {**env, "ETCLOD_STORE": f"sparql+http://127.0.0.1:{http}/sparql", "ETCLOD_STORE_USER": "dba",
+                  "ETCLOD_STORE_PASSWORD": "dba"}
+    etclod = [sys.executable, "-m", "etclod"]
+    try:
+        started = time.perf_counter()
+        subprocess.run([*etclod, "push"], env=remote_env, check=True, capture_output=True)
+        push = time.perf_counter() - started
+        rows.append(("virtuoso: etclod push (load, verify, switch)", f"{push:.1f} s", "raw pyoxigraph bulk load",
+                     f"{raw:.1f} s", f"{push / raw:.1f}x"))
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        server = subprocess.Popen([*etclod, "serve", "--port", str(port)], env=remote_env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_up(f"{url}/health", server)
+            client = httpx.Client(base_url=url, timeout=300)
+            direct = httpx.Client(base_url=f"http://127.0.0.1:{http}", timeout=300)
+            manifest = json.loads((release / "manifest.json").read_text("utf-8"))
+            dataset = [f"urn:etclod:release:{manifest['version']}:{g}" for g in manifest["graphs"]]
+            for name, body in QUERIES.items():
+                query = PREFIXES + body.replace("{base}", BASE)
+
+                def through_etclod() -> None:
+                    client.post("/sparql", data={"query": query},
+                                headers={"Accept": "application/sparql-results+json"}).raise_for_status()
+
+                def straight() -> None:
+                    direct.post("/sparql", data={"query": query, "default-graph-uri": dataset},
+                                headers={"Accept": "application/sparql-results+json"}).raise_for_status()
+
+                try:
+                    ours = timed(through_etclod)
+                    shown = f"{1000 * ours:.1f} ms"
+                    own = timed(straight)
+                    ratio = f"{ours / http_times[name]:.2f}x embedded; Virtuoso direct {1000 * own:.1f} ms"
+                except httpx.HTTPStatusError as exc:
+                    shown, ratio = f"HTTP {exc.response.status_code}", exc.response.text[:60]
+                rows.append((f"virtuoso /sparql: {name}", shown, "embedded store /sparql",
+                             f"{1000 * http_times[name]:.1f} ms", ratio))
+            remote_rate = asyncio.run(rate(url, paths, 15, 16, "text/turtle"))
+            rows.append(("virtuoso: descriptions (Turtle, 16 conn.)", f"{remote_rate:.0f}/s", "embedded store",
+                         f"{describe_rate:.0f}/s", f"{remote_rate / describe_rate:.2f}"))
+        finally:
+            stop(server)
+    finally:
+        subprocess.run(["bash", str(script), "stop", str(folder)], check=False, capture_output=True)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--projects", type=int, default=30_000)
     parser.add_argument("--skip-rdflib", action="store_true", help="leave out the rdflib-endpoint comparison")
     parser.add_argument("--rdflib-timeout", type=float, default=120.0)
+    parser.add_argument("--store", choices=("oxigraph", "virtuoso"), default="oxigraph",
+                        help="virtuoso: also push the release to a local Virtuoso and measure it beside the embedded store")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="etclod-bench-"))
     data, var = work / "data", work / "var"
@@ -178,6 +243,9 @@ def main(argv: list[str] | None = None) -> int:
                      f"{size / disk / 1e6:.0f} MB/s", f"{disk / download:.2f} of disk speed"))
     finally:
         stop(server)
+
+    if args.store == "virtuoso":
+        rows += virtuoso_rows(work, env, release, raw, http_times, describe_rate, paths)
 
     if not args.skip_rdflib:
         port = free_port()

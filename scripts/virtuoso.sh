@@ -3,6 +3,8 @@
 #   scripts/virtuoso.sh install              install the package where it is missing
 #   scripts/virtuoso.sh start DIR SQL HTTP   start one in DIR with its own ports; wait until it answers
 #   scripts/virtuoso.sh stop DIR             stop the one in DIR
+# VIRTUOSO_BUFFERS (default 20000 pages of 8 kB) and VIRTUOSO_MAX_SECONDS (the server's own
+# query time limit, default 30) size it; the benchmarks give it more memory.
 set -euo pipefail
 command="${1:-}"
 case "$command" in
@@ -34,8 +36,8 @@ ServerPort = 127.0.0.1:$sql
 DisableUnixSocket = 1
 MaxClientConnections = 10
 CheckpointInterval = 60
-NumberOfBuffers = 20000
-MaxDirtyBuffers = 12000
+NumberOfBuffers = ${VIRTUOSO_BUFFERS:-20000}
+MaxDirtyBuffers = $(( ${VIRTUOSO_BUFFERS:-20000} * 3 / 4 ))
 DirsAllowed = ., $dir
 [HTTPServer]
 ServerPort = 127.0.0.1:$http
@@ -44,7 +46,7 @@ MaxClientConnections = 10
 ServerThreads = 10
 [SPARQL]
 ResultSetMaxRows = 1000000
-MaxQueryExecutionTime = 30
+MaxQueryExecutionTime = ${VIRTUOSO_MAX_SECONDS:-30}
 MaxQueryCostEstimationTime = 0
 INI
     virtuoso-t -f +configfile "$dir/virtuoso.ini" > "$dir/stdout.log" 2>&1 &

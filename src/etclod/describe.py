@@ -55,23 +55,22 @@ def describe(store: GraphStore, iri: str, *, cursor: int = 0, page_size: int = 2
     r = _iri(iri)
     node = URIRef(iri)
     graph = new_graph()
-    own = store.select(f"""
-        SELECT ?s ?p ?o WHERE {{
-          {{ {r} ?p ?o . BIND({r} AS ?s) }}
-          UNION
-          {{ {r} ?link ?s . FILTER(isIRI(?s) && STRSTARTS(STR(?s), CONCAT(STR({r}), "#"))) ?s ?p ?o }}
-        }}""")
-    for row in own:
-        graph.add((row["s"], row["p"], row["o"]))
+    # three plain lookups rather than one UNION: every engine plans them well (Virtuoso took
+    # 100x longer on the UNION with its FILTER)
+    own = store.select(f"SELECT ?p ?o WHERE {{ {r} ?p ?o }}")
     if not own:
         return Description(node, graph)
-    labels = store.select(f"""
-        SELECT DISTINCT ?o ?label WHERE {{
-          {{ {r} ?p ?o }} UNION {{ {r} ?link ?part . FILTER(STRSTARTS(STR(?part), CONCAT(STR({r}), "#"))) ?part ?p ?o }}
-          FILTER(isIRI(?o)) ?o <http://www.w3.org/2000/01/rdf-schema#label> ?label
-        }}""")
-    for row in labels:
-        graph.add((row["o"], RDFS.label, row["label"]))
+    for row in own:
+        graph.add((node, row["p"], row["o"]))
+    parts = sorted({o for o in graph.objects(node) if isinstance(o, URIRef) and str(o).startswith(f"{iri}#")})
+    if parts:
+        values = " ".join(_iri(str(part)) for part in parts)
+        for row in store.select(f"SELECT ?s ?p ?o WHERE {{ VALUES ?s {{ {values} }} ?s ?p ?o }}"):
+            graph.add((row["s"], row["p"], row["o"]))
+    linked = {o for o in graph.objects() if isinstance(o, URIRef)}
+    for subject, names in labels_of(store, linked).items():
+        for label in names:
+            graph.add((subject, RDFS.label, label))
     rows = store.select(f"""
         SELECT ?s ?p WHERE {{ ?s ?p {r} . FILTER(!STRSTARTS(STR(?s), CONCAT(STR({r}), "#"))) }}
         ORDER BY ?s ?p LIMIT {page_size + 1} OFFSET {cursor}""")
