@@ -245,3 +245,21 @@ def test_a_replica_without_the_new_release_folder_keeps_serving_the_last_it_has(
     with TestClient(create_app(virtuoso.settings(settings.with_(var_dir=tmp_path / "empty-var")))) as client:
         response = client.get("/id/project/proj")
         assert response.status_code == 503 and "copy it there" in response.json()["message"]
+
+
+def test_rollback_makes_the_previous_release_current_on_the_server(virtuoso, make_settings, capsys) -> None:
+    settings = make_settings([project(total_budget="100")])
+    first = build_release(settings)
+    write_records(settings.data_dir, "extra.yaml", [project(total_budget="200")])
+    second = build_release(settings)
+    env = {"ETCLOD_DATA": str(settings.data_dir), "ETCLOD_VAR": str(settings.var_dir), "ETCLOD_BASE_URI": BASE,
+           "ETCLOD_STORE": virtuoso.url, "ETCLOD_STORE_USER": "dba", "ETCLOD_STORE_PASSWORD": "dba"}
+    assert main(["push", "--release", first.version], environ=env) == 0
+    assert main(["push"], environ=env) == 0
+    store = remote_for(virtuoso)
+    assert store.current() == second.version
+    assert main(["rollback"], environ=env) == 0
+    assert store.current() == first.version and "current again" not in capsys.readouterr().out
+    assert main(["push", "--release", second.version], environ=env) == 0
+    assert store.current() == second.version and "current again" in capsys.readouterr().out
+    assert sorted(v for v, done in store.pushed() if done) == [first.version, second.version]

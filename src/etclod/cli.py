@@ -180,8 +180,12 @@ def cmd_releases(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace, settings: Settings) -> int:
+    from etclod.remote import push_if_remote
+
     version = rollback(settings)
     print(f"current release is now {version}")
+    if push_if_remote(settings, settings.releases_dir / version) is not None:
+        print(f"and on {settings.store_url}")
     return EXIT_OK
 
 
@@ -292,7 +296,9 @@ def cmd_push(args: argparse.Namespace, settings: Settings) -> int:
         raise InputError(f"no sealed release {args.release or '(current)'} in {settings.releases_dir}")
     store = RemoteStore.from_settings(settings)
     result = store.push(release, keep=settings.keep_releases)
-    if result.skipped:
+    if result.switched:
+        print(f"release {result.version} was on {settings.store_url} already; it is current again")
+    elif result.skipped:
         print(f"release {result.version} is already on {settings.store_url}")
     else:
         print(f"pushed release {result.version}: {result.graphs} graphs, {result.quads} quads verified; "

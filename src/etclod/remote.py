@@ -90,6 +90,9 @@ class PushResult:
     quads: int
     dropped: list[str]
     skipped: bool = False
+    """It was on the server already (nothing loaded)."""
+    switched: bool = False
+    """... and it was made current again (a rollback)."""
 
 
 class RemoteStore:
@@ -215,18 +218,30 @@ class RemoteStore:
         self.update(f"WITH <{CONTROL}> DELETE {{ <{release_node(version)}> ?p ?o }} "
                     f"WHERE {{ <{release_node(version)}> ?p ?o }}")
 
+    def _make_current(self, version: str, current: str | None) -> None:
+        # the new pointer goes in before the old comes out: a reader sees one or both, and
+        # takes the newest, never none
+        switch = f'INSERT DATA {{ GRAPH <{CONTROL}> {{ <{SERVICE}> <{ETC}currentRelease> "{version}" . ' \
+                 f'<{release_node(version)}> <{ETC}complete> true }} }}'
+        if current and current != version:
+            switch += f' ; DELETE DATA {{ GRAPH <{CONTROL}> {{ <{SERVICE}> <{ETC}currentRelease> "{current}" }} }}'
+        self.update(switch)
+
     def push(self, release: Path, keep: int = 2) -> PushResult:
         """Load a sealed release, verify it against its manifest, then make it current."""
         manifest = json.loads((release / "manifest.json").read_text("utf-8"))
         version = manifest["version"]
         known = dict(self.pushed())
         checksum = manifest["files"]["dumps/etclod.nq.gz"]["sha256"]
+        current = self.current()
         if known.get(version):
             if self.checksum(version) != checksum:
                 raise RemoteStoreError(f"the server holds a different release {version} (another var folder?); "
                                        "nothing was pushed")
-            return PushResult(version, len(self.graphs(version)), manifest["quads"], [], skipped=True)
-        current = self.current()
+            if current != version:  # a rollback: it is whole on the server already
+                self._make_current(version, current)
+            return PushResult(version, len(self.graphs(version)), manifest["quads"], [], skipped=True,
+                              switched=current != version)
         dropped = []
         for old, complete in known.items():  # what a failed or killed push left behind
             if not complete and old != current:
@@ -254,13 +269,7 @@ class RemoteStore:
         if total != manifest["quads"]:
             raise RemoteStoreError(f"release {version}: {total} quads on the server, the manifest says "
                                    f"{manifest['quads']}; the current release stays")
-        # the new pointer goes in before the old comes out: a reader sees one or both, and
-        # takes the newest, never none
-        switch = f'INSERT DATA {{ GRAPH <{CONTROL}> {{ <{SERVICE}> <{ETC}currentRelease> "{version}" . ' \
-                 f'<{node}> <{ETC}complete> true }} }}'
-        if current and current != version:
-            switch += f' ; DELETE DATA {{ GRAPH <{CONTROL}> {{ <{SERVICE}> <{ETC}currentRelease> "{current}" }} }}'
-        self.update(switch)
+        self._make_current(version, current)
         complete = [v for v, done in self.pushed() if done and v != version]
         for old in complete[:max(0, len(complete) - (keep - 1))]:
             self.drop(old)
