@@ -10,7 +10,6 @@ import threading
 from pathlib import Path
 
 import pytest
-import rdflib
 
 from etclod import describe as d
 from etclod.cli import main
@@ -89,7 +88,6 @@ def test_a_failed_push_leaves_the_old_release_and_is_cleaned_next_time(virtuoso,
     assert bad.version in result.dropped and store.current() == bad.version
     assert dict(store.pushed())[bad.version] is True
     assert sum(store.count(g) for g in store.graphs(bad.version)) == bad.manifest["quads"]
-    rdflib.Graph()  # (rdflib imported for symmetry with the other suites)
 
 
 def _solutions(client, query: str) -> list[tuple]:

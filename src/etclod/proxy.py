@@ -20,7 +20,7 @@ import httpx
 import pyoxigraph as ox
 
 from etclod.errors import QueryError
-from etclod.executor import Answer, Job, QueryTimeoutError, timed_out, too_many
+from etclod.executor import Answer, Job, timed_out, too_many
 from etclod.query import check_syntax, query_form, rewrite_iris, without_dataset_clauses
 from etclod.remote import RemoteQueryError, RemoteStoreError, RemoteView, versioned
 from etclod.results import write_ask, write_select
@@ -43,7 +43,6 @@ class _Terms:
     """Terms of the server's answer as pyoxigraph terms, with versioned graph names mapped back."""
 
     def __init__(self, view: RemoteView) -> None:
-        self.view = view
         self.prefix = versioned(view.version, "")
 
     def iri(self, value: str) -> ox.NamedNode:
@@ -97,8 +96,15 @@ def answer(view: RemoteView, job: Job, timeout: float) -> Answer:
         raise RemoteStoreError(f"the SPARQL server failed the query ({exc.status}): {reason[:300]}") from None
     if headers.get("x-sql-state", "").startswith("S1T"):  # Virtuoso's anytime query: a partial answer
         raise timed_out(timeout)
-    terms = _Terms(view)
-    if graph:
+    try:
+        return _read(_Terms(view), job, form, body)
+    except (ValueError, SyntaxError, KeyError, TypeError) as exc:
+        raise RemoteStoreError(f"the SPARQL server's answer cannot be read: {exc}") from exc
+
+
+def _read(terms: _Terms, job: Job, form: str | None, body: bytes) -> Answer:
+    """The server's answer (N-Triples or SPARQL JSON) in the format the client asked for."""
+    if form in ("construct", "describe"):
         triples = []
         for triple in ox.parse(body, format=ox.RdfFormat.N_TRIPLES):
             triples.append(ox.Triple(terms.from_ox(triple.subject), triple.predicate, terms.from_ox(triple.object)))
@@ -108,10 +114,7 @@ def answer(view: RemoteView, job: Job, timeout: float) -> Answer:
         data = ox.serialize(triples, format=ox.RdfFormat.from_media_type(job.graph_format))
         return Answer("graph", data, len(triples))
     assert job.select_format is not None
-    try:
-        results = json.loads(body)
-    except ValueError as exc:
-        raise RemoteStoreError(f"the SPARQL server answered with results that are not JSON: {exc}") from exc
+    results = json.loads(body)
     if form == "ask":
         return Answer("ask", write_ask(_boolean(results), job.select_format), 1)
     variables = results["head"]["vars"]
@@ -120,7 +123,6 @@ def answer(view: RemoteView, job: Job, timeout: float) -> Answer:
         raise too_many(job.max_rows, "rows")
     rows = [{v: terms.from_json(b[v]) if v in b else None for v in variables} for b in bindings]
     return Answer("select", write_select(variables, rows, job.select_format), len(rows))
-
 
 
 def _boolean(results: dict[str, Any]) -> bool:
