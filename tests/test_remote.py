@@ -261,3 +261,24 @@ def test_rollback_makes_the_previous_release_current_on_the_server(virtuoso, mak
     assert main(["push", "--release", second.version], environ=env) == 0
     assert store.current() == second.version and "current again" in capsys.readouterr().out
     assert sorted(v for v, done in store.pushed() if done) == [first.version, second.version]
+
+
+def test_a_server_that_stops_answering_gives_clear_502s_and_a_degraded_health(virtuoso, make_settings) -> None:
+    from fastapi.testclient import TestClient
+
+    from etclod.api.app import create_app
+
+    settings = make_settings([project()])
+    release = build_release(settings)
+    remote = virtuoso.settings(settings)
+    RemoteStore.from_settings(remote).push(release.path)
+    with TestClient(create_app(remote)) as client:
+        assert client.get("/id/project/proj?format=nt").status_code == 200
+        virtuoso.stop()
+        for response in (client.get("/id/project/proj?format=nt"),
+                         client.get("/sparql", params={"query": "ASK { ?s ?p ?o }"})):
+            assert response.status_code == 502, response.text
+            assert response.json()["error"] == "remote_store" and "127.0.0.1" in response.json()["message"]
+        health = client.get("/health").json()
+        assert health["status"] == "degraded" and "not answering" in health["warnings"][0]
+        assert client.get("/catalog", headers={"Accept": "text/turtle"}).status_code == 200  # files still served
