@@ -57,7 +57,10 @@ def to_quads(graph: URIRef, triples: Iterable[tuple[Any, Any, Any]]) -> Iterator
 class GraphStore(Protocol):
     """What the service needs from a store: SPARQL over the union of the release's graphs.
 
-    ``select`` answers with rdflib terms, so the code above it works on any store.
+    ``select`` answers with rdflib terms, so the code above it works on any store: the
+    embedded :class:`OxigraphStore` here, or ``remote.RemoteView`` (one release's graphs on a
+    SPARQL server). ``/sparql`` itself runs in query workers (embedded) or on the server
+    (``proxy``), under the same limits.
     """
 
     def select(self, query: str) -> list[dict[str, Any]]: ...
