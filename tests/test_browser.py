@@ -21,9 +21,9 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
 
 
 @pytest.fixture(scope="module")
-def site(seed_release):
-    settings, _ = seed_release
-    live = LiveServer(create_app(settings))
+def site(served):
+    """The seed release served from each store: the pages must not care which."""
+    live = LiveServer(create_app(served))
     yield live.url
     live.stop()
 
