@@ -31,6 +31,9 @@ def test_environment_overrides() -> None:
     ({"ETCLOD_MAX_ROWS": "lots"}, "ETCLOD_MAX_ROWS must be an integer"),
     ({"ETCLOD_MAX_ROWS": "0"}, "at least 1"),
     ({"ETCLOD_QUERY_TIMEOUT": "-1"}, "positive"),
+    ({"ETCLOD_STORE": "http://x/sparql"}, "sparql\\+http"),
+    ({"ETCLOD_STORE_UPDATE": "x/update"}, "ETCLOD_STORE_UPDATE must be an http"),
+    ({"ETCLOD_STORE_POLL": "soon"}, "ETCLOD_STORE_POLL"),
 ])
 def test_bad_settings_are_named(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
@@ -42,3 +45,16 @@ def test_the_base_uri_flag_is_checked_like_the_variable(capsys) -> None:
     from etclod.cli import main
     assert main(["validate", "--base-uri", "ftp://x"], environ={}) == 2
     assert "--base-uri must be an http(s) URI" in capsys.readouterr().err
+
+
+def test_remote_store_endpoints() -> None:
+    from etclod.remote import RemoteStore
+
+    virtuoso = RemoteStore.from_settings(Settings.from_env({"ETCLOD_STORE": "sparql+http://db:8890/sparql"}))
+    assert (virtuoso.endpoint, virtuoso.update_endpoint, virtuoso.graph_store) == (
+        "http://db:8890/sparql", "http://db:8890/sparql-auth", "http://db:8890/sparql-graph-crud-auth")
+    fuseki = RemoteStore.from_settings(Settings.from_env({
+        "ETCLOD_STORE": "sparql+https://f/ds/query", "ETCLOD_STORE_UPDATE": "https://f/ds/update",
+        "ETCLOD_STORE_GRAPH_STORE": "https://f/ds/data"}))
+    assert (fuseki.endpoint, fuseki.update_endpoint, fuseki.graph_store) == (
+        "https://f/ds/query", "https://f/ds/update", "https://f/ds/data")

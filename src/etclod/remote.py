@@ -187,11 +187,11 @@ class RemoteStore:
     # ------------------------------------------------------------------ writing
 
     def update(self, sparql: str) -> None:
-        self._post(self.update_endpoint, {"query": sparql}, accept="*/*")
+        self._post(self.update_endpoint, {"update": sparql}, accept="*/*")  # SPARQL 1.1 Protocol
 
     def upload(self, graph: str, ntriples: bytes) -> None:
         try:
-            response = self.client.post(self.graph_store, params={"graph-uri": graph}, content=ntriples,
+            response = self.client.post(self.graph_store, params={"graph": graph}, content=ntriples,
                                         headers={"Content-Type": "application/n-triples"})
         except httpx.HTTPError as exc:
             raise RemoteStoreError(f"uploading to {graph} failed: {exc}") from exc
