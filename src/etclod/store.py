@@ -34,15 +34,28 @@ def to_ox(term: Any) -> Any:
     raise TypeError(f"cannot store {term!r}")
 
 
+@lru_cache(maxsize=1 << 16)
+def _uri(value: str) -> URIRef:
+    return URIRef(value)
+
+
+@lru_cache(maxsize=1 << 16)
+def _literal(value: str, language: str | None, datatype: str) -> Literal:
+    if language:
+        return Literal(value, lang=language)
+    return Literal(value, datatype=None if datatype == _XSD_STRING else _uri(datatype))
+
+
+_XSD_STRING = str(XSD.string)
+
+
 def from_ox(term: Any) -> Any:
-    """A pyoxigraph term as an rdflib term."""
+    """A pyoxigraph term as an rdflib term (memoised: rdflib's constructors check and cast,
+    and a description reads the same IRIs and labels again and again)."""
     if isinstance(term, ox.NamedNode):
-        return URIRef(term.value)
+        return _uri(term.value)
     if isinstance(term, ox.Literal):
-        if term.language:
-            return Literal(term.value, lang=term.language)
-        datatype = term.datatype.value
-        return Literal(term.value, datatype=None if datatype == str(XSD.string) else URIRef(datatype))
+        return _literal(term.value, term.language, term.datatype.value)
     if isinstance(term, ox.BlankNode):
         return BNode(term.value)
     raise TypeError(f"unexpected term {term!r}")
