@@ -16,7 +16,7 @@ from etclod.errors import ReleaseError
 Quad = tuple[Any, Any, Any, Any]
 
 
-@lru_cache(maxsize=1 << 20)
+@lru_cache(maxsize=1 << 16)
 def _named(iri: str) -> ox.NamedNode:
     return ox.NamedNode(iri)
 
@@ -34,12 +34,12 @@ def to_ox(term: Any) -> Any:
     raise TypeError(f"cannot store {term!r}")
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=8192)
 def _uri(value: str) -> URIRef:
     return URIRef(value)
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=8192)
 def _literal(value: str, language: str | None, datatype: str) -> Literal:
     if language:
         return Literal(value, lang=language)

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyshacl
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF, RDFS
 
@@ -48,7 +47,10 @@ def load_shapes(path: Path) -> Graph:
 
 
 def validate_graph(data: Graph, shapes: Graph) -> ValidationReport:
-    """Validate ``data`` against ``shapes`` (no inference: what is published is what is checked)."""
+    """Validate ``data`` against ``shapes`` (no inference: what is published is what is checked).
+    pyshacl is imported here, not at the top: the server never needs it (20 MB)."""
+    import pyshacl
+
     conforms, report, _text = pyshacl.validate(
         data_graph=data, shacl_graph=shapes, inference="none", abort_on_first=False,
         allow_warnings=True, advanced=True, meta_shacl=False)

@@ -26,6 +26,20 @@ def _export(settings: Settings) -> None:
         os.environ["ETCLOD_STORE"] = settings.store_url
 
 
+def fewer_malloc_arenas() -> None:
+    """Cap glibc's malloc arenas at two (unless ``MALLOC_ARENA_MAX`` says otherwise): with one
+    arena per thread, the threads answering requests each keep freed memory of their own, and
+    the server's resident size grows by a third under load for nothing. Query workers and
+    uvicorn workers inherit the variable; this process applies it at once."""
+    os.environ.setdefault("MALLOC_ARENA_MAX", "2")
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallopt(-8, int(os.environ["MALLOC_ARENA_MAX"]))  # M_ARENA_MAX
+    except (OSError, AttributeError, ValueError):  # not glibc, or a value that is not a number
+        pass
+
+
 def serve(settings: Settings, *, host: str, port: int, workers: int = 1) -> int:
     """Serve the current release; build one first from the data folder if there is none. With
     a remote store that holds no release yet, the current one is pushed to it first."""
@@ -40,6 +54,7 @@ def serve(settings: Settings, *, host: str, port: int, workers: int = 1) -> int:
         if remote.current() is None and release is not None:
             pushed = remote.push(release, keep=settings.keep_releases)
             print(f"pushed release {pushed.version} to {settings.store_url}", file=sys.stderr)
+    fewer_malloc_arenas()
     if workers > 1:
         _export(settings)
         uvicorn.run("etclod.api.server:app_from_environ", factory=True, host=host, port=port,
