@@ -258,6 +258,14 @@ def test_rollback_makes_the_previous_release_current_on_the_server(virtuoso, mak
     assert store.current() == second.version
     assert main(["rollback"], environ=env) == 0
     assert store.current() == first.version and "current again" not in capsys.readouterr().out
+    from fastapi.testclient import TestClient
+
+    from etclod.api.app import create_app
+
+    with TestClient(create_app(virtuoso.settings(settings))) as client:  # the older release, served whole
+        health = client.get("/health").json()
+        assert (health["release"], health["status"], health["warnings"]) == (first.version, "ok", [])
+        assert '"100"' in client.get("/id/project/proj?format=nt").text
     assert main(["push", "--release", second.version], environ=env) == 0
     assert store.current() == second.version and "current again" in capsys.readouterr().out
     assert sorted(v for v, done in store.pushed() if done) == [first.version, second.version]

@@ -124,9 +124,11 @@ class RemoteStore:
 
     # ------------------------------------------------------------------ reading
 
-    def _post(self, url: str, data: Any, accept: str = "application/sparql-results+json") -> httpx.Response:
+    def _post(self, url: str, data: Any, accept: str = "application/sparql-results+json",
+              timeout: float | None = None) -> httpx.Response:
         try:
-            response = self.client.post(url, data=data, headers={"Accept": accept})
+            response = self.client.post(url, data=data, headers={"Accept": accept},
+                                        timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT)
         except httpx.HTTPError as exc:
             raise RemoteStoreError(f"the SPARQL server at {url} did not answer: {exc}") from exc
         if response.status_code >= 400:
@@ -134,16 +136,17 @@ class RemoteStore:
                                    f"{response.text[:300]}")
         return response
 
-    def raw_select(self, query: str, dataset: list[str] | None = None) -> list[dict[str, Any]]:
+    def raw_select(self, query: str, dataset: list[str] | None = None,
+                   timeout: float | None = None) -> list[dict[str, Any]]:
         data: dict[str, Any] = {"query": query}
         if dataset:
             data["default-graph-uri"] = list(dataset)
-        body = self._post(self.endpoint, data).json()
+        body = self._post(self.endpoint, data, timeout=timeout).json()
         return [{k: term(v) for k, v in row.items()} for row in body["results"]["bindings"]]
 
-    def current(self) -> str | None:
+    def current(self, timeout: float | None = None) -> str | None:
         rows = self.raw_select(f"SELECT ?v WHERE {{ GRAPH <{CONTROL}> {{ <{SERVICE}> <{ETC}currentRelease> ?v }} }} "
-                               "ORDER BY DESC(STR(?v)) LIMIT 1")
+                               "ORDER BY DESC(STR(?v)) LIMIT 1", timeout=timeout)
         return str(rows[0]["v"]) if rows else None
 
     def graphs(self, version: str) -> list[str]:
@@ -206,10 +209,10 @@ class RemoteStore:
         rows = self.raw_select(f"SELECT ?c WHERE {{ GRAPH <{CONTROL}> {{ <{release_node(version)}> <{ETC}checksum> ?c }} }}")
         return str(rows[0]["c"]) if rows else None
 
-    def pushed(self) -> list[tuple[str, bool]]:
+    def pushed(self, timeout: float | None = None) -> list[tuple[str, bool]]:
         """Every release the control graph knows, and whether its push completed."""
         rows = self.raw_select(f"""SELECT ?v ?done WHERE {{ GRAPH <{CONTROL}> {{ ?r <{ETC}version> ?v .
-            OPTIONAL {{ ?r <{ETC}complete> ?done }} }} }} ORDER BY ?v""")
+            OPTIONAL {{ ?r <{ETC}complete> ?done }} }} }} ORDER BY ?v""", timeout=timeout)
         return [(str(r["v"]), bool(r.get("done"))) for r in rows]
 
     def drop(self, version: str) -> None:

@@ -20,6 +20,8 @@ from etclod.settings import Settings
 from etclod.store import GraphStore, OxigraphStore
 
 log = logging.getLogger("etclod")
+POLL_TIMEOUT = 5.0
+"""Seconds a look at the server's current release may take: a hung server must not hold requests."""
 
 
 @dataclass
@@ -105,6 +107,7 @@ class ReleaseHolder:
         self._switching = False
         self._polled = (-1e9, None)
         self._remote_versions: list[str] = []
+        self._remote_current: str | None = None
         self.warnings: list[str] = []
 
     def _read_target(self) -> str | None:
@@ -124,16 +127,17 @@ class ReleaseHolder:
         if now - polled_at < self.settings.store_poll:
             return target
         try:
-            current = self.remote.current()
-            complete = sorted(v for v, done in self.remote.pushed() if done)
+            current = self.remote.current(timeout=POLL_TIMEOUT)
+            complete = sorted(v for v, done in self.remote.pushed(timeout=POLL_TIMEOUT) if done)
         except EtclodError as exc:
             log.error("%s", exc.message)
+            self._polled = (now, self._target)  # not again before the next poll: requests go on
             if self._served is None:
                 raise ReleaseError(f"the SPARQL server is not answering: {exc.message}") from exc
             self.warnings = [f"the SPARQL server is not answering ({exc.message}); serving release "
                              f"{self._served.version} as last seen"]
             return self._target
-        self._remote_versions = complete
+        self._remote_versions, self._remote_current = complete, current
         self.warnings = [w for w in self.warnings if "is not answering" not in w]
         if current is None:
             target = None
@@ -175,8 +179,8 @@ class ReleaseHolder:
             raise ReleaseError("no release has been built yet: run `etclod build`")
         path = (self.settings.var_dir / target).resolve()
         warnings: list[str] = []
-        if self.remote is not None and self._remote_versions and self._remote_versions[-1] != path.name:
-            warnings.append(f"release {self._remote_versions[-1]} is current on the SPARQL server but not in "
+        if self.remote is not None and self._remote_current not in (None, path.name):
+            warnings.append(f"release {self._remote_current} is current on the SPARQL server but not in "
                             f"{self.settings.releases_dir}")
         candidates = [path] + [self.settings.releases_dir / m["version"]
                                for m in reversed(list_releases(self.settings))
