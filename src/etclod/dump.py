@@ -35,14 +35,13 @@ def count(store: ox.Store, query: str) -> int:
     return int(next(iter(store.query(query, use_default_graph_as_union=True)))["n"].value)
 
 
-def write_dumps(folder: Path, store: ox.Store) -> tuple[dict[str, int], bytes]:
-    """Every dump format, written from the store; return the triple (or quad) count of each,
-    and the N-Quads (the release's on-disk store is bulk-loaded from them)."""
+def write_dumps(folder: Path, store: ox.Store, nquads: bytes) -> dict[str, int]:
+    """Every dump format, written from the store (``nquads``: its N-Quads, already dumped for
+    the on-disk store); return the triple (or quad) count of each."""
     folder.mkdir()
     triples = count(store, "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")
     prefixes = {k: str(v) for k, v in PREFIXES.items()}
     counts: dict[str, int] = {}
-    nquads = store.dump(format=ox.RdfFormat.N_QUADS)
     for fmt in DUMP_FORMATS:
         with gzip_writer(folder / dump_name(fmt)) as out:
             if fmt.key == "nq":
@@ -56,7 +55,7 @@ def write_dumps(folder: Path, store: ox.Store) -> tuple[dict[str, int], bytes]:
                 ox.serialize(union_triples(store), out, format=fmt.oxigraph,
                              prefixes=prefixes if fmt.key == "ttl" else None)
                 counts[fmt.key] = triples
-    return counts, nquads
+    return counts
 
 
 def write_store(path: Path, nquads: bytes) -> None:

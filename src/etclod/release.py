@@ -10,6 +10,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -315,27 +316,32 @@ def _publish(settings: Settings, checked: Checked, reporter: Reporter, timings: 
     store = checked.store
     t0 = time.perf_counter()
     reporter.stage("dumps", len(DUMP_FORMATS))
-    counts, nquads = write_dumps(tmp / "dumps", store)
-    with (tmp / "validation.ttl").open("wb") as handle:
-        checked.verdict.first_report.graph.serialize(handle, format="turtle")
-    write_rejected(tmp / "rejected.jsonl", checked.rejected)
-    changes = write_changes(tmp / "changes.nq.gz", nquads, settings.releases_dir / previous if previous else None)
-    stats = statistics(store, settings.base_uri)
-    entities = build_index(store, settings.base_uri)
-    stats["reconcile_entities"] = write_index(entities, tmp / INDEX_FILE)
-    write_search(tmp / SEARCH_FILE, entities, store, settings.base_uri)
-    stats["linksets"] = write_linksets(tmp / "dumps", store, settings.base_uri, checked.links)
-    timings["dumps"] = time.perf_counter() - t0
-    reporter.done("dumps", timings["dumps"], f"{len(DUMP_FORMATS)} dumps, "
-                                             f"{changes['added']} added, {changes['removed']} removed")
-    del store, checked.store
-
-    t0 = time.perf_counter()
-    reporter.stage("store")
-    write_store(tmp / "store", nquads)
+    nquads = store.dump(format=ox.RdfFormat.N_QUADS)
+    # the on-disk store is bulk-loaded in a thread while the dumps and indexes are written:
+    # pyoxigraph lets go of the GIL while it loads, so the two share the cores; leaving the
+    # block waits for the load, also when a step fails (the folder is removed after it)
+    with ThreadPoolExecutor(1, thread_name_prefix="etclod-store") as loader:
+        loaded = loader.submit(_timed, write_store, tmp / "store", nquads)
+        counts = write_dumps(tmp / "dumps", store, nquads)
+        with (tmp / "validation.ttl").open("wb") as handle:
+            checked.verdict.first_report.graph.serialize(handle, format="turtle")
+        write_rejected(tmp / "rejected.jsonl", checked.rejected)
+        changes = write_changes(tmp / "changes.nq.gz", nquads, settings.releases_dir / previous if previous else None)
+        stats = statistics(store, settings.base_uri)
+        entities = build_index(store, settings.base_uri)
+        stats["reconcile_entities"] = write_index(entities, tmp / INDEX_FILE)
+        write_search(tmp / SEARCH_FILE, entities, store, settings.base_uri)
+        stats["linksets"] = write_linksets(tmp / "dumps", store, settings.base_uri, checked.links)
+        timings["dumps"] = time.perf_counter() - t0
+        reporter.done("dumps", timings["dumps"], f"{len(DUMP_FORMATS)} dumps, "
+                                                 f"{changes['added']} added, {changes['removed']} removed")
+        del store, checked.store
+        t0 = time.perf_counter()
+        reporter.stage("store")
+        timings["store"] = loaded.result()
     del nquads
-    timings["store"] = time.perf_counter() - t0
-    reporter.done("store", timings["store"], f"{stats['quads']} quads")
+    reporter.done("store", time.perf_counter() - t0, f"{stats['quads']} quads (loaded beside the dumps in "
+                                                     f"{timings['store']:.1f} s)")
 
     manifest = _manifest(settings, tmp, version, previous, checked, stats, counts, changes)
     write_catalog(settings, tmp, manifest, stats)
@@ -400,6 +406,12 @@ def write_catalog(settings: Settings, folder: Path, manifest: dict[str, Any], st
         graph.serialize(handle, format="turtle")
     manifest["files"]["catalog.ttl"] = {"sha256": _sha256(path), "bytes": path.stat().st_size,
                                         "triples": len(graph)}
+
+
+def _timed(function: Any, *args: Any) -> float:
+    started = time.perf_counter()
+    function(*args)
+    return time.perf_counter() - started
 
 
 def merged_away(report: MergeReport) -> int:
