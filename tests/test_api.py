@@ -300,6 +300,13 @@ def test_new_release_is_picked_up_without_restart(make_settings) -> None:
         write_records(settings.data_dir, "extra.yaml", [project(total_budget="200")])
         build_release(settings)
         assert '"200"' in c.get("/id/project/proj?format=nt").text
+        # descriptions are answered on the event loop only while nothing needs switching
+        holder = c.app.state.holder
+        assert holder.ready() is holder.get()
+        write_records(settings.data_dir, "third.yaml", [project(id="third", acronym="THIRD")])
+        build_release(settings)
+        assert holder.ready() is None  # var/current moved: the next request switches, in a thread
+        assert c.get("/id/project/third?format=nt").status_code == 200 and holder.ready() is holder.get()
         # a request that started on the old release still reads the old data
         rows = in_flight.store.select(f"SELECT ?b WHERE {{ <{BASE}id/project/proj> <{ETC.totalBudget}> ?b }}")
         assert [str(r["b"]) for r in rows] == ["100"]

@@ -204,6 +204,17 @@ class ReleaseHolder:
             return served
         raise ReleaseError("no release can be served: " + "; ".join(warnings))
 
+    def ready(self) -> ServedRelease | None:
+        """The release being served, if answering from it needs no waiting: the embedded store,
+        and ``var/current`` still where it was (one readlink). None otherwise: call ``get`` in
+        a thread."""
+        served = self._served
+        if self.remote is not None or served is None:
+            return None
+        if self._switching or self._read_target() == self._target:
+            return served
+        return None
+
     def current_or_none(self) -> ServedRelease | None:
         try:
             return self.get()
