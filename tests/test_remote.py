@@ -3,6 +3,7 @@ atomically; describe resources through the remote store exactly as through Oxigr
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import tempfile
@@ -269,6 +270,13 @@ def test_rollback_makes_the_previous_release_current_on_the_server(virtuoso, mak
     assert main(["push", "--release", second.version], environ=env) == 0
     assert store.current() == second.version and "current again" in capsys.readouterr().out
     assert sorted(v for v, done in store.pushed() if done) == [first.version, second.version]
+    capsys.readouterr()
+    assert main(["releases"], environ=env) == 0
+    lines = {line[2:].split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert lines[second.version].endswith("served by the SPARQL server")
+    assert lines[first.version].endswith("on the SPARQL server")
+    assert main(["releases", "--json"], environ=env) == 0
+    assert json.loads(capsys.readouterr().out)["server"]["current"] == second.version
 
 
 def test_a_server_that_stops_answering_gives_clear_502s_and_a_degraded_health(virtuoso, make_settings) -> None:

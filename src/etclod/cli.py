@@ -167,15 +167,28 @@ def cmd_schema(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_releases(args: argparse.Namespace, settings: Settings) -> int:
     current = current_version(settings)
     releases = list_releases(settings)
+    server: dict[str, object] | None = None
+    if settings.store_url is not None:  # what the SPARQL server holds, beside the local folders
+        from etclod.remote import RemoteStore
+
+        remote = RemoteStore.from_settings(settings)
+        server = {"endpoint": remote.endpoint, "current": remote.current(),
+                  "pushed": [v for v, done in remote.pushed() if done]}
     if args.json:
-        print(json.dumps({"current": current, "releases": releases}, indent=2, ensure_ascii=False))
+        print(json.dumps({"current": current, "releases": releases, **({"server": server} if server else {})},
+                         indent=2, ensure_ascii=False))
         return EXIT_OK
     if not releases:
         print(f"no releases in {settings.releases_dir}")
     for m in releases:
         mark = "*" if m["version"] == current else " "
+        there = ""
+        if server is not None:
+            pushed = m["version"] in server["pushed"]  # type: ignore[operator]
+            there = "  served by the SPARQL server" if m["version"] == server["current"] else \
+                "  on the SPARQL server" if pushed else "  not pushed"
         print(f"{mark} {m['version']}  {m['records']['published']:>6} records  "
-              f"{m['records']['rejected']:>4} rejected  {m['triples']:>8} triples  {m['created']}")
+              f"{m['records']['rejected']:>4} rejected  {m['triples']:>8} triples  {m['created']}{there}")
     return EXIT_OK
 
 
