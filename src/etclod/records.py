@@ -89,13 +89,16 @@ HTTP_IRI = r"^https?://[^\s<>\"{}|\\^`]+$"
 EMAIL = r"^[^\s@<>\"]+@[^\s@<>\"]+\.[^\s@<>\"]+$"
 
 
+_BAD_CHARACTER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+"""NUL, the control characters but tab, newline and carriage return, and lone surrogates."""
+
+
 def _bad_character(value: Any, where: str = "") -> str | None:
     """Where a NUL, another control character or a lone surrogate hides in a value."""
     if isinstance(value, str):
-        for index, ch in enumerate(value):
-            code = ord(ch)
-            if 0xD800 <= code <= 0xDFFF or code == 0 or (code < 0x20 and ch not in "\t\n\r"):
-                return f"{where or 'a value'} holds the character U+{code:04X} at position {index}"
+        match = _BAD_CHARACTER.search(value)
+        if match:
+            return f"{where or 'a value'} holds the character U+{ord(match.group()):04X} at position {match.start()}"
         return None
     if isinstance(value, dict):
         items = value.items()
