@@ -67,7 +67,7 @@ def write_store(path: Path, nquads: bytes) -> None:
 
 
 def _rename_graphs(lines: bytes, prefix: bytes) -> bytes:
-    return _GRAPH_AT_END.sub(lambda m: b" <" + prefix + m.group(1) + b"> .", lines)
+    return _GRAPH_AT_END.sub(b" <" + prefix.replace(b"\\", b"\\\\") + rb"\1> .", lines)
 
 
 def write_changes(path: Path, nquads: bytes, previous: Path | None) -> dict[str, int]:
