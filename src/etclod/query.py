@@ -137,8 +137,6 @@ def syntax_message(raw: str) -> str:
     >>> syntax_message("error at 2:9: expected one of LATERAL, SERVICE")
     'SPARQL syntax error at line 2, column 9: expected one of LATERAL, SERVICE'
     """
-    import re
-
     match = re.match(r"error at (\d+):(\d+): (.*)", raw, re.DOTALL)
     if match:
         return f"SPARQL syntax error at line {match.group(1)}, column {match.group(2)}: {match.group(3)}"
