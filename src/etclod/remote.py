@@ -78,10 +78,6 @@ class RemoteView:
     def select(self, query: str) -> list[dict[str, Any]]:
         return self.remote.raw_select(query, list(self.graphs.values()))
 
-    def public(self, iri: str) -> str:
-        """A graph name on the server as the release names it."""
-        return iri.removeprefix(versioned(self.version, ""))
-
 
 @dataclass
 class PushResult:
@@ -141,8 +137,12 @@ class RemoteStore:
         data: dict[str, Any] = {"query": query}
         if dataset:
             data["default-graph-uri"] = list(dataset)
-        body = self._post(self.endpoint, data, timeout=timeout).json()
-        return [{k: term(v) for k, v in row.items()} for row in body["results"]["bindings"]]
+        try:
+            body = self._post(self.endpoint, data, timeout=timeout).json()
+            return [{k: term(v) for k, v in row.items()} for row in body["results"]["bindings"]]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RemoteStoreError(f"the SPARQL server at {self.endpoint} answered with results etclod "
+                                   f"cannot read: {exc!r}") from exc
 
     def current(self, timeout: float | None = None) -> str | None:
         rows = self.raw_select(f"SELECT ?v WHERE {{ GRAPH <{CONTROL}> {{ <{SERVICE}> <{ETC}currentRelease> ?v }} }} "
