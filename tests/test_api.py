@@ -279,6 +279,7 @@ def test_health_and_metrics(client, seed_release) -> None:
     metrics = client.get("/metrics").text
     assert 'etclod_requests_total{method="GET",route="/id/{rtype}/{key}",status="200"}' in metrics
     assert "etclod_query_duration_seconds_count" in metrics and "etclod_query_timeouts_total 0" in metrics
+    assert "etclod_query_workers_retired_total" in metrics
 
 
 def test_no_release_answers_503_with_reason(tmp_path) -> None:

@@ -321,3 +321,25 @@ def test_validate_reports_on_conformance(live, fast_settings) -> None:
         import gzip
         good = client.post("/validate", content=gzip.decompress(dump), headers={"Content-Type": "application/n-triples"})
         assert good.headers["x-etclod-conforms"] == "true"
+
+
+@pytest.mark.parametrize("growth_mb, retired", [(1, 1), (0, 0)])
+def test_a_worker_that_grew_is_replaced(seed_release, growth_mb, retired) -> None:
+    """Memory a big query made a worker's allocator keep is given back: past
+    ETCLOD_WORKER_MAX_GROWTH_MB the worker ends after its answer and a fresh one takes over."""
+    from etclod.executor import Job, QueryPool
+
+    _, release = seed_release
+    pool = QueryPool(1, 20.0, 4, max_growth_mb=growth_mb)
+    try:
+        big = Job(str(release.path / "store"), "SELECT * WHERE { ?a ?b ?c . ?d ?e ?f } LIMIT 100000", "json", None,
+                  100_000)
+        assert pool.run(big).rows == 100_000
+        deadline = time.monotonic() + 15
+        while pool.retired < retired and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pool.retired == retired
+        small = Job(str(release.path / "store"), SIMPLE, "csv", None, 10)
+        assert pool.run(small).body.splitlines()[1] == b"5"  # the pool answers on, at full strength
+    finally:
+        pool.close()

@@ -134,11 +134,25 @@ def too_many(limit: int, what: str) -> QueryError:
                       "dumps at /dumps/", code="result_too_large", status=400)
 
 
-def _worker_main(conn: Any) -> None:
-    """A worker process: answer jobs until the pipe closes."""
+def resident_bytes() -> int:
+    """This process's resident memory (Linux ``/proc``; 0 where that cannot be read)."""
+    import os
+
+    try:
+        with open("/proc/self/statm", "rb") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _worker_main(conn: Any, max_growth: int = 0) -> None:
+    """A worker process: answer jobs until the pipe closes. With ``max_growth`` (bytes), a
+    worker that has grown past it since it opened its first store says so with its answer
+    and ends: memory a big query made the allocator keep is given back by a fresh worker."""
     import pyoxigraph as ox
 
     stores: dict[str, Any] = {}
+    baseline = 0
     while True:
         try:
             job = conn.recv()
@@ -146,26 +160,32 @@ def _worker_main(conn: Any) -> None:
             return
         try:
             if isinstance(job, ValidateJob):
-                conn.send(("ok", validate_rdf(job)))
-                continue
-            store = stores.get(job.store_path)
-            if store is None:
-                if len(stores) >= 2:
-                    stores.pop(next(iter(stores)))
-                store = stores[job.store_path] = ox.Store.read_only(job.store_path)
-            conn.send(("ok", evaluate(store, job)))
+                message: tuple[str, Any] = ("ok", validate_rdf(job))
+            else:
+                store = stores.get(job.store_path)
+                if store is None:
+                    if len(stores) >= 2:
+                        stores.pop(next(iter(stores)))
+                    store = stores[job.store_path] = ox.Store.read_only(job.store_path)
+                    baseline = baseline or resident_bytes()
+                message = ("ok", evaluate(store, job))
         except SyntaxError as exc:
-            conn.send(("error", ("syntax_error", syntax_message(str(exc)), 400)))
+            message = ("error", ("syntax_error", syntax_message(str(exc)), 400))
         except EtclodError as exc:
-            conn.send(("error", (exc.code, exc.message, exc.status)))
+            message = ("error", (exc.code, exc.message, exc.status))
         except (OSError, ValueError, RuntimeError, TypeError) as exc:
-            conn.send(("error", ("query_failed", f"the query could not be evaluated: {exc}", 400)))
+            message = ("error", ("query_failed", f"the query could not be evaluated: {exc}", 400))
+        retire = bool(max_growth and baseline and resident_bytes() - baseline > max_growth)
+        conn.send((*message, retire))
+        if retire:
+            return
 
 
 class _Worker:
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: Any, max_growth: int = 0) -> None:
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_worker_main, args=(child,), daemon=True, name="etclod-query")
+        self.process = ctx.Process(target=_worker_main, args=(child, max_growth), daemon=True,
+                                   name="etclod-query")
         self.process.start()
         child.close()
 
@@ -178,8 +198,11 @@ class _Worker:
 class QueryPool:
     """A fixed number of worker processes; at most ``max_concurrent`` queries running or waiting."""
 
-    def __init__(self, size: int, timeout: float, max_concurrent: int) -> None:
+    def __init__(self, size: int, timeout: float, max_concurrent: int, max_growth_mb: int = 0) -> None:
         self.size, self.timeout = size, timeout
+        self.max_growth = max_growth_mb * 1024 * 1024
+        self.retired = 0
+        """Workers replaced because they had grown past ``max_growth_mb``."""
         self._ctx = mp.get_context("spawn")
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._slots = threading.BoundedSemaphore(max_concurrent)
@@ -192,7 +215,7 @@ class QueryPool:
             if self._started:
                 return
             for _ in range(self.size):
-                self._idle.put(_Worker(self._ctx))
+                self._idle.put(_Worker(self._ctx, self.max_growth))
             self._started = True
 
     def close(self) -> None:
@@ -203,9 +226,15 @@ class QueryPool:
             except queue.Empty:
                 return
 
+    def _retire(self, worker: _Worker) -> None:
+        worker.process.join(timeout=5)
+        worker.kill()
+        self.retired += 1
+        self._replace()
+
     def _replace(self) -> None:
         if not self._closed:
-            self._idle.put(_Worker(self._ctx))
+            self._idle.put(_Worker(self._ctx, self.max_growth))
 
     @contextmanager
     def slot(self) -> Iterator[None]:
@@ -242,7 +271,10 @@ class QueryPool:
                     threading.Thread(target=self._replace, daemon=True).start()
                     worker = None
                     raise timed_out(self.timeout)
-                status, payload = worker.conn.recv()
+                status, payload, retire = worker.conn.recv()
+                if retire:  # it ends itself after this answer: a fresh one takes its place
+                    threading.Thread(target=self._retire, args=(worker,), daemon=True).start()
+                    worker = None
             except (EOFError, OSError, BrokenPipeError) as exc:
                 if worker is not None:
                     worker.kill()

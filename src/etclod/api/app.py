@@ -67,7 +67,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.pages = Pages(settings.ontology_dir)
     app.state.shapes = load_shapes(settings.ontology_dir / "shapes.ttl")
     app.state.metrics = Metrics()
-    app.state.pool = QueryPool(settings.query_workers, settings.query_timeout, settings.max_concurrent_queries)
+    app.state.pool = QueryPool(settings.query_workers, settings.query_timeout, settings.max_concurrent_queries,
+                               settings.worker_max_growth_mb)
 
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
                        allow_headers=["*"], expose_headers=["ETag", "Link", "Last-Modified", "X-Checksum-SHA256",

@@ -147,7 +147,8 @@ def health(request: Request) -> JSONResponse:
 @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
 def metrics(request: Request) -> PlainTextResponse:
     release = request.app.state.holder.current_or_none()
-    return PlainTextResponse(request.app.state.metrics.render(release.version if release else None),
+    return PlainTextResponse(request.app.state.metrics.render(release.version if release else None,
+                                                              request.app.state.pool.retired),
                              media_type="text/plain; version=0.0.4; charset=utf-8")
 
 

@@ -54,7 +54,7 @@ class Metrics:
         with self._lock:
             self.queries.observe(seconds)
 
-    def render(self, release: str | None) -> str:
+    def render(self, release: str | None, workers_retired: int = 0) -> str:
         with self._lock:
             lines = ["# HELP etclod_requests_total HTTP requests by method, route and status.",
                      "# TYPE etclod_requests_total counter"]
@@ -69,6 +69,10 @@ class Metrics:
                       "# HELP etclod_query_timeouts_total Queries stopped at the time limit.",
                       "# TYPE etclod_query_timeouts_total counter",
                       f"etclod_query_timeouts_total {self.timeouts}",
+                      "# HELP etclod_query_workers_retired_total Query workers replaced after growing past "
+                      "ETCLOD_WORKER_MAX_GROWTH_MB.",
+                      "# TYPE etclod_query_workers_retired_total counter",
+                      f"etclod_query_workers_retired_total {workers_retired}",
                       "# HELP etclod_release_info The release being served.",
                       "# TYPE etclod_release_info gauge",
                       f'etclod_release_info{{version="{release or ""}"}} 1']
