@@ -267,6 +267,10 @@ def test_ontology_shapes_and_validation(client) -> None:
     report = parse(client.get("/validation", headers={"Accept": "text/turtle"}), RDF_FORMATS[0])
     assert (None, rdflib.namespace.SH.conforms, Literal(True)) in report
     assert "Validation report" in client.get("/validation", headers={"Accept": "text/html"}).text
+    # every etc: term the service itself says (its Service Description) is defined at /def
+    described = parse(client.get("/sparql", headers={"Accept": "text/turtle"}), RDF_FORMATS[0])
+    used = {p for p in described.predicates() if str(p).startswith(str(ETC))}
+    assert used and all((term, RDF.type, None) in onto for term in used), used
 
 
 def test_health_and_metrics(client, seed_release) -> None:
