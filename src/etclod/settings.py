@@ -102,7 +102,7 @@ class Settings:
     incoming_page_size: int = 200
     query_workers: int = max(2, min(4, os.cpu_count() or 2))
     max_concurrent_queries: int = 64
-    worker_max_growth_mb: int = 48
+    worker_max_growth_mb: int = 256
     """A query worker that has grown this much since it opened its store is replaced (0: never)."""
     max_body_bytes: int = 5_000_000
     service_allow: tuple[str, ...] = ()
