@@ -105,7 +105,7 @@ class ReleaseHolder:
         self._served: ServedRelease | None = None
         self._target: str | None = None
         self._switching = False
-        self._polled = (-1e9, None)
+        self._polled: tuple[float, str | None, str | None] = (-1e9, None, None)
         self._remote_versions: list[str] = []
         self._remote_current: str | None = None
         self.warnings: list[str] = []
@@ -123,17 +123,20 @@ class ReleaseHolder:
         this host has the folder of."""
         assert self.remote is not None
         now = time.monotonic()
-        polled_at, target = self._polled
+        polled_at, target, problem = self._polled
         if now - polled_at < self.settings.store_poll:
+            if problem is not None and self._served is None:
+                raise ReleaseError(problem)
             return target
         try:
             current = self.remote.current(timeout=POLL_TIMEOUT)
             complete = sorted(v for v, done in self.remote.pushed(timeout=POLL_TIMEOUT) if done)
         except EtclodError as exc:
             log.error("%s", exc.message)
-            self._polled = (now, self._target)  # not again before the next poll: requests go on
+            problem = f"the SPARQL server is not answering: {exc.message}"
+            self._polled = (now, self._target, problem)  # not again before the next poll
             if self._served is None:
-                raise ReleaseError(f"the SPARQL server is not answering: {exc.message}") from exc
+                raise ReleaseError(problem) from exc
             self.warnings = [f"the SPARQL server is not answering ({exc.message}); serving release "
                              f"{self._served.version} as last seen"]
             return self._target
@@ -148,9 +151,11 @@ class ReleaseHolder:
             log.error("release %s is current on the SPARQL server but not in %s", current, self.settings.releases_dir)
             target = f"releases/{here[-1]}" if here else None
             if target is None:
-                raise ReleaseError(f"release {current} is current on the SPARQL server but its folder is not in "
-                                   f"{self.settings.releases_dir}; copy it there")
-        self._polled = (now, target)
+                problem = (f"release {current} is current on the SPARQL server but its folder is not in "
+                           f"{self.settings.releases_dir}; copy it there")
+                self._polled = (now, None, problem)
+                raise ReleaseError(problem)
+        self._polled = (now, target, None)
         return target
 
     def get(self) -> ServedRelease:
