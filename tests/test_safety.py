@@ -343,3 +343,27 @@ def test_a_worker_that_grew_is_replaced(seed_release, growth_mb, retired) -> Non
         assert pool.run(small).body.splitlines()[1] == b"5"  # the pool answers on, at full strength
     finally:
         pool.close()
+
+
+def test_queries_on_a_remote_store_run_as_many_at_once_as_workers() -> None:
+    """On a SPARQL server there are no worker processes, but the same limits hold: ``size``
+    queries run at once (each answer is held in memory), the rest wait up to the time limit."""
+    from etclod.executor import Answer, BusyError, QueryPool
+
+    pool = QueryPool(1, 0.5, 4)
+    release = threading.Event()
+
+    def slow() -> Answer:
+        release.wait(5)
+        return Answer("select", b"", 0)
+
+    with cf.ThreadPoolExecutor(max_workers=1) as other:
+        running = other.submit(pool.run_here, slow)
+        time.sleep(0.1)
+        started = time.monotonic()
+        with pytest.raises(BusyError, match="within 0.5 s"):
+            pool.run_here(lambda: Answer("select", b"", 0))
+        assert 0.4 < time.monotonic() - started < 2
+        release.set()
+        assert running.result().kind == "select"
+    assert pool.run_here(lambda: Answer("ask", b"", 1)).kind == "ask"  # the slot is free again

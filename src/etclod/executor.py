@@ -206,6 +206,7 @@ class QueryPool:
         self._ctx = mp.get_context("spawn")
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._slots = threading.BoundedSemaphore(max_concurrent)
+        self._running = threading.BoundedSemaphore(size)
         self._started = False
         self._lock = threading.Lock()
         self._closed = False
@@ -247,10 +248,17 @@ class QueryPool:
             self._slots.release()
 
     def run_here(self, function: Callable[..., Answer], *args: Any) -> Answer:
-        """Run ``function`` in this thread within the concurrency limit: for a remote store,
-        whose server does the work and enforces the time limit it is given."""
+        """Run ``function`` in this thread, as a worker would: for a remote store, whose server
+        does the work under the time limit it is given. The same limits hold: ``size`` queries
+        run at once (so at most that many answers are held in memory), ``max_concurrent`` run
+        or wait, and a wait ends after the time limit."""
         with self.slot():
-            return function(*args)
+            if not self._running.acquire(timeout=self.timeout):
+                raise BusyError(f"no query slot came free within {self.timeout:g} s; try again in a moment")
+            try:
+                return function(*args)
+            finally:
+                self._running.release()
 
     def run(self, job: Job | ValidateJob) -> Answer:
         """Evaluate ``job`` in a worker; raise QueryTimeoutError past the limit (the worker is

@@ -27,7 +27,8 @@ from etclod.results import write_ask, write_select
 
 EMPTY_GRAPH = "urn:etclod:no-graph"
 """Named as the only graph of an empty dataset part: no parameter would mean every graph."""
-BYTES_PER_ROW = 4096
+BYTES_PER_ROW = 2048
+"""An answer may take this many bytes a row (SPARQL JSON) before it is refused as too large."""
 QUERY_FAULT = re.compile(r"SPARQL query:|Virtuoso (?:37000|42000|42S\w\w|22\w\w\w)\b")
 """A server error that is about the query, not the server (Virtuoso's compile-time refusals)."""
 
