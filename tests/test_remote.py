@@ -298,3 +298,41 @@ def test_a_server_that_stops_answering_gives_clear_502s_and_a_degraded_health(vi
         health = client.get("/health").json()
         assert health["status"] == "degraded" and "not answering" in health["warnings"][0]
         assert client.get("/catalog", headers={"Accept": "text/turtle"}).status_code == 200  # files still served
+
+
+def test_credentials_go_as_the_server_asks_basic_or_digest(tmp_path) -> None:
+    """Virtuoso asks for Digest (the tests above); Fuseki, GraphDB and proxies for Basic. A
+    real HTTP server on loopback that asks for Basic gets the credentials, and only after it asked."""
+    import base64
+    import http.server
+
+    seen: list[str | None] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            seen.append(self.headers.get("authorization"))
+            if self.headers.get("authorization") != "Basic " + base64.b64encode(b"etclod:s3cret").decode():
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="sparql"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}"
+        store = RemoteStore(f"{url}/query", f"{url}/update", f"{url}/data", "etclod", "s3cret", 5)
+        store.update("INSERT DATA { <urn:a> <urn:b> <urn:c> }")
+        assert seen[0] is None and seen[1].startswith("Basic ")
+        with pytest.raises(RemoteStoreError, match="401"):
+            RemoteStore(f"{url}/query", f"{url}/update", f"{url}/data", "etclod", "wrong", 5).update("CLEAR ALL")
+    finally:
+        server.shutdown()

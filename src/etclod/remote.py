@@ -65,6 +65,27 @@ def term(value: dict[str, str]) -> Any:
     return Literal(value["value"], datatype=URIRef(datatype) if datatype else None)
 
 
+class ServerAuth(httpx.Auth):
+    """HTTP Digest or Basic, whichever the server asks for (Virtuoso asks for Digest; Fuseki,
+    GraphDB and most proxies for Basic). Nothing is sent before the server asks."""
+
+    requires_request_body = True
+
+    def __init__(self, user: str, password: str) -> None:
+        self.digest = httpx.DigestAuth(user, password)
+        self.basic = httpx.BasicAuth(user, password)
+
+    def auth_flow(self, request: httpx.Request) -> Any:
+        response = yield request
+        if response.status_code != 401:
+            return
+        challenge = response.headers.get("www-authenticate", "").strip().split(" ", 1)[0].lower()
+        if challenge == "basic":
+            yield from self.basic.auth_flow(request)
+        elif challenge == "digest":
+            yield from self.digest.auth_flow(request)
+
+
 @dataclass
 class RemoteView:
     """One release on the SPARQL server: queries name its graphs as their dataset, so a
@@ -97,7 +118,7 @@ class RemoteStore:
     def __init__(self, endpoint: str, update_endpoint: str, graph_store: str, user: str | None = None,
                  password: str | None = None, timeout: float = 30.0) -> None:
         self.endpoint, self.update_endpoint, self.graph_store = endpoint, update_endpoint, graph_store
-        auth = httpx.DigestAuth(user, password) if user else None
+        auth = ServerAuth(user, password or "") if user else None
         self.client = httpx.Client(timeout=timeout, auth=auth)
 
     @classmethod
