@@ -30,7 +30,8 @@ def test_push_verifies_and_switches(virtuoso, seed_settings, capsys) -> None:
            "ETCLOD_BASE_URI": BASE, "ETCLOD_STORE": virtuoso.url, "ETCLOD_STORE_USER": "dba", "ETCLOD_STORE_PASSWORD": "dba"}
     assert main(["build"], environ=env) == 0
     assert main(["push"], environ=env) == 0
-    assert "quads verified" in capsys.readouterr().out
+    out = capsys.readouterr()
+    assert "quads verified" in out.out and out.err.splitlines()[-1].startswith("push ") and "588 quads on" in out.err
     store = remote_for(virtuoso)
     release = current_path(seed_settings)
     assert store.current() == release.name

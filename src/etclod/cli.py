@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -308,7 +309,15 @@ def cmd_push(args: argparse.Namespace, settings: Settings) -> int:
     if release is None or not (release / "manifest.json").is_file():
         raise InputError(f"no sealed release {args.release or '(current)'} in {settings.releases_dir}")
     store = RemoteStore.from_settings(settings)
-    result = store.push(release, keep=settings.keep_releases)
+    quads = json.loads((release / "manifest.json").read_text("utf-8"))["quads"]
+    reporter: Any = BarReporter(sys.stderr) if sys.stderr.isatty() else PlainReporter(sys.stderr)
+    started = time.perf_counter()
+    reporter.stage("push", quads)
+    try:
+        result = store.push(release, keep=settings.keep_releases, progress=reporter.advance)
+        reporter.done("push", time.perf_counter() - started, f"{result.quads} quads on {store.endpoint}")
+    finally:
+        getattr(reporter, "close", lambda: None)()
     if result.switched:
         print(f"release {result.version} was on {settings.store_url} already; it is current again")
     elif result.skipped:

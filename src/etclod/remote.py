@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -251,8 +252,9 @@ class RemoteStore:
             switch += f' ; DELETE DATA {{ GRAPH <{CONTROL}> {{ <{SERVICE}> <{ETC}currentRelease> "{current}" }} }}'
         self.update(switch)
 
-    def push(self, release: Path, keep: int = 2) -> PushResult:
-        """Load a sealed release, verify it against its manifest, then make it current."""
+    def push(self, release: Path, keep: int = 2, progress: Callable[[int], None] | None = None) -> PushResult:
+        """Load a sealed release, verify it against its manifest, then make it current.
+        ``progress`` is told how many triples each upload carried."""
         manifest = json.loads((release / "manifest.json").read_text("utf-8"))
         version = manifest["version"]
         known = dict(self.pushed())
@@ -284,7 +286,10 @@ class RemoteStore:
         for graph, triples in sorted(lines.items()):
             target = versioned(version, graph)
             for start in range(0, len(triples), CHUNK):
-                self.upload(target, b"".join(triples[start:start + CHUNK]))
+                chunk = triples[start:start + CHUNK]
+                self.upload(target, b"".join(chunk))
+                if progress is not None:
+                    progress(len(chunk))
             found = self.count(target)
             if found != len(triples):
                 raise RemoteStoreError(f"graph {graph} of release {version} holds {found} triples on the server, "
