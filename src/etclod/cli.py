@@ -315,7 +315,8 @@ def cmd_push(args: argparse.Namespace, settings: Settings) -> int:
     reporter.stage("push", quads)
     try:
         result = store.push(release, keep=settings.keep_releases, progress=reporter.advance)
-        reporter.done("push", time.perf_counter() - started, f"{result.quads} quads on {store.endpoint}")
+        reporter.done("push", time.perf_counter() - started,
+                      f"{'none loaded: already' if result.skipped else str(result.quads) + ' quads'} on {store.endpoint}")
     finally:
         getattr(reporter, "close", lambda: None)()
     if result.switched:
