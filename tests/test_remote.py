@@ -337,3 +337,40 @@ def test_credentials_go_as_the_server_asks_basic_or_digest(tmp_path) -> None:
             RemoteStore(f"{url}/query", f"{url}/update", f"{url}/data", "etclod", "wrong", 5).update("CLEAR ALL")
     finally:
         server.shutdown()
+
+
+def test_serve_starts_while_the_sparql_server_is_down_and_says_so(make_settings) -> None:
+    """A replica must come up even if the store is not answering yet: /health says why."""
+    import os
+    import sys
+    import time
+
+    import httpx
+
+    from conftest import free_port
+
+    settings = make_settings([project()])
+    build_release(settings)
+    port = free_port()
+    env = {**os.environ, "ETCLOD_DATA": str(settings.data_dir), "ETCLOD_VAR": str(settings.var_dir),
+           "ETCLOD_BASE_URI": BASE, "ETCLOD_STORE": f"sparql+http://127.0.0.1:{free_port()}/sparql",
+           "ETCLOD_QUERY_WORKERS": "1"}
+    replica = subprocess.Popen([sys.executable, "-m", "etclod", "serve", "--port", str(port)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=10)
+                break
+            except httpx.HTTPError:
+                assert replica.poll() is None, replica.stderr.read().decode()
+                assert time.time() < deadline, "serve did not start"
+                time.sleep(0.2)
+        assert health.status_code == 503 and "not answering" in health.json()["message"]
+        page = httpx.get(f"http://127.0.0.1:{port}/id/project/proj", timeout=10)
+        assert page.status_code == 503 and page.json()["error"] == "release_error"
+        assert "not answering" in page.json()["message"]
+    finally:
+        replica.terminate()
+        replica.wait(timeout=20)

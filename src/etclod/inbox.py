@@ -104,10 +104,10 @@ def process(settings: Settings, upload: Upload) -> tuple[Upload, BuildResult | N
     accepted_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy2(source, accepted_dir / target_name)
     result = build_release(settings)
-    push_if_remote(settings, result.path)
     upload.status.update(status="published", release=result.version,
                          records=sum(1 for m in checked.verdict.accepted if m.loaded.file == label))
     _write_status(upload.folder, upload.status)
+    push_if_remote(settings, result.path)  # after the status: a failed push leaves it published here
     return upload, result
 
 

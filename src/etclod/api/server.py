@@ -8,6 +8,7 @@ import sys
 import uvicorn
 
 from etclod.api.app import create_app
+from etclod.errors import EtclodError
 from etclod.release import build_release, current_path, current_version
 from etclod.remote import RemoteStore
 from etclod.settings import Settings
@@ -51,9 +52,12 @@ def serve(settings: Settings, *, host: str, port: int, workers: int = 1) -> int:
     if settings.store_url is not None:
         remote = RemoteStore.from_settings(settings)
         release = current_path(settings)
-        if remote.current() is None and release is not None:
-            pushed = remote.push(release, keep=settings.keep_releases)
-            print(f"pushed release {pushed.version} to {settings.store_url}", file=sys.stderr)
+        try:
+            if remote.current() is None and release is not None:
+                pushed = remote.push(release, keep=settings.keep_releases)
+                print(f"pushed release {pushed.version} to {settings.store_url}", file=sys.stderr)
+        except EtclodError as exc:  # serve anyway: /health says what is wrong until the server answers
+            print(f"etclod serve: {exc.message}", file=sys.stderr)
     fewer_malloc_arenas()
     if workers > 1:
         _export(settings)
