@@ -166,6 +166,55 @@ class Virtuoso:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+class OxigraphServer:
+    """The Oxigraph server (pip package ``oxigraph``, in the test extras) on loopback, with
+    its own folder: a second, different SPARQL 1.1 server behind ``ETCLOD_STORE``, with the
+    standard ``/query``, ``/update`` and ``/store`` endpoints and no credentials."""
+
+    def __init__(self) -> None:
+        import subprocess
+        import sys
+        import tempfile
+        import time
+
+        import httpx
+
+        binary = shutil.which("oxigraph") or str(Path(sys.executable).with_name("oxigraph"))
+        if not Path(binary).is_file():
+            pytest.skip("the Oxigraph server is not installed here (pip install oxigraph; the test extras do)")
+        self.folder = tempfile.mkdtemp(prefix="etclod-oxigraph-server-")
+        self.port = free_port()
+        # its own time limit too, so a runaway the service gave up on does not keep a core busy
+        self.process = subprocess.Popen([binary, "serve", "--location", self.folder, "--bind",
+                                         f"127.0.0.1:{self.port}", "--timeout-s", "5"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 30
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{self.port}/query", params={"query": "ASK {}"}, timeout=2)
+                break
+            except httpx.HTTPError:
+                assert self.process.poll() is None and time.time() < deadline, "the Oxigraph server did not start"
+                time.sleep(0.1)
+
+    def settings(self, settings: Settings) -> Settings:
+        root = f"http://127.0.0.1:{self.port}"
+        return settings.with_(store_url=f"sparql+{root}/query", store_update_url=f"{root}/update",
+                              store_graph_store_url=f"{root}/store", store_poll=0.0)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=20)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def shared_oxigraph_server():
+    server = OxigraphServer()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def shared_virtuoso():
     """One Virtuoso for the read-only suites: only the seed release is pushed to it."""
@@ -182,16 +231,28 @@ def virtuoso():
     server.stop()
 
 
-@pytest.fixture(scope="session", params=["oxigraph", "virtuoso"])
+STORES = {"virtuoso": "shared_virtuoso", "oxigraph-server": "shared_oxigraph_server"}
+
+
+@pytest.fixture(params=["virtuoso", "oxigraph-server"])
+def sparql_server(request):
+    """A fresh SPARQL server of each kind, per test."""
+    server = Virtuoso() if request.param == "virtuoso" else OxigraphServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session", params=["oxigraph", *STORES])
 def served(request, seed_release) -> Settings:
-    """Settings serving the seed release from each store: the embedded Oxigraph, and a real
-    Virtuoso the release was pushed to. Suites that take this run once per store."""
+    """Settings serving the seed release from each store: the embedded Oxigraph, and two real
+    SPARQL servers the release was pushed to (Virtuoso; the Oxigraph server). Suites that take
+    this run once per store."""
     settings, result = seed_release
     if request.param == "oxigraph":
         return settings
     from etclod.remote import RemoteStore
 
-    remote = request.getfixturevalue("shared_virtuoso").settings(settings)
+    remote = request.getfixturevalue(STORES[request.param]).settings(settings)
     RemoteStore.from_settings(remote).push(result.path)
     return remote
 

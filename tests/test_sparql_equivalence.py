@@ -48,17 +48,18 @@ CONSTRUCTS = {
 def both(served, seed_release):
     """Our endpoint on each store, and rdflib's engine over the release's N-Quads dump."""
     settings, result = served, seed_release[1]
+    virtuoso = settings.store_url is not None and settings.store_update_url is None  # Virtuoso's own paths
     dataset = rdflib.Dataset(default_union=True)
     with gzip.open(result.path / "dumps" / "etclod.nq.gz", "rb") as handle:
         dataset.parse(data=handle.read(), format="nquads")
     with TestClient(create_app(settings)) as client:
-        yield client, dataset, settings.store_url is not None
+        yield client, dataset, virtuoso
 
 
-def refused_by_virtuoso(response, remote: bool, name: str) -> bool:
+def refused_by_virtuoso(response, virtuoso: bool, name: str) -> bool:
     """Virtuoso cannot run a transitive path with neither end bound ("transitive start not
     given"): there the endpoint must say so plainly (400 query_failed), not fail or guess."""
-    if not (remote and name in UNBOUND_PATHS):
+    if not (virtuoso and name in UNBOUND_PATHS):
         return False
     assert response.status_code == 400 and response.json()["error"] == "query_failed"
     assert "transitive" in response.json()["message"]
@@ -67,10 +68,10 @@ def refused_by_virtuoso(response, remote: bool, name: str) -> bool:
 
 @pytest.mark.parametrize("name", sorted(SELECTS))
 def test_select_equals_rdflib(both, name) -> None:
-    client, dataset, remote = both
+    client, dataset, virtuoso = both
     query = PREFIXES + SELECTS[name]
     response = client.get("/sparql", params={"query": query}, headers={"Accept": "application/sparql-results+json"})
-    if refused_by_virtuoso(response, remote, name):
+    if refused_by_virtuoso(response, virtuoso, name):
         return
     assert response.status_code == 200, response.text
     data = response.json()
@@ -85,10 +86,10 @@ def test_select_equals_rdflib(both, name) -> None:
 
 @pytest.mark.parametrize("name", sorted(CONSTRUCTS))
 def test_construct_equals_rdflib(both, name) -> None:
-    client, dataset, remote = both
+    client, dataset, virtuoso = both
     query = PREFIXES + CONSTRUCTS[name]
     response = client.get("/sparql", params={"query": query}, headers={"Accept": "application/n-triples"})
-    if refused_by_virtuoso(response, remote, name):
+    if refused_by_virtuoso(response, virtuoso, name):
         return
     ours = rdflib.Graph().parse(data=response.text, format="nt")
     theirs = dataset.query(query).graph
