@@ -87,14 +87,14 @@ def answer(view: RemoteView, job: Job, timeout: float) -> Answer:
     except httpx.HTTPError as exc:
         raise RemoteStoreError(f"the SPARQL server at {view.remote.endpoint} did not answer: {exc}") from exc
     except RemoteQueryError as exc:
-        if exc.status == 413:
+        if exc.server_status == 413:
             raise too_many(job.max_rows, "triples" if graph else "rows") from None
         reason = exc.text.split("SPARQL query:")[0].strip()[:500]  # not the query echoed back
         if "timeout" in exc.text.lower() or "S1T00" in exc.text:
             raise timed_out(timeout) from None
-        if exc.status < 500 or QUERY_FAULT.search(exc.text):
+        if exc.server_status < 500 or QUERY_FAULT.search(exc.text):
             raise QueryError(f"the SPARQL server cannot run this query: {reason}", code="query_failed") from None
-        raise RemoteStoreError(f"the SPARQL server failed the query ({exc.status}): {reason[:300]}") from None
+        raise RemoteStoreError(f"the SPARQL server failed the query ({exc.server_status}): {reason[:300]}") from None
     if headers.get("x-sql-state", "").startswith("S1T"):  # Virtuoso's anytime query: a partial answer
         raise timed_out(timeout)
     try:

@@ -35,12 +35,13 @@ class RemoteStoreError(EtclodError):
     status = 502
 
 
-class RemoteQueryError(Exception):
-    """The SPARQL server refused or failed a query (status and its text, for the caller to word)."""
+class RemoteQueryError(RemoteStoreError):
+    """The SPARQL server refused or failed a query: its HTTP status and text, which ``proxy``
+    words for the client (a refusal of the query, a timeout, or a failing server)."""
 
-    def __init__(self, status: int, text: str) -> None:
-        super().__init__(text)
-        self.status, self.text = status, text
+    def __init__(self, server_status: int, text: str) -> None:
+        super().__init__(f"the SPARQL server answered {server_status}: {text[:300]}")
+        self.server_status, self.text = server_status, text
 
 
 def release_node(version: str) -> str:
