@@ -15,7 +15,7 @@ import pytest
 from etclod import describe as d
 from etclod.cli import main
 from etclod.release import build_release, current_path
-from etclod.remote import RemoteStore, RemoteStoreError
+from etclod.remote import CONTROL, ETC, SERVICE, RemoteStore, RemoteStoreError
 from etclod.store import OxigraphStore
 
 from conftest import BASE, from_json, normal, project, write_records
@@ -69,6 +69,8 @@ def test_queries_during_a_push_see_one_release_whole(virtuoso, make_settings) ->
     thread.join()
     assert seen and all(n == counts[v] for v, n in seen if v in counts)
     assert store.current() == second.version
+    pointers = store.raw_select(f"SELECT ?v WHERE {{ GRAPH <{CONTROL}> {{ <{SERVICE}> <{ETC}currentRelease> ?v }} }}")
+    assert [str(p["v"]) for p in pointers] == [second.version]  # the old pointer is gone
 
 
 def test_a_failed_push_leaves_the_old_release_and_is_cleaned_next_time(virtuoso, make_settings) -> None:
@@ -262,6 +264,8 @@ def test_rollback_makes_the_previous_release_current_on_the_server(virtuoso, mak
     assert store.current() == second.version
     assert main(["rollback"], environ=env) == 0
     assert store.current() == first.version and "current again" not in capsys.readouterr().out
+    pointers = store.raw_select(f"SELECT ?v WHERE {{ GRAPH <{CONTROL}> {{ <{SERVICE}> <{ETC}currentRelease> ?v }} }}")
+    assert [str(p["v"]) for p in pointers] == [first.version]  # the newer one's pointer went
     from fastapi.testclient import TestClient
 
     from etclod.api.app import create_app

@@ -249,8 +249,9 @@ class RemoteStore:
         # takes the newest, never none
         switch = f'INSERT DATA {{ GRAPH <{CONTROL}> {{ <{SERVICE}> <{ETC}currentRelease> "{version}" . ' \
                  f'<{release_node(version)}> <{ETC}complete> true }} }}'
-        if current and current != version:
-            switch += f' ; DELETE DATA {{ GRAPH <{CONTROL}> {{ <{SERVICE}> <{ETC}currentRelease> "{current}" }} }}'
+        if current and current != version:  # every other pointer goes, a stale one too
+            switch += (f' ; DELETE {{ GRAPH <{CONTROL}> {{ <{SERVICE}> <{ETC}currentRelease> ?v }} }} '
+                       f'WHERE {{ GRAPH <{CONTROL}> {{ <{SERVICE}> <{ETC}currentRelease> ?v }} FILTER(STR(?v) != "{version}") }}')
         self.update(switch)
 
     def push(self, release: Path, keep: int = 2, progress: Callable[[int], None] | None = None) -> PushResult:
