@@ -99,7 +99,8 @@ class RemoteView:
     """each graph's name in the release -> its name on the server."""
 
     def select(self, query: str) -> list[dict[str, Any]]:
-        return self.remote.raw_select(query, list(self.graphs.values()))
+        graphs = list(self.graphs.values())  # GRAPH too reaches this release's graphs only
+        return self.remote.raw_select(query, graphs, named=graphs)
 
 
 @dataclass
@@ -156,10 +157,12 @@ class RemoteStore:
         return response
 
     def raw_select(self, query: str, dataset: list[str] | None = None,
-                   timeout: float | None = None) -> list[dict[str, Any]]:
+                   timeout: float | None = None, named: list[str] | None = None) -> list[dict[str, Any]]:
         data: dict[str, Any] = {"query": query}
         if dataset:
             data["default-graph-uri"] = list(dataset)
+        if named:
+            data["named-graph-uri"] = list(named)
         try:
             body = self._post(self.endpoint, data, timeout=timeout).json()
             return [{k: term(v) for k, v in row.items()} for row in body["results"]["bindings"]]
