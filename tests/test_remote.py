@@ -15,7 +15,8 @@ import pytest
 from etclod import describe as d
 from etclod.cli import main
 from etclod.release import build_release, current_path
-from etclod.remote import CONTROL, ETC, SERVICE, RemoteStore, RemoteStoreError
+from etclod.namespaces import ETC
+from etclod.remote import CONTROL, SERVICE, RemoteStore, RemoteStoreError
 from etclod.store import OxigraphStore
 
 from conftest import BASE, from_json, normal, project, write_records

@@ -22,11 +22,11 @@ import httpx
 from rdflib import BNode, Literal, URIRef
 
 from etclod.errors import EtclodError, ReleaseError
+from etclod.namespaces import ETC
 from etclod.settings import Settings
 
 CONTROL = "urn:etclod:control"
 SERVICE = "urn:etclod:service"
-ETC = "https://w3id.org/etclod/def#"
 CHUNK = 20_000
 
 
