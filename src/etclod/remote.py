@@ -184,7 +184,7 @@ class RemoteStore:
         version = self.current()
         if version is None:
             raise ReleaseError("the remote store holds no release yet: run `etclod push`")
-        return self.raw_select(query, self.graphs(version))
+        return self.view(version).select(query)
 
     def view(self, version: str) -> RemoteView:
         """One pushed release, as a store of its own: what a served release queries."""
