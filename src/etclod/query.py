@@ -55,13 +55,13 @@ def _tokens(query: str) -> list[tuple[str, str, int, int]]:
             if m.lastgroup != "comment"]
 
 
-def iri_uses(query: str) -> list[tuple[str, int, int]]:
+def iri_uses(query: str, tokens: list[tuple[str, str, int, int]] | None = None) -> list[tuple[str, int, int]]:
     """Every IRI the query names, written in full or as a prefixed name, with its span in the
     text; the PREFIX declarations themselves are left out. Relative IRIs are resolved against
-    BASE."""
+    BASE. ``tokens``: the query's tokens, where the caller has them already."""
     from urllib.parse import urljoin
 
-    tokens = _tokens(query)
+    tokens = _tokens(query) if tokens is None else tokens
     prefixes: dict[str, str] = {}
     base = ""
     found: list[tuple[str, int, int]] = []
@@ -92,7 +92,7 @@ def iri_uses(query: str) -> list[tuple[str, int, int]]:
 def _dataset_clauses(query: str) -> list[tuple[bool, str, int, int]]:
     """Each FROM / FROM NAMED clause: whether it is NAMED, its IRI, and its span in the text."""
     tokens = _tokens(query)
-    uses = {start: iri for iri, start, _ in iri_uses(query)}
+    uses = {start: iri for iri, start, _ in iri_uses(query, tokens)}
     found = []
     for i, (kind, text, start, _) in enumerate(tokens):
         if kind == "word" and text.upper() == "FROM" and i + 1 < len(tokens):
