@@ -108,7 +108,7 @@ class ReleaseHolder:
         self._polled: tuple[float, str | None, str | None] = (-1e9, None, None)
         self._remote_versions: list[str] = []
         self._remote_current: str | None = None
-        self.warnings: list[str] = []
+        self._switch_warnings: list[str] = []
 
     def _read_target(self) -> str | None:
         if self.remote is not None:
@@ -137,11 +137,8 @@ class ReleaseHolder:
             self._polled = (now, self._target, problem)  # not again before the next poll
             if self._served is None:
                 raise ReleaseError(problem) from exc
-            self.warnings = [f"the SPARQL server is not answering ({exc.message}); serving release "
-                             f"{self._served.version} as last seen"]
             return self._target
         self._remote_versions, self._remote_current = complete, current
-        self.warnings = [w for w in self.warnings if "is not answering" not in w]
         if current is None:
             target = None
         elif (self.settings.releases_dir / current).is_dir():
@@ -194,7 +191,7 @@ class ReleaseHolder:
         for candidate in candidates:
             if self._served is not None and candidate.name == self._served.version:
                 self._target = target
-                self.warnings = warnings
+                self._switch_warnings = warnings
                 return self._served
             try:
                 served = ServedRelease.open(candidate, self.settings.verify_checksums, self.remote)
@@ -205,9 +202,18 @@ class ReleaseHolder:
             if warnings:
                 warnings.append(f"serving release {served.version} instead")
                 log.error("serving release %s instead of the corrupt %s", served.version, path.name)
-            self._served, self._target, self.warnings = served, target, warnings
+            self._served, self._target, self._switch_warnings = served, target, warnings
             return served
         raise ReleaseError("no release can be served: " + "; ".join(warnings))
+
+    @property
+    def warnings(self) -> list[str]:
+        """What /health reports: a server that did not answer the last look (while the release
+        seen before is served), then what the last switch found."""
+        problem, served = self._polled[2], self._served
+        answering = [] if problem is None or served is None else [f"{problem}; serving release {served.version} "
+                                                                   "as last seen"]
+        return answering + self._switch_warnings
 
     def ready(self) -> ServedRelease | None:
         """The release being served, if answering from it needs no waiting: the embedded store,
