@@ -9,18 +9,20 @@ import os
 import socket
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from etclod.api.app import create_app
+from etclod.namespaces import ETC
+
+from conftest import wait_until
 
 CARTESIAN = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l . ?m ?n2 ?o }"
 PATH = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?x ?b . ?b (!<http://x/p>)* ?c . ?d ?y ?e . ?e (!<http://x/p>)* ?f }"
 """(each path starts from a bound node: Virtuoso refuses a path with neither end bound)"""
-SIMPLE = "SELECT (COUNT(*) AS ?n) WHERE { ?s a <https://w3id.org/etclod/def#Project> }"
+SIMPLE = f"SELECT (COUNT(*) AS ?n) WHERE {{ ?s a <{ETC}Project> }}"
 COUNT_ALL = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
 
 
@@ -36,48 +38,53 @@ def fast_settings(served):
 
 @pytest.mark.parametrize("runaway", [CARTESIAN, PATH], ids=["cartesian", "property-path"])
 def test_runaway_query_is_stopped_within_the_limit(live, fast_settings, runaway) -> None:
-    server = live(create_app(fast_settings))
+    """How long the stop takes is measured by benchmarks/limits.py; here: that it is stopped
+    (503 naming the limit) and that nothing of it is still running afterwards."""
+    app = create_app(fast_settings)
+    server = live(app)
     with httpx.Client(base_url=server.url, timeout=30) as client:
         assert ask(client, SIMPLE).status_code == 200  # workers are up
-        started = time.monotonic()
         response = ask(client, runaway)
-        elapsed = time.monotonic() - started
         assert response.status_code == 503, response.text
         assert response.json()["error"] == "query_timeout" and "2 s limit" in response.json()["message"]
         assert response.headers["retry-after"]
-        assert elapsed < 2.0 * 1.5
+        assert app.state.pool.in_hand == 0
         # the killed worker is replaced: the pool answers again at full strength
         assert all(ask(client, SIMPLE).status_code == 200 for _ in range(5))
         assert "etclod_query_timeouts_total 1" in client.get("/metrics").text
 
 
-def test_other_clients_keep_answering_during_a_runaway(live, fast_settings) -> None:
-    server = live(create_app(fast_settings.with_(query_timeout=4.0)))
-    with httpx.Client(base_url=server.url, timeout=30) as warm:
+def test_other_clients_keep_answering_during_a_runaway(live, fast_settings, seed_release) -> None:
+    """Twelve simple queries are all answered while the runaway still holds its worker: had
+    they waited for it, the runaway would have ended (503) before them. The time limit is
+    long, so only a stall of that length on the machine could make the order differ."""
+    app = create_app(fast_settings.with_(query_timeout=10.0))
+    server = live(app)
+    projects = seed_release[1].manifest["classes"][f"{ETC}Project"]
+    with httpx.Client(base_url=server.url, timeout=60) as warm:
         assert ask(warm, SIMPLE).status_code == 200
     with cf.ThreadPoolExecutor(max_workers=8) as pool:
-        runaway = pool.submit(lambda: ask(httpx.Client(base_url=server.url, timeout=30), CARTESIAN))
-        time.sleep(0.3)
-        started = time.monotonic()
-        simple = [pool.submit(lambda: ask(httpx.Client(base_url=server.url, timeout=30), SIMPLE)) for _ in range(12)]
+        runaway = pool.submit(lambda: ask(httpx.Client(base_url=server.url, timeout=60), CARTESIAN))
+        wait_until(lambda: app.state.pool.in_hand == 1 or runaway.done(), "the runaway query to start")
+        simple = [pool.submit(lambda: ask(httpx.Client(base_url=server.url, timeout=60), SIMPLE)) for _ in range(12)]
         answers = [f.result() for f in simple]
-        simple_elapsed = time.monotonic() - started
-        assert all(a.status_code == 200 and a.text.splitlines()[1] == "5" for a in answers)
-        assert not runaway.done() or runaway.result().status_code == 503
-        assert simple_elapsed < 3.0, "simple queries waited for the runaway one"
+        assert not runaway.done(), "simple queries waited for the runaway one"
+        assert all(a.status_code == 200 and a.text.splitlines()[1] == str(projects) for a in answers)
         assert runaway.result().status_code == 503
 
 
 def test_too_many_concurrent_queries_get_503_with_retry_after(live, fast_settings) -> None:
-    server = live(create_app(fast_settings.with_(max_concurrent_queries=1, query_timeout=3.0)))
+    app = create_app(fast_settings.with_(max_concurrent_queries=1, query_timeout=3.0))
+    server = live(app)
     with cf.ThreadPoolExecutor(max_workers=2) as pool:
         runaway = pool.submit(lambda: ask(httpx.Client(base_url=server.url, timeout=30), CARTESIAN))
-        time.sleep(0.5)
+        wait_until(lambda: app.state.pool.in_hand == 1 or runaway.done(), "the runaway query to take the slot")
         with httpx.Client(base_url=server.url, timeout=30) as client:
             busy = ask(client, SIMPLE)
+        assert not runaway.done(), "the runaway ended before the second query came: nothing was tested"
         assert busy.status_code == 503 and busy.json()["error"] == "too_many_queries"
         assert busy.headers["retry-after"] == "5"
-        runaway.result()
+        assert runaway.result().json()["error"] == "query_timeout"
 
 
 def test_large_results_are_refused_not_truncated(live, fast_settings) -> None:
@@ -130,6 +137,7 @@ class Listener:
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
         self.connections = 0
+        self._accepted = threading.Condition()
         self._stop = False
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -138,10 +146,26 @@ class Listener:
         while not self._stop:
             try:
                 conn, _ = self.sock.accept()
-                self.connections += 1
+                with self._accepted:
+                    self.connections += 1
+                    self._accepted.notify_all()
                 conn.close()
             except OSError:
                 continue
+
+    def wait_for(self, n: int, timeout: float = 10.0) -> bool:
+        """Wait until ``n`` connections have been accepted; False if that took past ``timeout``."""
+        with self._accepted:
+            return self._accepted.wait_for(lambda: self.connections >= n, timeout)
+
+    def others(self) -> int:
+        """Connections made by anyone else before now: this connects once itself and waits
+        until that connection is accepted; the backlog is served in order, so every earlier
+        one has been counted by then."""
+        before = self.connections
+        socket.create_connection(("127.0.0.1", self.port)).close()
+        assert self.wait_for(before + 1), "the listener did not accept its own connection"
+        return self.connections - 1
 
     def close(self) -> None:
         self._stop = True
@@ -169,9 +193,10 @@ class Canary:
         was_opened = self.opened.is_set()
         if not was_opened:
             fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)  # release the waiting writer
-            time.sleep(0.1)
+            self.thread.join(timeout=10)  # it writes into the pipe's buffer and ends
             os.close(fd)
-        self.thread.join(timeout=2)
+        self.thread.join(timeout=10)
+        assert not self.thread.is_alive(), "the canary's writer did not end"
         return was_opened
 
 
@@ -183,10 +208,12 @@ def test_canary_detects_a_read() -> None:
 
 def test_listener_detects_a_connection() -> None:
     listener = Listener()
-    socket.create_connection(("127.0.0.1", listener.port)).close()
-    time.sleep(0.5)
-    assert listener.connections == 1
-    listener.close()
+    try:
+        assert listener.others() == 0
+        socket.create_connection(("127.0.0.1", listener.port)).close()
+        assert listener.others() == 1
+    finally:
+        listener.close()
 
 
 @pytest.mark.parametrize("template, code", [
@@ -219,11 +246,11 @@ def test_nothing_connects_out_or_reads_files(live, fast_settings, template, code
                 assert refused.status_code == 400 and refused.json()["error"] == code
             else:
                 assert refused.status_code == 200
-        time.sleep(0.5)
+        connected = listener.others()
     finally:
         read = canary.close()
         listener.close()
-    assert listener.connections == 0, "something connected out"
+    assert connected == 0, "something connected out"
     assert not read, "something read a local file named in the query"
 
 
@@ -294,22 +321,22 @@ def test_validating_hostile_rdf_fetches_and_reads_nothing(live, fast_settings) -
         server = live(create_app(fast_settings))
         with httpx.Client(base_url=server.url, timeout=30) as client:
             for name, body, ctype, status in hostile_rdf(listener.port, canary.path):
-                started = time.monotonic()
+                # a stall fails through the client's timeout; the time taken is in benchmarks/limits.py
                 response = client.post("/validate", content=body, headers={"Content-Type": ctype})
                 assert response.status_code == status, (name, response.text)
-                assert time.monotonic() - started < 3.0, name
                 if status != 200:
                     assert set(response.json()) == {"error", "message", "status"}, name
-        time.sleep(0.5)
+        connected = listener.others()
     finally:
         read = canary.close()
         listener.close()
-    assert listener.connections == 0, "validating RDF connected out"
+    assert connected == 0, "validating RDF connected out"
     assert not read, "validating RDF read a local file"
 
 
 def test_validate_reports_on_conformance(live, fast_settings) -> None:
-    server = live(create_app(fast_settings.with_(max_rows=100_000)))
+    # validating the whole dump can take past the 2 s of fast_settings on a loaded machine
+    server = live(create_app(fast_settings.with_(max_rows=100_000, query_timeout=30.0)))
     bad = b"<http://x/p> a <https://w3id.org/etclod/def#Project> ."
     with httpx.Client(base_url=server.url, timeout=30) as client:
         response = client.post("/validate", content=bad, headers={"Content-Type": "text/turtle"})
@@ -320,7 +347,7 @@ def test_validate_reports_on_conformance(live, fast_settings) -> None:
         dump = client.get("/dumps/etclod.nt.gz").content
         import gzip
         good = client.post("/validate", content=gzip.decompress(dump), headers={"Content-Type": "application/n-triples"})
-        assert good.headers["x-etclod-conforms"] == "true"
+        assert good.headers.get("x-etclod-conforms") == "true", good.text[:500]
 
 
 @pytest.mark.parametrize("growth_mb, retired", [(1, 1), (0, 0)])
@@ -335,12 +362,12 @@ def test_a_worker_that_grew_is_replaced(seed_release, growth_mb, retired) -> Non
         big = Job(str(release.path / "store"), "SELECT * WHERE { ?a ?b ?c . ?d ?e ?f } LIMIT 100000", "json", None,
                   100_000)
         assert pool.run(big).rows == 100_000
-        deadline = time.monotonic() + 15
-        while pool.retired < retired and time.monotonic() < deadline:
-            time.sleep(0.05)
+        if retired:
+            wait_until(lambda: pool.retired >= retired, "the grown worker to be retired", timeout=15)
         assert pool.retired == retired
         small = Job(str(release.path / "store"), SIMPLE, "csv", None, 10)
-        assert pool.run(small).body.splitlines()[1] == b"5"  # the pool answers on, at full strength
+        projects = release.manifest["classes"][f"{ETC}Project"]
+        assert pool.run(small).body.splitlines()[1] == str(projects).encode()  # the pool answers on, at full strength
     finally:
         pool.close()
 
@@ -351,19 +378,19 @@ def test_queries_on_a_remote_store_run_as_many_at_once_as_workers() -> None:
     from etclod.executor import Answer, BusyError, QueryPool
 
     pool = QueryPool(1, 0.5, 4)
-    release = threading.Event()
+    release, started = threading.Event(), threading.Event()
 
     def slow() -> Answer:
-        release.wait(5)
+        started.set()
+        release.wait(30)
         return Answer("select", b"", 0)
 
     with cf.ThreadPoolExecutor(max_workers=1) as other:
         running = other.submit(pool.run_here, slow)
-        time.sleep(0.1)
-        started = time.monotonic()
+        assert started.wait(30), "the first query did not start"
         with pytest.raises(BusyError, match="within 0.5 s"):
             pool.run_here(lambda: Answer("select", b"", 0))
-        assert 0.4 < time.monotonic() - started < 2
+        assert not running.done()  # the wait ended by the limit, not because the slot came free
         release.set()
         assert running.result().kind == "select"
     assert pool.run_here(lambda: Answer("ask", b"", 1)).kind == "ask"  # the slot is free again

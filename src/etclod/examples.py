@@ -10,7 +10,7 @@ PREFIX schema: <https://schema.org/>
 """
 
 EXAMPLES: list[tuple[str, str]] = [
-    ("EU funding per programme", """SELECT ?programme ?title (COUNT(?project) AS ?projects) (SUM(?eu) AS ?eu_funding) WHERE {
+    ("EU funding per programme", """SELECT ?programme ?title (COUNT(?project) AS ?projects) (SUM(COALESCE(?eu, 0)) AS ?eu_funding) WHERE {
   ?project etc:programme ?programme .
   OPTIONAL { ?project etc:euFunding ?eu }
   ?programme dct:title ?title FILTER(LANG(?title) = "en")

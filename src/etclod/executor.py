@@ -210,6 +210,13 @@ class QueryPool:
         self._started = False
         self._lock = threading.Lock()
         self._closed = False
+        self._in_hand = 0
+        self._in_hand_lock = threading.Lock()
+
+    @property
+    def in_hand(self) -> int:
+        """Queries running or waiting for a worker right now."""
+        return self._in_hand
 
     def start(self) -> None:
         with self._lock:
@@ -242,9 +249,13 @@ class QueryPool:
         """One of the ``max_concurrent`` places for a query; BusyError when none is free."""
         if not self._slots.acquire(blocking=False):
             raise BusyError("too many queries are running; try again in a moment")
+        with self._in_hand_lock:
+            self._in_hand += 1
         try:
             yield
         finally:
+            with self._in_hand_lock:
+                self._in_hand -= 1
             self._slots.release()
 
     def run_here(self, function: Callable[..., Answer], *args: Any) -> Answer:
