@@ -29,6 +29,8 @@ class CheckedQuery:
     text: str
     form: str
     """select, construct, describe or ask."""
+    base_iri: str | None = None
+    """What relative IRIs in the query resolve against: the endpoint's IRI, as the protocol allows."""
 
 
 def keywords(query: str) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Query, Request
@@ -12,16 +13,16 @@ from fastapi.responses import HTMLResponse, Response
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF, XSD  # noqa: F401
 
-from etclod.api.http import choose_format, wants_html
+from etclod.api.http import choose_format, etag_for, wants_html
 from etclod.api.resources import serialize
 from etclod.errors import QueryError
 from etclod.examples import examples
-from etclod.executor import Job, QueryTimeoutError
+from etclod.cache import cache_key
+from etclod.executor import QueryTimeoutError
 from etclod.formats import RDF_FORMATS, Format
 from etclod.namespaces import ETC, SD, VOID
-from etclod import proxy
-from etclod.query import check_query, dataset, pick_result_format
-from etclod.remote import RemoteView
+from etclod.query import check_query, dataset, keywords, pick_result_format
+from etclod.store import Dataset, ResultFormat
 
 router = APIRouter()
 FORMAT_PARAM_NAMES = ("format", "output", "results")
@@ -182,7 +183,8 @@ async def sparql(
         fmt = choose_format(request, RDF_FORMATS)
         return Response(serialize(service_description(request), fmt, settings.base_uri),
                         media_type=fmt.content_type, headers={"Vary": "Accept"})
-    checked = check_query(query, settings.max_query_length, settings.service_allow)
+    checked = replace(check_query(query, settings.max_query_length, settings.service_allow),
+                      base_iri=f"{settings.base_uri}sparql")
     release = request.app.state.holder.get()
     param = next((params[n][0] for n in FORMAT_PARAM_NAMES if params.get(n)), None)
     accept = request.headers.get("accept")
@@ -192,28 +194,56 @@ async def sparql(
     if select_fmt is None and graph_fmt is None:
         raise select_error if checked.form in ("select", "ask") else graph_error  # type: ignore[misc]
     default, named = dataset(checked.text, params)
-    job = Job(str(release.path / "store"), checked.text, select_fmt.key if select_fmt else None,
-              graph_fmt.media_type if graph_fmt else None, settings.max_rows, default, named,
-              base_iri=f"{settings.base_uri}sparql")
-    pool = request.app.state.pool
-    metrics = request.app.state.metrics
-    started = time.perf_counter()
-    try:
-        if isinstance(release.store, RemoteView):
-            answer = await run_in_threadpool(pool.run_here, proxy.answer, release.store, job, settings.query_timeout)
+    fmt = ResultFormat(select_fmt.key if select_fmt else None, graph_fmt.media_type if graph_fmt else None)
+    data = Dataset(default, named)
+    parts = (checked.text, repr(data.default), repr(data.named), repr(fmt.select), repr(fmt.graph))
+    etag = etag_for(release, "sparql", *parts, "html" if browser else "")
+    headers = {"Vary": "Accept", "X-Etclod-Release": release.version, "ETag": etag, "Cache-Control": CACHE_CONTROL}
+    cacheable = deterministic(checked.text)
+    if cacheable and etag in _if_none_match(request):
+        return Response(status_code=304, headers=headers)
+    cache = request.app.state.answers
+    key = cache_key(*parts)
+    answer = cache.get(release.version, key) if cacheable else None
+    headers["X-Etclod-Cache"] = "hit" if answer is not None else "miss"
+    if answer is None:
+        metrics = request.app.state.metrics
+        started = time.perf_counter()
+        try:
+            answer = await run_in_threadpool(release.store.answer, checked, fmt, data)
+        except QueryTimeoutError:
+            metrics.timeouts += 1
+            raise
+        finally:
+            metrics.observe_query(time.perf_counter() - started)
+        if cacheable:
+            cache.put(release.version, key, answer)
         else:
-            answer = await run_in_threadpool(pool.run, job)
-    except QueryTimeoutError:
-        metrics.timeouts += 1
-        raise
-    finally:
-        metrics.observe_query(time.perf_counter() - started)
-    fmt = graph_fmt if answer.kind == "graph" else select_fmt
-    assert fmt is not None
-    headers = {"Vary": "Accept", "X-Etclod-Release": release.version}
+            del headers["ETag"]
+            headers["Cache-Control"] = "no-store"
+    answer_fmt = graph_fmt if answer.kind == "graph" else select_fmt
+    assert answer_fmt is not None
     if browser and answer.kind == "select":
         return HTMLResponse(_results_page(request, checked.text, answer.body, release.version), headers=headers)
-    return Response(answer.body, media_type=fmt.content_type, headers=headers)
+    return Response(answer.body, media_type=answer_fmt.content_type, headers=headers)
+
+
+CACHE_CONTROL = "public, no-cache"
+"""A reverse proxy may keep an answer and must ask again with its ETag before reusing it: the
+answer stands (304, no query run) until the next release, whose ETags all differ."""
+NONDETERMINISTIC = {"RAND", "NOW", "UUID", "STRUUID", "SERVICE"}
+"""Words of a query whose answer may differ from one run to the next: never cached."""
+
+
+def deterministic(query: str) -> bool:
+    """Whether the same query on the same release always has the same answer (no clock, no
+    random numbers, no other endpoint)."""
+    return not NONDETERMINISTIC.intersection(keywords(query))
+
+
+def _if_none_match(request: Request) -> list[str]:
+    header = request.headers.get("if-none-match")
+    return [tag.strip() for tag in header.split(",")] if header else []
 
 
 def _try_format(kind: str, accept: str | None, param: str | None) -> tuple[Format | None, QueryError | None]:
