@@ -16,7 +16,7 @@ from etclod.cli import main
 from etclod.formats import DUMP_FORMATS, dump_name
 from etclod.namespaces import RESOURCE_TYPES
 from etclod.records import json_schema, load_records
-from etclod.release import build_release, current_version, list_releases
+from etclod.release import build_release, current_version, list_releases, rollback
 from etclod.settings import PROJECT_ROOT, Settings
 from etclod.validation import load_shapes
 
@@ -236,3 +236,24 @@ def test_prune_keeps_the_configured_number(make_settings) -> None:
     for _ in range(3):
         build_release(settings)
     assert len(list_releases(settings)) == 2
+
+
+def test_more_than_ten_builds_in_one_second_sort_as_time_does(make_settings, monkeypatch) -> None:
+    """Regression: versions of one second are numbered -2, -3 ... and were sorted as strings,
+    so -10 came before -2: listing, rollback and pruning (which keeps the newest) went wrong.
+    Twelve real builds, the clock held at one second."""
+    import datetime as dt
+
+    from etclod import release as rel
+    second = dt.datetime(2026, 12, 1, 21, 59, 3, tzinfo=dt.timezone.utc)
+    monkeypatch.setattr(rel, "_now", lambda: second)
+    settings = make_settings([project(total_budget="100")]).with_(keep_releases=10)
+    built = [build_release(settings).version for _ in range(12)]
+    assert len(set(built)) == 12 and all(v.startswith(second.strftime("%Y%m%dT%H%M%SZ")) for v in built)
+    # each build pruned down to the ten newest: the two oldest went, not -10 and -11
+    listed = list_releases(settings)
+    assert [m["version"] for m in listed] == built[2:]
+    assert [m["previous"] for m in listed] == built[1:-1]
+    assert current_version(settings) == built[-1]
+    assert rollback(settings) == built[-2]
+    assert current_version(settings) == built[-2]

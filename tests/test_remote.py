@@ -388,3 +388,22 @@ def test_serve_starts_while_the_sparql_server_is_down_and_says_so(make_settings)
     finally:
         replica.terminate()
         replica.wait(timeout=20)
+
+
+def test_the_current_release_on_a_server_is_the_newest_as_time_sorts(make_settings) -> None:
+    """Regression: with two pointers (a switch under way, or one left by an interrupted push)
+    current() took the greatest as a string, and ``...Z-10`` is less than ``...Z-9``; pushed()
+    listed releases in string order too, so pruning on the server dropped the wrong ones."""
+    from conftest import OxigraphServer
+
+    server = OxigraphServer()
+    try:
+        store = RemoteStore.from_settings(server.settings(make_settings()))
+        versions = [f"20261201T215903Z-{n}" for n in (9, 10, 11)]
+        pointers = " ".join(f'<{SERVICE}> <{ETC}currentRelease> "{v}" .' for v in versions[:2])
+        nodes = " ".join(f'<urn:etclod:release:{v}> <{ETC}version> "{v}" ; <{ETC}complete> true .' for v in versions)
+        store.update(f"INSERT DATA {{ GRAPH <{CONTROL}> {{ {pointers} {nodes} }} }}")
+        assert store.current() == "20261201T215903Z-10"
+        assert [v for v, _ in store.pushed()] == versions
+    finally:
+        server.stop()

@@ -30,28 +30,36 @@ def ask(client: httpx.Client, query: str, **headers: str) -> httpx.Response:
     return client.post("/sparql", data={"query": query}, headers={"Accept": "text/csv", **headers})
 
 
+def metric(client: httpx.Client, name: str) -> float:
+    line = next(line for line in client.get("/metrics").text.splitlines() if line.startswith(name + " "))
+    return float(line.split()[1])
+
+
 @pytest.fixture(scope="module")
 def fast_settings(served):
-    settings = served
-    return settings.with_(query_timeout=2.0, query_workers=3, max_rows=50)
+    """A long time limit: on a loaded machine a fresh worker's start alone can take seconds.
+    The tests of the limit itself set theirs."""
+    return served.with_(query_timeout=30.0, query_workers=3, max_rows=50)
 
 
 @pytest.mark.parametrize("runaway", [CARTESIAN, PATH], ids=["cartesian", "property-path"])
 def test_runaway_query_is_stopped_within_the_limit(live, fast_settings, runaway) -> None:
     """How long the stop takes is measured by benchmarks/limits.py; here: that it is stopped
     (503 naming the limit) and that nothing of it is still running afterwards."""
-    app = create_app(fast_settings)
+    app = create_app(fast_settings.with_(query_timeout=2.0))
     server = live(app)
     with httpx.Client(base_url=server.url, timeout=30) as client:
-        assert ask(client, SIMPLE).status_code == 200  # workers are up
+        wait_until(lambda: ask(client, SIMPLE).status_code == 200, "the workers to be up")
+        timeouts = metric(client, "etclod_query_timeouts_total")  # a cold worker on a loaded machine may add some
         response = ask(client, runaway)
         assert response.status_code == 503, response.text
         assert response.json()["error"] == "query_timeout" and "2 s limit" in response.json()["message"]
         assert response.headers["retry-after"]
         assert app.state.pool.in_hand == 0
-        # the killed worker is replaced: the pool answers again at full strength
-        assert all(ask(client, SIMPLE).status_code == 200 for _ in range(5))
-        assert "etclod_query_timeouts_total 1" in client.get("/metrics").text
+        assert metric(client, "etclod_query_timeouts_total") == timeouts + 1
+        # the killed worker is replaced: the pool answers again at full strength (the fresh
+        # worker's start counts against its first query's limit, so allow it the time to start)
+        wait_until(lambda: all(ask(client, SIMPLE).status_code == 200 for _ in range(5)), "the pool to answer again")
 
 
 def test_other_clients_keep_answering_during_a_runaway(live, fast_settings, seed_release) -> None:
@@ -105,7 +113,7 @@ def test_limits_are_stated(live, fast_settings) -> None:
     server = live(create_app(fast_settings))
     with httpx.Client(base_url=server.url, timeout=30) as client:
         limits = client.get("/health").json()["limits"]
-        assert limits["query_timeout_seconds"] == 2.0 and limits["max_rows"] == 50
+        assert limits["query_timeout_seconds"] == 30.0 and limits["max_rows"] == 50
         assert {"max_body_bytes", "max_concurrent_queries", "max_query_length"} <= set(limits)
         sd = client.get("/sparql", headers={"Accept": "application/n-triples"}).text
         assert "limitMaxRows" in sd and '"50"' in sd and "limitQueryTimeoutSeconds" in sd
@@ -137,6 +145,8 @@ class Listener:
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
         self.connections = 0
+        self._peers: list[int] = []
+        self._own: set[int] = set()
         self._accepted = threading.Condition()
         self._stop = False
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -145,27 +155,25 @@ class Listener:
     def _run(self) -> None:
         while not self._stop:
             try:
-                conn, _ = self.sock.accept()
+                conn, peer = self.sock.accept()
                 with self._accepted:
                     self.connections += 1
+                    self._peers.append(peer[1])
                     self._accepted.notify_all()
                 conn.close()
             except OSError:
                 continue
 
-    def wait_for(self, n: int, timeout: float = 10.0) -> bool:
-        """Wait until ``n`` connections have been accepted; False if that took past ``timeout``."""
-        with self._accepted:
-            return self._accepted.wait_for(lambda: self.connections >= n, timeout)
-
     def others(self) -> int:
-        """Connections made by anyone else before now: this connects once itself and waits
-        until that connection is accepted; the backlog is served in order, so every earlier
-        one has been counted by then."""
-        before = self.connections
-        socket.create_connection(("127.0.0.1", self.port)).close()
-        assert self.wait_for(before + 1), "the listener did not accept its own connection"
-        return self.connections - 1
+        """Connections made by anyone else before now: this connects once itself (a probe,
+        known by its port) and waits until the probe is accepted; the backlog is served in
+        order, so every earlier connection has been counted by then."""
+        with socket.create_connection(("127.0.0.1", self.port)) as probe:
+            port = probe.getsockname()[1]
+        self._own.add(port)
+        with self._accepted:
+            assert self._accepted.wait_for(lambda: port in self._peers, 10), "the probe was not accepted"
+            return sum(1 for p in self._peers if p not in self._own)
 
     def close(self) -> None:
         self._stop = True
@@ -319,7 +327,7 @@ def test_validating_hostile_rdf_fetches_and_reads_nothing(live, fast_settings) -
     listener, canary = Listener(), Canary()
     try:
         server = live(create_app(fast_settings))
-        with httpx.Client(base_url=server.url, timeout=30) as client:
+        with httpx.Client(base_url=server.url, timeout=60) as client:
             for name, body, ctype, status in hostile_rdf(listener.port, canary.path):
                 # a stall fails through the client's timeout; the time taken is in benchmarks/limits.py
                 response = client.post("/validate", content=body, headers={"Content-Type": ctype})
@@ -335,8 +343,7 @@ def test_validating_hostile_rdf_fetches_and_reads_nothing(live, fast_settings) -
 
 
 def test_validate_reports_on_conformance(live, fast_settings) -> None:
-    # validating the whole dump can take past the 2 s of fast_settings on a loaded machine
-    server = live(create_app(fast_settings.with_(max_rows=100_000, query_timeout=30.0)))
+    server = live(create_app(fast_settings.with_(max_rows=100_000)))
     bad = b"<http://x/p> a <https://w3id.org/etclod/def#Project> ."
     with httpx.Client(base_url=server.url, timeout=30) as client:
         response = client.post("/validate", content=bad, headers={"Content-Type": "text/turtle"})
@@ -357,7 +364,7 @@ def test_a_worker_that_grew_is_replaced(seed_release, growth_mb, retired) -> Non
     from etclod.executor import Job, QueryPool
 
     _, release = seed_release
-    pool = QueryPool(1, 20.0, 4, max_growth_mb=growth_mb)
+    pool = QueryPool(1, 120.0, 4, max_growth_mb=growth_mb)  # the limit is not under test here: a loaded machine takes long
     try:
         big = Job(str(release.path / "store"), "SELECT * WHERE { ?a ?b ?c . ?d ?e ?f } LIMIT 100000", "json", None,
                   100_000)

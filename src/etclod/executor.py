@@ -60,9 +60,11 @@ class ValidateJob:
 @dataclass(frozen=True)
 class Answer:
     kind: str
-    """select, ask or graph."""
+    """select, ask, graph or report."""
     body: bytes
     rows: int
+    conforms: bool | None = None
+    """A report's verdict: results of severity sh:Warning or sh:Info alone still conform."""
 
 
 def evaluate(store: Any, job: Job) -> Answer:
@@ -123,7 +125,8 @@ def validate_rdf(job: ValidateJob) -> Answer:
     for q in quads:
         graph.add((from_ox(q.subject), from_ox(q.predicate), from_ox(q.object)))
     report = validate_graph(graph, load_shapes(Path(job.shapes_path)))
-    return Answer("report", report.graph.serialize(format="turtle", encoding="utf-8"), len(report.results))
+    return Answer("report", report.graph.serialize(format="turtle", encoding="utf-8"), len(report.results),
+                  report.conforms)
 
 
 def timed_out(limit: float) -> QueryTimeoutError:
