@@ -17,9 +17,9 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
 
 from etclod import recordfile
 from etclod.errors import InputError
+from etclod import recordtypes
 from etclod.outcome import (Loaded, LoadResult, Published, Reason, Rejection, bounded,  # noqa: F401
                              jsonable as _jsonable)
-from etclod.namespaces import slugify
 
 MAX_TEXT = 100_000
 """The longest text a record field may hold; longer is an error, not a silent cut."""
@@ -328,11 +328,8 @@ class Theme(_Sourced):
     REFERENCES = {"broader": "theme"}
 
 
-MODELS: dict[str, type[_Record]] = {
-    "programme": Programme, "project": Project, "partnership": Partnership,
-    "organisation": Organisation, "person": Person, "event": Event, "theme": Theme,
-    "source": SourceDocument,
-}
+MODELS: dict[str, type[_Record]] = {name: t.model for name, t in recordtypes.TYPES.items()}
+"""type -> model, from the registry of record types (``recordtypes.TYPES``)."""
 AnyRecord = Annotated[Union[tuple(MODELS.values())], Field(discriminator="type")]  # type: ignore[valid-type]
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyRecord)
 
@@ -452,9 +449,10 @@ def locate(rejected: list[Rejection]) -> None:
 
 
 def _slug_key(rtype: str, rid: str, raw: Any) -> tuple[str, str]:
-    if rtype == "programme" and isinstance(raw, dict) and isinstance(raw.get("cci"), str):
-        return rtype, slugify(raw["cci"]).upper()
-    return rtype, (slugify(rid).upper() if rtype == "programme" else slugify(rid)) or "-"
+    """The IRI key a record that did not validate would have (by its type's key rule)."""
+    kind = recordtypes.TYPES[rtype]
+    value = raw.get(kind.key_field) if kind.key_field != "id" and isinstance(raw, dict) else None
+    return rtype, (kind.key_of_text(value) if isinstance(value, str) and value else kind.key_of_text(rid) or "-")
 
 
 def _settle_claims(claims: list[Loaded | Rejection], published: Mapping[tuple[str, str], Published],
@@ -544,10 +542,9 @@ def _clash_message(loser: Loaded, winner: Any, key: tuple[str, str],
 
 
 def record_key(record: Any) -> str:
-    """The IRI key of a record: the CCI code of a programme, else the slug of its id."""
-    if record.type == "programme":
-        return slugify(record.cci).upper() if record.cci else slugify(record.id)
-    return slugify(record.id) or "-"
+    """The IRI key of a record, by its type's key rule (``recordtypes``): the CCI code of a
+    programme, else the slug of its id."""
+    return recordtypes.key_of(record)
 
 
 def _list_fields(rtype: str) -> set[str]:
