@@ -50,7 +50,7 @@ def page(tmp_path):
 def test_from_the_landing_page_to_project_partners_and_programme(site, page) -> None:
     page.goto(site + "/")
     assert page.locator("html").get_attribute("lang") == "en"
-    assert page.locator("svg.chart").count() == 4
+    assert page.locator("figure.chart").count() == 4
     page.shot("landing")
     page.click("text=The seminar of 25 January 2018")
     assert "Strengthening socially inclusive communities" in page.inner_text("h1")
