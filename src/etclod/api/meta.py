@@ -11,7 +11,7 @@ from rdflib.namespace import OWL, RDF, RDFS
 from etclod import i18n
 from etclod.api.charts import bar_chart, figures
 from etclod.api.info_pages import catalog_page, validation_rows
-from etclod.api.pages import TYPE_NAMES
+from etclod.recordtypes import TYPES
 from etclod.api.http import cache_headers, choose_format, choose_language, conditional, etag_for, get_and_head, wants_html
 from etclod.api.resources import serialize
 from etclod.describe import labels_of, pick_label
@@ -165,9 +165,17 @@ def health(request: Request) -> JSONResponse:
 @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
 def metrics(request: Request) -> PlainTextResponse:
     release = request.app.state.holder.current_or_none()
-    return PlainTextResponse(request.app.state.metrics.render(release.version if release else None,
-                                                              request.app.state.pool.retired),
-                             media_type="text/plain; version=0.0.4; charset=utf-8")
+    text = request.app.state.metrics.render(release.version if release else None, request.app.state.pool.retired)
+    answers = request.app.state.answers
+    stats = answers.stats
+    text += ("# HELP etclod_sparql_cache_total /sparql answers served from the cache (hit) or worked out (miss).\n"
+             "# TYPE etclod_sparql_cache_total counter\n"
+             f'etclod_sparql_cache_total{{result="hit"}} {stats.hits}\n'
+             f'etclod_sparql_cache_total{{result="miss"}} {stats.misses}\n'
+             "# HELP etclod_sparql_cache_bytes Bytes of answers kept (bounded by ETCLOD_CACHE_MB).\n"
+             "# TYPE etclod_sparql_cache_bytes gauge\n"
+             f"etclod_sparql_cache_bytes {answers.bytes}\n")
+    return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
 @router.get("/", summary="Home page", response_class=HTMLResponse)
@@ -185,7 +193,7 @@ def home(request: Request) -> Response:
     index = release.path / SEARCH_FILE
     counts = count_types(index) if index.is_file() else {}
     lists = [(rtype, pages.type_name(rtype, lang, 1), pages.type_count(rtype, counts[rtype], lang))
-             for rtype in TYPE_NAMES if counts.get(rtype)]
+             for rtype in TYPES if counts.get(rtype)]
     page = pages.render("index.html", lang=lang, request=request, title="etclod", lists=lists,
                         manifest=release.manifest, release=release.version, charts=charts)
     return HTMLResponse(page, headers={"Vary": "Accept, Accept-Language, Cookie"})

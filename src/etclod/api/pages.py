@@ -13,22 +13,18 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDFS
 
-from etclod import i18n
+from etclod import i18n, recordtypes
 from etclod.describe import pick_label
 from etclod.i18n import N_
 from etclod.namespaces import PREFIXES
 from etclod.places import place_label
 
-TYPE_NAMES: dict[str, tuple[str, str, str]] = {
-    # type: (one, the list's heading, a count of them with %(n)s)
-    "programme": (N_("Programme"), N_("Programmes"), N_("%(n)s programme")),
-    "project": (N_("Project"), N_("Projects"), N_("%(n)s project")),
-    "partnership": (N_("Partnership"), N_("Partnerships"), N_("%(n)s partnership")),
-    "organisation": (N_("Organisation"), N_("Organisations"), N_("%(n)s organisation")),
-    "person": (N_("Person"), N_("People"), N_("%(n)s person")),
-    "event": (N_("Event"), N_("Events"), N_("%(n)s event")),
-    "theme": (N_("Theme"), N_("Themes"), N_("%(n)s theme")),
-    "source": (N_("Source document"), N_("Source documents"), N_("%(n)s source document")),
+TYPE_COUNTS: dict[str, str] = {
+    # a count of a type's resources (the catalogue has every plural form of each: Latvian has
+    # three, which the registry's one/many labels cannot give); the names are the registry's
+    "programme": N_("%(n)s programme"), "project": N_("%(n)s project"), "partnership": N_("%(n)s partnership"),
+    "organisation": N_("%(n)s organisation"), "person": N_("%(n)s person"), "event": N_("%(n)s event"),
+    "theme": N_("%(n)s theme"), "source": N_("%(n)s source document"),
 }
 TYPE_PLURALS = {"programme": N_("%(n)s programmes"), "project": N_("%(n)s projects"),
                 "partnership": N_("%(n)s partnerships"), "organisation": N_("%(n)s organisations"),
@@ -119,15 +115,19 @@ class Pages:
         return readable_name(str(iri))
 
     def type_name(self, rtype: str, lang: str, form: int = 0) -> str:
-        """A record type in words: 0 one of them, 1 the list's heading."""
-        names = TYPE_NAMES.get(rtype)
-        return i18n.tr(lang, names[form]) if names else rtype
+        """A record type in words, from the record-type registry: 0 one of them, 1 the
+        list's heading (the plural)."""
+        if rtype not in recordtypes.TYPES:
+            return rtype
+        label = recordtypes.TYPES[rtype].labels.get(lang) or recordtypes.TYPES[rtype].labels["en"]
+        text = label.many if form else label.one
+        return text[:1].upper() + text[1:]
 
     def type_count(self, rtype: str, n: int, lang: str) -> str:
         """``12 projects`` / ``12 projekti``, the plural form right for ``n``."""
-        if rtype not in TYPE_NAMES:
+        if rtype not in TYPE_COUNTS:
             return f"{i18n.format_number(n, lang)} {rtype}"
-        return i18n.ntr(lang, TYPE_NAMES[rtype][2], TYPE_PLURALS[rtype], n)
+        return i18n.ntr(lang, TYPE_COUNTS[rtype], TYPE_PLURALS[rtype], n)
 
 
 def switch_url(request: Any, lang: str) -> str:

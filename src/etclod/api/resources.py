@@ -17,8 +17,9 @@ from etclod.api.http import get_and_head, cache_headers, choose_format, choose_l
 from etclod.api.resource_page import render_resource
 from etclod.errors import NotFoundError, QueryError
 from etclod.formats import HTML, RDF_FORMATS, Format
-from etclod.namespaces import PREFIXES, RESOURCE_TYPES, slugify
-from etclod.store import to_ox
+from etclod import recordtypes
+from etclod.namespaces import PREFIXES, RESOURCE_TYPES
+from etclod.store import Page, to_ox
 
 router = APIRouter()
 RESOURCE_FORMATS = (HTML, *RDF_FORMATS)
@@ -72,8 +73,7 @@ def _resource(request: Request, rtype: str, key: str, cursor: str | None, releas
         raise NotFoundError(f"there is no resource type {rtype!r}; types are {', '.join(RESOURCE_TYPES)}")
     if not key.isascii():
         # keys are transliterated slugs: a key typed with Latvian letters (NFC or NFD) leads there
-        canonical = slugify(unicodedata.normalize("NFC", key))
-        canonical = canonical.upper() if rtype == "programme" else canonical
+        canonical = recordtypes.get(rtype).key_of_text(unicodedata.normalize("NFC", key))
         if canonical:
             query = f"?{request.url.query}" if request.url.query else ""
             return RedirectResponse(f"/id/{rtype}/{canonical}{query}", status_code=301)
@@ -89,7 +89,7 @@ def _resource(request: Request, rtype: str, key: str, cursor: str | None, releas
         return early
     iri = f"{settings.base_uri}id/{rtype}/{key}"
     try:
-        description = d.describe(release.store, iri, cursor=offset, page_size=settings.incoming_page_size)
+        description = release.store.describe(iri, Page(offset, settings.incoming_page_size))
     except ValueError as exc:
         raise NotFoundError(f"{request.url.path} is not a resource IRI we could mint") from exc
     if not description.exists:
