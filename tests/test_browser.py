@@ -78,10 +78,11 @@ def test_search_without_diacritics(site, page) -> None:
     page.fill("#quick-q", "liepajas diakonijas")
     page.press("#quick-q", "Enter")
     page.wait_for_selector("ol.results")
-    assert "Liepājas Diakonijas centrs" in page.inner_text("ol.results")
+    # typed in Latvian without diacritics, found and shown by its name in the page's language
+    assert "Liepāja Diaconia Centre" in page.inner_text("ol.results")
     page.shot("search")
-    page.click("ol.results >> text=Liepājas Diakonijas centrs")
-    assert "Diaconia" in page.inner_text("main") or "Diakonijas" in page.inner_text("h1")
+    page.click("ol.results >> text=Liepāja Diaconia Centre")
+    assert page.inner_text("h1") == "Liepāja Diaconia Centre"
 
 
 def test_example_query_in_yasgui(site, page) -> None:
