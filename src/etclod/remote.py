@@ -134,7 +134,8 @@ class RemoteView:
 
         if self.runner is None:
             raise ReleaseError("this release's view was opened without a query runner")
-        job = Job("", checked.text, format.select, format.graph, self.max_rows, dataset.default, dataset.named)
+        job = Job("", checked.text, format.select, format.graph, self.max_rows, dataset.default, dataset.named,
+                  checked.base_iri)
         return self.runner.run_here(answer, self, job, self.runner.timeout)
 
     def describe(self, iri: str, page: Page = Page()) -> Description:

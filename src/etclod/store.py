@@ -157,7 +157,7 @@ class OxigraphStore:
         if self.runner is None:
             raise ReleaseError("this store was opened without query workers")
         job = Job(str(self.path), checked.text, format.select, format.graph, self.max_rows,
-                  dataset.default, dataset.named)
+                  dataset.default, dataset.named, checked.base_iri)
         return self.runner.run(job)
 
     def describe(self, iri: str, page: Page = Page()) -> Description:

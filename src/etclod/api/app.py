@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from etclod import __version__
@@ -60,7 +61,9 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             app.state.pool.close()
 
-    app = FastAPI(title="etclod", version=__version__, lifespan=lifespan,
+    # FastAPIOffline: FastAPI with /docs and /redoc served from the package's own Swagger UI and
+    # ReDoc files (FastAPI's documented self-hosting), so the API pages work without internet
+    app = FastAPIOffline(title="etclod", version=__version__, lifespan=lifespan,
                   description="Linked open data for European Territorial Cooperation (Interreg): "
                               "resources, SPARQL 1.1, dumps and a DCAT-AP catalogue.")
     app.state.settings = settings

@@ -6,9 +6,9 @@ import base64
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
-from etclod.api.http import get_and_head
+from etclod.api.http import choose_language, get_and_head, wants_html
 from etclod.errors import NotFoundError
 from etclod.release import list_releases, read_manifest
 
@@ -47,12 +47,19 @@ def dump(request: Request, name: str) -> FileResponse:
     return _file_response(release.path, f"dumps/{name}", release.manifest, "public, max-age=60")
 
 
-@router.get("/releases", summary="Every kept release with its manifest")
-def releases(request: Request) -> JSONResponse:
+@router.get("/releases", summary="Every kept release with its manifest (JSON; a page for a browser)")
+def releases(request: Request) -> Response:
     settings = request.app.state.settings
     current = request.app.state.holder.current_or_none()
-    return JSONResponse({"current": current.version if current else None,
-                         "releases": list(reversed(list_releases(settings)))})
+    kept = list(reversed(list_releases(settings)))
+    if wants_html(request) and request.query_params.get("format") not in ("json", "data"):
+        from etclod.api.info_pages import releases_page
+
+        page = releases_page(request.app.state.pages, request, kept, current.version if current else None,
+                             choose_language(request))
+        return HTMLResponse(page, headers={"Vary": "Accept, Accept-Language, Cookie"})
+    return JSONResponse({"current": current.version if current else None, "releases": kept},
+                        headers={"Vary": "Accept"})
 
 
 def _release_folder(request: Request, version: str) -> tuple[Path, dict]:

@@ -141,12 +141,26 @@ def error_response(request: Request, code: str, message: str, status: int,
     """The one error shape: JSON ``{error, message, status}``, or a readable page for a browser."""
     body = {"error": code, "message": message, "status": status}
     if wants_html(request):
-        page = (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{status} "
-                f"{html.escape(code)}</title><link rel=\"stylesheet\" href=\"/static/etclod.css\"></head>"
-                f"<body><main><h1>{status}: {html.escape(code.replace('_', ' '))}</h1>"
-                f"<p>{html.escape(message)}</p><p><a href=\"/\">etclod home</a></p></main></body></html>")
-        return HTMLResponse(page, status_code=status, headers=headers)
+        return HTMLResponse(error_page(request, code, message, status), status_code=status, headers=headers)
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def error_page(request: Request, code: str, message: str, status: int) -> str:
+    """The error as a page in the reader's language, with the site's navigation and search."""
+    pages = getattr(request.app.state, "pages", None)
+    lang = choose_language(request)
+    if pages is None:  # not an etclod app (cannot happen in create_app): the plain message
+        return (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{status}</title></head>"
+                f"<body><main><h1>{status}</h1><p>{html.escape(message)}</p><p><a href=\"/\">etclod</a></p>"
+                f"</main></body></html>")
+    from etclod import i18n
+
+    heading, explanation = i18n.error_words(status, lang)
+    release = request.app.state.holder.current_or_none()
+    lists = [(f"/id/{rtype}/", pages.type_name(rtype, lang, 1)) for rtype in ("programme", "project", "organisation")]
+    return pages.render("error.html", lang=lang, request=request, title=f"{status} · {heading}", heading=heading,
+                        explanation=explanation, message=message, lists=lists, code=code,
+                        release=release.version if release else "—")
 
 
 def etclod_error_response(request: Request, exc: EtclodError) -> Response:
