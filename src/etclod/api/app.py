@@ -17,7 +17,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from etclod import __version__
-from etclod.api import admin, browse, downloads, meta, reconcile, resources, sparql
+from etclod.api import admin, browse, downloads, meta, reconcile, reconcile_v1, resources, sparql
 from etclod.api.limits import BodyLimit
 from etclod.api.charts import figures
 from etclod.api.http import LanguageCookie, error_response, etclod_error_response
@@ -73,17 +73,18 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.holder = ReleaseHolder(settings, app.state.pool)
     app.state.pages = Pages(settings.ontology_dir)
     app.state.shapes = load_shapes(settings.ontology_dir / "shapes.ttl")
-    app.state.metrics = Metrics()
+    app.state.metrics = Metrics(retired=lambda: app.state.pool.retired)
     app.state.answers = AnswerCache(settings.cache_mb, size=lambda answer: len(answer.body))
-
-    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
-                       allow_headers=["*"], expose_headers=["ETag", "Link", "Last-Modified", "X-Checksum-SHA256",
-                                                            "Repr-Digest", "X-Etclod-Release", "Content-Range"])
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
 
     app.add_middleware(LanguageCookie)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    # outermost, so the refusals of the limits (413, 414) carry CORS headers too
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
+                       allow_headers=["*"], expose_headers=["ETag", "Link", "Last-Modified", "X-Checksum-SHA256",
+                                                            "Repr-Digest", "X-Etclod-Release", "Content-Range",
+                                                            "Content-Encoding", "Retry-After"])
 
     @app.exception_handler(EtclodError)
     async def on_etclod_error(request: Request, exc: EtclodError) -> Response:
@@ -105,14 +106,17 @@ def create_app(settings: Settings) -> FastAPI:
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s", request.url.path)
+        # answered outside every middleware (Starlette's ServerErrorMiddleware): CORS by hand
         return error_response(request, "internal_error",
-                              "the server failed to answer this request; it has been logged", 500)
+                              "the server failed to answer this request; it has been logged", 500,
+                              {"Access-Control-Allow-Origin": "*"})
 
     app.include_router(meta.router)
     app.include_router(resources.router)
     app.include_router(sparql.router)
     app.include_router(downloads.router)
     app.include_router(reconcile.router)
+    app.include_router(reconcile_v1.router)
     app.include_router(browse.router)
     if settings.admin_token:
         app.include_router(admin.router)

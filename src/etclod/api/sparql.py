@@ -14,7 +14,7 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF, XSD  # noqa: F401
 
 from etclod import i18n
-from etclod.api.http import choose_format, choose_language, etag_for, wants_html
+from etclod.api.http import choose_format, choose_language, etag_for, etag_matches, wants_html
 from etclod.api.resources import serialize
 from etclod.errors import QueryError
 from etclod.examples import examples
@@ -204,8 +204,10 @@ async def sparql(
     etag = etag_for(release, "sparql", *parts, "html" if browser else "")
     headers = {"Vary": "Accept", "X-Etclod-Release": release.version, "ETag": etag, "Cache-Control": CACHE_CONTROL}
     cacheable = deterministic(checked.text)
-    if cacheable and etag in _if_none_match(request):
+    if cacheable and etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
+    if request.method == "HEAD":
+        return _head(checked.form, select_fmt, graph_fmt, browser, headers, cacheable)
     cache = request.app.state.answers
     key = cache_key(*parts)
     answer = cache.get(release.version, key) if cacheable else None
@@ -245,9 +247,22 @@ def deterministic(query: str) -> bool:
     return not NONDETERMINISTIC.intersection(keywords(query))
 
 
-def _if_none_match(request: Request) -> list[str]:
-    header = request.headers.get("if-none-match")
-    return [tag.strip() for tag in header.split(",")] if header else []
+def _head(form: str, select_fmt: Format | None, graph_fmt: Format | None, browser: bool,
+          headers: dict[str, str], cacheable: bool) -> Response:
+    """HEAD of a query: the headers a GET would have, from the query checked but never
+    evaluated (so no Content-Length: the answer's size is not known without running it)."""
+    fmt = graph_fmt if form in ("construct", "describe") else select_fmt
+    if fmt is None:
+        raise QueryError(f"this {form.upper()} query's answer cannot be given in the requested format",
+                         code="not_acceptable", status=406)
+    media = "text/html; charset=utf-8" if browser and form == "select" else fmt.content_type
+    headers = {**headers, "X-Etclod-Evaluated": "no"}
+    if not cacheable:
+        headers.pop("ETag", None)
+        headers["Cache-Control"] = "no-store"
+    response = Response(media_type=media, headers=headers)
+    del response.headers["content-length"]
+    return response
 
 
 def _try_format(kind: str, accept: str | None, param: str | None) -> tuple[Format | None, QueryError | None]:
