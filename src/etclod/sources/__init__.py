@@ -63,11 +63,42 @@ class Imported:
             elif existing.get(name) in (None, "", {}, []):
                 existing[name] = value
 
+    def absorb(self, unit: Imported) -> bool:
+        """Keep a unit's records (one row, one project, one partner) only when it has no error:
+        what is reported as not imported is never written. True when it was kept."""
+        self.errors.extend(unit.errors)
+        if unit.errors:
+            return False
+        for record in unit.records.values():
+            self.add(record)
+        return True
+
     def by_type(self) -> dict[str, list[dict[str, Any]]]:
         out: dict[str, list[dict[str, Any]]] = {}
         for (rtype, _), record in sorted(self.records.items()):
             out.setdefault(rtype, []).append(record)
         return out
+
+
+COUNTRY_LANGUAGE = {"LVA": "lv", "LTU": "lt", "EST": "et", "FIN": "fi", "SWE": "sv", "POL": "pl", "DEU": "de",
+                    "AUT": "de", "CHE": "de", "LIE": "de", "DNK": "da", "NOR": "no", "ISL": "is", "FRO": "fo",
+                    "RUS": "ru", "BLR": "be", "UKR": "uk", "MDA": "ro", "ROU": "ro", "BGR": "bg", "GRC": "el",
+                    "CYP": "el", "CZE": "cs", "SVK": "sk", "SVN": "sl", "HRV": "hr", "HUN": "hu", "ITA": "it",
+                    "MLT": "mt", "ESP": "es", "PRT": "pt", "FRA": "fr", "BEL": "nl", "NLD": "nl", "LUX": "lb",
+                    "IRL": "en", "GBR": "en", "SRB": "sr", "MNE": "sr", "ALB": "sq", "MKD": "mk", "BIH": "bs",
+                    "TUR": "tr", "GRL": "kl"}
+"""The language of names a source gives without one: the main official language of the country."""
+UNDETERMINED = "und"
+"""BCP 47's tag for text whose language nobody told us (no language, no country)."""
+
+
+def name_language(country: str | None) -> str:
+    """The language of a name the source gives without a language: its organisation's country's.
+
+    >>> name_language("LVA"), name_language("POL"), name_language(None)
+    ('lv', 'pl', 'und')
+    """
+    return COUNTRY_LANGUAGE.get(country or "", UNDETERMINED)
 
 
 def country_code(value: Any) -> str | None:
