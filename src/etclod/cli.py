@@ -119,9 +119,14 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_REJECTED
     manifest = result.manifest
     for group in manifest.get("merges", [])[:20]:
-        print(f"merged organisation {', '.join(group['merged'])} into {group['kept']} ({group['key']})", file=out)
+        print(f"merged {group.get('type', 'organisation')} {', '.join(group['merged'])} into {group['kept']} ({group['key']})", file=out)
     if len(manifest.get("merges", [])) > 20:
         print(f"... and {len(manifest['merges']) - 20} more merges (manifest.json lists them all)", file=out)
+    for apart in manifest.get("kept_apart", [])[:20]:
+        print(f"kept apart {apart['type']} {apart['id']!r} ({apart['file']}): {apart['reason']}", file=out)
+    if manifest.get("conflicts"):
+        print(f"{manifest['conflicts']} conflicts between sources: one value published by precedence, the others "
+              f"kept in their graphs (releases/{result.version}/conflicts.csv)", file=out)
     summary_table(result, reporter.times, out)
     print(f"release {result.version}: {manifest['records']['published']} records published, "
           f"{manifest['records']['rejected']} rejected, {manifest['triples']} triples -> {result.path}",

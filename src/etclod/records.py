@@ -362,8 +362,9 @@ def _jsonable(value: Any) -> Any:
 
 
 SUFFIXES = (".yaml", ".yml", ".json", ".csv")
-NOT_RECORDS = {"merges.csv"}
-"""Tables at the top of the data folder that are not records (the steward's merge rules)."""
+NOT_RECORDS = {"merges.csv", "precedence.csv"}
+"""Tables at the top of the data folder that are not records (the steward's merge rules and
+the precedence of sources)."""
 
 
 def data_files(data_dir: Path) -> list[Path]:
@@ -398,17 +399,12 @@ def load_records(data_dir: Path, extra: tuple[tuple[str, Path], ...] = ()) -> Lo
                 continue
             first = seen.get(loaded.key)
             slug_key = (loaded.record.type, record_key(loaded.record))
-            clash = seen_slugs.get(slug_key)
-            if loaded.record.type == "organisation" and first is not None:
-                result.loaded.append(loaded)  # the same organisation from another source: merged later
+            other = first or seen_slugs.get(slug_key)
+            message = clash(other, loaded, first is not None) if other is not None else None
+            if other is not None and message is None:
+                result.loaded.append(loaded)  # the same thing from another source: merged later
                 continue
-            if first is not None or clash is not None:
-                other = first or clash
-                assert other is not None
-                message = (f"duplicate id: {loaded.record.type} {loaded.record.id!r} is already "
-                           f"defined at {other.where}" if first else
-                           f"{loaded.record.type} {loaded.record.id!r} gets the same IRI key "
-                           f"{slug_key[1]!r} as {other.record.id!r} at {other.where}")
+            if message is not None:
                 result.rejected.append(Rejection(name, [Reason(message, "id", loaded.record.id, "duplicate")],
                                                  line, loaded.record.type, loaded.record.id, raw))
                 continue
@@ -416,6 +412,38 @@ def load_records(data_dir: Path, extra: tuple[tuple[str, Path], ...] = ()) -> Lo
             seen_slugs[slug_key] = loaded
             result.loaded.append(loaded)
     return result
+
+
+IMPORT_FILE = re.compile(r"^import-([a-z]+)-")
+"""The files ``etclod import KIND`` writes: ``import-KIND-<hash>.json``."""
+
+
+def origin_of(file: str) -> str:
+    """Whose say a record file is: ``curated`` (the steward's own files, the inbox) or the kind
+    of import that wrote it (``keep``, ``kohesio``, ``operations``).
+
+    >>> origin_of("projects.yaml"), origin_of("import-keep-1a2b3c4d.json")
+    ('curated', 'keep')
+    """
+    match = IMPORT_FILE.match(file.rsplit("/", 1)[-1])
+    return match.group(1) if match else "curated"
+
+
+def clash(first: Loaded, later: Loaded, same_id: bool) -> str | None:
+    """Why ``later`` cannot be published beside ``first``, read before it with the same id
+    (``same_id``) or the same IRI key; None when the two are one thing told by two sources,
+    which the merge layer makes one resource: records of two origins (a curated record and an
+    import, two kinds of import), or organisations of the same id (every import writes its own).
+    This is the one place the duplicate rule lives."""
+    if origin_of(first.file) != origin_of(later.file):
+        return None
+    if same_id and later.record.type == "organisation":
+        return None
+    if same_id:
+        return (f"duplicate id: {later.record.type} {later.record.id!r} is already defined at {first.where}; "
+                "give one of them another id")
+    return (f"{later.record.type} {later.record.id!r} gets the same IRI key {record_key(later.record)!r} as "
+            f"{first.record.id!r} at {first.where}; one of them is a duplicate")
 
 
 def record_key(record: Any) -> str:

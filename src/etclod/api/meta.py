@@ -113,9 +113,14 @@ def validation(request: Request) -> Response:
     with (release.path / "validation.ttl").open("rb") as handle:
         graph.parse(source=handle, format="turtle")
     fmt = choose_format(request, (HTML, *RDF_FORMATS))
+    conflicts = [f"/releases/{release.version}/{name}" for name in ("conflicts.ttl", "conflicts.csv")
+                 if name in release.manifest.get("files", {})]
     if fmt.key != "html":
+        headers = {"Vary": "Accept"}
+        if conflicts:  # the conflict report of the release: where sources disagree, and whose value won
+            headers["Link"] = ", ".join(f'<{href}>; rel="related"' for href in conflicts)
         return Response(serialize(graph, fmt, request.app.state.settings.base_uri), media_type=fmt.content_type,
-                        headers={"Vary": "Accept"})
+                        headers=headers)
     results = []
     for node in graph.subjects(RDF.type, SH.ValidationResult):
         results.append({k: str(graph.value(node, p) or "") for k, p in
@@ -125,7 +130,8 @@ def validation(request: Request) -> Response:
     conforms = graph.value(None, SH.conforms)
     page = request.app.state.pages.render(
         "validation.html", lang="en", title="Validation report", results=results,
-        conforms=bool(conforms and conforms.toPython()), manifest=release.manifest, release=release.version)
+        conforms=bool(conforms and conforms.toPython()), manifest=release.manifest, release=release.version,
+        conflicts=conflicts)
     return HTMLResponse(page, headers={"Vary": "Accept"})
 
 

@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from etclod.merge import normalise_name
 from etclod.namespaces import slugify
 
 ALPHA2_TO_3 = {"AT": "AUT", "BE": "BEL", "BG": "BGR", "HR": "HRV", "CY": "CYP", "CZ": "CZE", "DK": "DNK",
@@ -171,14 +172,20 @@ def read_csv(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     return [h.strip() for h in reader.fieldnames or []], rows
 
 
-def organisation_id(name: str, country: str | None, town: str | None = None) -> str:
+def organisation_id(name: str, country: str | None, town: str | None = None, where: str = "") -> str:
     """The record id of an organisation known by name, country and town (the importers' common
-    key; organisations with a PIC or register number use that instead).
+    key; organisations with a PIC or register number use that instead). A name that normalises
+    to nothing (``SIA``, ``—``) is no key: ``where`` (the row or partner) keeps it apart.
 
     >>> organisation_id("Liepājas Diakonijas centrs", "LVA", "Liepāja")
     'org-lva-liepaja-liepajas-diakonijas-centrs'
+    >>> organisation_id("Псковский государственный университет", "RUS", "Псков")
+    'org-rus-pskov-pskovskiy-gosudarstvennyy-universitet'
+    >>> organisation_id("SIA", "LVA", None, "keep-40001-3")
+    'org-lva--sia-keep-40001-3'
     """
-    return f"org-{(country or 'xx').lower()}-{slugify(town or '')}-{slugify(name)}"
+    key = f"org-{(country or 'xx').lower()}-{slugify(town or '')}-{slugify(name)}"
+    return f"{key}-{slugify(where)}" if where and not normalise_name(name) else key
 
 
 def source_record(source_id: str, title: str, url: str | None = None) -> dict[str, Any]:

@@ -14,11 +14,11 @@ ROLES = {"lead partner": "lead-partner", "lead_partner": "lead-partner", "lp": "
          "partner": "partner", "pp": "partner", "project partner": "partner"}
 
 
-def partner_id(partner: dict[str, Any], country: str | None) -> str:
+def partner_id(partner: dict[str, Any], country: str | None, where: str = "") -> str:
     """One organisation, one id: the PIC where there is one, else name, country and town."""
     if partner.get("pic"):
         return f"pic-{slugify(str(partner['pic']))}"
-    return organisation_id(partner.get("name") or "", country, partner.get("town"))
+    return organisation_id(partner.get("name") or "", country, partner.get("town"), where)
 
 
 def _translations(project: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
@@ -115,7 +115,7 @@ def _partner(partner: dict[str, Any], pid: Any, n: int, source_id: str, out: Imp
     if partner.get("country") and country is None:
         out.errors.append(RowError(file, index, f"{what}: unknown country {partner.get('country')!r} (use an ISO "
                                    "code or an English country name)", f"partners[{n}].country", partner.get("country")))
-    org_id = partner_id(partner, country)
+    org_id = partner_id(partner, country, f"keep-{pid}-{n}")
     names = {name_language(country): partner["name"]} if partner.get("name") else {}
     if partner.get("name_en") and partner.get("name_en") != partner.get("name"):
         names.setdefault("en", partner["name_en"])

@@ -82,7 +82,7 @@ def _row(row: dict[str, str], line: int, file: str, source_id: str, out: Importe
         return
     ben_id = row.get("Beneficiary_Unique_Identifier")
     org_id = f"kohesio-org-{slugify(ben_id)}" if ben_id else \
-        organisation_id(beneficiary, country)
+        organisation_id(beneficiary, country, None, f"kohesio-{op_id}-{line}")
     org: dict[str, Any] = {"type": "organisation", "id": org_id, "name": {language: beneficiary}, "sources": [source_id]}
     if ben_id:
         org["national_id"] = ben_id

@@ -92,7 +92,7 @@ def _row(row: dict[str, str], line: int, file: str, source_id: str, programme_id
         project["intervention_category"] = _get(row, "intervention_category")
     out.add(project)
     town = _get(row, "location")
-    org_id = organisation_id(beneficiary, country, town)
+    org_id = organisation_id(beneficiary, country, town, f"{project_id}-{line}")
     org: dict[str, Any] = {"type": "organisation", "id": org_id, "name": {language: beneficiary}, "sources": [source_id]}
     if country:
         org["country"] = country
