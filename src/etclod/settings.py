@@ -118,6 +118,8 @@ class Settings:
     """Graph Store Protocol endpoint; default: Virtuoso's ``/sparql-graph-crud-auth`` beside it."""
     store_poll: float = 2.0
     """Seconds between two looks at which release the remote store says is current."""
+    cache_mb: int = 64
+    """Memory for ``/sparql`` answers kept until the next release (0: none are kept)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -150,6 +152,7 @@ class Settings:
             store_update_url=_http_url(environ, "ETCLOD_STORE_UPDATE"),
             store_graph_store_url=_http_url(environ, "ETCLOD_STORE_GRAPH_STORE"),
             store_poll=_float(environ, "ETCLOD_STORE_POLL", cls.store_poll),
+            cache_mb=_int(environ, "ETCLOD_CACHE_MB", cls.cache_mb, minimum=0),
         )
 
     def with_(self, **changes: object) -> Settings:

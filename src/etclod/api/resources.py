@@ -20,7 +20,7 @@ from etclod.errors import NotFoundError, QueryError
 from etclod.formats import HTML, RDF_FORMATS, Format
 from etclod import recordtypes
 from etclod.namespaces import PREFIXES, RESOURCE_TYPES
-from etclod.store import to_ox
+from etclod.store import Page, to_ox
 
 router = APIRouter()
 RESOURCE_FORMATS = (HTML, *RDF_FORMATS)
@@ -90,7 +90,7 @@ def _resource(request: Request, rtype: str, key: str, cursor: str | None, releas
         return early
     iri = f"{settings.base_uri}id/{rtype}/{key}"
     try:
-        description = d.describe(release.store, iri, cursor=offset, page_size=settings.incoming_page_size)
+        description = release.store.describe(iri, Page(offset, settings.incoming_page_size))
     except ValueError as exc:
         raise NotFoundError(f"{request.url.path} is not a resource IRI we could mint") from exc
     if not description.exists:
