@@ -392,7 +392,7 @@ def cmd_push(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
     from etclod.synth import write
-    counts = write(Path(args.out), args.projects, args.seed)
+    counts = write(Path(args.out), args.projects, args.seed, args.sources_per_project)
     print(f"wrote {sum(counts.values())} records to {args.out}: "
           + ", ".join(f"{n} {k}" for k, n in counts.items()))
     return EXIT_OK
@@ -445,6 +445,8 @@ def parser() -> argparse.ArgumentParser:
     y.add_argument("--projects", type=int, required=True, help="number of projects")
     y.add_argument("--out", required=True, metavar="DIR", help="folder to write the records into")
     y.add_argument("--seed", type=int, default=2018, help="random seed (same seed, same data)")
+    y.add_argument("--sources-per-project", action="store_true",
+                   help="one source (so one named graph) per project and its partnerships, as keep.eu imports are")
     return p
 
 
