@@ -147,9 +147,14 @@ def validation(request: Request) -> Response:
     with (release.path / "validation.ttl").open("rb") as handle:
         graph.parse(source=handle, format="turtle")
     fmt = choose_format(request, (HTML, *RDF_FORMATS))
+    conflicts = [f"/releases/{release.version}/{name}" for name in ("conflicts.ttl", "conflicts.csv")
+                 if name in release.manifest.get("files", {})]
     if fmt.key != "html":
+        headers = {"Vary": "Accept"}
+        if conflicts:  # the conflict report of the release: where sources disagree, and whose value won
+            headers["Link"] = ", ".join(f'<{href}>; rel="related"' for href in conflicts)
         return Response(serialize(graph, fmt, request.app.state.settings.base_uri), media_type=fmt.content_type,
-                        headers={"Vary": "Accept"})
+                        headers=headers)
     lang = choose_language(request)
     pages = request.app.state.pages
     focus = {o for o in graph.objects(None, SH.focusNode) if isinstance(o, URIRef)}
@@ -160,7 +165,7 @@ def validation(request: Request) -> Response:
     page = pages.render(
         "validation.html", lang=lang, request=request, title=i18n.tr(lang, "Validation report"), results=results,
         conforms=bool(conforms and conforms.toPython()), manifest=release.manifest, release=release.version,
-        crumbs=crumbs)
+        crumbs=crumbs, conflicts=conflicts)
     return HTMLResponse(page, headers={"Vary": "Accept, Accept-Language, Cookie"})
 
 
