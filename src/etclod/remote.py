@@ -24,6 +24,7 @@ from rdflib import BNode, Literal, URIRef
 from etclod.errors import EtclodError, ReleaseError
 from etclod.executor import Answer, Job
 from etclod.query import CheckedQuery, keywords
+from etclod.manifest import read_manifest
 from etclod.release import version_key
 from etclod.namespaces import ETC
 from etclod.settings import Settings
@@ -316,7 +317,7 @@ class RemoteStore:
     def push(self, release: Path, keep: int = 2, progress: Callable[[int], None] | None = None) -> PushResult:
         """Load a sealed release, verify it against its manifest, then make it current.
         ``progress`` is told how many triples each upload carried."""
-        manifest = json.loads((release / "manifest.json").read_text("utf-8"))
+        manifest = read_manifest(release)
         version = manifest["version"]
         known = dict(self.pushed())
         checksum = manifest["files"]["dumps/etclod.nq.gz"]["sha256"]
