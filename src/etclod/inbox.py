@@ -19,7 +19,7 @@ from typing import Any
 
 from etclod.errors import EtclodError, InputError
 from etclod.release import BuildResult, build_release, check_data, ensure_var
-from etclod.remote import push_if_remote
+from etclod.pool import push_if_remote
 from etclod.settings import Settings
 
 SUFFIX_OF = {"application/yaml": ".yaml", "application/x-yaml": ".yaml", "text/yaml": ".yaml",

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from etclod import inbox
 from etclod.errors import EtclodError
 from etclod.release import build_release
-from etclod.remote import push_if_remote
+from etclod.pool import push_if_remote
 
 
 class UnauthorizedError(EtclodError):

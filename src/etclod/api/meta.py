@@ -16,6 +16,7 @@ from etclod.errors import EtclodError
 from etclod.executor import ValidateJob
 from etclod.formats import HTML, RDF_FORMATS
 from etclod.namespaces import SH, VOID
+from etclod.pool import BALANCING
 
 router = APIRouter()
 
@@ -138,7 +139,10 @@ def health(request: Request) -> JSONResponse:
                              "limits": request.app.state.settings.limits()}, status_code=503)
     holder = request.app.state.holder
     warnings = holder.warnings
-    store = {"kind": "oxigraph"} if holder.remote is None else {"kind": "sparql", "endpoint": holder.remote.endpoint}
+    store: dict[str, object] = {"kind": "oxigraph"}
+    if holder.remote is not None:
+        store = {"kind": "sparql", "endpoint": holder.remote.members[0].endpoint, "balancing": BALANCING,
+                 "servers": holder.remote.states()}
     return JSONResponse({"status": "degraded" if warnings else "ok", "release": release.version,
                          "triples": release.manifest["triples"], "store": store, "warnings": warnings,
                          "limits": request.app.state.settings.limits()})
@@ -147,8 +151,11 @@ def health(request: Request) -> JSONResponse:
 @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
 def metrics(request: Request) -> PlainTextResponse:
     release = request.app.state.holder.current_or_none()
+    remote = request.app.state.holder.remote
     return PlainTextResponse(request.app.state.metrics.render(release.version if release else None,
-                                                              request.app.state.pool.retired),
+                                                              request.app.state.pool.retired,
+                                                              remote.states() if remote else None,
+                                                              remote.retries if remote else 0),
                              media_type="text/plain; version=0.0.4; charset=utf-8")
 
 

@@ -19,9 +19,8 @@ from etclod.examples import examples
 from etclod.executor import Job, QueryTimeoutError
 from etclod.formats import RDF_FORMATS, Format
 from etclod.namespaces import ETC, SD, VOID
-from etclod import proxy
 from etclod.query import check_query, dataset, pick_result_format
-from etclod.remote import RemoteView
+from etclod.pool import PoolView
 
 router = APIRouter()
 FORMAT_PARAM_NAMES = ("format", "output", "results")
@@ -149,8 +148,8 @@ async def sparql(
     metrics = request.app.state.metrics
     started = time.perf_counter()
     try:
-        if isinstance(release.store, RemoteView):
-            answer = await run_in_threadpool(pool.run_here, proxy.answer, release.store, job, settings.query_timeout)
+        if isinstance(release.store, PoolView):
+            answer = await run_in_threadpool(pool.run_here, release.store.answer, job, settings.query_timeout)
         else:
             answer = await run_in_threadpool(pool.run, job)
     except QueryTimeoutError:
