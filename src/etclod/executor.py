@@ -42,6 +42,8 @@ class Job:
     default_graphs: tuple[str, ...] | None = None
     """The dataset (protocol parameters, else the query's FROM clauses); None: every graph."""
     named_graphs: tuple[str, ...] | None = None
+    base_iri: str | None = None
+    """What relative IRIs in the query resolve against (the endpoint's IRI, as the protocol allows)."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,8 @@ def evaluate(store: Any, job: Job) -> Answer:
 
     from etclod.results import write_ask, write_select
 
-    options: dict[str, Any] = {"use_default_graph_as_union": job.default_graphs is None}
+    options: dict[str, Any] = {"use_default_graph_as_union": job.default_graphs is None,
+                               "base_iri": job.base_iri}
     if job.default_graphs is not None:
         options["default_graph"] = [ox.NamedNode(g) for g in job.default_graphs]
     if job.named_graphs is not None:

@@ -15,24 +15,16 @@ from typing import Any
 
 import pyoxigraph as ox
 
+from etclod import recordtypes
 from etclod.errors import QueryError
+from etclod.namespaces import class_iri, sparql_prefixes
 
-ETC = "https://w3id.org/etclod/def#"
-ORG = "http://www.w3.org/ns/org#"
-CLASSES = {"programme": f"<{ETC}Programme>", "project": f"<{ETC}Project>",
-           "organisation": f"<{ORG}Organization>", "person": "<http://www.w3.org/ns/person#Person>",
-           "event": "<http://data.europa.eu/m8g/PublicEvent>", "theme": "<http://www.w3.org/2004/02/skos/core#Concept>",
-           "partnership": f"<{ETC}Partnership>", "source": f"<{ETC}SourceDocument>"}
-FACET_QUERIES: dict[str, list[tuple[str, str]]] = {  # type -> (facet, SPARQL binding ?e and ?v)
-    "project": [("programme", f"?e <{ETC}programme> ?v"), ("theme", f"?e <{ETC}theme> ?v"),
-                ("country", f"?m <{ORG}organization> ?e ; <{ORG}member>/<{ETC}country> ?v"),
-                ("period", f"?e <{ETC}programme>/<{ETC}period> ?v")],
-    "organisation": [("country", f"?e <{ETC}country> ?v"), ("region", f"?e <{ETC}nutsRegion> ?v")],
-    "event": [("theme", f"?e <{ETC}theme> ?v")],
-    "programme": [("period", f"?e <{ETC}period> ?v")],
-}
-FACET_TARGET = {"programme": "programme", "theme": "theme"}
+FACET_TARGET = {f.name: f.target for t in recordtypes.TYPES.values() for f in t.facets if f.target}
 """Facets whose values are our own resources (their labels come from the entity table)."""
+
+
+def _listed() -> dict[str, recordtypes.RecordType]:
+    return {name: t for name, t in recordtypes.TYPES.items() if t.listed}
 
 
 def _value(term: Any) -> str:
@@ -51,8 +43,9 @@ def write_listing(connection: sqlite3.Connection, store: ox.Store, base: str) ->
         if iri.startswith(prefix) and "#" not in iri:
             labels.setdefault(iri, {}).setdefault(row["l"].language or "", row["l"].value)
     entities = []
-    for rtype, cls in CLASSES.items():
-        for row in store.query(f"SELECT DISTINCT ?e WHERE {{ ?e a {cls} }}", use_default_graph_as_union=True):
+    for rtype in _listed():
+        for row in store.query(f"SELECT DISTINCT ?e WHERE {{ ?e a <{class_iri(rtype)}> }}",
+                               use_default_graph_as_union=True):
             iri = row["e"].value
             if not iri.startswith(prefix) or "#" in iri:
                 continue
@@ -60,10 +53,11 @@ def write_listing(connection: sqlite3.Connection, store: ox.Store, base: str) ->
             fallback = own.get("en") or own.get("lv") or own.get("") or next(iter(own.values()), iri)
             entities.append((iri[len(prefix):], rtype, own.get("en"), own.get("lv"), fallback))
     connection.executemany("INSERT OR IGNORE INTO entity VALUES (?, ?, ?, ?, ?)", entities)
-    for rtype, facets in FACET_QUERIES.items():
-        for name, pattern in facets:
-            rows = store.query(f"SELECT DISTINCT ?e ?v WHERE {{ ?e a {CLASSES[rtype]} . {pattern} }}",
-                               use_default_graph_as_union=True)
+    for rtype, record_type in _listed().items():
+        for facet in record_type.facets:
+            name = facet.name
+            rows = store.query(f"{sparql_prefixes()}SELECT DISTINCT ?e ?v WHERE {{ ?e a <{class_iri(rtype)}> . "
+                               f"{facet.pattern} }}", use_default_graph_as_union=True)
             connection.executemany("INSERT INTO facet VALUES (?, ?, ?, ?)",
                                    ((r["e"].value[len(prefix):], rtype, name, _value(r["v"])) for r in rows
                                     if r["e"].value.startswith(prefix)))
@@ -83,9 +77,10 @@ def list_resources(path: Path, base: str, rtype: str, filters: dict[str, str], c
                    page_size: int = 50, with_facets: bool = True) -> Listing:
     """One page of a type's resources that have every filter's facet value, and the facet
     counts over all of them."""
-    if rtype not in CLASSES:
-        raise QueryError(f"no list of {rtype!r}; types are {', '.join(CLASSES)}", code="not_found", status=404)
-    allowed = [name for name, _ in FACET_QUERIES.get(rtype, [])]
+    listed = _listed()
+    if rtype not in listed:
+        raise QueryError(f"no list of {rtype!r}; types are {', '.join(listed)}", code="not_found", status=404)
+    allowed = [facet.name for facet in listed[rtype].facets]
     for name in filters:
         if name not in allowed:
             raise QueryError(f"{rtype} lists have no facet {name!r}; they have {', '.join(allowed) or 'none'}",

@@ -10,6 +10,7 @@ from typing import Any
 from rdflib import Literal, URIRef
 from rdflib.namespace import DCTERMS, FOAF, PROV, RDF, RDFS, SKOS, XSD
 
+from etclod import recordtypes
 from etclod import records as rec
 from etclod.namespaces import (CV, ETC, LOCN, ORG, PERSON, SCHEMA, country_iri, graph_iri,
                                language_iri, mint, mint_part, nuts_iri, slugify)
@@ -53,8 +54,7 @@ class Context:
         found = self.iris.get((rtype, rid))
         if found is not None:
             return found
-        key = slugify(rid).upper() if rtype == "programme" else slugify(rid)
-        return mint(self.base, rtype, key or "-")
+        return mint(self.base, rtype, recordtypes.get(rtype).key_of_text(rid) or "-")
 
 
 def build_context(base: str, loaded: Iterable[rec.Loaded],
@@ -70,7 +70,7 @@ def build_context(base: str, loaded: Iterable[rec.Loaded],
 
 
 def record_iri(base: str, record: Any) -> URIRef:
-    return mint(base, record.type, rec.record_key(record))
+    return mint(base, record.type, recordtypes.key_of(record))
 
 
 def record_graph(base: str, record: Any) -> URIRef:
@@ -121,7 +121,7 @@ def map_record(record: Any, ctx: Context, where: str) -> list[Triple]:
     triples: list[Triple] = [(subject, ETC.record, Literal(f"{where}#{record.type}/{record.id}"))]
     if record.type != "source":
         triples += [(subject, PROV.wasDerivedFrom, ctx.ref("source", s)) for s in record.sources]
-    triples += _MAPPERS[record.type](record, subject, ctx)
+    triples += recordtypes.get(record.type).mapper(record, subject, ctx)
     return triples
 
 
@@ -135,7 +135,7 @@ def _optional(subject: URIRef, predicate: URIRef, value: Any, make: Any = Litera
     return [(subject, predicate, value if isinstance(value, (URIRef, Literal)) else make(value))]
 
 
-def _source(r: rec.SourceDocument, s: URIRef, ctx: Context) -> list[Triple]:
+def map_source(r: rec.SourceDocument, s: URIRef, ctx: Context) -> list[Triple]:
     kind = {"news-article": SCHEMA.NewsArticle, "dataset": SCHEMA.Dataset, "web-page": SCHEMA.WebPage}
     out: list[Triple] = [(s, RDF.type, ETC.SourceDocument), (s, RDF.type, kind[r.kind])]
     out += _labels(s, r.title, DCTERMS.title, RDFS.label)
@@ -146,7 +146,7 @@ def _source(r: rec.SourceDocument, s: URIRef, ctx: Context) -> list[Triple]:
     return out
 
 
-def _programme(r: rec.Programme, s: URIRef, ctx: Context) -> list[Triple]:
+def map_programme(r: rec.Programme, s: URIRef, ctx: Context) -> list[Triple]:
     out: list[Triple] = [(s, RDF.type, ETC.Programme), (s, ETC.cci, Literal(r.cci))]
     out += _labels(s, r.title, DCTERMS.title, RDFS.label)
     out += _optional(s, ETC.acronym, r.acronym)
@@ -157,7 +157,7 @@ def _programme(r: rec.Programme, s: URIRef, ctx: Context) -> list[Triple]:
     return out
 
 
-def _project(r: rec.Project, s: URIRef, ctx: Context) -> list[Triple]:
+def map_project(r: rec.Project, s: URIRef, ctx: Context) -> list[Triple]:
     out: list[Triple] = [(s, RDF.type, ETC.Project), (s, ETC.acronym, Literal(r.acronym)),
                          (s, RDFS.label, Literal(r.acronym)),
                          (s, ETC.programme, ctx.ref("programme", r.programme))]
@@ -179,7 +179,7 @@ def _project(r: rec.Project, s: URIRef, ctx: Context) -> list[Triple]:
     return out
 
 
-def _partnership(r: rec.Partnership, s: URIRef, ctx: Context) -> list[Triple]:
+def map_partnership(r: rec.Partnership, s: URIRef, ctx: Context) -> list[Triple]:
     project, member = ctx.ref("project", r.project), ctx.ref("organisation", r.organisation)
     role = ETC.LeadPartner if r.role == "lead-partner" else ETC.Partner
     label = (f"{ctx.labels.get(member, r.organisation)} in {ctx.labels.get(project, r.project)} "
@@ -192,7 +192,7 @@ def _partnership(r: rec.Partnership, s: URIRef, ctx: Context) -> list[Triple]:
     return out
 
 
-def _organisation(r: rec.Organisation, s: URIRef, ctx: Context) -> list[Triple]:
+def map_organisation(r: rec.Organisation, s: URIRef, ctx: Context) -> list[Triple]:
     out: list[Triple] = [(s, RDF.type, ORG.Organization)]
     if r.public:
         out.append((s, RDF.type, CV.PublicOrganisation))
@@ -216,7 +216,7 @@ def _organisation(r: rec.Organisation, s: URIRef, ctx: Context) -> list[Triple]:
     return out
 
 
-def _person(r: rec.Person, s: URIRef, ctx: Context) -> list[Triple]:
+def map_person(r: rec.Person, s: URIRef, ctx: Context) -> list[Triple]:
     out: list[Triple] = [(s, RDF.type, PERSON.Person), (s, RDF.type, FOAF.Person),
                          (s, FOAF.name, Literal(r.name)), (s, RDFS.label, Literal(r.name))]
     out += _optional(s, FOAF.title, r.honorific)
@@ -228,7 +228,7 @@ def _person(r: rec.Person, s: URIRef, ctx: Context) -> list[Triple]:
     return out
 
 
-def _event(r: rec.Event, s: URIRef, ctx: Context) -> list[Triple]:
+def map_event(r: rec.Event, s: URIRef, ctx: Context) -> list[Triple]:
     out: list[Triple] = [(s, RDF.type, CV.PublicEvent), (s, RDF.type, SCHEMA.Event),
                          (s, SCHEMA.startDate, date_literal(r.date))]
     out += _labels(s, r.title, DCTERMS.title, RDFS.label)
@@ -249,7 +249,7 @@ def _event(r: rec.Event, s: URIRef, ctx: Context) -> list[Triple]:
     return out
 
 
-def _theme(r: rec.Theme, s: URIRef, ctx: Context) -> list[Triple]:
+def map_theme(r: rec.Theme, s: URIRef, ctx: Context) -> list[Triple]:
     scheme = mint(ctx.base, "theme", THEME_SCHEME_KEY)
     out: list[Triple] = [(s, RDF.type, SKOS.Concept), (s, SKOS.inScheme, scheme)]
     out += _labels(s, r.label, SKOS.prefLabel, RDFS.label)
@@ -260,8 +260,3 @@ def _theme(r: rec.Theme, s: URIRef, ctx: Context) -> list[Triple]:
     else:
         out.append((s, SKOS.topConceptOf, scheme))
     return out
-
-
-_MAPPERS = {"source": _source, "programme": _programme, "project": _project,
-            "partnership": _partnership, "organisation": _organisation, "person": _person,
-            "event": _event, "theme": _theme}

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from etclod.errors import EtclodError, ReleaseError
 from etclod.remote import (
@@ -39,6 +39,12 @@ from etclod.remote import (
     RemoteView,
 )
 from etclod.settings import Settings
+from etclod.store import Dataset, Page, ResultFormat, Runner
+
+if TYPE_CHECKING:
+    from etclod.describe import Description
+    from etclod.executor import Answer
+    from etclod.query import CheckedQuery
 
 log = logging.getLogger("etclod")
 T = TypeVar("T")
@@ -359,12 +365,16 @@ class StorePool:
 
 @dataclass
 class PoolView:
-    """One release on the pool: every read goes to one server holding it (``StorePool.run``)."""
+    """GraphStore: one release on the pool; every read goes to one server holding it
+    (``StorePool.run``), whose ``RemoteView`` answers it."""
 
     pool: StorePool
     version: str
     graphs: dict[str, str]
     """each graph's name in the release -> its name on the servers (the same on every one)."""
+    runner: Runner | None = None
+    """Bounds the queries running at once and their time, over the whole pool (``executor.QueryPool``)."""
+    max_rows: int = 100_000
 
     @property
     def endpoint(self) -> str:
@@ -373,11 +383,18 @@ class PoolView:
     def select(self, query: str) -> list[dict[str, Any]]:
         return self.pool.run(self.version, lambda view: view.select(query))
 
-    def answer(self, job: Any, timeout: float) -> Any:
-        """``/sparql``: the job answered by one server (``proxy.answer``), failing over once."""
-        from etclod import proxy
+    def answer(self, checked: CheckedQuery, format: ResultFormat, dataset: Dataset = Dataset()) -> Answer:
+        """``/sparql``: answered by one server, asked of another once if it failed with nothing answered."""
+        def read(view: RemoteView) -> Answer:
+            view.runner, view.max_rows = self.runner, self.max_rows
+            return view.answer(checked, format, dataset)
 
-        return self.pool.run(self.version, lambda view: proxy.answer(view, job, timeout))
+        return self.pool.run(self.version, read)
+
+    def describe(self, iri: str, page: Page = Page()) -> Description:
+        from etclod.describe import describe
+
+        return describe(self, iri, cursor=page.cursor, page_size=page.size)
 
 
 def push_if_remote(settings: Settings, release: Path) -> PushResult | None:

@@ -21,7 +21,7 @@ import pyoxigraph as ox
 
 from etclod.errors import QueryError
 from etclod.executor import Answer, Job, timed_out, too_many
-from etclod.query import check_syntax, query_form, rewrite_iris, without_dataset_clauses
+from etclod.query import check_syntax, query_form, rewrite_iris, with_base, without_dataset_clauses
 from etclod.remote import RemoteQueryError, RemoteStoreError, RemoteUnavailableError, RemoteView, versioned
 from etclod.results import write_ask, write_select
 
@@ -68,7 +68,7 @@ class _Terms:
 
 def answer(view: RemoteView, job: Job, timeout: float) -> Answer:
     """Run ``job`` on the SPARQL server holding ``view``'s release; answer as a worker would."""
-    check_syntax(job.query)
+    check_syntax(job.query, job.base_iri)
     form = query_form(job.query)
     graph = form in ("construct", "describe")
     if graph and job.graph_format is None:
@@ -77,7 +77,7 @@ def answer(view: RemoteView, job: Job, timeout: float) -> Answer:
     if not graph and job.select_format is None:
         raise QueryError(f"this {form.upper() if form else 'SELECT'} query's results cannot be given in the "
                          "requested format; ask for JSON, XML, CSV or TSV", code="not_acceptable", status=406)
-    text = rewrite_iris(without_dataset_clauses(job.query), dict(view.graphs))
+    text = rewrite_iris(without_dataset_clauses(with_base(job.query, job.base_iri)), dict(view.graphs))
     accept = "application/n-triples" if graph else "application/sparql-results+json"
     try:
         headers, body = view.remote.query(text, _dataset(view, job.default_graphs), _dataset(view, job.named_graphs),

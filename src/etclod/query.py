@@ -29,6 +29,8 @@ class CheckedQuery:
     text: str
     form: str
     """select, construct, describe or ask."""
+    base_iri: str | None = None
+    """What relative IRIs in the query resolve against: the endpoint's IRI, as the protocol allows."""
 
 
 def keywords(query: str) -> list[str]:
@@ -143,7 +145,7 @@ def syntax_message(raw: str) -> str:
     return f"SPARQL syntax error: {raw}"
 
 
-def check_syntax(query: str) -> None:
+def check_syntax(query: str, base_iri: str | None = None) -> None:
     """Refuse what is not SPARQL 1.1 (and 1.2) as Oxigraph parses it, before a remote server
     sees it: a server's own extensions (Virtuoso's DEFINE pragmas, which can fetch from the
     web) never pass. Nothing is evaluated: an ASK is checked as a SELECT, since Oxigraph
@@ -156,9 +158,17 @@ def check_syntax(query: str) -> None:
     if ask is not None and ask[1].upper() == "ASK":
         text = query[:ask[2]] + "SELECT (1 AS ?etclod_ask_check)" + query[ask[3]:]
     try:
-        ox.Store().query(text)
+        ox.Store().query(text, base_iri=base_iri)
     except SyntaxError as exc:
         raise QueryError(syntax_message(str(exc)), code="syntax_error") from exc
+
+
+def with_base(query: str, base_iri: str | None) -> str:
+    """The query with ``BASE <base_iri>`` in front, where it declares no BASE of its own: for a
+    server that would resolve relative IRIs against some other base (or refuse them)."""
+    if base_iri is None or any(t[0] == "word" and t[1].upper() == "BASE" for t in _tokens(query)):
+        return query
+    return f"BASE <{base_iri}>\n{query}"
 
 
 def query_form(query: str) -> str | None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import gzip
 import json
 import re
-import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +19,14 @@ from typing import Any
 
 import pyoxigraph as ox
 
+from etclod import recordtypes
 from etclod.dump import gzip_writer
+from etclod.names import words
+from etclod.namespaces import sparql_prefixes
 
 INDEX_FILE = "reconcile.json.gz"
-TYPES = {"organisation": "Organisation", "project": "Project", "programme": "Programme", "person": "Person",
-         "event": "Event", "theme": "Theme"}
+TYPES = {name: t.reconcile.name for name, t in recordtypes.reconciled().items() if t.reconcile}
+"""type -> its name in the service manifest, from the registry (``recordtypes``)."""
 LEGAL_FORMS = {"sia", "as", "vsia", "uab", "ab", "vsi", "oy", "oyj", "ry", "ou", "mtu", "gmbh", "ev", "ltd",
                "limited", "plc", "bv", "nv", "sa", "srl", "spa", "hb", "kb", "biedriba", "pa", "ps",
                "sabiedriba", "ar", "ierobezotu", "atbildibu", "asbl", "vzw", "sp", "z", "o", "oo", "ug", "kg"}
@@ -54,12 +56,12 @@ def tokens(text: str) -> list[str]:
 
     >>> tokens("SIA „Liepājas Diakonijas centrs”")
     ['liepaj', 'diakon', 'centr']
+    >>> tokens("Łódź"), tokens("Ærø"), tokens("Псковская область")
+    (['lodz'], ['aero'], ['pskovskay', 'oblast'])
     """
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
     out = []
-    for word in re.split(r"[^a-z0-9]+", text):
-        if not word or word in LEGAL_FORMS:
+    for word in words(text):
+        if word in LEGAL_FORMS:
             continue
         out.append(stem(ABBREVIATIONS.get(word, word)))
     return out
@@ -82,33 +84,13 @@ def similarity(query: list[str], name: list[str]) -> float:
 
 # --------------------------------------------------------------------------- building the index
 
-ENTITY_QUERIES = {
-    "organisation": """SELECT ?e ?name ?country ?town ?nuts WHERE { ?e a <http://www.w3.org/ns/org#Organization> .
-        { ?e <http://www.w3.org/2000/01/rdf-schema#label> ?name } UNION { ?e <http://www.w3.org/2004/02/skos/core#altLabel> ?name }
-        OPTIONAL { ?e <https://w3id.org/etclod/def#country> ?country }
-        OPTIONAL { ?e <https://w3id.org/etclod/def#nutsRegion> ?nuts }
-        OPTIONAL { ?e <http://www.w3.org/ns/locn#address>/<http://www.w3.org/ns/locn#postName> ?town } }""",
-    "project": """SELECT ?e ?name ?programme ?start ?eu WHERE { ?e a <https://w3id.org/etclod/def#Project> .
-        { ?e <https://w3id.org/etclod/def#acronym> ?name } UNION { ?e <http://purl.org/dc/terms/title> ?name }
-        OPTIONAL { ?e <https://w3id.org/etclod/def#programme> ?programme }
-        OPTIONAL { ?e <https://schema.org/startDate> ?start }
-        OPTIONAL { ?e <https://w3id.org/etclod/def#euFunding> ?eu } }""",
-    "programme": """SELECT ?e ?name ?period WHERE { ?e a <https://w3id.org/etclod/def#Programme> .
-        { ?e <http://purl.org/dc/terms/title> ?name } UNION { ?e <https://w3id.org/etclod/def#cci> ?name }
-        UNION { ?e <https://w3id.org/etclod/def#acronym> ?name }
-        OPTIONAL { ?e <https://w3id.org/etclod/def#period> ?period } }""",
-    "person": """SELECT ?e ?name WHERE { ?e a <http://www.w3.org/ns/person#Person> ; <http://xmlns.com/foaf/0.1/name> ?name }""",
-    "event": """SELECT ?e ?name WHERE { ?e a <http://data.europa.eu/m8g/PublicEvent> ; <http://purl.org/dc/terms/title> ?name }""",
-    "theme": """SELECT ?e ?name WHERE { ?e a <http://www.w3.org/2004/02/skos/core#Concept> ; <http://www.w3.org/2004/02/skos/core#prefLabel> ?name }""",
-}
-
-
 def build_index(store: ox.Store, base: str) -> list[dict[str, Any]]:
     """One entry per resource: its id (``type/key``), names and the properties we match on."""
     entities: dict[str, dict[str, Any]] = {}
     prefix = f"{base}id/"
-    for rtype, query in ENTITY_QUERIES.items():
-        for row in store.query(query, use_default_graph_as_union=True):
+    for rtype, record_type in recordtypes.reconciled().items():
+        assert record_type.reconcile is not None
+        for row in store.query(sparql_prefixes() + record_type.reconcile.query, use_default_graph_as_union=True):
             iri = row["e"].value
             if not iri.startswith(prefix):
                 continue

@@ -19,7 +19,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
                       ValidationError, model_validator)
 
 from etclod.errors import InputError
-from etclod.namespaces import slugify
+from etclod import recordtypes
 
 MAX_TEXT = 100_000
 """The longest text a record field may hold; longer is an error, not a silent cut."""
@@ -277,11 +277,8 @@ class Theme(_Sourced):
     REFERENCES = {"broader": "theme"}
 
 
-MODELS: dict[str, type[_Record]] = {
-    "programme": Programme, "project": Project, "partnership": Partnership,
-    "organisation": Organisation, "person": Person, "event": Event, "theme": Theme,
-    "source": SourceDocument,
-}
+MODELS: dict[str, type[_Record]] = {name: t.model for name, t in recordtypes.TYPES.items()}
+"""type -> model, from the registry of record types (``recordtypes.TYPES``)."""
 AnyRecord = Annotated[Union[tuple(MODELS.values())], Field(discriminator="type")]  # type: ignore[valid-type]
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyRecord)
 
@@ -422,10 +419,9 @@ def load_records(data_dir: Path, extra: tuple[tuple[str, Path], ...] = ()) -> Lo
 
 
 def record_key(record: Any) -> str:
-    """The IRI key of a record: the CCI code of a programme, else the slug of its id."""
-    if record.type == "programme":
-        return slugify(record.cci).upper() if record.cci else slugify(record.id)
-    return slugify(record.id) or "-"
+    """The IRI key of a record, by its type's key rule (``recordtypes``): the CCI code of a
+    programme, else the slug of its id."""
+    return recordtypes.key_of(record)
 
 
 class _FileError(Exception):

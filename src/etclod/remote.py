@@ -17,14 +17,20 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from rdflib import BNode, Literal, URIRef
 
 from etclod.errors import EtclodError, ReleaseError
+from etclod.executor import Answer, Job
+from etclod.query import CheckedQuery
 from etclod.namespaces import ETC
 from etclod.settings import Settings
+from etclod.store import Dataset, Page, ResultFormat, Runner
+
+if TYPE_CHECKING:
+    from etclod.describe import Description
 
 CONTROL = "urn:etclod:control"
 SERVICE = "urn:etclod:service"
@@ -103,10 +109,28 @@ class RemoteView:
     version: str
     graphs: dict[str, str]
     """each graph's name in the release -> its name on the server."""
+    runner: Runner | None = None
+    """Bounds the queries running on the server at once, and their time (``executor.QueryPool``)."""
+    max_rows: int = 100_000
 
     def select(self, query: str) -> list[dict[str, Any]]:
         graphs = list(self.graphs.values())  # GRAPH too reaches this release's graphs only
         return self.remote.raw_select(query, graphs, named=graphs)
+
+    def answer(self, checked: CheckedQuery, format: ResultFormat, dataset: Dataset = Dataset()) -> Answer:
+        """GraphStore: the server answers, under the runner's limits (``proxy.answer``)."""
+        from etclod.proxy import answer
+
+        if self.runner is None:
+            raise ReleaseError("this release's view was opened without a query runner")
+        job = Job("", checked.text, format.select, format.graph, self.max_rows, dataset.default, dataset.named,
+                  checked.base_iri)
+        return self.runner.run_here(answer, self, job, self.runner.timeout)
+
+    def describe(self, iri: str, page: Page = Page()) -> Description:
+        from etclod.describe import describe
+
+        return describe(self, iri, cursor=page.cursor, page_size=page.size)
 
 
 @dataclass

@@ -181,6 +181,8 @@ class Settings:
     """Servers 2, 3 ... of the pool (``ETCLOD_STORE`` lists several); server 1 is ``store_url``."""
     store_sync: bool = False
     """This host (the build host) pushes the current release to a server of the pool that is behind."""
+    cache_mb: int = 64
+    """Memory for ``/sparql`` answers kept until the next release (0: none are kept)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -210,6 +212,7 @@ class Settings:
             **_first_store(_store_pool(environ)),
             store_poll=_float(environ, "ETCLOD_STORE_POLL", cls.store_poll),
             store_sync=environ.get("ETCLOD_STORE_SYNC", "0") not in ("0", "false", "no", ""),
+            cache_mb=_int(environ, "ETCLOD_CACHE_MB", cls.cache_mb, minimum=0),
         )
 
     def store_endpoints(self) -> tuple[StoreEndpoint, ...]:

@@ -22,6 +22,7 @@ from etclod.api.http import LanguageCookie, error_response, etclod_error_respons
 from etclod.api.metrics import Metrics, MetricsMiddleware
 from etclod.api.pages import Pages
 from etclod.api.state import ReleaseHolder
+from etclod.cache import AnswerCache
 from etclod.errors import EtclodError
 from etclod.executor import QueryPool
 from etclod.settings import Settings
@@ -63,12 +64,13 @@ def create_app(settings: Settings) -> FastAPI:
                   description="Linked open data for European Territorial Cooperation (Interreg): "
                               "resources, SPARQL 1.1, dumps and a DCAT-AP catalogue.")
     app.state.settings = settings
-    app.state.holder = ReleaseHolder(settings)
+    app.state.pool = QueryPool(settings.query_workers, settings.query_timeout, settings.max_concurrent_queries,
+                               settings.worker_max_growth_mb)
+    app.state.holder = ReleaseHolder(settings, app.state.pool)
     app.state.pages = Pages(settings.ontology_dir)
     app.state.shapes = load_shapes(settings.ontology_dir / "shapes.ttl")
     app.state.metrics = Metrics()
-    app.state.pool = QueryPool(settings.query_workers, settings.query_timeout, settings.max_concurrent_queries,
-                               settings.worker_max_growth_mb)
+    app.state.answers = AnswerCache(settings.cache_mb, size=lambda answer: len(answer.body))
 
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
                        allow_headers=["*"], expose_headers=["ETag", "Link", "Last-Modified", "X-Checksum-SHA256",

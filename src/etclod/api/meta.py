@@ -152,11 +152,18 @@ def health(request: Request) -> JSONResponse:
 def metrics(request: Request) -> PlainTextResponse:
     release = request.app.state.holder.current_or_none()
     remote = request.app.state.holder.remote
-    return PlainTextResponse(request.app.state.metrics.render(release.version if release else None,
-                                                              request.app.state.pool.retired,
-                                                              remote.states() if remote else None,
-                                                              remote.retries if remote else 0),
-                             media_type="text/plain; version=0.0.4; charset=utf-8")
+    text = request.app.state.metrics.render(release.version if release else None, request.app.state.pool.retired,
+                                            remote.states() if remote else None, remote.retries if remote else 0)
+    answers = request.app.state.answers
+    stats = answers.stats
+    text += ("# HELP etclod_sparql_cache_total /sparql answers served from the cache (hit) or worked out (miss).\n"
+             "# TYPE etclod_sparql_cache_total counter\n"
+             f'etclod_sparql_cache_total{{result="hit"}} {stats.hits}\n'
+             f'etclod_sparql_cache_total{{result="miss"}} {stats.misses}\n'
+             "# HELP etclod_sparql_cache_bytes Bytes of answers kept (bounded by ETCLOD_CACHE_MB).\n"
+             "# TYPE etclod_sparql_cache_bytes gauge\n"
+             f"etclod_sparql_cache_bytes {answers.bytes}\n")
+    return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
 @router.get("/", summary="Home page", response_class=HTMLResponse)

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from etclod import recordtypes
 from etclod.errors import QueryError
 from etclod.reconcile import TYPES, Candidate
 
@@ -197,8 +198,8 @@ def suggest_property(request: Request, prefix: str = "") -> Response:
 @router.get("/reconcile/propose_properties", summary="Properties a data extension can fetch")
 def propose_properties(request: Request, type: str = "organisation", limit: int = 10) -> Response:
     rtype = _query_type(type) or "organisation"
-    allowed = {"organisation": ["country", "town", "nuts"], "project": ["programme", "eu_funding"],
-               "programme": ["period"]}.get(rtype, [])
+    found = recordtypes.get(rtype).reconcile
+    allowed = list(found.properties) if found else []
     return _answer(request, {"type": rtype, "properties": [{"id": p, "name": PROPERTIES[p]} for p in allowed][:limit]})
 
 

@@ -18,8 +18,9 @@ from etclod.api.http import get_and_head, cache_headers, choose_format, choose_l
 from etclod.api.pages import local_href
 from etclod.errors import NotFoundError, QueryError
 from etclod.formats import HTML, RDF_FORMATS, Format
-from etclod.namespaces import PREFIXES, RESOURCE_TYPES, slugify
-from etclod.store import to_ox
+from etclod import recordtypes
+from etclod.namespaces import PREFIXES, RESOURCE_TYPES
+from etclod.store import Page, to_ox
 
 router = APIRouter()
 RESOURCE_FORMATS = (HTML, *RDF_FORMATS)
@@ -73,8 +74,7 @@ def _resource(request: Request, rtype: str, key: str, cursor: str | None, releas
         raise NotFoundError(f"there is no resource type {rtype!r}; types are {', '.join(RESOURCE_TYPES)}")
     if not key.isascii():
         # keys are transliterated slugs: a key typed with Latvian letters (NFC or NFD) leads there
-        canonical = slugify(unicodedata.normalize("NFC", key))
-        canonical = canonical.upper() if rtype == "programme" else canonical
+        canonical = recordtypes.get(rtype).key_of_text(unicodedata.normalize("NFC", key))
         if canonical:
             query = f"?{request.url.query}" if request.url.query else ""
             return RedirectResponse(f"/id/{rtype}/{canonical}{query}", status_code=301)
@@ -90,7 +90,7 @@ def _resource(request: Request, rtype: str, key: str, cursor: str | None, releas
         return early
     iri = f"{settings.base_uri}id/{rtype}/{key}"
     try:
-        description = d.describe(release.store, iri, cursor=offset, page_size=settings.incoming_page_size)
+        description = release.store.describe(iri, Page(offset, settings.incoming_page_size))
     except ValueError as exc:
         raise NotFoundError(f"{request.url.path} is not a resource IRI we could mint") from exc
     if not description.exists:
@@ -118,6 +118,12 @@ WORDS = {
     "programme_eu": {"en": "EU funding of the programme's projects here", "lv": "programmas projektu ES finansējums šeit"},
     "share": {"en": "share", "lv": "daļa"},
 }
+
+
+def _type_name(rtype: str, lang: str) -> str:
+    """The type as a page names it: the English singular, the Latvian plural (``recordtypes``)."""
+    labels = recordtypes.get(rtype).labels
+    return labels["lv"].many if lang == "lv" else labels["en"].one
 
 
 def _offset(cursor: str | None) -> int:
@@ -200,12 +206,9 @@ def render_resource(request: Request, release: Any, description: d.Description, 
     other = {"en": d.pick_label([l for l in labels.get(iri, []) if l.language == "lv"], "lv"),
              "lv": d.pick_label([l for l in labels.get(iri, []) if l.language == "en"], "en")}[lang]
     types = [pages.term(t, lang) for t in sorted(d.types_of(graph, iri))]
-    from etclod.listing import CLASSES
     return pages.render(
         "resource.html", lang=lang, title=title, other_title=other, iri=str(iri), types=types,
-        type_name={"en": rtype, "lv": {"programme": "programmas", "project": "projekti", "organisation": "organizācijas",
-                   "person": "personas", "event": "pasākumi", "theme": "tēmas", "partnership": "partnerības",
-                   "source": "avoti"}.get(rtype, rtype)}[lang] if rtype in CLASSES else rtype,
+        type_name=_type_name(rtype, lang),
         query=d.describe_query(str(iri)),
         properties=properties, tables=tables, incoming=incoming, path=request.url.path,
         next_cursor=description.next_cursor, cursor=description.cursor, release=release.version,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Query, Request
@@ -12,15 +13,16 @@ from fastapi.responses import HTMLResponse, Response
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF, XSD  # noqa: F401
 
-from etclod.api.http import choose_format, wants_html
+from etclod.api.http import choose_format, etag_for, wants_html
 from etclod.api.resources import serialize
 from etclod.errors import QueryError
 from etclod.examples import examples
-from etclod.executor import Job, QueryTimeoutError
+from etclod.cache import cache_key
+from etclod.executor import QueryTimeoutError
 from etclod.formats import RDF_FORMATS, Format
 from etclod.namespaces import ETC, SD, VOID
-from etclod.query import check_query, dataset, pick_result_format
-from etclod.pool import PoolView
+from etclod.query import check_query, dataset, keywords, pick_result_format
+from etclod.store import Dataset, ResultFormat
 
 router = APIRouter()
 FORMAT_PARAM_NAMES = ("format", "output", "results")
@@ -76,34 +78,83 @@ def service_description(request: Request) -> Graph:
     return g
 
 
-async def _read_request(request: Request) -> tuple[str | None, dict[str, list[str]]]:
-    """The query text and every protocol parameter, however they were sent."""
+READ_ONLY = "SPARQL Update is refused: this endpoint is read-only; data changes only through a new release"
+UPDATE_PARAMS = ("update", "using-graph-uri", "using-named-graph-uri")
+FORM = "application/x-www-form-urlencoded"
+DIRECT = "application/sparql-query"
+
+
+def _one_query(values: list[str], where: str) -> str | None:
+    if len(values) > 1:
+        raise QueryError(f"{where} gives the query parameter {len(values)} times; the SPARQL Protocol takes "
+                         "exactly one query per request", code="multiple_queries")
+    return values[0] if values else None
+
+
+def _content_type(request: Request) -> tuple[str, str | None]:
+    """The body's media type (lower case) and its charset parameter, if any."""
+    header = request.headers.get("content-type", "")
+    pieces = [p.strip() for p in header.split(";")]
+    charset = None
+    for param in pieces[1:]:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip('"').lower()
+    return pieces[0].lower(), charset
+
+
+def _utf8(body: bytes, charset: str | None, what: str) -> str:
+    if charset not in (None, "utf-8", "utf8"):
+        raise QueryError(f"the {what} is declared as {charset}; the SPARQL Protocol takes UTF-8 only: send it "
+                         "encoded as UTF-8 (charset=utf-8)", code="unsupported_charset", status=415)
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise QueryError(f"the {what} is not UTF-8 (byte {exc.start}): send it encoded as UTF-8",
+                         code="bad_encoding") from exc
+
+
+async def read_protocol(request: Request) -> tuple[str | None, dict[str, list[str]]]:
+    """The query text and every protocol parameter of a SPARQL 1.1 Protocol request, however it
+    was sent (GET ``?query=``, a POST form, a POST ``application/sparql-query`` body); None as
+    the query where a GET names none (the Service Description is asked for).
+
+    Refused with a QueryError, as the protocol says: an update in any form (this endpoint is
+    read-only), more than one query, a query both in the URL and in the body, a form with no
+    query, a body of another media type, or not in UTF-8.
+    """
     params: dict[str, list[str]] = {}
     for key, value in request.query_params.multi_items():
         params.setdefault(key, []).append(value)
-    if request.method != "POST":
-        return (params.get("query") or [None])[0], params
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    body = await request.body()
-    if ctype == "application/x-www-form-urlencoded":
-        try:
-            form = parse_qs(body.decode("utf-8"), keep_blank_values=True)
-        except UnicodeDecodeError as exc:
-            raise QueryError("the form body is not UTF-8") from exc
-        if "update" in form:
-            raise QueryError("SPARQL Update is refused: this endpoint is read-only", code="read_only")
-        for key, values in form.items():
-            params.setdefault(key, []).extend(values)
-        return (form.get("query") or [None])[0], params
-    if ctype == "application/sparql-query":
-        try:
-            return body.decode("utf-8"), params
-        except UnicodeDecodeError as exc:
-            raise QueryError("the query body is not UTF-8") from exc
+    if any(name in params for name in UPDATE_PARAMS):
+        raise QueryError(READ_ONLY, code="read_only")
+    if request.method not in ("POST",):
+        return _one_query(params.get("query", []), "the URL"), params
+    ctype, charset = _content_type(request)
     if ctype == "application/sparql-update":
-        raise QueryError("SPARQL Update is refused: this endpoint is read-only", code="read_only")
-    raise QueryError(f"POST a query as application/x-www-form-urlencoded or application/sparql-query, "
-                     f"not {ctype or 'no content type'}", code="unsupported_media_type", status=415)
+        raise QueryError(READ_ONLY, code="read_only")
+    if ctype not in (FORM, DIRECT):
+        raise QueryError(f"POST a query as {FORM} or {DIRECT}, not {ctype or 'a body with no Content-Type'}",
+                         code="unsupported_media_type", status=415)
+    body = await request.body()
+    if ctype == DIRECT:
+        if "query" in params:
+            raise QueryError(f"a POST of {DIRECT} carries the query in its body; the URL names one too: "
+                             "send it once", code="multiple_queries")
+        return _utf8(body, charset, "query body"), params
+    form = parse_qs(_utf8(body, charset, "form body"), keep_blank_values=True)
+    if any(name in form for name in UPDATE_PARAMS):
+        raise QueryError(READ_ONLY, code="read_only")
+    if "query" in params and "query" in form:
+        raise QueryError("the query is given both in the URL and in the form body; send it once, in the body",
+                         code="multiple_queries")
+    query = _one_query(form.get("query", []) or params.get("query", []), "the form")
+    if query is None:
+        raise QueryError("the form has no query field: POST query=... (URL-encoded) or the query itself as "
+                         f"{DIRECT}", code="missing_query")
+    for key, values in form.items():
+        params.setdefault(key, []).extend(values)
+    return query, params
 
 
 async def sparql(
@@ -121,7 +172,7 @@ async def sparql(
     graph is the union of every named graph. Without a query: the Service Description (RDF),
     or a query page for a browser.
     """
-    query, params = await _read_request(request)  # the declared parameters document the protocol
+    query, params = await read_protocol(request)  # the declared parameters document the protocol
     settings = request.app.state.settings
     if query is None:
         if wants_html(request) and not request.query_params.get("format"):
@@ -132,7 +183,8 @@ async def sparql(
         fmt = choose_format(request, RDF_FORMATS)
         return Response(serialize(service_description(request), fmt, settings.base_uri),
                         media_type=fmt.content_type, headers={"Vary": "Accept"})
-    checked = check_query(query, settings.max_query_length, settings.service_allow)
+    checked = replace(check_query(query, settings.max_query_length, settings.service_allow),
+                      base_iri=f"{settings.base_uri}sparql")
     release = request.app.state.holder.get()
     param = next((params[n][0] for n in FORMAT_PARAM_NAMES if params.get(n)), None)
     accept = request.headers.get("accept")
@@ -142,27 +194,56 @@ async def sparql(
     if select_fmt is None and graph_fmt is None:
         raise select_error if checked.form in ("select", "ask") else graph_error  # type: ignore[misc]
     default, named = dataset(checked.text, params)
-    job = Job(str(release.path / "store"), checked.text, select_fmt.key if select_fmt else None,
-              graph_fmt.media_type if graph_fmt else None, settings.max_rows, default, named)
-    pool = request.app.state.pool
-    metrics = request.app.state.metrics
-    started = time.perf_counter()
-    try:
-        if isinstance(release.store, PoolView):
-            answer = await run_in_threadpool(pool.run_here, release.store.answer, job, settings.query_timeout)
+    fmt = ResultFormat(select_fmt.key if select_fmt else None, graph_fmt.media_type if graph_fmt else None)
+    data = Dataset(default, named)
+    parts = (checked.text, repr(data.default), repr(data.named), repr(fmt.select), repr(fmt.graph))
+    etag = etag_for(release, "sparql", *parts, "html" if browser else "")
+    headers = {"Vary": "Accept", "X-Etclod-Release": release.version, "ETag": etag, "Cache-Control": CACHE_CONTROL}
+    cacheable = deterministic(checked.text)
+    if cacheable and etag in _if_none_match(request):
+        return Response(status_code=304, headers=headers)
+    cache = request.app.state.answers
+    key = cache_key(*parts)
+    answer = cache.get(release.version, key) if cacheable else None
+    headers["X-Etclod-Cache"] = "hit" if answer is not None else "miss"
+    if answer is None:
+        metrics = request.app.state.metrics
+        started = time.perf_counter()
+        try:
+            answer = await run_in_threadpool(release.store.answer, checked, fmt, data)
+        except QueryTimeoutError:
+            metrics.timeouts += 1
+            raise
+        finally:
+            metrics.observe_query(time.perf_counter() - started)
+        if cacheable:
+            cache.put(release.version, key, answer)
         else:
-            answer = await run_in_threadpool(pool.run, job)
-    except QueryTimeoutError:
-        metrics.timeouts += 1
-        raise
-    finally:
-        metrics.observe_query(time.perf_counter() - started)
-    fmt = graph_fmt if answer.kind == "graph" else select_fmt
-    assert fmt is not None
-    headers = {"Vary": "Accept", "X-Etclod-Release": release.version}
+            del headers["ETag"]
+            headers["Cache-Control"] = "no-store"
+    answer_fmt = graph_fmt if answer.kind == "graph" else select_fmt
+    assert answer_fmt is not None
     if browser and answer.kind == "select":
         return HTMLResponse(_results_page(request, checked.text, answer.body, release.version), headers=headers)
-    return Response(answer.body, media_type=fmt.content_type, headers=headers)
+    return Response(answer.body, media_type=answer_fmt.content_type, headers=headers)
+
+
+CACHE_CONTROL = "public, no-cache"
+"""A reverse proxy may keep an answer and must ask again with its ETag before reusing it: the
+answer stands (304, no query run) until the next release, whose ETags all differ."""
+NONDETERMINISTIC = {"RAND", "NOW", "UUID", "STRUUID", "SERVICE"}
+"""Words of a query whose answer may differ from one run to the next: never cached."""
+
+
+def deterministic(query: str) -> bool:
+    """Whether the same query on the same release always has the same answer (no clock, no
+    random numbers, no other endpoint)."""
+    return not NONDETERMINISTIC.intersection(keywords(query))
+
+
+def _if_none_match(request: Request) -> list[str]:
+    header = request.headers.get("if-none-match")
+    return [tag.strip() for tag in header.split(",")] if header else []
 
 
 def _try_format(kind: str, accept: str | None, param: str | None) -> tuple[Format | None, QueryError | None]:
