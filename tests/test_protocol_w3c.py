@@ -19,11 +19,10 @@ from urllib.parse import parse_qsl, quote, urlencode
 import httpx
 import pytest
 import rdflib
+from conftest import BASE, SOURCE, shared_reference, write_records
 from rdflib import Namespace
 from rdflib.collection import Collection
 from rdflib.namespace import RDF
-
-from conftest import BASE, SOURCE, shared_reference, write_records
 
 MF = Namespace("http://www.w3.org/2001/sw/DataAccess/tests/test-manifest#")
 HT = Namespace("http://www.w3.org/2011/http#")
@@ -65,11 +64,11 @@ def manifest() -> rdflib.Graph:
 def endpoint(tmp_path_factory):
     """A release with three sources, one organisation in each (so three named graphs whose
     subjects share a type), served by a real uvicorn; yields (url, graph IRIs, subject IRIs)."""
+    from conftest import LiveServer
+
     from etclod.api.app import create_app
     from etclod.release import build_release
     from etclod.settings import Settings
-
-    from conftest import LiveServer
 
     root = tmp_path_factory.mktemp("protocol")
     records: list[dict[str, object]] = []

@@ -89,12 +89,23 @@ def _settings(args: argparse.Namespace, environ: dict[str, str]) -> Settings:
 
 def _print_rejections(rejected: list[rec.Rejection], out: TextIO) -> None:
     for r in rejected:
-        where = f"{r.file}:{r.line}" if r.line else r.file
         what = f"{r.type} {r.id!r}" if r.type or r.id else "file"
+        kept = f" (kept from release {r.kept_from} as it was)" if r.kept_from else ""
         for reason in r.reasons:
+            line = r.line_of(reason)
+            where = f"{r.file}:{line}" if line else r.file
             field = f" field {reason.field!r}" if reason.field else ""
-            value = f" (value {reason.value!r})" if reason.value not in (None, "") else ""
-            print(f"rejected {where} {what}{field}: {reason.message}{value}", file=out)
+            shown = rec.bounded(reason.value)
+            value = f" (value {shown!r})" if shown not in (None, "") and str(shown) not in reason.message else ""
+            print(f"rejected {where} {what}{field}: {rec.bounded(reason.message)}{value}{kept}", file=out)
+
+
+def _print_held_and_removed(held: list[rec.Rejection], removed: list[dict[str, str]], out: TextIO) -> None:
+    for r in held:
+        print(f"kept from release {r.kept_from}: {r.type} {r.id!r} ({r.file}) stays published as it was "
+              "until its record is fixed or taken out of the data", file=out)
+    for g in removed:
+        print(f"unpublished: {g['type']} {g['id']!r} (was in {g['file']}; no record has that id now)", file=out)
 
 
 def _summary(rejected: list[rec.Rejection], out: TextIO) -> None:
@@ -108,7 +119,7 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     out = sys.stderr
     reporter: Any = BarReporter(out) if out.isatty() else PlainReporter(out)
     try:
-        result = build_release(settings, strict=args.strict, reporter=reporter)
+        result = build_release(settings, strict=args.strict, allow_removals=args.allow_removals, reporter=reporter)
     finally:
         if hasattr(reporter, "close"):
             reporter.close()
@@ -118,13 +129,16 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
         print(f"not published (--strict): {len(result.rejected)} records rejected", file=sys.stdout)
         return EXIT_REJECTED
     manifest = result.manifest
+    _print_held_and_removed([r for r in result.rejected if r.kept_from], manifest.get("removed", []), out)
     for group in manifest.get("merges", [])[:20]:
         print(f"merged organisation {', '.join(group['merged'])} into {group['kept']} ({group['key']})", file=out)
     if len(manifest.get("merges", [])) > 20:
         print(f"... and {len(manifest['merges']) - 20} more merges (manifest.json lists them all)", file=out)
     summary_table(result, reporter.times, out)
-    print(f"release {result.version}: {manifest['records']['published']} records published, "
-          f"{manifest['records']['rejected']} rejected, {manifest['triples']} triples -> {result.path}",
+    held = manifest["records"].get("held_back", 0)
+    print(f"release {result.version}: {manifest['records']['published']} records published"
+          + (f" ({held} kept from the release before as they were)" if held else "")
+          + f", {manifest['records']['rejected']} rejected, {manifest['triples']} triples -> {result.path}",
           file=sys.stdout)
     return result.exit_code
 
@@ -139,7 +153,7 @@ def summary_table(result: Any, times: dict[str, float], out: TextIO) -> None:
     table.add_column("what")
     table.add_column("figure", justify="right")
     records = manifest["records"]
-    for key in ("read", "published", "merged", "rejected"):
+    for key in ("read", "published", "held_back", "merged", "rejected"):
         table.add_row(f"records {key}", str(records.get(key, 0)))
     reasons = Counter(f"{r.reasons[0].check}: {r.reasons[0].message[:60]}" for r in result.rejected if r.reasons)
     for reason, n in reasons.most_common(8):
@@ -156,7 +170,11 @@ def summary_table(result: Any, times: dict[str, float], out: TextIO) -> None:
 def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     checked = check_data(settings, PlainReporter(sys.stderr))
     _print_rejections(checked.rejected, sys.stdout)
-    print(f"{len(checked.verdict.accepted)} records valid, {len(checked.rejected)} rejected", file=sys.stdout)
+    _print_held_and_removed(checked.held, checked.removals, sys.stdout)
+    held = len(checked.held)
+    print(f"{len(checked.verdict.accepted) - held} records valid, {len(checked.rejected)} rejected"
+          + (f" ({held} of them kept from release {checked.previous.version} as they were)"
+             if held and checked.previous else ""), file=sys.stdout)
     return EXIT_REJECTED if checked.rejected else EXIT_OK
 
 
@@ -386,6 +404,8 @@ def parser() -> argparse.ArgumentParser:
 
     b = add("build", "build a new release from the data folder and make it current", cmd_build)
     b.add_argument("--strict", action="store_true", help="publish nothing if any record is rejected")
+    b.add_argument("--allow-removals", action="store_true",
+                   help="publish even if more records are unpublished than ETCLOD_MAX_REMOVALS allows")
     add("validate", "check the data folder without publishing", cmd_validate, var=False)
     add("schema", "print the JSON Schema of the records", cmd_schema, data=False, var=False)
     r = add("releases", "list the releases (* marks the current one)", cmd_releases, data=False)
@@ -430,8 +450,12 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
         settings = _settings(args, dict(os.environ) if environ is None else environ)
         return int(args.func(args, settings))
     except EtclodError as exc:
-        print(f"etclod {args.command}: error: {exc.message}", file=sys.stderr)
+        print(f"etclod {args.command}: error: {rec.file_label(exc.message)}", file=sys.stderr)
         return EXIT_REJECTED if exc.code == "not_conforming" else EXIT_BAD_INPUT
+    except OSError as exc:  # a file system problem (permissions, a full disk ...): say which, no traceback
+        where = f" ({rec.file_label(str(exc.filename))})" if exc.filename else ""
+        print(f"etclod {args.command}: error: file system problem{where}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print(f"etclod {args.command}: interrupted; the current release is unchanged", file=sys.stderr)
         return 130

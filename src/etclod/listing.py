@@ -8,7 +8,10 @@ a list of 30,000 projects costs milliseconds, not a scan of the graph.
 
 from __future__ import annotations
 
+import base64
+import json
 import sqlite3
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,17 +69,43 @@ def write_listing(connection: sqlite3.Connection, store: ox.Store, base: str) ->
     connection.execute("CREATE INDEX facet_id ON facet (id, name)")
 
 
+def sort_key(text: str | None) -> str:
+    """How a list orders labels: case and diacritics ignored (``Ā`` beside ``A``), then as
+    written, so the order is total and the keyset cursor is exact."""
+    text = text or ""
+    plain = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+    return f"{plain.casefold()}\x00{text}"
+
+
+def encode_cursor(key: str, rid: str) -> str:
+    """A keyset cursor: the sort key and id of the last item of a page (URL-safe)."""
+    return base64.urlsafe_b64encode(json.dumps([key, rid], ensure_ascii=False).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, str]:
+    try:
+        key, rid = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if isinstance(key, str) and isinstance(rid, str):
+            return key, rid
+    except (ValueError, TypeError):
+        pass
+    raise QueryError(f"cursor {cursor!r} is not a list cursor: use the link rel=next of the previous page",
+                     code="bad_cursor")
+
+
 @dataclass
 class Listing:
     items: list[dict[str, Any]]
     next_cursor: str | None
     facets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    total: int = 0
 
 
 def list_resources(path: Path, base: str, rtype: str, filters: dict[str, str], cursor: str | None, lang: str,
                    page_size: int = 50, with_facets: bool = True) -> Listing:
-    """One page of a type's resources that have every filter's facet value, and the facet
-    counts over all of them."""
+    """One page of a type's resources that have every filter's facet value, ordered by the
+    label shown in ``lang`` (keyset pages on that label and the id), and the facet counts over
+    all of them."""
     listed = _listed()
     if rtype not in listed:
         raise QueryError(f"no list of {rtype!r}; types are {', '.join(listed)}", code="not_found", status=404)
@@ -96,10 +125,13 @@ def list_resources(path: Path, base: str, rtype: str, filters: dict[str, str], c
         connection.execute("CREATE TEMP TABLE chosen (id TEXT PRIMARY KEY)")
         connection.execute(f"INSERT INTO chosen {' INTERSECT '.join(chosen)}", args)
         label = "COALESCE(e.label_lv, e.label)" if lang == "lv" else "COALESCE(e.label_en, e.label)"
-        after = "WHERE c.id > ?" if cursor else ""
-        rows = connection.execute(f"SELECT c.id, {label} FROM chosen c JOIN entity e ON e.id = c.id {after} "
-                                  f"ORDER BY c.id LIMIT ?",
-                                  [*([f"{rtype}/{cursor}"] if cursor else []), page_size + 1]).fetchall()
+        total = connection.execute("SELECT COUNT(*) FROM chosen").fetchone()[0]
+        connection.create_function("sortkey", 1, sort_key, deterministic=True)
+        after = "WHERE (sortkey(label), id) > (?, ?)" if cursor else ""
+        rows = connection.execute(
+            f"SELECT id, label, sortkey(label) FROM (SELECT c.id AS id, {label} AS label FROM chosen c "
+            f"JOIN entity e ON e.id = c.id) {after} ORDER BY sortkey(label), id LIMIT ?",
+            [*(decode_cursor(cursor) if cursor else ()), page_size + 1]).fetchall()
         facets: dict[str, list[dict[str, Any]]] = {}
         if with_facets:
             for name in allowed:
@@ -115,6 +147,28 @@ def list_resources(path: Path, base: str, rtype: str, filters: dict[str, str], c
                 facets[name] = [{"value": v, "count": n, "label": names.get(v, v)} for v, n in counts]
     finally:
         connection.close()
-    items = [{"id": i, "iri": f"{base}id/{i}", "label": text or i} for i, text in rows[:page_size]]
-    next_cursor = items[-1]["id"].split("/", 1)[1] if len(rows) > page_size and items else None
-    return Listing(items, next_cursor, facets)
+    items = [{"id": i, "iri": f"{base}id/{i}", "label": text or i} for i, text, _ in rows[:page_size]]
+    next_cursor = encode_cursor(rows[page_size - 1][2], rows[page_size - 1][0]) if len(rows) > page_size else None
+    return Listing(items, next_cursor, facets, total)
+
+
+def count_types(path: Path) -> dict[str, int]:
+    """How many resources of each listed type the release holds (the landing page's counts)."""
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return dict(connection.execute("SELECT type, COUNT(*) FROM entity GROUP BY type").fetchall())
+    finally:
+        connection.close()
+
+
+def labels_for(path: Path, ids: list[str], lang: str) -> dict[str, str]:
+    """The label shown in ``lang`` of listed resources (``type/key`` ids)."""
+    if not ids:
+        return {}
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    column = "COALESCE(label_lv, label)" if lang == "lv" else "COALESCE(label_en, label)"
+    try:
+        marks = ",".join("?" * len(ids))
+        return dict(connection.execute(f"SELECT id, {column} FROM entity WHERE id IN ({marks})", ids).fetchall())
+    finally:
+        connection.close()

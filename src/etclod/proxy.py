@@ -55,6 +55,10 @@ class _Terms:
             return self.iri(value["value"])
         if kind == "bnode":
             return ox.BlankNode(re.sub(r"[^A-Za-z0-9]", "", value["value"]) or "b")
+        if kind == "triple":  # SPARQL 1.2 (and the RDF-star note's "s", "p", "o")
+            parts = value["value"]
+            return ox.Triple(*(self.from_json(parts.get(long, parts.get(long[0], {})))
+                               for long in ("subject", "predicate", "object")))
         if value.get("xml:lang"):
             return ox.Literal(value["value"], language=value["xml:lang"])
         datatype = value.get("datatype")

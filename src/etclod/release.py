@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import pyoxigraph as ox
 from rdflib import Graph
 
+from etclod import lastgood
 from etclod import records as rec
 from etclod.catalog import build_catalog
 from etclod.errors import InputError, ReleaseError
@@ -27,7 +28,7 @@ from etclod.merge import MergeReport, merge_organisations
 from etclod.linkset import Linksets, load_links
 from etclod.reconcile import INDEX_FILE, build_index, write_index
 from etclod.search import SEARCH_FILE, write_search
-from etclod.mapping import build_context, map_record, record_graph, record_iri
+from etclod.mapping import THEME_SCHEME_KEY, Context, build_context, map_record, record_graph, record_iri
 from etclod.namespaces import graph_iri
 from etclod.settings import Settings
 from etclod.dump import statistics, write_changes, write_dumps, write_linksets, write_store
@@ -88,6 +89,14 @@ class Checked:
     store: ox.Store
     merges: MergeReport = field(default_factory=MergeReport)
     links: Linksets = field(default_factory=Linksets)
+    previous: lastgood.Previous | None = None
+    removals: list[dict[str, str]] = field(default_factory=list)
+    """Records of the current release this data no longer publishes."""
+
+    @property
+    def held(self) -> list[rec.Rejection]:
+        """Rejected records whose last good version stays published."""
+        return [r for r in self.rejected if r.kept_from]
 
 
 def themes_graph(settings: Settings) -> Graph:
@@ -100,13 +109,20 @@ def themes_graph(settings: Settings) -> Graph:
     return graph
 
 
-def check_data(settings: Settings, reporter: Reporter | None = None) -> Checked:
+def check_data(settings: Settings, reporter: Reporter | None = None, previous: Path | None | bool = True) -> Checked:
     """Read, map and validate every record of the data folder into an in-memory store that
-    ends up holding exactly the quads to publish."""
+    ends up holding exactly the quads to publish.
+
+    ``previous`` is the current release (``True``: the one of ``settings``): its records win
+    id clashes, and those of them now rejected are held back at their published version."""
     reporter = reporter or NullReporter()
     reporter.stage("read")
     t0 = time.perf_counter()
-    load = rec.load_records(settings.data_dir, (("inbox", settings.inbox_dir / "accepted"),))
+    before = lastgood.read_previous(current_path(settings) if previous is True else previous or None,
+                                    settings.base_uri)
+    load = rec.load_records(settings.data_dir, (("inbox", settings.inbox_dir / "accepted"),),
+                            published=before.records if before else None,
+                            max_file_bytes=settings.max_file_mb * 1_000_000)
     rejected = list(load.rejected)
     reporter.done("read", time.perf_counter() - t0,
                   f"{len(load.loaded) + len(load.rejected)} records in {len(load.inputs)} files")
@@ -116,10 +132,14 @@ def check_data(settings: Settings, reporter: Reporter | None = None) -> Checked:
                   if str(s).startswith(f"{settings.base_uri}id/theme/")}
     loaded, merges, problems = merge_organisations(load.loaded, settings.data_dir)
     rejected += problems
-    loaded = reject_dangling(loaded, rejected)
+    held = lastgood.hold_unloaded(before, loaded, rejected, load.unreadable_files)
+    loaded = reject_dangling(loaded, rejected, [m.loaded.key for m in held], [("theme", t) for t in theme_iris if t != THEME_SCHEME_KEY])
     ctx = build_context(settings.base_uri, loaded, theme_iris)
+    if held:  # references to a held-back record point at its published IRI
+        ctx = Context(ctx.base, {**{m.loaded.key: m.iri for m in held}, **ctx.iris},
+                      {**{m.iri: lastgood.short_label(m) for m in held}, **ctx.labels})
     reporter.stage("map", len(loaded))
-    mapped = []
+    mapped = list(held)
     for item in loaded:
         mapped.append(Mapped(item, record_iri(settings.base_uri, item.record),
                              record_graph(settings.base_uri, item.record),
@@ -132,16 +152,21 @@ def check_data(settings: Settings, reporter: Reporter | None = None) -> Checked:
     t0 = time.perf_counter()
     reporter.stage("validate")
     shapes = load_shapes(settings.ontology_dir / "shapes.ttl")
-    verdict = judge(mapped, list(themes), shapes, settings.base_uri, settings.validator, store)
+    verdict = judge(mapped, list(themes), shapes, settings.base_uri, settings.validator, store,
+                    lastgood.holder(before))
     rejected += verdict.rejected
+    rec.locate(rejected)
     published = {str(m.iri) for m in verdict.accepted} | {str(s) for s in themes.subjects()}
     links = load_links(settings.data_dir, settings.base_uri, published)
     rejected += links.rejected
     for quads in links.quads.values():
         store.extend(quads)
+    kept = sum(1 for r in rejected if r.kept_from)
     reporter.done("validate", time.perf_counter() - t0,
-                  f"{len(verdict.accepted)} valid, {len(rejected)} rejected")
-    return Checked(verdict, load, rejected, store, merges, links)
+                  f"{len(verdict.accepted) - kept} valid, {len(rejected)} rejected"
+                  + (f", {kept} of them kept from the current release as they were" if kept else ""))
+    gone = lastgood.removals(before, {m.loaded.key for m in verdict.accepted} | lastgood.record_keys(themes))
+    return Checked(verdict, load, rejected, store, merges, links, before, gone)
 
 
 # ------------------------------------------------------------------ the release folder
@@ -273,16 +298,18 @@ def _sha256(path: Path) -> str:
 
 
 def write_rejected(path: Path, rejected: list[rec.Rejection]) -> None:
-    with path.open("w", encoding="utf-8") as handle:
+    with path.open("w", encoding="utf-8", errors="backslashreplace") as handle:
         for r in rejected:
             handle.write(json.dumps(r.to_dict(), ensure_ascii=False, sort_keys=True) + "\n")
 
 
-def build_release(settings: Settings, *, strict: bool = False,
+def build_release(settings: Settings, *, strict: bool = False, allow_removals: bool = False,
                   reporter: Reporter | None = None) -> BuildResult:
     """Turn the data folder into a new sealed release and switch ``var/current`` to it.
 
-    With ``strict``, a single rejected record means nothing is published.
+    With ``strict``, a single rejected record means nothing is published. A build that would
+    unpublish more records of the current release than ``settings.max_removals`` raises
+    :class:`lastgood.RemovalsError` and publishes nothing, unless ``allow_removals``.
     Killed at any point, it leaves the previous release current; the next build cleans up.
     """
     reporter = reporter or NullReporter()
@@ -300,6 +327,8 @@ def build_release(settings: Settings, *, strict: bool = False,
         try:
             checked = check_data(settings, reporter)
             timings["check"] = time.perf_counter() - started
+            if not allow_removals:
+                lastgood.check_removals(checked.previous, checked.removals, settings.max_removals)
             if strict and checked.rejected:
                 del checked.store
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -387,7 +416,11 @@ def _manifest(settings: Settings, folder: Path, version: str, previous: str | No
         "records": {"read": len(checked.load.loaded) + len(checked.load.rejected),
                     "published": len(checked.verdict.accepted) + merged_away(checked.merges),
                     "rejected": len(checked.rejected),
+                    "held_back": len(checked.held),
                     "merged": merged_away(checked.merges)},
+        "held_back": [{"type": r.type, "id": r.id, "file": r.file, "kept_from": r.kept_from}
+                      for r in checked.held],
+        "removed": checked.removals,
         "inputs": dict(sorted(checked.load.inputs.items())),
         "changes": changes,
         "merges": checked.merges.groups,

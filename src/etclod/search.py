@@ -15,6 +15,11 @@ from etclod.listing import write_listing
 
 SEARCH_FILE = "search.sqlite"
 DESCRIPTIONS = """SELECT ?e ?d WHERE { ?e <http://purl.org/dc/terms/description> ?d }"""
+CODES = """SELECT ?e ?c WHERE { VALUES ?p { <https://w3id.org/etclod/def#projectCode>
+    <https://w3id.org/etclod/def#acronym> <https://w3id.org/etclod/def#cci> <https://w3id.org/etclod/def#keepId> }
+    ?e ?p ?c }"""
+"""Codes a person types to find a resource: project codes (``LLI-151``), acronyms, CCI codes,
+keep.eu ids."""
 
 
 def write_search(path: Path, entities: list[dict[str, Any]], store: ox.Store, base: str) -> int:
@@ -25,12 +30,18 @@ def write_search(path: Path, entities: list[dict[str, Any]], store: ox.Store, ba
         iri = row["e"].value
         if iri.startswith(prefix):
             descriptions.setdefault(iri[len(prefix):], []).append(row["d"].value)
+    codes: dict[str, list[str]] = {}
+    for row in store.query(CODES, use_default_graph_as_union=True):
+        iri = row["e"].value
+        if iri.startswith(prefix):
+            codes.setdefault(iri[len(prefix):], []).append(row["c"].value)
     connection = sqlite3.connect(path)
     try:
         connection.execute('CREATE VIRTUAL TABLE search USING fts5(id UNINDEXED, type UNINDEXED, name, names, '
                            'description, tokenize="unicode61 remove_diacritics 2")')
         connection.executemany("INSERT INTO search VALUES (?, ?, ?, ?, ?)", (
-            (e["id"], e["type"], e["names"][0], " | ".join(e["names"]), " ".join(descriptions.get(e["id"], [])))
+            (e["id"], e["type"], e["names"][0], " | ".join([*e["names"], *codes.get(e["id"], [])]),
+             " ".join(descriptions.get(e["id"], [])))
             for e in entities))
         write_listing(connection, store, base)
         connection.commit()

@@ -181,6 +181,10 @@ class Settings:
     """Servers 2, 3 ... of the pool (``ETCLOD_STORE`` lists several); server 1 is ``store_url``."""
     store_sync: bool = False
     """This host (the build host) pushes the current release to a server of the pool that is behind."""
+    max_file_mb: int = 200
+    """Largest record file read (MB); a bigger one is refused, named, and nothing of it read."""
+    max_removals: int | None = None
+    """Records of the current release one build may unpublish; None: 5 % of them, at least 1."""
     cache_mb: int = 64
     """Memory for ``/sparql`` answers kept until the next release (0: none are kept)."""
 
@@ -212,6 +216,8 @@ class Settings:
             **_first_store(_store_pool(environ)),
             store_poll=_float(environ, "ETCLOD_STORE_POLL", cls.store_poll),
             store_sync=environ.get("ETCLOD_STORE_SYNC", "0") not in ("0", "false", "no", ""),
+            max_file_mb=_int(environ, "ETCLOD_MAX_FILE_MB", cls.max_file_mb, minimum=1),
+            max_removals=(_int(environ, "ETCLOD_MAX_REMOVALS", 0) if environ.get("ETCLOD_MAX_REMOVALS") else None),
             cache_mb=_int(environ, "ETCLOD_CACHE_MB", cls.cache_mb, minimum=0),
         )
 

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from etclod import __version__
@@ -60,7 +61,9 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             app.state.pool.close()
 
-    app = FastAPI(title="etclod", version=__version__, lifespan=lifespan,
+    # FastAPIOffline: FastAPI with /docs and /redoc served from the package's own Swagger UI and
+    # ReDoc files (FastAPI's documented self-hosting), so the API pages work without internet
+    app = FastAPIOffline(title="etclod", version=__version__, lifespan=lifespan,
                   description="Linked open data for European Territorial Cooperation (Interreg): "
                               "resources, SPARQL 1.1, dumps and a DCAT-AP catalogue.")
     app.state.settings = settings
@@ -69,17 +72,18 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.holder = ReleaseHolder(settings, app.state.pool)
     app.state.pages = Pages(settings.ontology_dir)
     app.state.shapes = load_shapes(settings.ontology_dir / "shapes.ttl")
-    app.state.metrics = Metrics()
+    app.state.metrics = Metrics(retired=lambda: app.state.pool.retired)
     app.state.answers = AnswerCache(settings.cache_mb, size=lambda answer: len(answer.body))
-
-    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
-                       allow_headers=["*"], expose_headers=["ETag", "Link", "Last-Modified", "X-Checksum-SHA256",
-                                                            "Repr-Digest", "X-Etclod-Release", "Content-Range"])
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
 
     app.add_middleware(LanguageCookie)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    # outermost, so the refusals of the limits (413, 414) carry CORS headers too
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
+                       allow_headers=["*"], expose_headers=["ETag", "Link", "Last-Modified", "X-Checksum-SHA256",
+                                                            "Repr-Digest", "X-Etclod-Release", "Content-Range",
+                                                            "Content-Encoding", "Retry-After"])
 
     @app.exception_handler(EtclodError)
     async def on_etclod_error(request: Request, exc: EtclodError) -> Response:
@@ -101,8 +105,10 @@ def create_app(settings: Settings) -> FastAPI:
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s", request.url.path)
+        # answered outside every middleware (Starlette's ServerErrorMiddleware): CORS by hand
         return error_response(request, "internal_error",
-                              "the server failed to answer this request; it has been logged", 500)
+                              "the server failed to answer this request; it has been logged", 500,
+                              {"Access-Control-Allow-Origin": "*"})
 
     app.include_router(meta.router)
     app.include_router(resources.router)

@@ -13,7 +13,8 @@ from fastapi.responses import HTMLResponse, Response
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF, XSD  # noqa: F401
 
-from etclod.api.http import choose_format, etag_for, wants_html
+from etclod import i18n
+from etclod.api.http import choose_format, choose_language, etag_for, etag_matches, wants_html
 from etclod.api.resources import serialize
 from etclod.errors import QueryError
 from etclod.examples import examples
@@ -28,11 +29,12 @@ router = APIRouter()
 FORMAT_PARAM_NAMES = ("format", "output", "results")
 EXAMPLE = """PREFIX etc: <https://w3id.org/etclod/def#>
 PREFIX dct: <http://purl.org/dc/terms/>
-SELECT ?project ?acronym ?programme ?title WHERE {
+PREFIX org: <http://www.w3.org/ns/org#>
+SELECT ?project ?acronym ?programme (COUNT(?membership) AS ?partners) WHERE {
   ?project a etc:Project ; etc:acronym ?acronym ; etc:programme ?p .
   ?p dct:title ?programme . FILTER(LANG(?programme) = "en")
-  OPTIONAL { ?project dct:title ?title }
-} ORDER BY ?acronym"""
+  OPTIONAL { ?membership org:organization ?project }
+} GROUP BY ?project ?acronym ?programme ORDER BY ?acronym"""
 RESULT_FORMAT_IRIS = {
     "json": "SPARQL_Results_JSON", "xml": "SPARQL_Results_XML", "csv": "SPARQL_Results_CSV",
     "tsv": "SPARQL_Results_TSV", "ttl": "Turtle", "nt": "N-Triples", "jsonld": "JSON-LD", "rdf": "RDF_XML",
@@ -177,9 +179,11 @@ async def sparql(
     if query is None:
         if wants_html(request) and not request.query_params.get("format"):
             release = request.app.state.holder.current_or_none()
-            page = request.app.state.pages.render("sparql.html", lang="en", title="SPARQL", example=EXAMPLE,
-                                                  examples=examples(), release=release.version if release else "none")
-            return HTMLResponse(page)
+            lang = choose_language(request)
+            page = request.app.state.pages.render(
+                "sparql.html", lang=lang, request=request, title="SPARQL", example=EXAMPLE, examples=examples(),
+                release=release.version if release else "—", crumbs=_crumbs(lang))
+            return HTMLResponse(page, headers={"Vary": "Accept, Accept-Language, Cookie"})
         fmt = choose_format(request, RDF_FORMATS)
         return Response(serialize(service_description(request), fmt, settings.base_uri),
                         media_type=fmt.content_type, headers={"Vary": "Accept"})
@@ -200,8 +204,10 @@ async def sparql(
     etag = etag_for(release, "sparql", *parts, "html" if browser else "")
     headers = {"Vary": "Accept", "X-Etclod-Release": release.version, "ETag": etag, "Cache-Control": CACHE_CONTROL}
     cacheable = deterministic(checked.text)
-    if cacheable and etag in _if_none_match(request):
+    if cacheable and etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
+    if request.method == "HEAD":
+        return _head(checked.form, select_fmt, graph_fmt, browser, headers, cacheable)
     cache = request.app.state.answers
     key = cache_key(*parts)
     answer = cache.get(release.version, key) if cacheable else None
@@ -241,9 +247,22 @@ def deterministic(query: str) -> bool:
     return not NONDETERMINISTIC.intersection(keywords(query))
 
 
-def _if_none_match(request: Request) -> list[str]:
-    header = request.headers.get("if-none-match")
-    return [tag.strip() for tag in header.split(",")] if header else []
+def _head(form: str, select_fmt: Format | None, graph_fmt: Format | None, browser: bool,
+          headers: dict[str, str], cacheable: bool) -> Response:
+    """HEAD of a query: the headers a GET would have, from the query checked but never
+    evaluated (so no Content-Length: the answer's size is not known without running it)."""
+    fmt = graph_fmt if form in ("construct", "describe") else select_fmt
+    if fmt is None:
+        raise QueryError(f"this {form.upper()} query's answer cannot be given in the requested format",
+                         code="not_acceptable", status=406)
+    media = "text/html; charset=utf-8" if browser and form == "select" else fmt.content_type
+    headers = {**headers, "X-Etclod-Evaluated": "no"}
+    if not cacheable:
+        headers.pop("ETag", None)
+        headers["Cache-Control"] = "no-store"
+    response = Response(media_type=media, headers=headers)
+    del response.headers["content-length"]
+    return response
 
 
 def _try_format(kind: str, accept: str | None, param: str | None) -> tuple[Format | None, QueryError | None]:
@@ -260,10 +279,35 @@ router.add_api_route("/sparql", sparql, methods=["POST"], operation_id="sparql_p
 router.add_api_route("/sparql", sparql, methods=["HEAD"], include_in_schema=False, operation_id="sparql_head")
 
 
+def _crumbs(lang: str) -> list[tuple[str, str | None]]:
+    return [(i18n.tr(lang, "Home"), "/"), (i18n.tr(lang, "Query"), None)]
+
+
+NUMERIC = ("integer", "decimal", "double", "float", "int", "long", "short", "byte", "nonNegativeInteger",
+           "positiveInteger", "negativeInteger", "nonPositiveInteger", "unsignedInt", "unsignedLong")
+
+
+def _cell(term: dict | None, base: str) -> dict:
+    """One value of a result as a person reads it: an IRI as a link, a number as a number, a
+    text with its language tag."""
+    if not term:
+        return {"text": ""}
+    value = term.get("value", "")
+    if term.get("type") == "uri":
+        return {"text": value, "href": "/" + value[len(base):] if value.startswith(base) else value}
+    if term.get("xml:lang"):
+        return {"text": value, "lang": term["xml:lang"]}
+    if term.get("datatype", "").rsplit("#", 1)[-1] in NUMERIC:
+        return {"text": value, "number": True}
+    return {"text": value}
+
+
 def _results_page(request: Request, query: str, body: bytes, version: str) -> str:
     data = json.loads(body)
     names = data["head"]["vars"]
-    rows = [[row.get(n, {}).get("value", "") for n in names] for row in data["results"]["bindings"]]
     base = request.app.state.settings.base_uri
-    return request.app.state.pages.render("sparql.html", lang="en", title="SPARQL results", example=query,
-                                          names=names, rows=rows, base=base, release=version, examples=examples())
+    rows = [[_cell(row.get(n), base) for n in names] for row in data["results"]["bindings"]]
+    lang = choose_language(request)
+    return request.app.state.pages.render("sparql.html", lang=lang, request=request, title="SPARQL",
+                                          example=query, names=names, rows=rows, release=version,
+                                          examples=examples(), crumbs=_crumbs(lang))
