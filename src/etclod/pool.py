@@ -168,8 +168,7 @@ class StorePool:
 
     def _look(self, member: Member, timeout: float | None) -> tuple[str | None, str | None, tuple[str, ...]] | Exception:
         try:
-            current = member.store.current(timeout=timeout)
-            switched = member.store.switched_at(timeout=timeout)
+            current, switched = member.store.current_switch(timeout=timeout)
             complete = tuple(v for v, done in member.store.pushed(timeout=timeout) if done)
             return current, switched, complete
         except EtclodError as exc:

@@ -210,12 +210,14 @@ class RemoteStore:
             raise RemoteStoreError(f"the SPARQL server at {self.endpoint} answered with results etclod "
                                    f"cannot read: {exc!r}") from exc
 
-    def switched_at(self, timeout: float | None = None) -> str | None:
-        """When the current release was last switched to (ISO time): which of a pool's servers
-        holds the newest switch, a rollback included."""
-        rows = self.raw_select(f"SELECT ?t WHERE {{ GRAPH <{CONTROL}> {{ <{SERVICE}> <{ETC}switchedAt> ?t }} }} "
-                               "ORDER BY DESC(STR(?t)) LIMIT 1", timeout=timeout)
-        return str(rows[0]["t"]) if rows else None
+    def current_switch(self, timeout: float | None = None) -> tuple[str | None, str | None]:
+        """The current release and when it was switched to (ISO time; None before pools kept
+        it), read together in one query: which of a pool's servers holds the newest switch, a
+        rollback included. While a switch is under way the newer pointer wins."""
+        rows = self.raw_select(f"""SELECT ?v ?t WHERE {{ GRAPH <{CONTROL}> {{ <{SERVICE}> <{ETC}currentRelease> ?v .
+            OPTIONAL {{ ?r <{ETC}version> ?v ; <{ETC}switchedAt> ?t }} }} }}""", timeout=timeout)
+        pairs = sorted((str(r["t"]) if r.get("t") else "", str(r["v"])) for r in rows)
+        return (pairs[-1][1], pairs[-1][0] or None) if pairs else (None, None)
 
     def current(self, timeout: float | None = None) -> str | None:
         rows = self.raw_select(f"SELECT ?v WHERE {{ GRAPH <{CONTROL}> {{ <{SERVICE}> <{ETC}currentRelease> ?v }} }} "
@@ -304,13 +306,14 @@ class RemoteStore:
         # the new pointer goes in before the old comes out: a reader sees one or both, and
         # takes the newest, never none
         now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        switch = f'INSERT DATA {{ GRAPH <{CONTROL}> {{ <{SERVICE}> <{ETC}currentRelease> "{version}" ; ' \
-                 f'<{ETC}switchedAt> "{now}" . <{release_node(version)}> <{ETC}complete> true }} }}'
+        node = release_node(version)
+        switch = f'INSERT DATA {{ GRAPH <{CONTROL}> {{ <{SERVICE}> <{ETC}currentRelease> "{version}" . ' \
+                 f'<{node}> <{ETC}complete> true ; <{ETC}switchedAt> "{now}" }} }}'
         if current and current != version:  # every other pointer goes, a stale one too
             switch += (f' ; DELETE {{ GRAPH <{CONTROL}> {{ <{SERVICE}> <{ETC}currentRelease> ?v }} }} '
                        f'WHERE {{ GRAPH <{CONTROL}> {{ <{SERVICE}> <{ETC}currentRelease> ?v }} FILTER(STR(?v) != "{version}") }}')
-        switch += (f' ; DELETE {{ GRAPH <{CONTROL}> {{ <{SERVICE}> <{ETC}switchedAt> ?t }} }} '
-                   f'WHERE {{ GRAPH <{CONTROL}> {{ <{SERVICE}> <{ETC}switchedAt> ?t }} FILTER(STR(?t) != "{now}") }}')
+        switch += (f' ; DELETE {{ GRAPH <{CONTROL}> {{ <{node}> <{ETC}switchedAt> ?t }} }} '
+                   f'WHERE {{ GRAPH <{CONTROL}> {{ <{node}> <{ETC}switchedAt> ?t }} FILTER(STR(?t) != "{now}") }}')
         self.update(switch)
 
     def push(self, release: Path, keep: int = 2, progress: Callable[[int], None] | None = None) -> PushResult:
