@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from etclod.errors import EtclodError, ReleaseError
+from etclod.release import version_key
 from etclod.remote import (
     PushResult,
     RemoteStore,
@@ -196,8 +197,9 @@ class StorePool:
                     raise errors[0]
                 raise RemoteStoreError("no SPARQL server of the pool answers: " + "; ".join(
                     f"server {m.number} ({getattr(e, 'message', e)})" for m, e in zip(self.members, errors)))
-            with_current = [(look[1] or "", look[0]) for _, look in answering if look[0] is not None]
-            current = max(with_current)[1] if with_current else None
+            with_current = [(look[1] or "", version_key(look[0]), look[0]) for _, look in answering
+                            if look[0] is not None]
+            current = max(with_current)[2] if with_current else None
             with self._lock:
                 self.current_release = current
                 for member, look in zip(self.members, looks):
@@ -219,7 +221,7 @@ class StorePool:
             self._polling.release()
 
     def _result(self) -> tuple[str | None, list[str]]:
-        complete = sorted({v for m in self.members if m.is_in for v in m.complete})
+        complete = sorted({v for m in self.members if m.is_in for v in m.complete}, key=version_key)
         return self.current_release, complete
 
     def current(self, timeout: float | None = None) -> str | None:

@@ -33,9 +33,10 @@ QUERY_FAULT = re.compile(r"SPARQL query:|Virtuoso (?:37000|42000|42S\w\w|22\w\w\
 """A server error that is about the query, not the server (Virtuoso's compile-time refusals)."""
 
 
-def _dataset(view: RemoteView, graphs: tuple[str, ...] | None) -> list[str]:
+def _dataset(view: RemoteView, graphs: tuple[str, ...] | None, whole: list[str]) -> list[str]:
+    """The graphs on the server of a dataset part; ``whole``: the part for a query naming none."""
     if graphs is None:
-        return list(view.graphs.values())
+        return whole
     names = [view.graphs.get(g, versioned(view.version, g)) for g in graphs]
     return names or [versioned(view.version, EMPTY_GRAPH)]
 
@@ -84,7 +85,8 @@ def answer(view: RemoteView, job: Job, timeout: float) -> Answer:
     text = rewrite_iris(without_dataset_clauses(with_base(job.query, job.base_iri)), dict(view.graphs))
     accept = "application/n-triples" if graph else "application/sparql-results+json"
     try:
-        headers, body = view.remote.query(text, _dataset(view, job.default_graphs), _dataset(view, job.named_graphs),
+        headers, body = view.remote.query(text, _dataset(view, job.default_graphs, view.default_dataset()),
+                                          _dataset(view, job.named_graphs, view.named_dataset(text)),
                                           accept, timeout, (job.max_rows + 1) * BYTES_PER_ROW + 65536)
     except httpx.ConnectTimeout as exc:  # nothing was sent: another server may take it
         raise RemoteUnavailableError(f"the SPARQL server at {view.remote.endpoint} did not answer: {exc}") from exc

@@ -14,7 +14,7 @@ from typing import Any
 from rdflib import Graph
 
 from etclod.errors import EtclodError, ReleaseError
-from etclod.release import list_releases, read_manifest, verify_release
+from etclod.release import list_releases, read_manifest, verify_release, version_key
 from etclod.pool import StorePool
 from etclod.settings import Settings
 from etclod.store import GraphStore, OxigraphStore, Runner
@@ -147,7 +147,7 @@ class ReleaseHolder:
         elif (self.settings.releases_dir / current).is_dir():
             target = f"releases/{current}"
         else:
-            here = [v for v in complete if v < current and (self.settings.releases_dir / v).is_dir()]
+            here = [v for v in complete if version_key(v) < version_key(current) and (self.settings.releases_dir / v).is_dir()]
             log.error("release %s is current on the SPARQL server but not in %s", current, self.settings.releases_dir)
             target = f"releases/{here[-1]}" if here else None
             if target is None:
