@@ -86,14 +86,11 @@ class RecordType:
         value = getattr(record, self.key_field, None) if self.key_field != "id" else None
         return self.key_of_text(str(value)) if value else (self.key_of_text(record.id) or "-")
 
-    def label(self, lang: str, count: int | None = None) -> str:
-        """The type's name in ``lang`` (en when there is none): singular, or the form for ``count``."""
+    def label(self, lang: str, plural: bool = False) -> str:
+        """The type's name in ``lang`` (English when there is none), singular or plural. A name
+        after a count takes the catalogue's plural forms (``i18n.ntr``: Latvian has three)."""
         label = self.labels.get(lang) or self.labels["en"]
-        if count is None:
-            return label.one
-        if lang == "lv":  # Latvian: singular after 1, 21, 31 ... but not 11
-            return label.one if count % 10 == 1 and count % 100 != 11 else label.many
-        return label.one if count == 1 else label.many
+        return label.many if plural else label.one
 
 
 def _resolve(ref: str) -> Any:

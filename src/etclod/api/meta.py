@@ -133,9 +133,14 @@ def validation(request: Request) -> Response:
     fmt = choose_format(request, (HTML, *RDF_FORMATS))
     base = request.app.state.settings.base_uri
     held_iris = {(h["type"], h["id"]): h.get("iri") for h in release.manifest.get("held_back", [])}
+    conflicts = [f"/releases/{release.version}/{name}" for name in ("conflicts.ttl", "conflicts.csv")
+                 if name in release.manifest.get("files", {})]
     if fmt.key != "html":
+        headers = {"Vary": "Accept"}
+        if conflicts:  # the conflict report of the release: where sources disagree, and whose value won
+            headers["Link"] = ", ".join(f'<{href}>; rel="related"' for href in conflicts)
         rejections.add_to_report(graph, release.path, held_iris)
-        return Response(serialize(graph, fmt, base), media_type=fmt.content_type, headers={"Vary": "Accept"})
+        return Response(serialize(graph, fmt, base), media_type=fmt.content_type, headers=headers)
     lang = choose_language(request)
     pages = request.app.state.pages
     focus = {o for o in graph.objects(None, SH.focusNode) if isinstance(o, URIRef)}
@@ -146,7 +151,7 @@ def validation(request: Request) -> Response:
     page = pages.render(
         "validation.html", lang=lang, request=request, title=i18n.tr(lang, "Validation report"), results=results,
         conforms=bool(conforms and conforms.toPython()), manifest=release.manifest, release=release.version,
-        crumbs=crumbs, **rejections.rows(release.path, held_iris, base))
+        crumbs=crumbs, conflicts=conflicts, **rejections.rows(release.path, held_iris, base))
     return HTMLResponse(page, headers={"Vary": "Accept, Accept-Language, Cookie"})
 
 
