@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from fastapi import APIRouter, Request
+from markupsafe import Markup
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from rdflib import Graph, URIRef
@@ -22,7 +26,7 @@ from etclod.search import SEARCH_FILE
 from etclod.errors import EtclodError
 from etclod.executor import ValidateJob
 from etclod.formats import HTML, RDF_FORMATS
-from etclod.namespaces import SH, VOID
+from etclod.namespaces import ETC, SH, VOID
 
 router = APIRouter()
 
@@ -69,6 +73,19 @@ ONTOLOGY_GROUPS = ((N_("Classes"), OWL.Class), (N_("Relations to other resources
                    (N_("Properties with values"), OWL.DatatypeProperty))
 
 
+def _linked(pages: Any, text: str, lang: str) -> Markup:
+    """A term's comment with the terms it names (``etc:keptFromRelease``) as links labelled by
+    their names, not as prefixed names."""
+    parts = re.split(r"\betc:([A-Za-z][A-Za-z0-9]*)", text)
+    out = Markup("")
+    for index, part in enumerate(parts):
+        if index % 2:
+            out += Markup('<a href="#{0}">{1}</a>').format(part, pages.term(ETC[part], lang))
+        else:
+            out += part
+    return out
+
+
 def _ontology_page(request: Request, lang: str) -> str:
     pages = request.app.state.pages
     onto = pages.ontology
@@ -79,7 +96,7 @@ def _ontology_page(request: Request, lang: str) -> str:
             comment = pick_label(list(onto.objects(term, RDFS.comment)), lang)
             label = pick_label(list(onto.objects(term, RDFS.label)), lang) or pages.term(term, lang)
             items.append({"iri": str(term), "name": str(term).split("#")[-1], "label": label[:1].upper() + label[1:],
-                          "comment": comment if comment and comment != "None" else None,
+                          "comment": _linked(pages, comment, lang) if comment and comment != "None" else None,
                           "super": [pages.term(s, lang) for s in onto.objects(term, RDFS.subClassOf)]
                           + [pages.term(s, lang) for s in onto.objects(term, RDFS.subPropertyOf)]})
         items.sort(key=lambda item: item["label"].casefold())
@@ -121,7 +138,7 @@ async def validate(request: Request) -> Response:
     check_untrusted(body, job.media_type)  # refuse early, in one place, before any worker
     answer = await run_in_threadpool(request.app.state.pool.run, job)
     return Response(answer.body, media_type="text/turtle; charset=utf-8",
-                    headers={"X-Etclod-Conforms": "true" if answer.rows == 0 else "false"})
+                    headers={"X-Etclod-Conforms": "true" if answer.conforms else "false"})
 
 
 @get_and_head(router, "/validation", summary="The SHACL report of the current release")
