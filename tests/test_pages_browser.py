@@ -43,7 +43,8 @@ PAGES = {  # page type: address
     "event": "/id/event/seminar-2018-01-25", "theme": "/id/theme/seniors-disability-inclusion",
     "partnership": "/id/partnership/sempre-latvijas-universitate", "source": "/id/source/varam-2018-01-30",
     "search": "/search?q=liepajas", "query": "/sparql", "catalogue": "/catalog", "releases": "/releases",
-    "validation": "/validation", "ontology": "/def", "not-found": "/no/such/page",
+    "validation": "/validation", "ontology": "/def", "graph": "/graph/varam-2018-01-30",
+    "not-found": "/no/such/page",
 }
 EXPECTED = {  # page type -> what its numbers and dates look like in each language
     "project": {"lv": ["4 860 664,11 €", "3 827 755,48 €", "2016. gada marts"],
