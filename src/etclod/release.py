@@ -212,13 +212,34 @@ def clean_leftovers(settings: Settings) -> list[str]:
     return removed
 
 
+def version_key(version: str) -> tuple[str, int, str]:
+    """Sort key of a release version: its UTC stamp, then its number within that second, so
+    versions sort as time does however many builds a second made (as strings, ``...Z-10``
+    would come before ``...Z-2``).
+
+    >>> sorted(["20261201T215903Z-10", "20261201T215904Z", "20261201T215903Z-2", "20261201T215903Z"],
+    ...        key=version_key)
+    ['20261201T215903Z', '20261201T215903Z-2', '20261201T215903Z-10', '20261201T215904Z']
+    """
+    stamp, _, n = version.partition("-")
+    return (stamp, int(n) if n.isdigit() else 1, n)
+
+
+def _now() -> dt.datetime:
+    """The clock release versions are stamped with (one place, so a test can hold it still)."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
 def new_version(settings: Settings) -> str:
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    version, n = stamp, 1
-    while (settings.releases_dir / version).exists():
-        n += 1
-        version = f"{stamp}-{n}"
-    return version
+    """A version for the next release: its UTC second, numbered past every release of that
+    second still here (not past the first free number: once pruning has dropped the first of a
+    second, that name would come back for a newer release and sort as the oldest)."""
+    stamp = _now().strftime("%Y%m%dT%H%M%SZ")
+    names = [p.name for p in settings.releases_dir.iterdir()] if settings.releases_dir.is_dir() else []
+    taken = [version_key(name)[1] for name in names if version_key(name)[0] == stamp]  # (builds hold the lock)
+    if not taken:
+        return stamp
+    return f"{stamp}-{max(taken) + 1}"
 
 
 def current_version(settings: Settings) -> str | None:
@@ -239,7 +260,7 @@ def list_releases(settings: Settings) -> list[dict[str, Any]]:
     if not settings.releases_dir.is_dir():
         return []
     out = []
-    for path in sorted(settings.releases_dir.iterdir()):
+    for path in sorted(settings.releases_dir.iterdir(), key=lambda p: version_key(p.name)):
         manifest = path / MANIFEST
         if path.name.startswith(".") or not manifest.is_file():
             continue

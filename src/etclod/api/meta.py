@@ -141,7 +141,7 @@ async def validate(request: Request) -> Response:
     check_untrusted(body, job.media_type)  # refuse early, in one place, before any worker
     answer = await run_in_threadpool(request.app.state.pool.run, job)
     return Response(answer.body, media_type="text/turtle; charset=utf-8",
-                    headers={"X-Etclod-Conforms": "true" if answer.rows == 0 else "false"})
+                    headers={"X-Etclod-Conforms": "true" if answer.conforms else "false"})
 
 
 @get_and_head(router, "/validation", summary="The SHACL report of the current release")
