@@ -18,6 +18,7 @@ from typing import Any, TextIO
 from etclod import __version__
 from etclod import records as rec
 from etclod.errors import EtclodError
+from etclod.manifest import read_manifest
 from etclod.release import (build_release, check_data, current_version, list_releases, rollback)
 from etclod.settings import Settings, base_uri
 
@@ -391,7 +392,7 @@ def cmd_push(args: argparse.Namespace, settings: Settings) -> int:
     release = settings.releases_dir / version if version else current_path(settings)
     if release is None or not (release / "manifest.json").is_file():
         raise InputError(f"no sealed release {version or '(current)'} in {settings.releases_dir}")
-    quads = json.loads((release / "manifest.json").read_text("utf-8"))["quads"]
+    quads = read_manifest(release)["quads"]
     reporter: Any = BarReporter(sys.stderr) if sys.stderr.isatty() else PlainReporter(sys.stderr)
     started = time.perf_counter()
     reporter.stage("push", quads * len(pool.members))

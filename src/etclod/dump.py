@@ -11,6 +11,7 @@ from typing import Any, BinaryIO
 
 import pyoxigraph as ox
 
+from etclod.manifest import Changes
 from etclod.formats import DUMP_FORMATS, dump_name
 from etclod.namespaces import PREFIXES
 
@@ -70,7 +71,7 @@ def _rename_graphs(lines: bytes, prefix: bytes) -> bytes:
     return _GRAPH_AT_END.sub(b" <" + prefix.replace(b"\\", b"\\\\") + rb"\1> .", lines)
 
 
-def write_changes(path: Path, nquads: bytes, previous: Path | None) -> dict[str, int]:
+def write_changes(path: Path, nquads: bytes, previous: Path | None) -> Changes:
     """``changes.nq.gz``: quads added since the previous release, each in graph
     ``urn:etclod:added:<graph>``, and quads removed, each in ``urn:etclod:removed:<graph>``.
 

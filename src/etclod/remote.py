@@ -25,6 +25,7 @@ from rdflib import BNode, Literal, URIRef
 from etclod.errors import EtclodError, ReleaseError
 from etclod.executor import Answer, Job
 from etclod.query import CheckedQuery, keywords
+from etclod.manifest import read_manifest
 from etclod.release import version_key
 from etclod.namespaces import ETC
 from etclod.settings import Settings
@@ -376,7 +377,7 @@ class RemoteStore:
         """Load a sealed release into versioned graphs and verify every graph's count, without
         making it current (:meth:`activate` does; a pool loads everywhere first). ``skipped``:
         it was whole on the server already."""
-        manifest = json.loads((release / "manifest.json").read_text("utf-8"))
+        manifest = read_manifest(release)
         version = manifest["version"]
         known = dict(self.pushed())
         checksum = manifest["files"]["dumps/etclod.nq.gz"]["sha256"]
