@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -89,6 +91,31 @@ def seed_release(tmp_path_factory: pytest.TempPathFactory):
     result = build_release(settings)
     assert result.rejected == [], [r.to_dict() for r in result.rejected]
     return settings, result
+
+
+def seed_records() -> list:
+    """The bundled seed records, as the loader reads them: counts a test expects are derived
+    from these, not copied from the data by hand."""
+    from etclod.records import load_records
+
+    loaded = load_records(SEED_DATA)
+    assert loaded.rejected == [], [r.to_dict() for r in loaded.rejected]
+    return [item.record for item in loaded.loaded]
+
+
+def seed_count(record_type: str) -> int:
+    """How many seed records have ``type`` ``record_type``."""
+    return sum(1 for record in seed_records() if record.type == record_type)
+
+
+def wait_until(condition: Callable[[], object], what: str, timeout: float = 30.0) -> None:
+    """Poll ``condition`` until it is true; fail the test naming ``what`` after ``timeout``
+    seconds. Waits for the thing itself, never for a guessed time."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {timeout:g} s for {what}")
+        time.sleep(0.02)
 
 
 def jsonld_with_local_context(text: str) -> str:

@@ -137,3 +137,36 @@ def test_dumps_by_negotiation(client, seed_release) -> None:
     versioned = client.get(f"/releases/{result.version}/dumps/etclod.nt", headers={"Accept-Encoding": "identity"})
     assert versioned.status_code == 200 and versioned.content == gzip.decompress(
         (result.path / "dumps" / "etclod.nt.gz").read_bytes())
+
+
+@pytest.mark.parametrize("fmt", RDF_FORMATS, ids=lambda f: f.key)
+def test_named_graphs_dereference(client, seed_release, fmt) -> None:
+    from conftest import BASE
+
+    _, result = seed_release
+    graphs = result.manifest["graphs"]
+    assert f"{BASE}graph/varam-2018-01-30" in graphs and len(graphs) > 2
+    for iri, count in graphs.items():
+        path = iri.removeprefix(BASE.rstrip("/"))
+        response = client.get(path, headers={"Accept": fmt.media_type})
+        assert response.status_code == 200, (path, response.text)
+        assert response.headers["content-type"].startswith(fmt.media_type)
+        graph = rdflib.Graph()
+        if fmt.key == "jsonld":
+            graph.parse(data=response.text, format="json-ld")
+        else:
+            graph.parse(data=response.content, format=fmt.rdflib_name)
+        assert len(graph) == count, path
+
+
+def test_named_graph_page_and_errors(client, seed_release) -> None:
+    _, result = seed_release
+    page = client.get("/graph/varam-2018-01-30", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    count = result.manifest["graphs"]["http://localhost:8000/graph/varam-2018-01-30"]
+    assert f"<dd>{count}</dd>" in page.text and "/dumps/etclod.nq.gz" in page.text
+    assert 'href="/id/source/varam-2018-01-30"' in page.text
+    missing = client.get("/graph/no-such-graph", headers={"Accept": "text/turtle"})
+    assert missing.status_code == 404 and "varam-2018-01-30" in missing.json()["message"]
+    etag = client.get("/graph/varam-2018-01-30?format=nt").headers["etag"]
+    assert client.get("/graph/varam-2018-01-30?format=nt", headers={"If-None-Match": f"W/{etag}"}).status_code == 304

@@ -131,9 +131,14 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     manifest = result.manifest
     _print_held_and_removed([r for r in result.rejected if r.kept_from], manifest.get("removed", []), out)
     for group in manifest.get("merges", [])[:20]:
-        print(f"merged organisation {', '.join(group['merged'])} into {group['kept']} ({group['key']})", file=out)
+        print(f"merged {group.get('type', 'organisation')} {', '.join(group['merged'])} into {group['kept']} ({group['key']})", file=out)
     if len(manifest.get("merges", [])) > 20:
         print(f"... and {len(manifest['merges']) - 20} more merges (manifest.json lists them all)", file=out)
+    for apart in manifest.get("kept_apart", [])[:20]:
+        print(f"kept apart {apart['type']} {apart['id']!r} ({apart['file']}): {apart['reason']}", file=out)
+    if manifest.get("conflicts"):
+        print(f"{manifest['conflicts']} conflicts between sources: one value published by precedence, the others "
+              f"kept in their graphs (releases/{result.version}/conflicts.csv)", file=out)
     summary_table(result, reporter.times, out)
     held = manifest["records"].get("held_back", 0)
     print(f"release {result.version}: {manifest['records']['published']} records published"
@@ -236,34 +241,72 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     if missing:
         print(f"etclod import: error: no such file: {', '.join(missing)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    out = Path(args.out) if args.out else settings.data_dir
+    out.mkdir(parents=True, exist_ok=True)
+    # the file this import writes is named after the kind and the input files' names, so
+    # importing the same files again, or a newer export of them, rewrites the same file
+    digest = hashlib.sha256("\n".join(sorted(p.name for p in paths)).encode()).hexdigest()[:8]
+    name = f"import-{args.kind}-{digest}"
+    loaded = rec.load_records(out).loaded if any(out.iterdir()) else []
+    others = [item for item in loaded if item.file != f"{name}.json"]
+    known = frozenset(item.key for item in others)
     if args.kind == "keep":
-        imported = keep.import_files(paths)
+        imported = keep.import_files(paths, known)
     elif args.kind == "kohesio":
         imported = kohesio.import_files(paths)
     else:
         imported = operations.import_files(paths, args.programme)
-    out = Path(args.out) if args.out else settings.data_dir
-    out.mkdir(parents=True, exist_ok=True)
-    existing: set[tuple[str, str]] = set()
-    if any(out.iterdir()):
-        existing = {item.key for item in rec.load_records(out).loaded if item.record.type != "organisation"}
-    records = [r for r in imported.records.values() if (r["type"], r["id"]) not in existing]
-    digest = hashlib.sha256("\n".join(sorted(p.name for p in paths)).encode()).hexdigest()[:8]
-    name = f"import-{args.kind}-{digest}"
+    # a record the steward or another kind of import already has is not written again
+    # (organisations always are: they merge at build time); one that an older import of
+    # the same kind wrote moves here, so the newest export of a record is the one read
+    mine = f"import-{args.kind}-"
+    existing = {item.key for item in others if item.record.type != "organisation" and not item.file.startswith(mine)}
+    records = sorted((r for r in imported.records.values() if (r["type"], r["id"]) not in existing),
+                     key=lambda r: (r["type"], r["id"]))
+    _take_out_of_older_imports(out, mine, f"{name}.json",
+                               {(r["type"], r["id"]) for r in records if r["type"] != "organisation"})
+    target = out / f"{name}.json"
     if records:
-        (out / f"{name}.json").write_text(json.dumps(records, ensure_ascii=False, indent=1), "utf-8")
+        text = json.dumps(records, ensure_ascii=False, indent=1) + "\n"
+        if not target.is_file() or target.read_text("utf-8") != text:
+            target.write_text(text, "utf-8")
+    else:
+        target.unlink(missing_ok=True)
+    errors_file = out / f"{name}.errors.jsonl"
     if imported.errors:
-        with (out / f"{name}.errors.jsonl").open("w", encoding="utf-8") as handle:
+        with errors_file.open("w", encoding="utf-8") as handle:
             for error in imported.errors:
                 handle.write(json.dumps(error.to_dict(), ensure_ascii=False) + "\n")
         for error in imported.errors:
             where = f"{error.file}:{error.row}" if error.row else error.file
             print(f"not imported {where}: {error.message}", file=sys.stderr)
+    else:
+        errors_file.unlink(missing_ok=True)
     counts = Counter(r["type"] for r in records)
-    print(f"imported {len(records)} records into {out / (name + '.json')}: "
+    print(f"imported {len(records)} records into {target}: "
           + ", ".join(f"{n} {t}" for t, n in sorted(counts.items()))
           + (f"; {len(imported.errors)} rows not imported (see {name}.errors.jsonl)" if imported.errors else ""))
     return EXIT_REJECTED if imported.errors else EXIT_OK
+
+
+def _take_out_of_older_imports(folder: Path, prefix: str, own: str, keys: set[tuple[str, str]]) -> None:
+    """Remove ``keys`` from the other import files of one kind (a file left empty goes)."""
+    for path in sorted(folder.glob(f"{prefix}*.json")):
+        if path.name == own:
+            continue
+        try:
+            records = json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError):
+            continue  # not ours to repair: the build reports it
+        if not isinstance(records, list):
+            continue
+        kept = [r for r in records if not (isinstance(r, dict) and (r.get("type"), r.get("id")) in keys)]
+        if len(kept) == len(records):
+            continue
+        if kept:
+            path.write_text(json.dumps(kept, ensure_ascii=False, indent=1) + "\n", "utf-8")
+        else:
+            path.unlink()
 
 
 def cmd_links(args: argparse.Namespace, settings: Settings) -> int:

@@ -35,7 +35,10 @@ FIELD_OF_PREDICATE: dict[URIRef, str] = {
     PROV.wasDerivedFrom: "sources", DCTERMS.issued: "published", DCTERMS.publisher: "publisher",
     SKOS.broader: "broader", FOAF.homepage: "homepage", ETC.pic: "pic", ETC.nationalId: "national_id",
     ETC.coFinancingRate: "cofinancing_rate", ETC.status: "status", ETC.interventionCategory: "intervention_category",
-    ETC.inforegioId: "inforegio_id", ETC.partnerEuFunding: "eu_funding",
+    ETC.inforegioId: "inforegio_id", ETC.partnerEuFunding: "eu_funding", ETC.projectCode: "code",
+    ETC.priority: "priority", ETC.organisationKind: "kind", ETC.strand: "strand", ETC.fund: "funds",
+    LOCN.postName: "town", LOCN.postCode: "postcode", LOCN.fullAddress: "address", SKOS.altLabel: "alt_names",
+    DCTERMS.language: "language", SKOS.definition: "definition", SKOS.notation: "notation", FOAF.title: "honorific",
 }
 """Where a SHACL result path points back to in a record (for rejection messages)."""
 
@@ -58,14 +61,26 @@ class Context:
 
 
 def build_context(base: str, loaded: Iterable[rec.Loaded],
-                  themes: Mapping[str, URIRef] | None = None) -> Context:
-    """Index every record's IRI and a short label, for references and partnership labels."""
+                  themes: Mapping[str, URIRef] | None = None,
+                  aliases: Mapping[tuple[str, str], str] | None = None) -> Context:
+    """Index every record's IRI and a short label, for references and partnership labels.
+
+    ``aliases`` maps a record merged into another's resource (``merge``) to that record's id:
+    it and every reference to it get that IRI. The label of a resource is its first record's
+    (records come in order of precedence)."""
     iris: dict[tuple[str, str], URIRef] = {("theme", k): v for k, v in (themes or {}).items()}
     labels: dict[URIRef, str] = {}
-    for item in loaded:
+    items = list(loaded)
+    for item in items:
+        if aliases and item.key in aliases:
+            continue
         iri = record_iri(base, item.record)
-        iris[item.key] = iri
-        labels[iri] = short_label(item.record)
+        iris.setdefault(item.key, iri)
+        labels.setdefault(iri, short_label(item.record))
+    for key, target in (aliases or {}).items():
+        found = iris.get((key[0], target))
+        if found is not None:
+            iris[key] = found
     return Context(base, iris, labels)
 
 
@@ -117,7 +132,7 @@ def map_record(record: Any, ctx: Context, where: str) -> list[Triple]:
 
     ``where`` names the record's file for ``etc:record``.
     """
-    subject = record_iri(ctx.base, record)
+    subject = ctx.iris.get((record.type, record.id)) or record_iri(ctx.base, record)
     triples: list[Triple] = [(subject, ETC.record, Literal(f"{where}#{record.type}/{record.id}"))]
     if record.type != "source":
         triples += [(subject, PROV.wasDerivedFrom, ctx.ref("source", s)) for s in record.sources]

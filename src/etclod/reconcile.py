@@ -98,6 +98,9 @@ def build_index(store: ox.Store, base: str) -> list[dict[str, Any]]:
             name = row["name"].value
             if name not in entry["names"]:
                 entry["names"].append(name)
+            language = getattr(row["name"], "language", None)
+            if language:  # for Accept-Language: which name is in which language
+                entry.setdefault("langs", {}).setdefault(name, language)
             for key in ("country", "town", "nuts", "programme", "period", "start", "eu"):
                 try:
                     value = row[key]
@@ -144,7 +147,7 @@ class Index:
         with gzip.open(path, "rb") as handle:
             return cls(json.loads(handle.read()))
 
-    def search(self, text: str, rtype: str | None = None, limit: int = 5,
+    def search(self, text: str, rtype: str | tuple[str, ...] | None = None, limit: int = 5,
                properties: dict[str, str] | None = None) -> list[Candidate]:
         query = tokens(text)
         seen: set[int] = set()
@@ -155,7 +158,7 @@ class Index:
         scored = []
         for i in seen:
             entity = self.entities[i]
-            if rtype and entity["type"] != rtype:
+            if rtype and entity["type"] not in _types(rtype):
                 continue
             score = max(similarity(query, name) for name in self.tokens[i])
             score = _refine(score, entity, properties or {})
@@ -166,13 +169,13 @@ class Index:
             top[0].match = True
         return top
 
-    def suggest(self, prefix: str, rtype: str | None = None, limit: int = 10) -> list[dict[str, Any]]:
+    def suggest(self, prefix: str, rtype: str | tuple[str, ...] | None = None, limit: int = 10) -> list[dict[str, Any]]:
         wanted = tokens(prefix)
         if not wanted:
             return []
         out = []
         for i, entity in enumerate(self.entities):
-            if rtype and entity["type"] != rtype:
+            if rtype and entity["type"] not in _types(rtype):
                 continue
             if any(all(any(t.startswith(w) for t in name) for w in wanted) for name in self.tokens[i]):
                 out.append(entity)
@@ -181,8 +184,35 @@ class Index:
         return out
 
 
+def _types(rtype: str | tuple[str, ...]) -> tuple[str, ...]:
+    """One type or a list of them (the API takes both): the types a candidate may have."""
+    return (rtype,) if isinstance(rtype, str) else rtype
+
+
+def name_in(entity: dict[str, Any], languages: list[str]) -> tuple[str, str | None]:
+    """The entity's name in the first of ``languages`` it has one in (primary subtags compared),
+    else its first name; with that name's language, where known.
+
+    >>> name_in({"names": ["Rīga", "Riga"], "langs": {"Rīga": "lv", "Riga": "en"}}, ["en-GB", "lv"])
+    ('Riga', 'en')
+    """
+    langs = entity.get("langs") or {}
+    for wanted in languages:
+        primary = wanted.split("-")[0].lower()
+        for name in entity["names"]:
+            if (langs.get(name) or "").split("-")[0].lower() == primary:
+                return name, langs[name]
+    first = entity["names"][0]
+    return first, langs.get(first)
+
+
 PROPERTY_KEYS = {"country": "country", "town": "town", "programme": "programme", "period": "period",
                  "nuts": "nuts"}
+
+
+def has_value(entity: dict[str, Any], pid: str, value: str) -> bool:
+    """Whether the entity's property ``pid`` holds ``value`` (compared as matching does)."""
+    return _refine(50.0, entity, {pid: value}) > 50.0
 
 
 def _refine(score: float, entity: dict[str, Any], properties: dict[str, str]) -> float:

@@ -345,8 +345,9 @@ def json_schema() -> dict[str, Any]:
 # --- loading --------------------------------------------------------------------------------
 
 SUFFIXES = (".yaml", ".yml", ".json", ".csv")
-NOT_RECORDS = {"merges.csv"}
-"""Tables at the top of the data folder that are not records (the steward's merge rules)."""
+NOT_RECORDS = {"merges.csv", "precedence.csv"}
+"""Tables at the top of the data folder that are not records (the steward's merge rules and
+the precedence of sources)."""
 
 
 def file_label(name: str) -> str:
@@ -499,7 +500,8 @@ def _settle_claims(claims: list[Loaded | Rejection], published: Mapping[tuple[st
         winner = pick(group, key_of, key if key in published else None)
         for c in group:
             if isinstance(c, Loaded) and c is not winner and not (key[0] == "organisation" and
-                                                                   isinstance(winner, Loaded)):
+                                                                   isinstance(winner, Loaded)) \
+                    and not told_twice(c, winner):
                 losers[id(c)] = _clash_message(c, winner, key, published)
     for slug, group in by_slug.items():
         keys = {key_of(c) for c in group}
@@ -509,7 +511,8 @@ def _settle_claims(claims: list[Loaded | Rejection], published: Mapping[tuple[st
         winner = pick(group, key_of, owner[0] if owner else None)
         winning_key = key_of(winner) if isinstance(winner, (Loaded, Rejection)) else owner[0] if owner else None
         for c in group:
-            if isinstance(c, Loaded) and key_of(c) != winning_key and id(c) not in losers:
+            if isinstance(c, Loaded) and key_of(c) != winning_key and id(c) not in losers \
+                    and not told_twice(c, winner):
                 where = winner.where if isinstance(winner, Loaded) else \
                     f"{winner.file}" if winner is not None else "?"
                 losers[id(c)] = (f"{c.record.type} {c.record.id!r} gets the same IRI key {slug[1]!r} as "
@@ -539,6 +542,29 @@ def _clash_message(loser: Loaded, winner: Any, key: tuple[str, str],
         return (f"duplicate id: {what} is published from {where} in the current release; this record at "
                 f"{loser.where} claims the same id: give it another id")
     return f"duplicate id: {what} is already defined at {where}"
+
+
+IMPORT_FILE = re.compile(r"^import-([a-z]+)-")
+"""The files ``etclod import KIND`` writes: ``import-KIND-<hash>.json``."""
+
+
+def origin_of(file: str) -> str:
+    """Whose say a record file is: ``curated`` (the steward's own files, the inbox) or the kind
+    of import that wrote it (``keep``, ``kohesio``, ``operations``).
+
+    >>> origin_of("projects.yaml"), origin_of("import-keep-1a2b3c4d.json")
+    ('curated', 'keep')
+    """
+    match = IMPORT_FILE.match(file.rsplit("/", 1)[-1])
+    return match.group(1) if match else "curated"
+
+
+def told_twice(claim: Loaded, winner: Any) -> bool:
+    """Two records claiming one id or IRI key from two origins (a curated record and an import,
+    two kinds of import) are not duplicates: they are one thing told by two sources, which the
+    merge layer makes one resource (``merge``). Within one origin the duplicate rule holds."""
+    file = getattr(winner, "file", None)
+    return file is not None and origin_of(file) != origin_of(claim.file)
 
 
 def record_key(record: Any) -> str:

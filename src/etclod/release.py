@@ -24,7 +24,8 @@ from etclod import records as rec
 from etclod.catalog import build_catalog
 from etclod.errors import InputError, ReleaseError
 from etclod.formats import DUMP_FORMATS, dump_name
-from etclod.merge import MergeReport, merge_organisations
+from etclod.conflict import Conflict, resolve, write_conflicts
+from etclod.merge import MergeReport, merge_records, merged_away
 from etclod.linkset import Linksets, load_links
 from etclod.reconcile import INDEX_FILE, build_index, write_index
 from etclod.search import SEARCH_FILE, write_search
@@ -89,6 +90,7 @@ class Checked:
     store: ox.Store
     merges: MergeReport = field(default_factory=MergeReport)
     links: Linksets = field(default_factory=Linksets)
+    conflicts: list[Conflict] = field(default_factory=list)
     previous: lastgood.Previous | None = None
     removals: list[dict[str, str]] = field(default_factory=list)
     """Records of the current release this data no longer publishes."""
@@ -130,21 +132,22 @@ def check_data(settings: Settings, reporter: Reporter | None = None, previous: P
     themes = themes_graph(settings)
     theme_iris = {str(s).rsplit("/", 1)[-1]: s for s in themes.subjects()
                   if str(s).startswith(f"{settings.base_uri}id/theme/")}
-    loaded, merges, problems = merge_organisations(load.loaded, settings.data_dir)
+    loaded, merges, problems = merge_records(load.loaded, settings.data_dir)
     rejected += problems
     held = lastgood.hold_unloaded(before, loaded, rejected, load.unreadable_files)
     loaded = reject_dangling(loaded, rejected, [m.loaded.key for m in held], [("theme", t) for t in theme_iris if t != THEME_SCHEME_KEY])
-    ctx = build_context(settings.base_uri, loaded, theme_iris)
+    ctx = build_context(settings.base_uri, loaded, theme_iris, merges.alias)
     if held:  # references to a held-back record point at its published IRI
         ctx = Context(ctx.base, {**{m.loaded.key: m.iri for m in held}, **ctx.iris},
                       {**{m.iri: lastgood.short_label(m) for m in held}, **ctx.labels})
     reporter.stage("map", len(loaded))
     mapped = list(held)
     for item in loaded:
-        mapped.append(Mapped(item, record_iri(settings.base_uri, item.record),
+        mapped.append(Mapped(item, ctx.iris.get(item.key) or record_iri(settings.base_uri, item.record),
                              record_graph(settings.base_uri, item.record),
                              map_record(item.record, ctx, item.file)))
         reporter.advance()
+    conflicts = resolve(mapped, settings.base_uri)
     store = ox.Store()
     store.bulk_extend(to_quads(graph_iri(settings.base_uri, THEMES_GRAPH_KEY), themes))
     store.bulk_extend(q for m in mapped for q in to_quads(m.graph, m.triples))
@@ -166,7 +169,8 @@ def check_data(settings: Settings, reporter: Reporter | None = None, previous: P
                   f"{len(verdict.accepted) - kept} valid, {len(rejected)} rejected"
                   + (f", {kept} of them kept from the current release as they were" if kept else ""))
     gone = lastgood.removals(before, {m.loaded.key for m in verdict.accepted} | lastgood.record_keys(themes))
-    return Checked(verdict, load, rejected, store, merges, links, before, gone)
+    return Checked(verdict, load, rejected, store, merges, links, conflicts=conflicts, previous=before,
+                   removals=gone)
 
 
 # ------------------------------------------------------------------ the release folder
@@ -208,13 +212,34 @@ def clean_leftovers(settings: Settings) -> list[str]:
     return removed
 
 
+def version_key(version: str) -> tuple[str, int, str]:
+    """Sort key of a release version: its UTC stamp, then its number within that second, so
+    versions sort as time does however many builds a second made (as strings, ``...Z-10``
+    would come before ``...Z-2``).
+
+    >>> sorted(["20261201T215903Z-10", "20261201T215904Z", "20261201T215903Z-2", "20261201T215903Z"],
+    ...        key=version_key)
+    ['20261201T215903Z', '20261201T215903Z-2', '20261201T215903Z-10', '20261201T215904Z']
+    """
+    stamp, _, n = version.partition("-")
+    return (stamp, int(n) if n.isdigit() else 1, n)
+
+
+def _now() -> dt.datetime:
+    """The clock release versions are stamped with (one place, so a test can hold it still)."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
 def new_version(settings: Settings) -> str:
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    version, n = stamp, 1
-    while (settings.releases_dir / version).exists():
-        n += 1
-        version = f"{stamp}-{n}"
-    return version
+    """A version for the next release: its UTC second, numbered past every release of that
+    second still here (not past the first free number: once pruning has dropped the first of a
+    second, that name would come back for a newer release and sort as the oldest)."""
+    stamp = _now().strftime("%Y%m%dT%H%M%SZ")
+    names = [p.name for p in settings.releases_dir.iterdir()] if settings.releases_dir.is_dir() else []
+    taken = [version_key(name)[1] for name in names if version_key(name)[0] == stamp]  # (builds hold the lock)
+    if not taken:
+        return stamp
+    return f"{stamp}-{max(taken) + 1}"
 
 
 def current_version(settings: Settings) -> str | None:
@@ -235,7 +260,7 @@ def list_releases(settings: Settings) -> list[dict[str, Any]]:
     if not settings.releases_dir.is_dir():
         return []
     out = []
-    for path in sorted(settings.releases_dir.iterdir()):
+    for path in sorted(settings.releases_dir.iterdir(), key=lambda p: version_key(p.name)):
         manifest = path / MANIFEST
         if path.name.startswith(".") or not manifest.is_file():
             continue
@@ -357,6 +382,7 @@ def _publish(settings: Settings, checked: Checked, reporter: Reporter, timings: 
         with (tmp / "validation.ttl").open("wb") as handle:
             checked.verdict.first_report.graph.serialize(handle, format="turtle")
         write_rejected(tmp / "rejected.jsonl", checked.rejected)
+        write_conflicts(tmp, checked.conflicts)
         changes = write_changes(tmp / "changes.nq.gz", nquads, settings.releases_dir / previous if previous else None,
                                 digests)
         stats = statistics(store, settings.base_uri, dumps.triples)
@@ -422,16 +448,20 @@ def _manifest(settings: Settings, folder: Path, version: str, previous: str | No
         "classes": stats["classes"],
         "entities": stats["entities"],
         "records": {"read": len(checked.load.loaded) + len(checked.load.rejected),
-                    "published": len(checked.verdict.accepted) + merged_away(checked.merges),
+                    "published": len(checked.verdict.accepted),
                     "rejected": len(checked.rejected),
                     "held_back": len(checked.held),
                     "merged": merged_away(checked.merges)},
-        "held_back": [{"type": r.type, "id": r.id, "file": r.file, "kept_from": r.kept_from}
+        "held_back": [{"type": r.type, "id": r.id, "file": r.file, "kept_from": r.kept_from,
+                       "iri": checked.previous.iris.get((r.type or "", r.id or "")) if checked.previous else None}
                       for r in checked.held],
         "removed": checked.removals,
         "inputs": dict(sorted(checked.load.inputs.items())),
         "changes": changes,
         "merges": checked.merges.groups,
+        "kept_apart": checked.merges.apart,
+        "precedence": checked.merges.precedence,
+        "conflicts": len(checked.conflicts),
         "linksets": stats["linksets"],
         "validation": {"conforms": checked.verdict.final_report.conforms,
                        "passes": checked.verdict.passes,
@@ -453,11 +483,6 @@ def _timed(function: Any, *args: Any) -> float:
     started = time.perf_counter()
     function(*args)
     return time.perf_counter() - started
-
-
-def merged_away(report: MergeReport) -> int:
-    """Records folded into another organisation: published as part of it."""
-    return sum(group["records"] - 1 for group in report.groups)
 
 
 def prune(settings: Settings) -> list[str]:

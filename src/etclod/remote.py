@@ -24,6 +24,7 @@ from rdflib import BNode, Literal, URIRef
 from etclod.errors import EtclodError, ReleaseError
 from etclod.executor import Answer, Job
 from etclod.query import CheckedQuery, keywords
+from etclod.release import version_key
 from etclod.namespaces import ETC
 from etclod.settings import Settings
 from etclod.store import Dataset, Page, ResultFormat, Runner
@@ -212,9 +213,11 @@ class RemoteStore:
                                    f"cannot read: {exc!r}") from exc
 
     def current(self, timeout: float | None = None) -> str | None:
-        rows = self.raw_select(f"SELECT ?v WHERE {{ GRAPH <{CONTROL}> {{ <{SERVICE}> <{ETC}currentRelease> ?v }} }} "
-                               "ORDER BY DESC(STR(?v)) LIMIT 1", timeout=timeout)
-        return str(rows[0]["v"]) if rows else None
+        """The release the server serves: while a switch is under way there may be two pointers,
+        and the newest (as time sorts, not as strings do) is the one."""
+        rows = self.raw_select(f"SELECT ?v WHERE {{ GRAPH <{CONTROL}> {{ <{SERVICE}> <{ETC}currentRelease> ?v }} }}",
+                               timeout=timeout)
+        return max((str(r["v"]) for r in rows), key=version_key, default=None)
 
     def graphs(self, version: str) -> list[str]:
         rows = self.raw_select(f"SELECT ?g WHERE {{ GRAPH <{CONTROL}> {{ <{release_node(version)}> <{ETC}graph> ?g }} }}")
@@ -291,8 +294,8 @@ class RemoteStore:
     def pushed(self, timeout: float | None = None) -> list[tuple[str, bool]]:
         """Every release the control graph knows, and whether its push completed."""
         rows = self.raw_select(f"""SELECT ?v ?done WHERE {{ GRAPH <{CONTROL}> {{ ?r <{ETC}version> ?v .
-            OPTIONAL {{ ?r <{ETC}complete> ?done }} }} }} ORDER BY ?v""", timeout=timeout)
-        return [(str(r["v"]), bool(r.get("done"))) for r in rows]
+            OPTIONAL {{ ?r <{ETC}complete> ?done }} }} }}""", timeout=timeout)
+        return sorted(((str(r["v"]), bool(r.get("done"))) for r in rows), key=lambda row: version_key(row[0]))
 
     def drop(self, version: str) -> None:
         for graph in self.graphs(version) + [union_graph(version)]:

@@ -39,6 +39,28 @@ def _float(environ: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    """A yes/no setting as people write it: 1/0, true/false, yes/no, on/off, in any case.
+
+    >>> _bool({"ETCLOD_X": " Off "}, "ETCLOD_X", True), _bool({}, "ETCLOD_X", True)
+    (False, True)
+    """
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise SettingsError(f"{name} must be one of {'/'.join(TRUE_WORDS)} or {'/'.join(FALSE_WORDS)} "
+                        f"(any case), got {raw!r}")
+
+
 def base_uri(raw: str, name: str = "ETCLOD_BASE_URI") -> str:
     """The base of every IRI: an http(s) URI ending in a slash.
 
@@ -148,7 +170,7 @@ class Settings:
             worker_max_growth_mb=_int(environ, "ETCLOD_WORKER_MAX_GROWTH_MB", cls.worker_max_growth_mb, minimum=0),
             service_allow=tuple(u.strip() for u in environ.get("ETCLOD_SERVICE_ALLOW", "").split(",") if u.strip()),
             admin_token=_token(environ.get("ETCLOD_ADMIN_TOKEN")),
-            verify_checksums=environ.get("ETCLOD_VERIFY_CHECKSUMS", "1") not in ("0", "false", "no"),
+            verify_checksums=_bool(environ, "ETCLOD_VERIFY_CHECKSUMS", cls.verify_checksums),
             validator=_choice(environ, "ETCLOD_VALIDATOR", cls.validator, ("compiled", "pyshacl")),
             store_url=_store_url(environ.get("ETCLOD_STORE")),
             store_user=environ.get("ETCLOD_STORE_USER") or None,

@@ -144,11 +144,22 @@ def judge(mapped: list[Mapped], fixed: Iterable[Triple], shapes: Graph, base: st
     from etclod.store import to_quads
 
     fixed = list(fixed)
-    owner: dict[URIRef, Mapped] = {}
+    owner: dict[URIRef, list[Mapped]] = {}  # several records of one resource (merged) share it
     for m in mapped:
         for s, _, _ in m.triples:
-            owner.setdefault(s, m)
-    accepted = {m.loaded.key: m for m in mapped}
+            found = owner.setdefault(s, [])
+            if not found or found[-1] is not m:
+                found.append(m)
+    accepted: dict[tuple[str, str], Mapped] = {}
+    key_of: dict[int, tuple[str, str]] = {}
+    for m in mapped:  # records of one id from two sources (merged) each keep a key of their own
+        key = m.loaded.key
+        n = 1
+        while key in accepted:
+            n += 1
+            key = (m.loaded.key[0], f"{m.loaded.key[1]}\x00{n}")
+        accepted[key] = m
+        key_of[id(m)] = key
     rejected: list[rec.Rejection] = []
     first: ValidationReport | None = None
     passes = 0
@@ -175,12 +186,12 @@ def judge(mapped: list[Mapped], fixed: Iterable[Triple], shapes: Graph, base: st
             return Verdict(list(accepted.values()), rejected, first, report, passes)
         reasons: dict[tuple[str, str], list[rec.Reason]] = {}
         for r in violations:
-            m = owner.get(r.focus)
-            if m is None or m.loaded.key not in accepted:
+            m = _owner_of(owner.get(r.focus, []), r, accepted, key_of)
+            if m is None:
                 raise InputError(f"the project's own data does not conform to the shapes: "
                                  f"{r.focus} {r.path}: {r.message}")
             field_name = FIELD_OF_PREDICATE.get(r.path, str(r.path) if r.path else None)
-            reasons.setdefault(m.loaded.key, []).append(
+            reasons.setdefault(key_of[id(m)], []).append(
                 rec.Reason(r.message, field_name, _display_value(base, r.value), "shacl"))
         before = dict(accepted)
         swapped: list[Mapped] = []
@@ -204,6 +215,19 @@ def judge(mapped: list[Mapped], fixed: Iterable[Triple], shapes: Graph, base: st
                     target.remove(quad)
             for m in swapped:
                 target.extend(to_quads(m.graph, m.triples) if target is store else _default_quads(m.triples))
+
+
+def _owner_of(candidates: list[Mapped], result: Result, accepted: dict[tuple[str, str], Mapped],
+              key_of: dict[int, tuple[str, str]]) -> Mapped | None:
+    """The record a result is about: of the records that state the focus node, the one that
+    states the offending value, else the first (the one of highest precedence)."""
+    alive = [m for m in candidates if key_of[id(m)] in accepted]
+    if result.path is not None:
+        for m in alive:
+            if any(s == result.focus and p == result.path and (result.value is None or o == result.value)
+                   for s, p, o in m.triples):
+                return m
+    return alive[0] if alive else None
 
 
 def _default_quads(triples: list[Triple]) -> Any:

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_redoc_html
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
@@ -16,7 +17,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from etclod import __version__
-from etclod.api import admin, browse, downloads, meta, reconcile, resources, sparql
+from etclod.api import admin, browse, downloads, graphs, meta, reconcile, reconcile_v1, resources, sparql
 from etclod.api.limits import BodyLimit
 from etclod.api.charts import figures
 from etclod.api.http import LanguageCookie, error_response, etclod_error_response
@@ -63,7 +64,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     # FastAPIOffline: FastAPI with /docs and /redoc served from the package's own Swagger UI and
     # ReDoc files (FastAPI's documented self-hosting), so the API pages work without internet
-    app = FastAPIOffline(title="etclod", version=__version__, lifespan=lifespan,
+    app = FastAPIOffline(title="etclod", version=__version__, lifespan=lifespan, redoc_url=None,
                   description="Linked open data for European Territorial Cooperation (Interreg): "
                               "resources, SPARQL 1.1, dumps and a DCAT-AP catalogue.")
     app.state.settings = settings
@@ -115,8 +116,21 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(sparql.router)
     app.include_router(downloads.router)
     app.include_router(reconcile.router)
+    app.include_router(reconcile_v1.router)
+    app.include_router(graphs.router)
     app.include_router(browse.router)
     if settings.admin_token:
         app.include_router(admin.router)
     app.mount("/static", StaticFiles(packages=[("etclod", "static")]), name="static")
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> Response:
+        # ReDoc from the package's files; its page may load nothing from elsewhere (ReDoc's
+        # bundle would fetch its logo from its CDN)
+        page = get_redoc_html(openapi_url=app.openapi_url or "/openapi.json", title="etclod - ReDoc",
+                              redoc_js_url="/static-offline-docs/redoc.standalone.js", with_google_fonts=False,
+                              redoc_favicon_url="/static-offline-docs/favicon.png")
+        page.headers["Content-Security-Policy"] = ("default-src 'self' 'unsafe-inline' blob: data:; "
+                                                   "img-src 'self' data:; connect-src 'self'")
+        return page
     return app

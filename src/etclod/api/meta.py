@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from fastapi import APIRouter, Request
+from markupsafe import Markup
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from rdflib import Graph, URIRef
 from rdflib.namespace import OWL, RDF, RDFS
 
 from etclod import i18n
+from etclod.api import rejections
 from etclod.api.charts import bar_chart, figures
 from etclod.api.info_pages import catalog_page, validation_rows
 from etclod.recordtypes import TYPES
@@ -21,7 +26,7 @@ from etclod.search import SEARCH_FILE
 from etclod.errors import EtclodError
 from etclod.executor import ValidateJob
 from etclod.formats import HTML, RDF_FORMATS
-from etclod.namespaces import SH, VOID
+from etclod.namespaces import ETC, SH, VOID
 
 router = APIRouter()
 
@@ -68,6 +73,19 @@ ONTOLOGY_GROUPS = ((N_("Classes"), OWL.Class), (N_("Relations to other resources
                    (N_("Properties with values"), OWL.DatatypeProperty))
 
 
+def _linked(pages: Any, text: str, lang: str) -> Markup:
+    """A term's comment with the terms it names (``etc:keptFromRelease``) as links labelled by
+    their names, not as prefixed names."""
+    parts = re.split(r"\betc:([A-Za-z][A-Za-z0-9]*)", text)
+    out = Markup("")
+    for index, part in enumerate(parts):
+        if index % 2:
+            out += Markup('<a href="#{0}">{1}</a>').format(part, pages.term(ETC[part], lang))
+        else:
+            out += part
+    return out
+
+
 def _ontology_page(request: Request, lang: str) -> str:
     pages = request.app.state.pages
     onto = pages.ontology
@@ -78,7 +96,7 @@ def _ontology_page(request: Request, lang: str) -> str:
             comment = pick_label(list(onto.objects(term, RDFS.comment)), lang)
             label = pick_label(list(onto.objects(term, RDFS.label)), lang) or pages.term(term, lang)
             items.append({"iri": str(term), "name": str(term).split("#")[-1], "label": label[:1].upper() + label[1:],
-                          "comment": comment if comment and comment != "None" else None,
+                          "comment": _linked(pages, comment, lang) if comment and comment != "None" else None,
                           "super": [pages.term(s, lang) for s in onto.objects(term, RDFS.subClassOf)]
                           + [pages.term(s, lang) for s in onto.objects(term, RDFS.subPropertyOf)]})
         items.sort(key=lambda item: item["label"].casefold())
@@ -120,7 +138,7 @@ async def validate(request: Request) -> Response:
     check_untrusted(body, job.media_type)  # refuse early, in one place, before any worker
     answer = await run_in_threadpool(request.app.state.pool.run, job)
     return Response(answer.body, media_type="text/turtle; charset=utf-8",
-                    headers={"X-Etclod-Conforms": "true" if answer.rows == 0 else "false"})
+                    headers={"X-Etclod-Conforms": "true" if answer.conforms else "false"})
 
 
 @get_and_head(router, "/validation", summary="The SHACL report of the current release")
@@ -130,20 +148,27 @@ def validation(request: Request) -> Response:
     with (release.path / "validation.ttl").open("rb") as handle:
         graph.parse(source=handle, format="turtle")
     fmt = choose_format(request, (HTML, *RDF_FORMATS))
+    base = request.app.state.settings.base_uri
+    held_iris = {(h["type"], h["id"]): h.get("iri") for h in release.manifest.get("held_back", [])}
+    conflicts = [f"/releases/{release.version}/{name}" for name in ("conflicts.ttl", "conflicts.csv")
+                 if name in release.manifest.get("files", {})]
     if fmt.key != "html":
-        return Response(serialize(graph, fmt, request.app.state.settings.base_uri), media_type=fmt.content_type,
-                        headers={"Vary": "Accept"})
+        headers = {"Vary": "Accept"}
+        if conflicts:  # the conflict report of the release: where sources disagree, and whose value won
+            headers["Link"] = ", ".join(f'<{href}>; rel="related"' for href in conflicts)
+        rejections.add_to_report(graph, release.path, held_iris)
+        return Response(serialize(graph, fmt, base), media_type=fmt.content_type, headers=headers)
     lang = choose_language(request)
     pages = request.app.state.pages
     focus = {o for o in graph.objects(None, SH.focusNode) if isinstance(o, URIRef)}
     labels = labels_of(release.store, focus) if focus else {}
-    results = validation_rows(pages, graph, labels, lang, request.app.state.settings.base_uri, SH)
+    results = validation_rows(pages, graph, labels, lang, base, SH)
     conforms = graph.value(None, SH.conforms)
     crumbs = [(i18n.tr(lang, "Home"), "/"), (i18n.tr(lang, "Validation"), None)]
     page = pages.render(
         "validation.html", lang=lang, request=request, title=i18n.tr(lang, "Validation report"), results=results,
         conforms=bool(conforms and conforms.toPython()), manifest=release.manifest, release=release.version,
-        crumbs=crumbs)
+        crumbs=crumbs, conflicts=conflicts, **rejections.rows(release.path, held_iris, base))
     return HTMLResponse(page, headers={"Vary": "Accept, Accept-Language, Cookie"})
 
 
@@ -159,6 +184,7 @@ def health(request: Request) -> JSONResponse:
     store = {"kind": "oxigraph"} if holder.remote is None else {"kind": "sparql", "endpoint": holder.remote.endpoint}
     return JSONResponse({"status": "degraded" if warnings else "ok", "release": release.version,
                          "triples": release.manifest["triples"], "store": store, "warnings": warnings,
+                         "held_back": release.manifest.get("records", {}).get("held_back", 0),
                          "limits": request.app.state.settings.limits()})
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from rdflib import Graph
 
 from etclod.errors import EtclodError, ReleaseError
-from etclod.release import list_releases, read_manifest, verify_release
+from etclod.release import list_releases, read_manifest, verify_release, version_key
 from etclod.remote import RemoteStore
 from etclod.settings import Settings
 from etclod.store import GraphStore, OxigraphStore, Runner
@@ -134,7 +134,7 @@ class ReleaseHolder:
             return target
         try:
             current = self.remote.current(timeout=POLL_TIMEOUT)
-            complete = sorted(v for v, done in self.remote.pushed(timeout=POLL_TIMEOUT) if done)
+            complete = [v for v, done in self.remote.pushed(timeout=POLL_TIMEOUT) if done]  # oldest first
         except EtclodError as exc:
             log.error("%s", exc.message)
             problem = f"the SPARQL server is not answering: {exc.message}"
@@ -148,7 +148,7 @@ class ReleaseHolder:
         elif (self.settings.releases_dir / current).is_dir():
             target = f"releases/{current}"
         else:
-            here = [v for v in complete if v < current and (self.settings.releases_dir / v).is_dir()]
+            here = [v for v in complete if version_key(v) < version_key(current) and (self.settings.releases_dir / v).is_dir()]
             log.error("release %s is current on the SPARQL server but not in %s", current, self.settings.releases_dir)
             target = f"releases/{here[-1]}" if here else None
             if target is None:

@@ -24,6 +24,17 @@
     yasqe: { value: document.getElementById("query").value, autocompleters: ["variables"] }
   });
   window.etclodYasgui = yasgui;
+  // YASGUI's own fields carry no label: name them for screen readers, in the page's language
+  function label() {
+    element.querySelectorAll(".CodeMirror textarea:not([aria-label])").forEach(function (field) {
+      field.setAttribute("aria-label", element.getAttribute("data-editor-label"));
+    });
+    element.querySelectorAll("input.autocomplete:not([aria-label])").forEach(function (field) {
+      field.setAttribute("aria-label", element.getAttribute("data-endpoint-label"));
+    });
+  }
+  label();
+  new MutationObserver(label).observe(element, { childList: true, subtree: true });
   document.querySelectorAll("a.example").forEach(function (link) {
     link.addEventListener("click", function (event) {
       event.preventDefault();
