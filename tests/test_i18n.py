@@ -92,7 +92,7 @@ def test_places_by_name_in_both_languages() -> None:
 PAGES = ["/", "/id/project/", "/id/organisation/?country=LVA", "/id/project/sempre", "/id/programme/2014TC16M5TN001",
          "/id/organisation/liepajas-diakonijas-centrs", "/id/person/diana-jakaite", "/id/event/seminar-2018-01-25",
          "/id/theme/seniors-disability-inclusion", "/search?q=sempre", "/sparql", "/catalog", "/releases",
-         "/validation", "/def", "/no/such/page"]
+         "/validation", "/def", "/graph/varam-2018-01-30", "/no/such/page"]
 
 
 @pytest.fixture(scope="module")

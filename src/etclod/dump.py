@@ -12,6 +12,7 @@ from typing import Any, BinaryIO
 
 import pyoxigraph as ox
 
+from etclod.manifest import Changes
 from etclod.formats import DUMP_FORMATS, dump_name
 from etclod.namespaces import PREFIXES
 
@@ -156,7 +157,7 @@ def _renamed(lines: list[bytes], prefix: bytes) -> Iterator[bytes]:
         yield head + b" <" + prefix + graph + b"\n"
 
 
-def write_changes(path: Path, nquads: bytes, previous: Path | None, digests: Digests | None = None) -> dict[str, int]:
+def write_changes(path: Path, nquads: bytes, previous: Path | None, digests: Digests | None = None) -> Changes:
     """``changes.nq.gz``: quads added since the previous release, each in graph
     ``urn:etclod:added:<graph>``, and quads removed, each in ``urn:etclod:removed:<graph>``.
 

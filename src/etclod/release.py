@@ -25,6 +25,7 @@ from etclod.catalog import build_catalog
 from etclod.errors import InputError, ReleaseError
 from etclod.formats import DUMP_FORMATS, dump_name
 from etclod.conflict import Conflict, resolve, write_conflicts
+from etclod.manifest import MANIFEST, Changes, FileEntry, Manifest, parse_manifest, published, read_manifest
 from etclod.merge import MergeReport, merge_records, merged_away
 from etclod.linkset import Linksets, load_links
 from etclod.reconcile import INDEX_FILE, build_index, write_index
@@ -38,7 +39,6 @@ from etclod.validation import Mapped, Verdict, judge, load_shapes, reject_dangli
 
 TMP_PREFIX = ".tmp-"
 THEMES_GRAPH_KEY = "themes"
-MANIFEST = "manifest.json"
 
 
 class Reporter(Protocol):
@@ -65,12 +65,14 @@ class NullReporter:
 @dataclass
 class BuildResult:
     version: str | None
-    published: int
     rejected: list[rec.Rejection]
-    triples: int
     path: Path | None
-    timings: dict[str, float] = field(default_factory=dict)
-    manifest: dict[str, Any] = field(default_factory=dict)
+    manifest: Manifest = field(default_factory=lambda: Manifest())
+
+    @property
+    def published(self) -> int:
+        """Records published: the manifest's count, the one every command and route reports."""
+        return published(self.manifest)
 
     @property
     def exit_code(self) -> int:
@@ -255,7 +257,7 @@ def current_path(settings: Settings) -> Path | None:
     return settings.releases_dir / version if version else None
 
 
-def list_releases(settings: Settings) -> list[dict[str, Any]]:
+def list_releases(settings: Settings) -> list[Manifest]:
     """Every sealed release, oldest first, with its manifest."""
     if not settings.releases_dir.is_dir():
         return []
@@ -264,7 +266,7 @@ def list_releases(settings: Settings) -> list[dict[str, Any]]:
         manifest = path / MANIFEST
         if path.name.startswith(".") or not manifest.is_file():
             continue
-        out.append(json.loads(manifest.read_text("utf-8")))
+        out.append(parse_manifest(manifest.read_text("utf-8"), f"the manifest of release {path.name!r}"))
     return out
 
 
@@ -357,7 +359,7 @@ def build_release(settings: Settings, *, strict: bool = False, allow_removals: b
             if strict and checked.rejected:
                 del checked.store
                 shutil.rmtree(tmp, ignore_errors=True)
-                return BuildResult(None, 0, checked.rejected, 0, None, timings)
+                return BuildResult(None, checked.rejected, None)
             return _publish(settings, checked, reporter, timings, version, tmp)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -412,15 +414,14 @@ def _publish(settings: Settings, checked: Checked, reporter: Reporter, timings: 
     _fsync_dir(settings.releases_dir)
     switch_to(settings, version)
     prune(settings)
-    return BuildResult(version, len(checked.verdict.accepted), checked.rejected, stats["quads"], final,
-                       timings, manifest)
+    return BuildResult(version, checked.rejected, final, manifest)
 
 
 def _manifest(settings: Settings, folder: Path, version: str, previous: str | None, checked: Checked,
-              stats: dict[str, Any], counts: dict[str, int], changes: dict[str, int],
-              digests: Digests | None = None) -> dict[str, Any]:
+              stats: dict[str, Any], counts: dict[str, int], changes: Changes,
+              digests: Digests | None = None) -> Manifest:
     """``digests``: sha256 and size of the files hashed as they were written (not read again)."""
-    files: dict[str, Any] = {}
+    files: dict[str, FileEntry] = {}
     digests = digests or {}
     triples_of = {f"dumps/{dump_name(fmt)}": counts[fmt.key] for fmt in DUMP_FORMATS}
     triples_of["validation.ttl"] = len(checked.verdict.first_report.graph)
@@ -429,7 +430,7 @@ def _manifest(settings: Settings, folder: Path, version: str, previous: str | No
         rel = path.relative_to(folder).as_posix()
         if path.is_file() and not rel.startswith("store/"):
             sha, size = digests.get(str(path)) or (_sha256(path), path.stat().st_size)
-            entry: dict[str, Any] = {"sha256": sha, "bytes": size}
+            entry: FileEntry = {"sha256": sha, "bytes": size}
             if rel in triples_of:
                 entry["triples"] = triples_of[rel]
             if rel == "rejected.jsonl":
@@ -469,7 +470,7 @@ def _manifest(settings: Settings, folder: Path, version: str, previous: str | No
     }
 
 
-def write_catalog(settings: Settings, folder: Path, manifest: dict[str, Any], stats: dict[str, Any]) -> None:
+def write_catalog(settings: Settings, folder: Path, manifest: Manifest, stats: dict[str, Any]) -> None:
     """``catalog.ttl``: DCAT-AP 3 and VoID, with the dumps' sizes and checksums; added to the manifest."""
     graph = build_catalog(settings, manifest, stats["properties"], stats["entities"])
     path = folder / "catalog.ttl"
@@ -516,10 +517,5 @@ def verify_release(release: Path, with_store: bool = True) -> list[str]:
     return problems
 
 
-def read_manifest(release: Path) -> dict[str, Any]:
-    try:
-        return json.loads((release / MANIFEST).read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ReleaseError(f"release {release.name!r} has no readable manifest: {exc}") from exc
 
 

@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from etclod.api.http import choose_language, etag_matches, get_and_head, wants_html
 from etclod.errors import NotFoundError
 from etclod.formats import DUMP_FORMATS, dump_name
+from etclod.manifest import FileEntry, Manifest
 from etclod.release import list_releases, read_manifest
 
 router = APIRouter()
@@ -28,7 +29,7 @@ class DumpResponse(FileResponse):
     chunk_size = 1 << 20
 
 
-def _file_response(request: Request, folder: Path, rel: str, manifest: dict, cache: str) -> Response:
+def _file_response(request: Request, folder: Path, rel: str, manifest: Manifest, cache: str) -> Response:
     entry = manifest["files"].get(rel)
     path = folder / rel
     if entry is None or not path.is_file():
@@ -45,7 +46,7 @@ def _file_response(request: Request, folder: Path, rel: str, manifest: dict, cac
                         if path.suffix == ".gz" else "inline")
 
 
-def _headers(entry: dict, manifest: dict, cache: str, etag: str) -> dict[str, str]:
+def _headers(entry: FileEntry, manifest: Manifest, cache: str, etag: str) -> dict[str, str]:
     digest = base64.b64encode(bytes.fromhex(entry["sha256"])).decode()
     return {"ETag": etag, "X-Checksum-SHA256": entry["sha256"], "Repr-Digest": f"sha-256=:{digest}:",
             "Cache-Control": cache, "Access-Control-Allow-Origin": "*", "X-Etclod-Release": manifest["version"]}
@@ -79,7 +80,7 @@ def accepts_gzip(header: str | None) -> bool:
     return False
 
 
-def _decoded_dump(request: Request, folder: Path, rel: str, manifest: dict, cache: str) -> Response | None:
+def _decoded_dump(request: Request, folder: Path, rel: str, manifest: Manifest, cache: str) -> Response | None:
     """``dumps/etclod.ttl`` and the like: the stored ``.gz`` as its RDF format. A client that
     takes gzip gets the stored bytes with ``Content-Encoding: gzip`` (so byte ranges address
     the stored file, and its checksum holds); any other gets them decompressed as they stream.
@@ -133,7 +134,7 @@ def releases(request: Request) -> Response:
                         headers={"Vary": "Accept"})
 
 
-def _release_folder(request: Request, version: str) -> tuple[Path, dict]:
+def _release_folder(request: Request, version: str) -> tuple[Path, Manifest]:
     settings = request.app.state.settings
     if version.startswith(".") or "/" in version or not version:
         raise NotFoundError(f"no release {version!r}")

@@ -26,7 +26,8 @@ from etclod.search import SEARCH_FILE
 from etclod.errors import EtclodError
 from etclod.executor import ValidateJob
 from etclod.formats import HTML, RDF_FORMATS
-from etclod.namespaces import ETC, SH, VOID
+from etclod.namespaces import PREFIXES, SH, VOID
+from etclod.pool import BALANCING
 
 router = APIRouter()
 
@@ -73,17 +74,21 @@ ONTOLOGY_GROUPS = ((N_("Classes"), OWL.Class), (N_("Relations to other resources
                    (N_("Properties with values"), OWL.DatatypeProperty))
 
 
+CURIE_IN_TEXT = re.compile(r"\b(%s):([A-Za-z][A-Za-z0-9_]*)" % "|".join(sorted(PREFIXES, key=len, reverse=True)))
+
+
 def _linked(pages: Any, text: str, lang: str) -> Markup:
-    """A term's comment with the terms it names (``etc:keptFromRelease``) as links labelled by
-    their names, not as prefixed names."""
-    parts = re.split(r"\betc:([A-Za-z][A-Za-z0-9]*)", text)
+    """A term's comment with the terms it names (``etc:keptFromRelease``, ``rdf:Statement``)
+    as links labelled by their names, not as prefixed names."""
     out = Markup("")
-    for index, part in enumerate(parts):
-        if index % 2:
-            out += Markup('<a href="#{0}">{1}</a>').format(part, pages.term(ETC[part], lang))
-        else:
-            out += part
-    return out
+    last = 0
+    for match in CURIE_IN_TEXT.finditer(text):
+        iri = f"{PREFIXES[match.group(1)]}{match.group(2)}"
+        href = f"#{match.group(2)}" if match.group(1) == "etc" else iri
+        out += text[last:match.start()]
+        out += Markup('<a href="{0}">{1}</a>').format(href, pages.term(iri, lang))
+        last = match.end()
+    return out + text[last:]
 
 
 def _ontology_page(request: Request, lang: str) -> str:
@@ -181,7 +186,10 @@ def health(request: Request) -> JSONResponse:
                              "limits": request.app.state.settings.limits()}, status_code=503)
     holder = request.app.state.holder
     warnings = holder.warnings
-    store = {"kind": "oxigraph"} if holder.remote is None else {"kind": "sparql", "endpoint": holder.remote.endpoint}
+    store: dict[str, object] = {"kind": "oxigraph"}
+    if holder.remote is not None:
+        store = {"kind": "sparql", "endpoint": holder.remote.members[0].endpoint, "balancing": BALANCING,
+                 "servers": holder.remote.states()}
     return JSONResponse({"status": "degraded" if warnings else "ok", "release": release.version,
                          "triples": release.manifest["triples"], "store": store, "warnings": warnings,
                          "held_back": release.manifest.get("records", {}).get("held_back", 0),
@@ -191,7 +199,9 @@ def health(request: Request) -> JSONResponse:
 @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
 def metrics(request: Request) -> PlainTextResponse:
     release = request.app.state.holder.current_or_none()
-    text = request.app.state.metrics.render(release.version if release else None, request.app.state.pool.retired)
+    remote = request.app.state.holder.remote
+    text = request.app.state.metrics.render(release.version if release else None, request.app.state.pool.retired,
+                                            remote.states() if remote else None, remote.retries if remote else 0)
     answers = request.app.state.answers
     stats = answers.stats
     text += ("# HELP etclod_sparql_cache_total /sparql answers served from the cache (hit) or worked out (miss).\n"
