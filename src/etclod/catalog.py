@@ -132,6 +132,8 @@ def build_catalog(settings: Settings, manifest: Manifest,
         g.add((dataset, p, o))
     for language in languages:
         g.add((dataset, DCTERMS.language, language))
+    # the change stream (LDES): what changed in each release, for harvesters (api/ldes.py)
+    g.add((dataset, RDFS.seeAlso, URIRef(f"{base}ldes")))
     for theme in themes:
         g.add((dataset, DCAT.theme, theme))
     for keyword in KEYWORDS:

@@ -34,6 +34,10 @@ def _value(term: Any) -> str:
     return term.value.rsplit("/", 1)[-1] if isinstance(term, ox.NamedNode) else term.value
 
 
+def _pick(labels: dict[str, str], lang: str) -> str:
+    return labels.get(lang) or labels.get("en") or labels.get("lv") or next(iter(labels.values()))
+
+
 def write_listing(connection: sqlite3.Connection, store: ox.Store, base: str) -> None:
     """The entity and facet tables of a release."""
     prefix = f"{base}id/"
@@ -45,6 +49,13 @@ def write_listing(connection: sqlite3.Connection, store: ox.Store, base: str) ->
         iri = row["e"].value
         if iri.startswith(prefix) and "#" not in iri:
             labels.setdefault(iri, {}).setdefault(row["l"].language or "", row["l"].value)
+    # a partnership is named, in each language, by its organisation and project (its own
+    # label is one English sentence)
+    for row in store.query("SELECT ?e ?o ?p WHERE { ?e <http://www.w3.org/ns/org#member> ?o ; "
+                           "<http://www.w3.org/ns/org#organization> ?p }", use_default_graph_as_union=True):
+        member, project = labels.get(row["o"].value, {}), labels.get(row["p"].value, {})
+        if member and project:
+            labels[row["e"].value] = {lang: f"{_pick(member, lang)} · {_pick(project, lang)}" for lang in ("en", "lv")}
     entities = []
     for rtype in _listed():
         for row in store.query(f"SELECT DISTINCT ?e WHERE {{ ?e a <{class_iri(rtype)}> }}",
