@@ -180,6 +180,7 @@ def error_page(request: Request, code: str, message: str, status: int) -> str:
     lists = [(f"/id/{rtype}/", pages.type_name(rtype, lang, 1)) for rtype in ("programme", "project", "organisation")]
     return pages.render("error.html", lang=lang, request=request, title=f"{status} · {heading}", heading=heading,
                         explanation=explanation, message=message, lists=lists, code=code,
+                        crumbs=[(i18n.tr(lang, "Home"), "/"), (heading, None)],
                         release=release.version if release else "—")
 
 
