@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import html
-import json
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
@@ -187,6 +186,3 @@ def error_page(request: Request, code: str, message: str, status: int) -> str:
 def etclod_error_response(request: Request, exc: EtclodError) -> Response:
     return error_response(request, exc.code, exc.message, exc.status, exc.headers or None)
 
-
-def json_body(data: Any) -> bytes:
-    return json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
