@@ -80,6 +80,8 @@ def test_imports_in_any_order_merge_into_the_published_data(order: tuple[str, ..
     store = _store(release)
     manifest = json.loads((release / "manifest.json").read_text("utf-8"))
     assert manifest["records"]["rejected"] == 0
+    # every record read is published (merged records too: as part of their resource), none lost
+    assert manifest["records"]["published"] == manifest["records"]["read"]
 
     # every curated record is still published at its IRI
     published = {r["s"] for r in _select(store, "SELECT DISTINCT ?s WHERE { ?s a ?c }")}
