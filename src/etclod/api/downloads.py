@@ -18,7 +18,6 @@ from etclod.release import list_releases, read_manifest
 
 router = APIRouter()
 IMMUTABLE = "public, max-age=31536000, immutable"
-SERVED_FILES = ("catalog.ttl", "validation.ttl", "rejected.jsonl", "changes.nq.gz", "manifest.json")
 MEDIA = {".gz": "application/gzip", ".ttl": "text/turtle; charset=utf-8", ".jsonl": "application/jsonl",
          ".json": "application/json"}
 
