@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import (FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response,
+                               StreamingResponse)
 
 from etclod.api.http import choose_language, etag_matches, fresh_for, get_and_head, wants_html
 from etclod.errors import NotFoundError
@@ -107,6 +108,13 @@ def _gunzip(path: Path, chunk: int = 1 << 20) -> Iterator[bytes]:
     with gzip.open(path, "rb") as handle:
         while data := handle.read(chunk):
             yield data
+
+
+@get_and_head(router, "/dumps/", summary="Where the dumps are listed: the catalogue")
+def dumps_index() -> Response:
+    """The folder of dumps has no listing of its own: the catalogue lists every dump with its
+    format, size and checksum (a page for a browser, DCAT-AP for a harvester)."""
+    return RedirectResponse("/catalog", status_code=303)
 
 
 @get_and_head(router, "/dumps/{name}", summary="A dump of the current release")
