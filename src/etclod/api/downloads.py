@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import (FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response,
                                StreamingResponse)
 
-from etclod.api.http import choose_language, etag_matches, get_and_head, wants_html
+from etclod.api.http import choose_language, etag_matches, fresh_for, get_and_head, wants_html
 from etclod.errors import NotFoundError
 from etclod.formats import DUMP_FORMATS, dump_name
 from etclod.manifest import FileEntry, Manifest
@@ -123,7 +123,8 @@ def dump(request: Request, name: str) -> Response:
     header), and ``etclod.{nt,ttl,nq,jsonld}`` as that RDF format: gzip-coded for a client
     that accepts it, plain otherwise."""
     release = request.app.state.holder.get()
-    return _file_response(request, release.path, f"dumps/{name}", release.manifest, "public, max-age=60")
+    return _file_response(request, release.path, f"dumps/{name}", release.manifest,
+                          fresh_for(request.app.state.settings.cache_seconds))
 
 
 @router.get("/releases", summary="Every kept release with its manifest (JSON; a page for a browser)")
