@@ -16,7 +16,7 @@ from rdflib.namespace import RDF, XSD  # noqa: F401
 from etclod import i18n
 from etclod.api.http import choose_format, choose_language, etag_for, etag_matches, fresh_for, wants_html
 from etclod.api.resources import serialize
-from etclod.errors import BadEncodingError, MissingQueryError, MultipleQueriesError, NotAcceptableError, QueryError, ReadOnlyError, UnsupportedCharsetError, UnsupportedMediaTypeError
+from etclod.errors import BadEncodingError, MissingQueryError, MultipleQueriesError, NotAcceptableError, ReadOnlyError, UnsupportedCharsetError, UnsupportedMediaTypeError
 from etclod.examples import examples
 from etclod.cache import cache_key
 from etclod.executor import QueryTimeoutError
