@@ -24,7 +24,7 @@ from etclod.release import build_release  # noqa: E402
 
 from etclod.settings import PROJECT_ROOT  # noqa: E402
 
-from conftest import BASE, SHARED, from_json, jsonld_with_local_context, normal, seed_count, seed_records  # noqa: E402
+from conftest import BASE, SHARED, from_json, jsonld_with_local_context, normal, seed_count, seed_records, shared_reference  # noqa: E402
 
 SAMPLES = {
     "programme": ("2014TC16M5TN001", ETC.cci, Literal("2014TC16M5TN001")),
@@ -212,9 +212,7 @@ def test_releases_listing_and_immutable_files(client, seed_release) -> None:
 
 
 def dcat_shapes() -> rdflib.Graph:
-    path = SHARED / "reference" / "dcat-ap-3.0.1" / "dcat-ap-SHACL.ttl"
-    if not path.is_file():
-        pytest.skip(f"the official DCAT-AP shapes are not here ({path}); they live in ../shared/reference")
+    path = shared_reference("dcat-ap-3.0.1", "dcat-ap-SHACL.ttl")
     shapes = rdflib.Graph()
     shapes.parse(source=path.open("rb"), format="turtle")
     sh = rdflib.Namespace("http://www.w3.org/ns/shacl#")

@@ -10,6 +10,7 @@ cleaned up by the next push; releases beyond the kept number are dropped.
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
 from collections import defaultdict
@@ -40,6 +41,11 @@ CHUNK = 20_000
 class RemoteStoreError(EtclodError):
     code = "remote_store"
     status = 502
+
+
+class RemoteUnavailableError(RemoteStoreError):
+    """The server gave no answer (refused, reset, hung), or failed for a reason of its own and
+    answered nothing but the error: the same request may go to another server of the pool."""
 
 
 class RemoteQueryError(RemoteStoreError):
@@ -188,11 +194,21 @@ class RemoteStore:
 
     def _post(self, url: str, data: Any, accept: str = "application/sparql-results+json",
               timeout: float | None = None) -> httpx.Response:
-        try:
-            response = self.client.post(url, data=data, headers={"Accept": accept},
-                                        timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT)
+        request = self.client.build_request("POST", url, data=data, headers={"Accept": accept},
+                                            timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT)
+        try:  # up to the status line nothing is answered: another server may be asked instead
+            response = self.client.send(request, stream=True)
         except httpx.HTTPError as exc:
-            raise RemoteStoreError(f"the SPARQL server at {url} did not answer: {exc}") from exc
+            raise RemoteUnavailableError(f"the SPARQL server at {url} did not answer: {exc}") from exc
+        try:
+            response.read()
+        except httpx.HTTPError as exc:  # a partial answer: never asked again elsewhere
+            raise RemoteStoreError(f"the answer of the SPARQL server at {url} broke off: {exc}") from exc
+        finally:
+            response.close()
+        if response.status_code >= 500:
+            raise RemoteUnavailableError(f"the SPARQL server at {url} answered {response.status_code}: "
+                                         f"{response.text[:300]}")
         if response.status_code >= 400:
             raise RemoteStoreError(f"the SPARQL server at {url} answered {response.status_code}: "
                                    f"{response.text[:300]}")
@@ -211,6 +227,15 @@ class RemoteStore:
         except (ValueError, KeyError, TypeError) as exc:
             raise RemoteStoreError(f"the SPARQL server at {self.endpoint} answered with results etclod "
                                    f"cannot read: {exc!r}") from exc
+
+    def current_switch(self, timeout: float | None = None) -> tuple[str | None, str | None]:
+        """The current release and when it was switched to (ISO time; None before pools kept
+        it), read together in one query: which of a pool's servers holds the newest switch, a
+        rollback included. While a switch is under way the newer pointer wins."""
+        rows = self.raw_select(f"""SELECT ?v ?t WHERE {{ GRAPH <{CONTROL}> {{ <{SERVICE}> <{ETC}currentRelease> ?v .
+            OPTIONAL {{ ?r <{ETC}version> ?v ; <{ETC}switchedAt> ?t }} }} }}""", timeout=timeout)
+        pairs = sorted((str(r["t"]) if r.get("t") else "", str(r["v"])) for r in rows)
+        return (pairs[-1][1], pairs[-1][0] or None) if pairs else (None, None)
 
     def current(self, timeout: float | None = None) -> str | None:
         """The release the server serves: while a switch is under way there may be two pointers,
@@ -255,11 +280,17 @@ class RemoteStore:
             if response.status_code >= 400:
                 text = response.read().decode("utf-8", "replace")
                 raise RemoteQueryError(response.status_code, text)
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > max_bytes:
-                    raise RemoteQueryError(413, f"the answer is larger than {max_bytes} bytes")
-                chunks.append(chunk)
+            try:
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise RemoteQueryError(413, f"the answer is larger than {max_bytes} bytes")
+                    chunks.append(chunk)
+            except httpx.TimeoutException:
+                raise
+            except httpx.HTTPError as exc:  # a partial answer: never asked again elsewhere
+                raise RemoteStoreError(f"the answer of the SPARQL server at {self.endpoint} broke off after "
+                                       f"{size} bytes: {exc}") from exc
             return response.headers, b"".join(chunks)
 
     # ------------------------------------------------------------------ writing
@@ -306,16 +337,45 @@ class RemoteStore:
     def _make_current(self, version: str, current: str | None) -> None:
         # the new pointer goes in before the old comes out: a reader sees one or both, and
         # takes the newest, never none
+        now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        node = release_node(version)
         switch = f'INSERT DATA {{ GRAPH <{CONTROL}> {{ <{SERVICE}> <{ETC}currentRelease> "{version}" . ' \
-                 f'<{release_node(version)}> <{ETC}complete> true }} }}'
+                 f'<{node}> <{ETC}complete> true ; <{ETC}switchedAt> "{now}" }} }}'
         if current and current != version:  # every other pointer goes, a stale one too
             switch += (f' ; DELETE {{ GRAPH <{CONTROL}> {{ <{SERVICE}> <{ETC}currentRelease> ?v }} }} '
                        f'WHERE {{ GRAPH <{CONTROL}> {{ <{SERVICE}> <{ETC}currentRelease> ?v }} FILTER(STR(?v) != "{version}") }}')
+        switch += (f' ; DELETE {{ GRAPH <{CONTROL}> {{ <{node}> <{ETC}switchedAt> ?t }} }} '
+                   f'WHERE {{ GRAPH <{CONTROL}> {{ <{node}> <{ETC}switchedAt> ?t }} FILTER(STR(?t) != "{now}") }}')
         self.update(switch)
 
     def push(self, release: Path, keep: int = 2, progress: Callable[[int], None] | None = None) -> PushResult:
         """Load a sealed release, verify it against its manifest, then make it current.
         ``progress`` is told how many triples each upload carried."""
+        result = self.load(release, progress)
+        if result.skipped:
+            current = self.current()
+            if current != result.version:  # a rollback: it is whole on the server already
+                self._make_current(result.version, current)
+                result.switched = True
+            return result
+        result.dropped += self.activate(result.version, keep)
+        return result
+
+    def activate(self, version: str, keep: int = 2) -> list[str]:
+        """Make a release loaded and verified by :meth:`load` current; drop the complete
+        releases past ``keep``. Returns the versions dropped."""
+        self._make_current(version, self.current())
+        complete = [v for v, done in self.pushed() if done and v != version]
+        dropped = []
+        for old in complete[:max(0, len(complete) - (keep - 1))]:
+            self.drop(old)
+            dropped.append(old)
+        return dropped
+
+    def load(self, release: Path, progress: Callable[[int], None] | None = None) -> PushResult:
+        """Load a sealed release into versioned graphs and verify every graph's count, without
+        making it current (:meth:`activate` does; a pool loads everywhere first). ``skipped``:
+        it was whole on the server already."""
         manifest = json.loads((release / "manifest.json").read_text("utf-8"))
         version = manifest["version"]
         known = dict(self.pushed())
@@ -325,10 +385,7 @@ class RemoteStore:
             if self.checksum(version) != checksum:
                 raise RemoteStoreError(f"the server holds a different release {version} (another var folder?); "
                                        "nothing was pushed")
-            if current != version:  # a rollback: it is whole on the server already
-                self._make_current(version, current)
-            return PushResult(version, len(self.graphs(version)), manifest["quads"], [], skipped=True,
-                              switched=current != version)
+            return PushResult(version, len(self.graphs(version)), manifest["quads"], [], skipped=True)
         dropped = []
         for old, complete in known.items():  # what a failed or killed push left behind
             if not complete and old != current:
@@ -367,21 +424,5 @@ class RemoteStore:
             raise RemoteStoreError(f"release {version}: {total} quads in its graphs on the server and "
                                    f"{self.count(union)} in its union graph; the manifest says {manifest['quads']}; "
                                    "the current release stays")
-        self._make_current(version, current)
-        complete = [v for v, done in self.pushed() if done and v != version]
-        for old in complete[:max(0, len(complete) - (keep - 1))]:
-            self.drop(old)
-            dropped.append(old)
         return PushResult(version, len(lines), total, dropped)
 
-
-def push_if_remote(settings: Settings, release: Path) -> PushResult | None:
-    """Publish a release just built to the remote store, when one is configured: what makes a
-    build served there (the admin routes use it; the CLI keeps build and push apart)."""
-    if settings.store_url is None:
-        return None
-    try:
-        return RemoteStore.from_settings(settings).push(release, keep=settings.keep_releases)
-    except RemoteStoreError as exc:
-        raise RemoteStoreError(f"release {release.name} was built, but pushing it to the SPARQL server failed, "
-                               f"so the server still serves the one before: {exc.message}; run `etclod push`") from exc

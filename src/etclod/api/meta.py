@@ -27,6 +27,7 @@ from etclod.errors import EtclodError
 from etclod.executor import ValidateJob
 from etclod.formats import HTML, RDF_FORMATS
 from etclod.namespaces import ETC, SH, VOID
+from etclod.pool import BALANCING
 
 router = APIRouter()
 
@@ -181,7 +182,10 @@ def health(request: Request) -> JSONResponse:
                              "limits": request.app.state.settings.limits()}, status_code=503)
     holder = request.app.state.holder
     warnings = holder.warnings
-    store = {"kind": "oxigraph"} if holder.remote is None else {"kind": "sparql", "endpoint": holder.remote.endpoint}
+    store: dict[str, object] = {"kind": "oxigraph"}
+    if holder.remote is not None:
+        store = {"kind": "sparql", "endpoint": holder.remote.members[0].endpoint, "balancing": BALANCING,
+                 "servers": holder.remote.states()}
     return JSONResponse({"status": "degraded" if warnings else "ok", "release": release.version,
                          "triples": release.manifest["triples"], "store": store, "warnings": warnings,
                          "held_back": release.manifest.get("records", {}).get("held_back", 0),
@@ -191,7 +195,9 @@ def health(request: Request) -> JSONResponse:
 @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
 def metrics(request: Request) -> PlainTextResponse:
     release = request.app.state.holder.current_or_none()
-    text = request.app.state.metrics.render(release.version if release else None, request.app.state.pool.retired)
+    remote = request.app.state.holder.remote
+    text = request.app.state.metrics.render(release.version if release else None, request.app.state.pool.retired,
+                                            remote.states() if remote else None, remote.retries if remote else 0)
     answers = request.app.state.answers
     stats = answers.stats
     text += ("# HELP etclod_sparql_cache_total /sparql answers served from the cache (hit) or worked out (miss).\n"
