@@ -29,7 +29,7 @@ from conftest import BASE, SHARED, from_json, jsonld_with_local_context, normal,
 SAMPLES = {
     "programme": ("2014TC16M5TN001", ETC.cci, Literal("2014TC16M5TN001")),
     "project": ("sempre", ETC.keepId, Literal(21622)),
-    "partnership": ("sempre-latvijas-universitate", ORG.role, ETC.Partner),
+    "partnership": ("vital-cities-liepaja", ORG.role, ETC.Partner),  # the one role a source states
     "organisation": ("liepajas-diakonijas-centrs", RDFS.label, Literal("Liepājas Diakonijas centrs", lang="lv")),
     "person": ("diana-jakaite", rdflib.namespace.FOAF.name, Literal("Diāna Jakaite")),
     "event": ("seminar-2018-01-25", ETC.approximateParticipants, Literal(70)),

@@ -137,6 +137,8 @@ Ref = Annotated[str, Field(min_length=1, description="the id of another record")
 HTTP_IRI = r"^https?://[^\s<>\"{}|\\^`]+$"
 """An http(s) IRI: no spaces, no characters IRIs forbid, no javascript: or file: schemes."""
 EMAIL = r"^[^\s@<>\"]+@[^\s@<>\"]+\.[^\s@<>\"]+$"
+PHONE = r"^\+?[0-9][0-9 ()-]{4,30}$"
+"""A telephone number as written (digits, spaces, brackets, dashes, an optional leading +)."""
 
 
 _BAD_CHARACTER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
@@ -226,6 +228,25 @@ class Programme(_Sourced):
     homepage: str | None = Field(None, pattern=HTTP_IRI)
 
 
+class Contact(BaseModel):
+    """Whom to ask about something a project made (a contact point)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, str_max_length=MAX_TEXT)
+    organisation: Ref | None = None
+    email: str | None = Field(None, pattern=EMAIL)
+    phone: str | None = Field(None, pattern=PHONE)
+    about: LangText | None = Field(None, description="what to ask about")
+
+
+class Quotation(BaseModel):
+    """Words someone said, as a source quotes them."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, str_max_length=MAX_TEXT)
+    text: LangText
+    speaker: Ref = Field(description="the person who said it")
+    about: Ref | None = Field(None, description="the project it is about")
+
+
 class Project(_Sourced):
     type: Literal["project"]
     acronym: str
@@ -245,7 +266,19 @@ class Project(_Sourced):
     intervention_category: str | None = Field(None, description="the EU category of intervention code")
     inforegio_id: str | None = Field(None, description="the project's id in Kohesio / InfoRegio")
     homepage: str | None = Field(None, pattern=HTTP_IRI)
-    REFERENCES = {"programme": "programme", "themes": "theme"}
+    themes_note: LangText | None = Field(None, description="how the themes were found, where no source states "
+                                                           "them (e.g. inferred from a description)")
+    participants: list[Ref] = Field(default_factory=list, description="organisations taking part in the "
+                                                                      "project without a stated partner role")
+    place: LangText | None = Field(None, description="where the project works, as the source names it")
+    results: LangText | None = Field(None, description="results the source reports")
+    contact: Contact | None = None
+    REFERENCES = {"programme": "programme", "themes": "theme", "participants": "organisation"}
+
+    def references(self) -> list[tuple[str, str, str]]:
+        contact = [("contact.organisation", "organisation", self.contact.organisation)] \
+            if self.contact and self.contact.organisation else []
+        return [*super().references(), *contact]
 
 
 class Partnership(_Sourced):
@@ -254,7 +287,8 @@ class Partnership(_Sourced):
     type: Literal["partnership"]
     project: Ref
     organisation: Ref
-    role: Literal["lead-partner", "partner"] = "partner"
+    role: Literal["lead-partner", "partner"] | None = Field(
+        None, description="lead-partner or partner, where a source states it (else no role is published)")
     budget: Amount | None = None
     eu_funding: Amount | None = Field(None, description="the partner's EU co-financing in EUR")
     REFERENCES = {"project": "project", "organisation": "organisation"}
@@ -276,6 +310,8 @@ class Organisation(_Sourced):
     pic: str | None = Field(None, pattern=r"^[0-9]{6,12}$", description="EU Participant Identification Code")
     national_id: str | None = Field(None, description="a national register number")
     email: str | None = Field(None, pattern=EMAIL)
+    phone: str | None = Field(None, pattern=PHONE)
+    fax: str | None = Field(None, pattern=PHONE)
     homepage: str | None = Field(None, pattern=HTTP_IRI)
     REFERENCES = {"parent": "organisation"}
 
@@ -314,9 +350,15 @@ class Event(_Sourced):
     speakers: list[Ref] = Field(default_factory=list)
     performers: list[Ref] = Field(default_factory=list)
     programmes: list[Ref] = Field(default_factory=list, description="programmes discussed")
+    quotations: list[Quotation] = Field(default_factory=list, description="words quoted, with who said them")
     REFERENCES = {"organiser": "organisation", "moderator": "person", "themes": "theme",
                   "projects": "project", "participants": "organisation", "speakers": "person",
                   "performers": "organisation", "programmes": "programme"}
+
+    def references(self) -> list[tuple[str, str, str]]:
+        quoted = [(f"quotations[{i}].speaker", "person", q.speaker) for i, q in enumerate(self.quotations)]
+        quoted += [(f"quotations[{i}].about", "project", q.about) for i, q in enumerate(self.quotations) if q.about]
+        return [*super().references(), *quoted]
 
 
 class Theme(_Sourced):
