@@ -9,6 +9,7 @@ from typing import Any
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, OWL, RDF, RDFS, SKOS, XSD
 
+from etclod.manifest import Manifest
 from etclod.formats import DUMP_FORMATS, Format, dump_name
 from etclod.namespaces import (ADMS, ADMS_LICENCE_TYPE, ETC_ONTOLOGY, EU_ACCESS_RIGHT, EU_AVAILABILITY,
                                EU_COUNTRY, EU_FILE_TYPE, EU_LANGUAGE, EU_LICENCE, EU_THEME, GSP, IANA_MEDIA,
@@ -54,7 +55,7 @@ def _typed(graph: Graph, node: URIRef, rdf_type: URIRef, **labels: Any) -> URIRe
     return node
 
 
-def build_catalog(settings: Settings, manifest: Mapping[str, Any],
+def build_catalog(settings: Settings, manifest: Manifest,
                   property_counts: Mapping[str, int], entities: int) -> Graph:
     """The catalogue of one release: catalogue, dataset, one distribution per dump, the SPARQL
     service, and the VoID statistics. Everything it points at is typed, as DCAT-AP asks."""
@@ -131,6 +132,8 @@ def build_catalog(settings: Settings, manifest: Mapping[str, Any],
         g.add((dataset, p, o))
     for language in languages:
         g.add((dataset, DCTERMS.language, language))
+    # the change stream (LDES): what changed in each release, for harvesters (api/ldes.py)
+    g.add((dataset, RDFS.seeAlso, URIRef(f"{base}ldes")))
     for theme in themes:
         g.add((dataset, DCAT.theme, theme))
     for keyword in KEYWORDS:
@@ -186,7 +189,7 @@ def build_catalog(settings: Settings, manifest: Mapping[str, Any],
     return g
 
 
-def _distribution(g: Graph, settings: Settings, manifest: Mapping[str, Any], fmt: Format,
+def _distribution(g: Graph, settings: Settings, manifest: Manifest, fmt: Format,
                   licence: URIRef, service: URIRef, created: Literal) -> URIRef:
     base, version = settings.base_uri, manifest["version"]
     name = dump_name(fmt)
@@ -215,7 +218,7 @@ def _distribution(g: Graph, settings: Settings, manifest: Mapping[str, Any], fmt
     return node
 
 
-def _void(g: Graph, base: str, dataset: URIRef, manifest: Mapping[str, Any],
+def _void(g: Graph, base: str, dataset: URIRef, manifest: Manifest,
           property_counts: Mapping[str, int], entities: int) -> None:
     for p, o in ((VOID.triples, Literal(manifest["triples"], datatype=XSD.integer)),
                  (VOID.entities, Literal(entities, datatype=XSD.integer)),

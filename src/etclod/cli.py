@@ -18,6 +18,7 @@ from typing import Any, TextIO
 from etclod import __version__
 from etclod import records as rec
 from etclod.errors import EtclodError
+from etclod.manifest import read_manifest
 from etclod.release import (build_release, check_data, current_version, list_releases, rollback)
 from etclod.settings import Settings, base_uri
 
@@ -393,7 +394,7 @@ def cmd_push(args: argparse.Namespace, settings: Settings) -> int:
     release = settings.releases_dir / version if version else current_path(settings)
     if release is None or not (release / "manifest.json").is_file():
         raise InputError(f"no sealed release {version or '(current)'} in {settings.releases_dir}")
-    quads = json.loads((release / "manifest.json").read_text("utf-8"))["quads"]
+    quads = read_manifest(release)["quads"]
     reporter: Any = BarReporter(sys.stderr) if sys.stderr.isatty() else PlainReporter(sys.stderr)
     started = time.perf_counter()
     reporter.stage("push", quads * len(pool.members))
@@ -499,7 +500,7 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
         return int(args.func(args, settings))
     except EtclodError as exc:
         print(f"etclod {args.command}: error: {rec.file_label(exc.message)}", file=sys.stderr)
-        return EXIT_REJECTED if exc.code == "not_conforming" else EXIT_BAD_INPUT
+        return EXIT_BAD_INPUT  # records that do not conform are a result (exit 1), never an error
     except OSError as exc:  # a file system problem (permissions, a full disk ...): say which, no traceback
         where = f" ({rec.file_label(str(exc.filename))})" if exc.filename else ""
         print(f"etclod {args.command}: error: file system problem{where}: {exc.strerror or exc}", file=sys.stderr)

@@ -23,6 +23,7 @@ import csv
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +36,36 @@ MERGES_FILE = "merges.csv"
 PRECEDENCE_FILE = "precedence.csv"
 DEFAULT_PRECEDENCE = ("curated", "keep", "kohesio", "operations")
 """Whose value the release publishes when sources disagree, first wins (``data/precedence.csv``)."""
-MERGE_ORDER = ("programme", "project", "organisation", "partnership")
-"""Types whose identity rule reads references are merged after the types they point at."""
+
+
+def merge_order() -> list[str]:
+    """Every type, each after the types its identity rule points at (a project's programme,
+    a partnership's project and organisation), from the registry.
+
+    >>> merge_order()[:4]
+    ['programme', 'project', 'organisation', 'partnership']
+    """
+    order: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in order:
+            return
+        kind = recordtypes.get(name)
+        for group in kind.identity:
+            for field_name in group:
+                target = kind.model.REFERENCES.get(field_name.rstrip("?~"))
+                if target and target != name:
+                    visit(target)
+        order.append(name)
+
+    for name in recordtypes.NAMES:
+        visit(name)
+    return order
 
 Key = tuple[str, str]
 
 
+@lru_cache(maxsize=1 << 16)
 def normalise_name(name: str) -> str:
     """A name reduced to what identifies it: the reconciliation matcher's tokens (so merging
     and reconciling agree on what is the same name).
@@ -157,17 +182,21 @@ def _values(record: Any, name: str, canon: Callable[[str, str], str]) -> set[str
     return {text} if text else set()
 
 
+@lru_cache(maxsize=None)
+def _rule(rtype: str) -> tuple[tuple[tuple[str, bool], ...], ...]:
+    """A type's identity groups as (field, optional) pairs; ``~`` fields are left to ``_same``."""
+    return tuple(tuple((f.rstrip("?"), f.endswith("?")) for f in group if not f.endswith("~"))
+                 for group in recordtypes.get(rtype).identity)
+
+
 def _levels(record: Any, canon: Callable[[str, str], str], apart: list[str]) -> list[Level]:
     """The identity values of a record, one set per group of its type's rule (None: it does
     not give that group), from the registry (``recordtypes``)."""
     levels: list[Level] = []
-    for group in recordtypes.get(record.type).identity:
+    for group in _rule(record.type):
         keys: set[str] | None = {""}
-        for field_name in group:
-            if field_name.endswith("~"):
-                continue  # compared in _same, when both give it
-            optional = field_name.endswith("?")
-            values = _values(record, field_name.rstrip("?"), canon)
+        for field_name, optional in group:
+            values = _values(record, field_name, canon)
             if values is None and optional:
                 values = {""}
             if values is not None and not values:
@@ -215,10 +244,11 @@ def merge_records(loaded: list[rec.Loaded], data_dir: Path) -> tuple[list[rec.Lo
     precedence, more = read_precedence(data_dir)
     problems += more
     rank = {name: i for i, name in enumerate(precedence)}
-    order = {id(item): i for i, item in enumerate(loaded)}
+    origins = {file: rec.origin_of(file) for file in {item.file for item in loaded}}
+    position = {id(item): (rank.get(origins[item.file], len(rank)), n) for n, item in enumerate(loaded)}
 
     def sort_key(item: rec.Loaded) -> tuple[int, int]:
-        return (rank.get(rec.origin_of(item.file), len(rank)), order[id(item)])
+        return position[id(item)]
 
     ordered = sorted(loaded, key=sort_key)
     report = MergeReport(rules=len(pins) + len(splits), precedence=precedence)
@@ -231,7 +261,7 @@ def merge_records(loaded: list[rec.Loaded], data_dir: Path) -> tuple[list[rec.Lo
     by_type: dict[str, list[rec.Loaded]] = {}
     for item in ordered:
         by_type.setdefault(item.record.type, []).append(item)
-    for rtype in [*MERGE_ORDER, *(t for t in by_type if t not in MERGE_ORDER)]:
+    for rtype in merge_order():
         items = by_type.get(rtype, [])
         levels: dict[int, list[Level]] = {}
         buckets: dict[tuple[int, str], list[rec.Loaded]] = {}
@@ -256,11 +286,16 @@ def merge_records(loaded: list[rec.Loaded], data_dir: Path) -> tuple[list[rec.Lo
                 for value in level or ():
                     buckets.setdefault((n, value), []).append(item)
         for bucket in buckets.values():
-            head = bucket[0]
-            for other in bucket[1:]:
-                if sets.find(other.key) != sets.find(head.key) and \
-                        _same(head.record, other.record, levels[id(head)], levels[id(other)]):
-                    sets.union(head.key, other.key)
+            # each record joins the first record before it in the bucket it is the same as
+            # (a bucket holds a few distinct things: one name in several towns, say)
+            heads: list[rec.Loaded] = []
+            for other in bucket:
+                for head in heads:
+                    if _same(head.record, other.record, levels[id(head)], levels[id(other)]):
+                        sets.union(head.key, other.key)
+                        break
+                else:
+                    heads.append(other)
         if rtype == "organisation":
             ids = {i.record.id for i in items}
             for org, target in pins.items():
@@ -270,21 +305,22 @@ def merge_records(loaded: list[rec.Loaded], data_dir: Path) -> tuple[list[rec.Lo
         for item in items:
             groups.setdefault(sets.find(item.key), []).append(item)
         for members in groups.values():
-            # the first in order of precedence, never one the steward pins into another
+            if len(members) == 1:
+                canon_of[members[0].key] = members[0].record.id
+                continue
             # the IRI: a curated record's (a steward's resource is never renamed by an import,
             # whatever the precedence of values), never one the steward pins into another, else
             # the first in order of precedence; values follow the precedence (``conflict``)
-            kept = min(members, key=lambda i: (rec.origin_of(i.file) != "curated",
+            kept = min(members, key=lambda i: (origins[i.file] != "curated",
                                                rtype == "organisation" and i.record.id in pins,
                                                sort_key(i)))
             for item in members:
                 canon_of[item.key] = kept.record.id
                 if item.record.id != kept.record.id:
                     report.alias[item.key] = kept.record.id
-            if len(members) > 1:
-                report.groups.append({"type": rtype, "kept": kept.record.id, "records": len(members),
-                                      "merged": sorted({i.record.id for i in members} - {kept.record.id}),
-                                      "key": _group_key(kept.record, levels.get(id(kept)))})
+            report.groups.append({"type": rtype, "kept": kept.record.id, "records": len(members),
+                                  "merged": sorted({i.record.id for i in members} - {kept.record.id}),
+                                  "key": _group_key(kept.record, levels.get(id(kept)))})
     return ordered, report, problems
 
 

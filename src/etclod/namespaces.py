@@ -51,6 +51,9 @@ EU_AVAILABILITY = Namespace("http://publications.europa.eu/resource/authority/pl
 EU_ACCESS_RIGHT = Namespace("http://publications.europa.eu/resource/authority/access-right/")
 ADMS_LICENCE_TYPE = Namespace("http://purl.org/adms/licencetype/")
 GSP = Namespace("http://www.opengis.net/ont/geosparql#")
+TREE = Namespace("https://w3id.org/tree#")
+LDES = Namespace("https://w3id.org/ldes#")
+ACTIVITY = Namespace("https://www.w3.org/ns/activitystreams#")
 NUTS = Namespace("http://data.europa.eu/nuts/code/")
 
 PREFIXES: dict[str, Namespace] = {

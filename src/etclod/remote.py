@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
-import json
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from rdflib import BNode, Literal, URIRef
 from etclod.errors import EtclodError, ReleaseError
 from etclod.executor import Answer, Job
 from etclod.query import CheckedQuery, keywords
+from etclod.manifest import read_manifest
 from etclod.release import version_key
 from etclod.namespaces import ETC
 from etclod.settings import Settings
@@ -248,13 +248,6 @@ class RemoteStore:
         rows = self.raw_select(f"SELECT ?g WHERE {{ GRAPH <{CONTROL}> {{ <{release_node(version)}> <{ETC}graph> ?g }} }}")
         return sorted(str(r["g"]) for r in rows)
 
-    def select(self, query: str) -> list[dict[str, Any]]:
-        """GraphStore: a SELECT over the union of the current release's graphs."""
-        version = self.current()
-        if version is None:
-            raise ReleaseError("the remote store holds no release yet: run `etclod push`")
-        return self.view(version).select(query)
-
     def union(self, version: str) -> str | None:
         rows = self.raw_select(f"SELECT ?g WHERE {{ GRAPH <{CONTROL}> {{ <{release_node(version)}> "
                                f"<{ETC}unionGraph> ?g }} }}")
@@ -376,7 +369,7 @@ class RemoteStore:
         """Load a sealed release into versioned graphs and verify every graph's count, without
         making it current (:meth:`activate` does; a pool loads everywhere first). ``skipped``:
         it was whole on the server already."""
-        manifest = json.loads((release / "manifest.json").read_text("utf-8"))
+        manifest = read_manifest(release)
         version = manifest["version"]
         known = dict(self.pushed())
         checksum = manifest["files"]["dumps/etclod.nq.gz"]["sha256"]

@@ -12,6 +12,13 @@ from etclod.errors import SettingsError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 """The checkout holding ``ontology/`` and ``data/`` (editable installs and the tests)."""
+PACKAGED_ONTOLOGY = Path(__file__).resolve().parent / "ontology"
+"""Where an installed wheel has the ontology (setup.py copies ``ontology/`` there)."""
+
+
+def default_ontology() -> Path:
+    """The ontology folder: the wheel's package data, else the checkout's ``ontology/``."""
+    return PACKAGED_ONTOLOGY if (PACKAGED_ONTOLOGY / "shapes.ttl").is_file() else PROJECT_ROOT / "ontology"
 
 
 def _int(environ: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
@@ -172,7 +179,7 @@ class Settings:
     base_uri: str = "http://localhost:8000/"
     data_dir: Path = Path("data")
     var_dir: Path = Path("var")
-    ontology_dir: Path = PROJECT_ROOT / "ontology"
+    ontology_dir: Path = field(default_factory=default_ontology)
     keep_releases: int = 10
     publisher_name: str = "etclod"
     publisher_uri: str = "https://w3id.org/etclod/publisher"
@@ -217,7 +224,7 @@ class Settings:
             base_uri=base_uri(environ.get("ETCLOD_BASE_URI", cls.base_uri)),
             data_dir=Path(environ.get("ETCLOD_DATA", str(cls.data_dir))),
             var_dir=Path(environ.get("ETCLOD_VAR", str(cls.var_dir))),
-            ontology_dir=Path(environ.get("ETCLOD_ONTOLOGY", str(cls.ontology_dir))),
+            ontology_dir=Path(environ["ETCLOD_ONTOLOGY"]) if environ.get("ETCLOD_ONTOLOGY") else default_ontology(),
             keep_releases=_int(environ, "ETCLOD_KEEP_RELEASES", cls.keep_releases, minimum=1),
             publisher_name=environ.get("ETCLOD_PUBLISHER_NAME", cls.publisher_name),
             publisher_uri=environ.get("ETCLOD_PUBLISHER_URI", cls.publisher_uri),

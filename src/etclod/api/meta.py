@@ -26,7 +26,7 @@ from etclod.search import SEARCH_FILE
 from etclod.errors import EtclodError
 from etclod.executor import ValidateJob
 from etclod.formats import HTML, RDF_FORMATS
-from etclod.namespaces import ETC, SH, VOID
+from etclod.namespaces import PREFIXES, SH, VOID
 from etclod.pool import BALANCING
 
 router = APIRouter()
@@ -74,17 +74,21 @@ ONTOLOGY_GROUPS = ((N_("Classes"), OWL.Class), (N_("Relations to other resources
                    (N_("Properties with values"), OWL.DatatypeProperty))
 
 
+CURIE_IN_TEXT = re.compile(r"\b(%s):([A-Za-z][A-Za-z0-9_]*)" % "|".join(sorted(PREFIXES, key=len, reverse=True)))
+
+
 def _linked(pages: Any, text: str, lang: str) -> Markup:
-    """A term's comment with the terms it names (``etc:keptFromRelease``) as links labelled by
-    their names, not as prefixed names."""
-    parts = re.split(r"\betc:([A-Za-z][A-Za-z0-9]*)", text)
+    """A term's comment with the terms it names (``etc:keptFromRelease``, ``rdf:Statement``)
+    as links labelled by their names, not as prefixed names."""
     out = Markup("")
-    for index, part in enumerate(parts):
-        if index % 2:
-            out += Markup('<a href="#{0}">{1}</a>').format(part, pages.term(ETC[part], lang))
-        else:
-            out += part
-    return out
+    last = 0
+    for match in CURIE_IN_TEXT.finditer(text):
+        iri = f"{PREFIXES[match.group(1)]}{match.group(2)}"
+        href = f"#{match.group(2)}" if match.group(1) == "etc" else iri
+        out += text[last:match.start()]
+        out += Markup('<a href="{0}">{1}</a>').format(href, pages.term(iri, lang))
+        last = match.end()
+    return out + text[last:]
 
 
 def _ontology_page(request: Request, lang: str) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 from rdflib import Graph
 
 from etclod.errors import EtclodError, ReleaseError
+from etclod.manifest import Manifest
 from etclod.release import list_releases, read_manifest, verify_release, version_key
 from etclod.pool import StorePool
 from etclod.settings import Settings
@@ -31,7 +32,7 @@ class ServedRelease:
 
     version: str
     path: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
     store: GraphStore
     """The embedded Oxigraph store in ``store/``, or the release's graphs on a SPARQL server."""
     created: dt.datetime
