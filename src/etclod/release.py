@@ -11,7 +11,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,7 +33,7 @@ from etclod.search import SEARCH_FILE, write_search
 from etclod.mapping import THEME_SCHEME_KEY, Context, build_context, map_record, record_graph, record_iri
 from etclod.namespaces import graph_iri
 from etclod.settings import Settings
-from etclod.dump import statistics, write_changes, write_dumps, write_linksets, write_store
+from etclod.dump import Digests, PendingDumps, statistics, write_changes, write_linksets, write_store
 from etclod.store import to_quads
 from etclod.validation import Mapped, Verdict, judge, load_shapes, reject_dangling
 
@@ -376,19 +376,23 @@ def _publish(settings: Settings, checked: Checked, reporter: Reporter, timings: 
     # the on-disk store is bulk-loaded in a thread while the dumps and indexes are written:
     # pyoxigraph lets go of the GIL while it loads, so the two share the cores; leaving the
     # block waits for the load, also when a step fails (the folder is removed after it)
-    with ThreadPoolExecutor(1, thread_name_prefix="etclod-store") as loader:
+    with ThreadPoolExecutor(1, thread_name_prefix="etclod-store") as loader, ExitStack() as cleanup:
         loaded = loader.submit(_timed, write_store, tmp / "store", nquads)
-        counts = write_dumps(tmp / "dumps", store, nquads)
+        digests: Digests = {}
+        dumps = PendingDumps(tmp / "dumps", store, nquads, digests)  # Turtle, JSON-LD: in worker processes
+        cleanup.callback(dumps.close)
         with (tmp / "validation.ttl").open("wb") as handle:
             checked.verdict.first_report.graph.serialize(handle, format="turtle")
         write_rejected(tmp / "rejected.jsonl", checked.rejected)
         write_conflicts(tmp, checked.conflicts)
-        changes = write_changes(tmp / "changes.nq.gz", nquads, settings.releases_dir / previous if previous else None)
-        stats = statistics(store, settings.base_uri)
+        changes = write_changes(tmp / "changes.nq.gz", nquads, settings.releases_dir / previous if previous else None,
+                                digests)
+        stats = statistics(store, settings.base_uri, dumps.triples)
         entities = build_index(store, settings.base_uri)
         stats["reconcile_entities"] = write_index(entities, tmp / INDEX_FILE)
         write_search(tmp / SEARCH_FILE, entities, store, settings.base_uri)
         stats["linksets"] = write_linksets(tmp / "dumps", store, settings.base_uri, checked.links)
+        counts = dumps.wait()
         timings["dumps"] = time.perf_counter() - t0
         reporter.done("dumps", timings["dumps"], f"{len(DUMP_FORMATS)} dumps, "
                                                  f"{changes['added']} added, {changes['removed']} removed")
@@ -400,7 +404,7 @@ def _publish(settings: Settings, checked: Checked, reporter: Reporter, timings: 
     reporter.done("store", time.perf_counter() - t0, f"{stats['quads']} quads (loaded beside the dumps in "
                                                      f"{timings['store']:.1f} s)")
 
-    manifest = _manifest(settings, tmp, version, previous, checked, stats, counts, changes)
+    manifest = _manifest(settings, tmp, version, previous, checked, stats, counts, changes, digests)
     write_catalog(settings, tmp, manifest, stats)
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n",
                                 "utf-8")
@@ -414,15 +418,19 @@ def _publish(settings: Settings, checked: Checked, reporter: Reporter, timings: 
 
 
 def _manifest(settings: Settings, folder: Path, version: str, previous: str | None, checked: Checked,
-              stats: dict[str, Any], counts: dict[str, int], changes: Changes) -> Manifest:
+              stats: dict[str, Any], counts: dict[str, int], changes: Changes,
+              digests: Digests | None = None) -> Manifest:
+    """``digests``: sha256 and size of the files hashed as they were written (not read again)."""
     files: dict[str, FileEntry] = {}
+    digests = digests or {}
     triples_of = {f"dumps/{dump_name(fmt)}": counts[fmt.key] for fmt in DUMP_FORMATS}
     triples_of["validation.ttl"] = len(checked.verdict.first_report.graph)
     triples_of["changes.nq.gz"] = changes["added"] + changes["removed"]
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder).as_posix()
         if path.is_file() and not rel.startswith("store/"):
-            entry: FileEntry = {"sha256": _sha256(path), "bytes": path.stat().st_size}
+            sha, size = digests.get(str(path)) or (_sha256(path), path.stat().st_size)
+            entry: FileEntry = {"sha256": sha, "bytes": size}
             if rel in triples_of:
                 entry["triples"] = triples_of[rel]
             if rel == "rejected.jsonl":
