@@ -80,6 +80,8 @@ def test_imports_in_any_order_merge_into_the_published_data(order: tuple[str, ..
     store = _store(release)
     manifest = json.loads((release / "manifest.json").read_text("utf-8"))
     assert manifest["records"]["rejected"] == 0
+    # every record read is published (merged records too: as part of their resource), none lost
+    assert manifest["records"]["published"] == manifest["records"]["read"]
 
     # every curated record is still published at its IRI
     published = {r["s"] for r in _select(store, "SELECT DISTINCT ?s WHERE { ?s a ?c }")}
@@ -108,6 +110,12 @@ def test_imports_in_any_order_merge_into_the_published_data(order: tuple[str, ..
     assert named("Aleksandrovas internātpamatskola") == {curated[("organisation", "aleksandrovas-internatpamatskola")]}
     assert named("Latvijas Universitāte") == {curated[("organisation", "latvijas-universitate")]}
     assert named("Liepājas Diakonijas centrs") == {curated[("organisation", "liepajas-diakonijas-centrs")]}
+    # the other name in one language is kept as an alternative name, in the graph of its source
+    liepaja = curated[("organisation", "liepajas-diakonijas-centrs")]
+    assert _select(store, f"SELECT ?g WHERE {{ GRAPH ?g {{ <{liepaja}> skos:altLabel ?l }} "
+                          "FILTER(STR(?l) = 'SIA „Liepājas Diakonijas centrs”') }") == \
+        [{"g": f"{BASE}graph/keep-eu-project-30001"}]
+    assert len(_select(store, f"SELECT ?l WHERE {{ <{liepaja}> skos:prefLabel ?l FILTER(LANG(?l) = 'lv') }}")) == 1
     pskov = _select(store, "SELECT DISTINCT ?s WHERE { ?s a org:Organization ; etc:country "
                            "<http://publications.europa.eu/resource/authority/country/RUS> }")
     assert len(pskov) == 2 and all("pskov" in r["s"] for r in pskov)

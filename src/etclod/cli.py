@@ -498,7 +498,7 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
         return int(args.func(args, settings))
     except EtclodError as exc:
         print(f"etclod {args.command}: error: {rec.file_label(exc.message)}", file=sys.stderr)
-        return EXIT_REJECTED if exc.code == "not_conforming" else EXIT_BAD_INPUT
+        return EXIT_BAD_INPUT  # records that do not conform are a result (exit 1), never an error
     except OSError as exc:  # a file system problem (permissions, a full disk ...): say which, no traceback
         where = f" ({rec.file_label(str(exc.filename))})" if exc.filename else ""
         print(f"etclod {args.command}: error: file system problem{where}: {exc.strerror or exc}", file=sys.stderr)

@@ -43,7 +43,7 @@ async def named_graph(request: Request, name: str) -> Response:
     early = conditional(request, release, etag, vary)
     if early is not None:
         return early
-    headers = cache_headers(release, etag, vary=vary)
+    headers = cache_headers(release, etag, vary=vary, max_age=request.app.state.settings.cache_seconds)
     count = graphs[iri]
     dumps = sorted(f.removeprefix("dumps/") for f in release.manifest.get("files", {})
                    if f.startswith("dumps/") and (f.startswith("dumps/etclod.nq") or name.replace("/", "-") in f))

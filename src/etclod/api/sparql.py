@@ -14,7 +14,7 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF, XSD  # noqa: F401
 
 from etclod import i18n
-from etclod.api.http import choose_format, choose_language, etag_for, etag_matches, wants_html
+from etclod.api.http import choose_format, choose_language, etag_for, etag_matches, fresh_for, wants_html
 from etclod.api.resources import serialize
 from etclod.errors import QueryError
 from etclod.examples import examples
@@ -202,7 +202,8 @@ async def sparql(
     data = Dataset(default, named)
     parts = (checked.text, repr(data.default), repr(data.named), repr(fmt.select), repr(fmt.graph))
     etag = etag_for(release, "sparql", *parts, "html" if browser else "")
-    headers = {"Vary": "Accept", "X-Etclod-Release": release.version, "ETag": etag, "Cache-Control": CACHE_CONTROL}
+    headers = {"Vary": "Accept", "X-Etclod-Release": release.version, "ETag": etag,
+               "Cache-Control": fresh_for(settings.cache_seconds)}
     cacheable = deterministic(checked.text)
     if cacheable and etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
@@ -234,9 +235,6 @@ async def sparql(
     return Response(answer.body, media_type=answer_fmt.content_type, headers=headers)
 
 
-CACHE_CONTROL = "public, no-cache"
-"""A reverse proxy may keep an answer and must ask again with its ETag before reusing it: the
-answer stands (304, no query run) until the next release, whose ETags all differ."""
 NONDETERMINISTIC = {"RAND", "NOW", "UUID", "STRUUID", "SERVICE"}
 """Words of a query whose answer may differ from one run to the next: never cached."""
 
