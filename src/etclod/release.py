@@ -453,6 +453,7 @@ def _manifest(settings: Settings, folder: Path, version: str, previous: str | No
                     "held_back": len(checked.held),
                     "merged": merged_away(checked.merges)},
         "held_back": [{"type": r.type, "id": r.id, "file": r.file, "kept_from": r.kept_from,
+                       "reason": rec.bounded(lastgood.describe_reasons(r)),
                        "iri": checked.previous.iris.get((r.type or "", r.id or "")) if checked.previous else None}
                       for r in checked.held],
         "removed": checked.removals,
