@@ -215,6 +215,8 @@ class Settings:
     max_removals: int | None = None
     """Records of the current release one build may unpublish; None: 5 % of them, at least 1."""
     cache_mb: int = 64
+    cache_seconds: int = 60
+    """How long a cache may reuse an answer (page, dump, catalogue, /sparql) before revalidating it."""
     """Memory for ``/sparql`` answers kept until the next release (0: none are kept)."""
 
     @classmethod
@@ -248,6 +250,7 @@ class Settings:
             max_file_mb=_int(environ, "ETCLOD_MAX_FILE_MB", cls.max_file_mb, minimum=1),
             max_removals=(_int(environ, "ETCLOD_MAX_REMOVALS", 0) if environ.get("ETCLOD_MAX_REMOVALS") else None),
             cache_mb=_int(environ, "ETCLOD_CACHE_MB", cls.cache_mb, minimum=0),
+            cache_seconds=_int(environ, "ETCLOD_CACHE_SECONDS", cls.cache_seconds, minimum=0),
         )
 
     def store_endpoints(self) -> tuple[StoreEndpoint, ...]:
