@@ -56,7 +56,7 @@ def test_etag_names_release_query_dataset_and_format_and_304_runs_nothing(client
                           headers={"Accept": "text/csv"})
     etags = {r.headers["etag"] for r in (json, csv, other, narrowed)}
     assert len(etags) == 4
-    assert csv.headers["cache-control"] == "public, no-cache"
+    assert csv.headers["cache-control"] == f"public, max-age={cached.app.state.settings.cache_seconds}"
     queries_before = cached.app.state.metrics.queries.n
     hits_before = cached.app.state.answers.stats.hits
     not_modified = cached.get("/sparql", params={"query": SELECT},

@@ -112,12 +112,15 @@ def test_every_page_type_in_both_languages_with_the_switch(client, path) -> None
         assert f'<html lang="{lang}">' in page.text
         assert re.search(rf'<a href="[^"]*lang={other}" hreflang="{other}" lang="{other}">{other_name}</a>', page.text)
         assert 'role="search"' in page.text and 'aria-label="' in page.text  # navigation and search on every page
+        if path != "/":
+            assert f'aria-label="{"Navigācijas ceļš" if lang == "lv" else "Breadcrumbs"}"' in page.text, path
 
 
 def test_not_found_page_in_the_readers_language_links_pages_that_exist(client) -> None:
-    page = client.get("/dumps/", headers={"Accept": "text/html", "Accept-Language": "lv"})
+    assert client.get("/dumps/", follow_redirects=False).headers["location"] == "/catalog"  # no dead end
+    page = client.get("/dumps/nothing", headers={"Accept": "text/html", "Accept-Language": "lv"})
     assert page.status_code == 404 and "Lapa nav atrasta" in page.text and '<html lang="lv">' in page.text
-    for href in set(re.findall(r'<a href="(/[^"?#]*)', page.text)) - {"/dumps/"}:  # but the switch to itself
+    for href in set(re.findall(r'<a href="(/[^"?#]*)', page.text)) - {"/dumps/nothing"}:  # but the switch
         assert client.get(href, headers={"Accept": "text/html"}).status_code == 200, href
 
 
@@ -153,3 +156,15 @@ def test_search_finds_project_codes_and_acronyms(client) -> None:
 def test_ontology_page_has_no_empty_descriptions(client) -> None:
     page = client.get("/def", headers={"Accept": "text/html"}).text
     assert ">None<" not in page and "<dd></dd>" not in page
+
+
+def test_landing_page_links_every_list_with_its_count(client) -> None:
+    page = client.get("/", headers={"Accept": "text/html"}).text
+    from etclod.recordtypes import TYPES
+
+    for rtype in TYPES:
+        listed = client.get(f"/id/{rtype}/", params={"limit": 200}, headers={"Accept": "application/json"})
+        if listed.status_code != 200 or not listed.json()["items"]:
+            continue
+        count = len(listed.json()["items"])
+        assert re.search(rf'<a href="/id/{rtype}/">[^<]+</a> <span class="count">{count} ', page), rtype

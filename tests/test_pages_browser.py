@@ -178,3 +178,24 @@ def test_docs_and_redoc_work_without_the_internet(site, browser) -> None:
     finally:
         context.close()
     assert all(failure and "csp" in failure.lower() for failure in outside.values()), outside
+
+
+def test_query_page_shows_typed_values_as_values(site, browser) -> None:
+    """A count is a number (no ``"1"^^<...#integer>``), a text keeps its language tag."""
+    context = browser.new_context()
+    tab = context.new_page()
+    warnings: list[str] = []
+    tab.on("console", lambda m: warnings.append(m.text) if m.type in ("warning", "error") else None)
+    try:
+        tab.goto(site + "/sparql?lang=en")
+        tab.wait_for_selector(".yasqe .CodeMirror")
+        tab.click("a.example >> nth=0")  # EU funding per programme: a title @en, counts and sums
+        tab.wait_for_function("document.querySelector('.yasr tbody td') !== null", timeout=20000)
+        table = tab.inner_text(".yasr table")
+        assert "^^" not in table and "XMLSchema" not in table
+        assert "@en" in table and "3827755.48" in table
+        tab.emulate_media(media="print")
+        assert not tab.locator("header nav").is_visible()
+    finally:
+        context.close()
+    assert not [w for w in warnings if "autocompleter" in w.lower()], warnings

@@ -102,9 +102,11 @@ def _print_rejections(rejected: list[rec.Rejection], out: TextIO) -> None:
 
 
 def _print_held_and_removed(held: list[rec.Rejection], removed: list[dict[str, str]], out: TextIO) -> None:
+    from etclod.lastgood import describe_reasons
+
     for r in held:
-        print(f"kept from release {r.kept_from}: {r.type} {r.id!r} ({r.file}) stays published as it was "
-              "until its record is fixed or taken out of the data", file=out)
+        print(f"kept from release {r.kept_from}: {r.type} {r.id!r} stays published as it was until its record is "
+              f"fixed or taken out of the data: {describe_reasons(r)}", file=out)
     for g in removed:
         print(f"unpublished: {g['type']} {g['id']!r} (was in {g['file']}; no record has that id now)", file=out)
 
@@ -498,7 +500,7 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
         return int(args.func(args, settings))
     except EtclodError as exc:
         print(f"etclod {args.command}: error: {rec.file_label(exc.message)}", file=sys.stderr)
-        return EXIT_REJECTED if exc.code == "not_conforming" else EXIT_BAD_INPUT
+        return EXIT_BAD_INPUT  # records that do not conform are a result (exit 1), never an error
     except OSError as exc:  # a file system problem (permissions, a full disk ...): say which, no traceback
         where = f" ({rec.file_label(str(exc.filename))})" if exc.filename else ""
         print(f"etclod {args.command}: error: file system problem{where}: {exc.strerror or exc}", file=sys.stderr)

@@ -27,6 +27,7 @@ class Format:
 
     @property
     def results(self) -> ox.QueryResultsFormat:
+        """pyoxigraph's results format of this media type (the tests parse answers with it)."""
         return ox.QueryResultsFormat.from_media_type(self.media_type)
 
     @property

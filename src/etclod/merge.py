@@ -194,7 +194,7 @@ def _levels(record: Any, canon: Callable[[str, str], str], apart: list[str]) -> 
     not give that group), from the registry (``recordtypes``)."""
     levels: list[Level] = []
     for group in _rule(record.type):
-        keys: set[str] | None = {""}
+        keys: set[str] | None = None
         for field_name, optional in group:
             values = _values(record, field_name, canon)
             if values is None and optional:
@@ -206,7 +206,7 @@ def _levels(record: Any, canon: Callable[[str, str], str], apart: list[str]) -> 
             if not values:
                 keys = None
                 break
-            keys = {f"{k}|{v}" for k in keys for v in values}
+            keys = set(values) if keys is None else {f"{k}|{v}" for k in keys for v in values}
         levels.append(frozenset(keys) if keys else None)
     return levels
 

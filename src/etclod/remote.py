@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
-import json
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -248,13 +247,6 @@ class RemoteStore:
     def graphs(self, version: str) -> list[str]:
         rows = self.raw_select(f"SELECT ?g WHERE {{ GRAPH <{CONTROL}> {{ <{release_node(version)}> <{ETC}graph> ?g }} }}")
         return sorted(str(r["g"]) for r in rows)
-
-    def select(self, query: str) -> list[dict[str, Any]]:
-        """GraphStore: a SELECT over the union of the current release's graphs."""
-        version = self.current()
-        if version is None:
-            raise ReleaseError("the remote store holds no release yet: run `etclod push`")
-        return self.view(version).select(query)
 
     def union(self, version: str) -> str | None:
         rows = self.raw_select(f"SELECT ?g WHERE {{ GRAPH <{CONTROL}> {{ <{release_node(version)}> "

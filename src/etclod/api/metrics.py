@@ -81,7 +81,6 @@ class Metrics:
         self.latency = Histogram()
         self.queries = Histogram()
         self._timeouts = 0
-        self.refused = 0
         self._retired, self._retired_seen = retired, 0
         self.shared: Any = _Shared() if os.environ.get(MULTIPROC_ENV) else None
 
