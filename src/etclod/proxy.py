@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pyoxigraph as ox
 
-from etclod.errors import QueryError
+from etclod.errors import NotAcceptableError, QueryFailedError
 from etclod.executor import Answer, Job, timed_out, too_many
 from etclod.query import check_syntax, query_form, rewrite_iris, with_base, without_dataset_clauses
 from etclod.remote import RemoteQueryError, RemoteStoreError, RemoteUnavailableError, RemoteView, versioned
@@ -77,11 +77,11 @@ def answer(view: RemoteView, job: Job, timeout: float) -> Answer:
     form = query_form(job.query)
     graph = form in ("construct", "describe")
     if graph and job.graph_format is None:
-        raise QueryError("this CONSTRUCT/DESCRIBE query's triples cannot be given in the requested "
-                         "format; ask for Turtle, N-Triples, JSON-LD or RDF/XML", code="not_acceptable", status=406)
+        raise NotAcceptableError("this CONSTRUCT/DESCRIBE query's triples cannot be given in the requested "
+                         "format; ask for Turtle, N-Triples, JSON-LD or RDF/XML")
     if not graph and job.select_format is None:
-        raise QueryError(f"this {form.upper() if form else 'SELECT'} query's results cannot be given in the "
-                         "requested format; ask for JSON, XML, CSV or TSV", code="not_acceptable", status=406)
+        raise NotAcceptableError(f"this {form.upper() if form else 'SELECT'} query's results cannot be given in the "
+                         "requested format; ask for JSON, XML, CSV or TSV")
     text = rewrite_iris(without_dataset_clauses(with_base(job.query, job.base_iri)), dict(view.graphs))
     accept = "application/n-triples" if graph else "application/sparql-results+json"
     try:
@@ -101,7 +101,7 @@ def answer(view: RemoteView, job: Job, timeout: float) -> Answer:
         if "timeout" in exc.text.lower() or "S1T00" in exc.text:
             raise timed_out(timeout) from None
         if exc.server_status < 500 or QUERY_FAULT.search(exc.text):
-            raise QueryError(f"the SPARQL server cannot run this query: {reason}", code="query_failed") from None
+            raise QueryFailedError(f"the SPARQL server cannot run this query: {reason}") from None
         raise RemoteUnavailableError(f"the SPARQL server at {view.remote.endpoint} failed the query "
                                      f"({exc.server_status}): {reason[:300]}") from None
     if headers.get("x-sql-state", "").startswith("S1T"):  # Virtuoso's anytime query: a partial answer
