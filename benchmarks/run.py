@@ -259,8 +259,8 @@ def pool_rows(work: Path, env: dict[str, str], paths: list[str], replicas: int) 
                     reads = store_metrics(httpx.Client(base_url=url, timeout=30))
                     share = ", ".join(f"server {n + 1} {reads.get(('etclod_store_reads_total', str(n + 1)), 0):.0f} reads "
                                       f"{spent[n]:.0f} s CPU" for n in range(replicas))
-                    rows.append((f"pool of {replicas}: reads and Virtuoso CPU per server", share, "etclod serve "
-                                 "CPU (all of it)", f"{cpu_seconds(server.pid):.0f} s", "2 cores shared by all"))
+                    rows.append((f"pool of {replicas}: reads and Virtuoso CPU per server", share,
+                                 "etclod serve CPU (all of it)", f"{cpu_seconds(server.pid):.0f} s", "2 cores shared by all"))
             finally:
                 stop(server)
         for kind in ("descriptions", "lookups"):
