@@ -148,7 +148,7 @@ def render_resource(pages: Pages, request: Any, release: Any, description: d.Des
         view.labels.update(d.labels_of(store, {r.iri for r in rows}))
         tables.append({"title": view.word("partners"),
                        "heading": [view.word(w) for w in ("organisation", "role", "budget")],
-                       "rows": [[view.link(r.iri), {"text": pages.term(r.values["role"], lang)},
+                       "rows": [[view.link(r.iri), {"text": pages.term(r.values["role"], lang) if r.values["role"] else ""},
                                  view.cell(r.values["budget"], ETC.partnerBudget)] for r in rows]})
         funding = d.funding_in_programme(store, str(iri))
         if funding is not None:
@@ -167,7 +167,7 @@ def render_resource(pages: Pages, request: Any, release: Any, description: d.Des
                                        | {r.values["programme"] for r in rows if r.values["programme"]}))
         tables.append({"title": view.word("projects"),
                        "heading": [view.word(w) for w in ("project", "role", "budget", "programme")],
-                       "rows": [[view.link(r.iri), {"text": pages.term(r.values["role"], lang)},
+                       "rows": [[view.link(r.iri), {"text": pages.term(r.values["role"], lang) if r.values["role"] else ""},
                                  view.cell(r.values["budget"], ETC.partnerBudget), view.cell(r.values["programme"])]
                                 for r in rows]})
     for table in tables:  # a column no row has a value in says nothing
