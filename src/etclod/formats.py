@@ -27,12 +27,18 @@ class Format:
 
     @property
     def oxigraph(self) -> ox.RdfFormat:
-        return ox.RdfFormat.from_media_type(self.media_type)
+        fmt = ox.RdfFormat.from_media_type(self.media_type)
+        if fmt is None:
+            raise ValueError(f"{self.key} is not an RDF format")
+        return fmt
 
     @property
     def results(self) -> ox.QueryResultsFormat:
         """pyoxigraph's results format of this media type (the tests parse answers with it)."""
-        return ox.QueryResultsFormat.from_media_type(self.media_type)
+        fmt = ox.QueryResultsFormat.from_media_type(self.media_type)
+        if fmt is None:
+            raise ValueError(f"{self.key} is not a SPARQL results format")
+        return fmt
 
     @property
     def content_type(self) -> str:

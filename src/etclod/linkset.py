@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from etclod.namespaces import linkset_graph
+from etclod.namespaces import linkset_graph as linkset_graph  # re-exported: dump.py reads it here
 from etclod import records as rec
 
 LINKS_DIR = "links"

@@ -6,10 +6,12 @@ from functools import lru_cache
 
 import rdflib
 from rdflib import URIRef
-from rdflib.namespace import DCAT, DCTERMS, FOAF, OWL, PROV, RDF, RDFS, SKOS, XSD
+# rdflib's namespaces, re-exported (``X as X``): modules take every namespace from here
+from rdflib.namespace import (DCAT as DCAT, DCTERMS as DCTERMS, FOAF as FOAF, OWL as OWL, PROV as PROV, RDF as RDF,
+                              RDFS as RDFS, SKOS as SKOS, XSD as XSD)
 
 from etclod import recordtypes
-from etclod.names import slugify  # noqa: F401  (the one name normalisation, re-exported where IRI keys are made)
+from etclod.names import slugify as slugify  # the one name normalisation, re-exported where IRI keys are made
 
 
 @lru_cache(maxsize=4096)

@@ -129,7 +129,7 @@ def bounded(value: Any, budget: list[int] | None = None, depth: int = 0) -> Any:
     saying how much was left out; lone surrogates written as ``\\udXXX`` so any file takes it.
 
     >>> bounded("x" * 1005)[-30:]
-    'xxxx… (cut: 1005 characters)'
+    'xxxxxx… (cut: 1005 characters)'
     """
     budget = [MAX_SHOWN_VALUES] if budget is None else budget
     budget[0] -= 1

@@ -16,10 +16,30 @@ from pydantic import (BaseModel, ConfigDict, Field, TypeAdapter,
 from etclod import recordfile
 from etclod.errors import InputError
 from etclod import recordtypes
-from etclod.outcome import (Loaded, LoadResult, Published, Reason, Rejection, bounded,  # noqa: F401
-                             jsonable as _jsonable)
-from etclod.values import (EMAIL, HTTP_IRI, MAX_TEXT, PHONE, Amount, LangText, PartialDate, Ref,  # noqa: F401
-                           CountryCode, Languages, bad_character, language_problem)
+# re-exported (``X as X``): the loader's values are read as ``records.X`` everywhere
+from etclod.outcome import (
+    Loaded as Loaded,
+    LoadResult as LoadResult,
+    Published as Published,
+    Reason as Reason,
+    Rejection as Rejection,
+    bounded as bounded,
+    jsonable as _jsonable,
+)
+from etclod.values import (
+    EMAIL as EMAIL,
+    HTTP_IRI as HTTP_IRI,
+    MAX_TEXT as MAX_TEXT,
+    PHONE as PHONE,
+    Amount as Amount,
+    LangText as LangText,
+    PartialDate as PartialDate,
+    Ref as Ref,
+    CountryCode as CountryCode,
+    Languages as Languages,
+    bad_character as bad_character,
+    language_problem as language_problem,
+)
 
 # --- records --------------------------------------------------------------------------------
 

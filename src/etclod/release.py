@@ -25,7 +25,8 @@ from etclod.catalog import build_catalog
 from etclod.errors import BuildRunningError, InputError, ReleaseError
 from etclod.formats import DUMP_FORMATS, dump_name
 from etclod.conflict import Conflict, resolve, write_conflicts
-from etclod.manifest import MANIFEST, Changes, FileEntry, Manifest, parse_manifest, published, read_manifest
+from etclod.manifest import MANIFEST as MANIFEST, Changes, FileEntry, Manifest, parse_manifest, published
+from etclod.manifest import read_manifest as read_manifest  # re-exported: release.read_manifest keeps working
 from etclod.merge import MergeReport, merge_records, merged_away
 from etclod.linkset import Linksets, load_links
 from etclod.reconcile import INDEX_FILE, build_index, write_index

@@ -72,7 +72,7 @@ class Search:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def query(self, text: str, rtype: str | None = None, limit: int = 20, offset: int = 0) -> tuple[list[dict], int]:
+    def query(self, text: str, rtype: str | None = None, limit: int = 20, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
         expression = match_expression(text)
         if expression is None:
             return [], 0

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
@@ -99,7 +101,7 @@ def listing(request: Request, rtype: str, cursor: str | None = Query(None, max_l
             media_type="application/ld+json", headers=headers)
     pages = request.app.state.pages
 
-    def label(facet: str, value: dict) -> str:
+    def label(facet: str, value: dict[str, Any]) -> str:
         return facet_label(facet, value["value"], language) or value["label"]
 
     def href(facet: str | None, value: str | None) -> str:

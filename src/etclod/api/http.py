@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import html
 from email.utils import format_datetime, parsedate_to_datetime
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -25,7 +26,7 @@ class LanguageCookie:
     def __init__(self, app: Any) -> None:
         self.app = app
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         lang = None
         if scope["type"] == "http":
             for part in (scope.get("query_string") or b"").decode("latin-1").split("&"):
@@ -36,7 +37,7 @@ class LanguageCookie:
             await self.app(scope, receive, send)
             return
 
-        async def send_with_cookie(message: dict) -> None:
+        async def send_with_cookie(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers") or [])
                 if any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers):
@@ -48,11 +49,14 @@ class LanguageCookie:
         await self.app(scope, receive, send_with_cookie)
 
 
-def get_and_head(router: Any, path: str, **kwargs: Any) -> Any:
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def get_and_head(router: Any, path: str, **kwargs: Any) -> Callable[[F], F]:
     """Register a GET route and the same function for HEAD (kept out of the OpenAPI schema,
     which would otherwise list one operation id twice)."""
 
-    def decorate(func: Any) -> Any:
+    def decorate(func: F) -> F:
         router.add_api_route(path, func, methods=["GET"], **kwargs)
         router.add_api_route(path, func, methods=["HEAD"], include_in_schema=False,
                              operation_id=f"{func.__name__}_head", **kwargs)

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
+from etclod.namespaces import LDES, TREE
 from etclod import ldes
 from etclod.api.http import choose_format, etag_for, etag_matches, get_and_head
 from etclod.errors import NotFoundError
@@ -40,7 +41,7 @@ def _answer(request: Request, triples: list[ox.Triple], etag: str, cache: str) -
     headers = {"ETag": etag, "Cache-Control": cache, "Vary": "Accept", "Access-Control-Allow-Origin": "*"}
     if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
-    prefixes = {"tree": str(ldes.TREE), "ldes": str(ldes.LDES), "dct": str(DCTERMS)}
+    prefixes = {"tree": str(TREE), "ldes": str(LDES), "dct": str(DCTERMS)}
     body = ox.serialize(triples, format=fmt.oxigraph, prefixes=prefixes if fmt.key in ("ttl", "rdf") else None)
     return Response(body, media_type=fmt.content_type, headers=headers)
 

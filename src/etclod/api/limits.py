@@ -14,7 +14,7 @@ class BodyLimit:
         self.max_bytes = max_bytes
         self.max_uri = max_uri
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -38,7 +38,7 @@ class BodyLimit:
         seen = 0
         refused = False
 
-        async def limited() -> dict:
+        async def limited() -> dict[str, Any]:
             nonlocal seen, refused
             message = await receive()
             if message["type"] == "http.request":
@@ -50,7 +50,7 @@ class BodyLimit:
 
         started = False
 
-        async def tracking_send(message: dict) -> None:
+        async def tracking_send(message: dict[str, Any]) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True

@@ -113,7 +113,7 @@ class Metrics:
             if self.shared is not None:
                 self.shared.queries.observe(seconds)
 
-    def render(self, release: str | None, workers_retired: int = 0, stores: list[dict] | None = None,
+    def render(self, release: str | None, workers_retired: int = 0, stores: list[dict[str, Any]] | None = None,
                store_retries: int = 0) -> str:
         """The Prometheus text; ``stores``: the pool's servers (``StorePool.states``), as this
         process sees them."""
@@ -145,7 +145,7 @@ class Metrics:
         return "\n".join(lines) + "\n"
 
 
-def _store_lines(stores: list[dict], retries: int) -> list[str]:
+def _store_lines(stores: list[dict[str, Any]], retries: int) -> list[str]:
     """The pool of SPARQL servers: who is in, why one is out, what each answered."""
     lines = []
     for name, kind, help_text, value in (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import json
 import time
 from dataclasses import replace
@@ -275,7 +277,7 @@ NUMERIC = ("integer", "decimal", "double", "float", "int", "long", "short", "byt
            "positiveInteger", "negativeInteger", "nonPositiveInteger", "unsignedInt", "unsignedLong")
 
 
-def _cell(term: dict | None, base: str) -> dict:
+def _cell(term: dict[str, Any] | None, base: str) -> dict[str, Any]:
     """One value of a result as a person reads it: an IRI as a link, a number as a number, a
     text with its language tag."""
     if not term:
