@@ -12,10 +12,11 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from etclod.namespaces import ETC
 from etclod import i18n, recordtypes
 from etclod.i18n import N_
 from etclod.places import country_name, nuts_name
-from etclod.errors import QueryError
+from etclod.errors import BadCallbackError, BadTypeError, QueryError
 from etclod.formats import parse_accept
 from etclod.reconcile import TYPES, Candidate, has_value, name_in
 
@@ -32,7 +33,7 @@ def _answer(request: Request, data: Any, headers: dict[str, str] | None = None) 
     callback = request.query_params.get("callback")
     if callback:
         if not CALLBACK.match(callback):
-            raise QueryError("callback must be a JavaScript identifier", code="bad_callback")
+            raise BadCallbackError("callback must be a JavaScript identifier")
         body = f"/**/{callback}({json.dumps(data, ensure_ascii=False)});"
         return Response(body, media_type="application/javascript; charset=utf-8", headers=headers)
     return JSONResponse(data, headers=headers)
@@ -56,7 +57,7 @@ def manifest(request: Request) -> dict[str, Any]:
         "versions": ["0.2"],  # the 1.0 draft has its own manifest, at /reconcile/v1
         "name": "etclod: European Territorial Cooperation organisations, projects and programmes",
         "identifierSpace": f"{base}id/",
-        "schemaSpace": "https://w3id.org/etclod/def#",
+        "schemaSpace": str(ETC),
         "defaultTypes": [{"id": key, "name": name} for key, name in TYPES.items()],
         "view": {"url": f"{base}id/{{{{id}}}}"},
         "preview": {"url": f"{service}/preview?id={{{{id}}}}", "width": 400, "height": 120},
@@ -87,7 +88,7 @@ def _one_type(value: Any) -> str:
     text = str(value).rsplit("/", 1)[-1].rsplit("#", 1)[-1].lower()
     text = {"organization": "organisation", "funding scheme": "programme"}.get(text, text)
     if text not in TYPES:
-        raise QueryError(f"unknown type {value!r}; types are {', '.join(TYPES)}", code="bad_type")
+        raise BadTypeError(f"unknown type {value!r}; types are {', '.join(TYPES)}")
     return text
 
 
@@ -105,11 +106,11 @@ def from_conditions(query: dict[str, Any]) -> dict[str, Any]:
     0.2 shape the matcher reads: the names as the query text, ids to look up, properties."""
     conditions = query.get("conditions")
     if not isinstance(conditions, list) or not conditions:
-        raise QueryError("conditions is a non-empty list of {matchType, propertyValue}", code="bad_query")
+        raise QueryError("conditions is a non-empty list of {matchType, propertyValue}")
     names, ids, properties, required = [], [], [], []
     for number, condition in enumerate(conditions):
         if not isinstance(condition, dict) or "propertyValue" not in condition:
-            raise QueryError(f"condition {number} needs matchType and propertyValue", code="bad_query")
+            raise QueryError(f"condition {number} needs matchType and propertyValue")
         values = condition["propertyValue"] if isinstance(condition["propertyValue"], list) else [condition["propertyValue"]]
         values = [v.get("id") if isinstance(v, dict) else v for v in values]
         kind = condition.get("matchType")
@@ -120,12 +121,12 @@ def from_conditions(query: dict[str, Any]) -> dict[str, Any]:
         elif kind == "property":
             pid = condition.get("propertyId")
             if not isinstance(pid, str) or not pid:
-                raise QueryError(f"condition {number} matches a property: it needs propertyId", code="bad_query")
+                raise QueryError(f"condition {number} matches a property: it needs propertyId")
             properties += [{"pid": pid, "v": v} for v in values if v is not None]
             if condition.get("required"):
                 required += [(pid, str(v)) for v in values if v is not None]
         else:
-            raise QueryError(f"condition {number}: matchType is name, id or property, not {kind!r}", code="bad_query")
+            raise QueryError(f"condition {number}: matchType is name, id or property, not {kind!r}")
     return {"query": " ".join(names), "ids": ids, "properties": properties, "required": required,
             "type": query.get("type"), "limit": query.get("limit", 5)}
 
@@ -136,13 +137,13 @@ def _run(request: Request, query: Any, langs: list[str] | None = None) -> list[d
     if isinstance(query, dict) and "conditions" in query:
         query = from_conditions(query)
     if not isinstance(query, dict) or not isinstance(query.get("query", ""), str):
-        raise QueryError("each reconciliation query is an object with a query string", code="bad_query")
+        raise QueryError("each reconciliation query is an object with a query string")
     text = query.get("query", "")
     limit = query.get("limit", 5)
     if isinstance(limit, float) and limit.is_integer():
         limit = int(limit)
     if not isinstance(limit, int) or isinstance(limit, bool) or not 0 < limit <= 100:
-        raise QueryError("limit must be an integer from 1 to 100", code="bad_query")
+        raise QueryError("limit must be an integer from 1 to 100")
     properties = {}
     for prop in query.get("properties") or []:
         if isinstance(prop, dict):
@@ -170,11 +171,11 @@ def _run(request: Request, query: Any, langs: list[str] | None = None) -> list[d
 
 def _extend(request: Request, extend: Any) -> dict[str, Any]:
     if not isinstance(extend, dict) or not isinstance(extend.get("ids"), list):
-        raise QueryError("extend is an object with ids and properties", code="bad_query")
+        raise QueryError("extend is an object with ids and properties")
     wanted = [p.get("id") for p in extend.get("properties") or [] if isinstance(p, dict)]
     unknown = [p for p in wanted if p not in PROPERTIES]
     if unknown:
-        raise QueryError(f"unknown properties {unknown}; available: {', '.join(PROPERTIES)}", code="bad_query")
+        raise QueryError(f"unknown properties {unknown}; available: {', '.join(PROPERTIES)}")
     index = request.app.state.holder.get().reconcile_index
     base = request.app.state.settings.base_uri
     rows: dict[str, dict[str, list[dict[str, Any]]]] = {}
@@ -211,7 +212,7 @@ async def reconcile(request: Request) -> Response:
             try:
                 document = json.loads(body or b"{}")
             except ValueError as exc:
-                raise QueryError(f"the body is not JSON: {exc}", code="bad_query") from exc
+                raise QueryError(f"the body is not JSON: {exc}") from exc
             if isinstance(document, dict) and isinstance(document.get("queries"), list):
                 draft = True
                 params["queries"] = json.dumps(document["queries"])
@@ -221,32 +222,32 @@ async def reconcile(request: Request) -> Response:
             try:
                 form = parse_qs(body.decode("utf-8"))
             except UnicodeDecodeError as exc:
-                raise QueryError("the form is not UTF-8", code="bad_query") from exc
+                raise QueryError("the form is not UTF-8") from exc
             params.update({k: v[0] for k, v in form.items()})
     if "extend" in params:
         try:
             return _answer(request, _extend(request, json.loads(params["extend"])))
         except ValueError as exc:
-            raise QueryError(f"extend is not JSON: {exc}", code="bad_query") from exc
+            raise QueryError(f"extend is not JSON: {exc}") from exc
     if "queries" not in params:
         link = V1_LINK.format(base=request.app.state.settings.base_uri)
         return _answer(request, manifest(request), {"Link": link})
     try:
         queries = json.loads(params["queries"])
     except ValueError as exc:
-        raise QueryError(f"queries is not JSON: {exc}", code="bad_query") from exc
+        raise QueryError(f"queries is not JSON: {exc}") from exc
     langs = languages(request)
     if draft:
         return _answer(request, match_batch(request, queries, langs))
     if not isinstance(queries, dict):
-        raise QueryError("queries is an object of named queries: {\"q0\": {\"query\": ...}}", code="bad_query")
+        raise QueryError("queries is an object of named queries: {\"q0\": {\"query\": ...}}")
     return _answer(request, {key: {"result": _run(request, q, langs)} for key, q in list(queries.items())[:100]})
 
 
 def match_batch(request: Request, queries: Any, langs: list[str]) -> dict[str, Any]:
     """A 1.0-draft batch (a list of queries; ``lang`` of a query before Accept-Language)."""
     if not isinstance(queries, list):
-        raise QueryError("queries is a list of queries", code="bad_query")
+        raise QueryError("queries is a list of queries")
     results = []
     for query in queries[:100]:
         wanted = [query["lang"], *langs] if isinstance(query, dict) and isinstance(query.get("lang"), str) else langs
@@ -260,7 +261,7 @@ def page(request: Request, cursor: int, offset: int | None, limit: int | None) -
     start = offset if offset is not None else cursor
     size = 10 if limit is None else limit
     if start < 0 or not 0 < size <= 100:
-        raise QueryError("cursor and offset are 0 or more; limit is from 1 to 100", code="bad_query")
+        raise QueryError("cursor and offset are 0 or more; limit is from 1 to 100")
     return start, size
 
 
