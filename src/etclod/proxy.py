@@ -23,7 +23,7 @@ from etclod.errors import NotAcceptableError, QueryFailedError
 from etclod.executor import Answer, Job, timed_out, too_many
 from etclod.query import check_syntax, query_form, rewrite_iris, with_base, without_dataset_clauses
 from etclod.remote import RemoteQueryError, RemoteStoreError, RemoteUnavailableError, RemoteView, versioned
-from etclod.results import write_ask, write_select
+from etclod.results import read_json_term, write_ask, write_select
 
 EMPTY_GRAPH = "urn:etclod:no-graph"
 """Named as the only graph of an empty dataset part: no parameter would mean every graph."""
@@ -51,19 +51,7 @@ class _Terms:
         return ox.NamedNode(value.removeprefix(self.prefix))
 
     def from_json(self, value: dict[str, str]) -> Any:
-        kind = value.get("type")
-        if kind == "uri":
-            return self.iri(value["value"])
-        if kind == "bnode":
-            return ox.BlankNode(re.sub(r"[^A-Za-z0-9]", "", value["value"]) or "b")
-        if kind == "triple":  # SPARQL 1.2 (and the RDF-star note's "s", "p", "o")
-            parts = value["value"]
-            return ox.Triple(*(self.from_json(parts.get(long, parts.get(long[0], {})))
-                               for long in ("subject", "predicate", "object")))
-        if value.get("xml:lang"):
-            return ox.Literal(value["value"], language=value["xml:lang"])
-        datatype = value.get("datatype")
-        return ox.Literal(value["value"], datatype=ox.NamedNode(datatype) if datatype else None)
+        return read_json_term(value, self.iri)
 
     def from_ox(self, term: Any) -> Any:
         if isinstance(term, ox.NamedNode) and term.value.startswith(self.prefix):
