@@ -20,7 +20,7 @@ from etclod.errors import BadEncodingError, MissingQueryError, MultipleQueriesEr
 from etclod.examples import examples
 from etclod.cache import cache_key
 from etclod.executor import QueryTimeoutError
-from etclod.formats import RDF_FORMATS, Format
+from etclod.formats import FORMATS, RDF_FORMATS, Format
 from etclod.namespaces import DCTERMS, endpoint_iri, ETC, ORG, SD, service_iri, service_node, VOID
 from etclod.query import check_query, dataset, keywords, pick_result_format
 from etclod.store import Dataset, ResultFormat
@@ -32,10 +32,7 @@ EXAMPLE = f"PREFIX etc: <{ETC}>\nPREFIX dct: <{DCTERMS}>\nPREFIX org: <{ORG}>\n"
   ?p dct:title ?programme . FILTER(LANG(?programme) = "en")
   OPTIONAL { ?membership org:organization ?project }
 } GROUP BY ?project ?acronym ?programme ORDER BY ?acronym"""
-RESULT_FORMAT_IRIS = {
-    "json": "SPARQL_Results_JSON", "xml": "SPARQL_Results_XML", "csv": "SPARQL_Results_CSV",
-    "tsv": "SPARQL_Results_TSV", "ttl": "Turtle", "nt": "N-Triples", "jsonld": "JSON-LD", "rdf": "RDF_XML",
-}
+RESULT_FORMAT_IRIS = {f.key: f.w3c for f in FORMATS if f.w3c}
 
 
 def service_description(request: Request) -> Graph:
