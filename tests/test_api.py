@@ -24,7 +24,7 @@ from etclod.release import build_release  # noqa: E402
 
 from etclod.settings import PROJECT_ROOT  # noqa: E402
 
-from conftest import BASE, SHARED, from_json, jsonld_with_local_context, normal, seed_count, seed_records, shared_reference  # noqa: E402
+from conftest import BASE, from_json, jsonld_with_local_context, normal, seed_count, seed_records, shared_reference  # noqa: E402
 
 SAMPLES = {
     "programme": ("2014TC16M5TN001", ETC.cci, Literal("2014TC16M5TN001")),

@@ -247,7 +247,7 @@ def test_more_than_ten_builds_in_one_second_sort_as_time_does(make_settings, mon
     import datetime as dt
 
     from etclod import release as rel
-    second = dt.datetime(2026, 12, 1, 21, 59, 3, tzinfo=dt.timezone.utc)
+    second = dt.datetime(2026, 12, 1, 21, 59, 3, tzinfo=dt.UTC)
     monkeypatch.setattr(rel, "_now", lambda: second)
     settings = make_settings([project(total_budget="100")]).with_(keep_releases=10)
     built = [build_release(settings).version for _ in range(12)]

@@ -317,7 +317,7 @@ def hostile_rdf(listener_port: int, fifo: Path) -> list[tuple[str, bytes, str, i
         ("rdf/xml pointing out", (f'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xml:base="{url}/">'
                                   f'<rdf:Description rdf:about="file://{fifo}"><rdf:seeAlso rdf:resource="{url}/x"/>'
                                   "</rdf:Description></rdf:RDF>").encode(), "application/rdf+xml", 200),
-        ("lone surrogate", '<http://a> <http://p> "\\uD800" .'.encode(), "text/turtle", 400),
+        ("lone surrogate", b'<http://a> <http://p> "\\uD800" .', "text/turtle", 400),
         ("not utf-8", '<http://a> <http://p> "ā" .'.encode("cp1257"), "text/turtle", 400),
         ("wrong type", b"<http://a> <http://p> <http://o> .", "text/plain", 415),
     ]

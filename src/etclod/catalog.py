@@ -12,7 +12,8 @@ from rdflib.namespace import DCAT, DCTERMS, FOAF, OWL, RDF, RDFS, SKOS, XSD
 from etclod import namespaces
 from etclod.manifest import Manifest
 from etclod.formats import DUMP_FORMATS, Format, dump_name
-from etclod.namespaces import (ETC, catalog_iri, dataset_iri, service_iri, ADMS, ADMS_LICENCE_TYPE, ETC_ONTOLOGY, EU_ACCESS_RIGHT, EU_AVAILABILITY,
+from etclod.namespaces import (catalog_iri, dataset_iri, service_iri, ETC,
+                               ADMS, ADMS_LICENCE_TYPE, ETC_ONTOLOGY, EU_ACCESS_RIGHT, EU_AVAILABILITY,
                                EU_COUNTRY, EU_FILE_TYPE, EU_LANGUAGE, EU_LICENCE, EU_THEME, GSP, IANA_MEDIA,
                                PREFIXES, SPDX, VCARD, VOID)
 from etclod.settings import Settings

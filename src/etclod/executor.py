@@ -173,7 +173,6 @@ def _worker_main(conn: Any, max_growth: int = 0) -> None:
     """A worker process: answer jobs until the pipe closes. With ``max_growth`` (bytes), a
     worker that has grown past it since it opened its first store says so with its answer
     and ends: memory a big query made the allocator keep is given back by a fresh worker."""
-    import pyoxigraph as ox
 
     stores: dict[str, Any] = {}
     baseline = 0

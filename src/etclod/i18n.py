@@ -15,7 +15,7 @@ import gettext
 import io
 import re
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from babel.dates import format_date as babel_date
@@ -38,7 +38,7 @@ def N_(message: str) -> str:
     return message
 
 
-@lru_cache(maxsize=None)
+@cache
 def translations(lang: str) -> gettext.NullTranslations:
     """The catalogue of ``lang`` (English needs none: its message ids are the English text)."""
     path = LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po"
@@ -119,14 +119,14 @@ def format_date(value: object, lang: str) -> str:
 
 def format_datetime(value: datetime.datetime, lang: str) -> str:
     """A moment (a release's build time) as date and minute, in UTC."""
-    utc = value.astimezone(datetime.timezone.utc)
+    utc = value.astimezone(datetime.UTC)
     return f"{format_date(utc.date(), lang)} {utc:%H:%M} UTC"
 
 
 def format_version(version: str, lang: str) -> str:
     """A release version (its UTC build time, ``20261126T203952Z``) as a date and time."""
     try:
-        moment = datetime.datetime.strptime(version, "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.timezone.utc)
+        moment = datetime.datetime.strptime(version, "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.UTC)
     except (TypeError, ValueError):
         return str(version)
     return format_datetime(moment, lang)

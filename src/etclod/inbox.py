@@ -69,7 +69,7 @@ def receive(settings: Settings, body: bytes, content_type: str) -> Upload:
         os.fsync(handle.fileno())
     status = {"id": upload_id, "sha256": digest, "bytes": len(body), "file": path.name,
               "content_type": content_type,
-              "received": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+              "received": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
               "status": "received", "release": None, "rejected": []}
     _write_status(folder, status)
     return Upload(upload_id, folder, status)

@@ -23,7 +23,7 @@ import csv
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, cache
 from pathlib import Path
 from typing import Any
 
@@ -182,7 +182,7 @@ def _values(record: Any, name: str, canon: Callable[[str, str], str]) -> set[str
     return {text} if text else set()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _rule(rtype: str) -> tuple[tuple[tuple[str, bool], ...], ...]:
     """A type's identity groups as (field, optional) pairs; ``~`` fields are left to ``_same``."""
     return tuple(tuple((f.rstrip("?"), f.endswith("?")) for f in group if not f.endswith("~"))

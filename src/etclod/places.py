@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import gettext
-from functools import lru_cache
+from functools import lru_cache, cache
 from pathlib import Path
 
 import pycountry
@@ -21,7 +21,7 @@ from etclod.namespaces import EU_COUNTRY, NUTS
 NUTS_FILE = Path(__file__).with_name("reference") / "nuts-2016.csv"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _country_translations(lang: str) -> gettext.NullTranslations:
     if lang == "en":
         return gettext.NullTranslations()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from etclod.errors import ExtensionRefusedError, MissingQueryError, NotAcceptableError, QueryError, QueryTooLongError, ReadOnlyError, ServiceRefusedError, SyntaxQueryError
+from etclod.errors import (
+    ExtensionRefusedError, MissingQueryError, NotAcceptableError, QueryError, QueryTooLongError,
+    ReadOnlyError, ServiceRefusedError, SyntaxQueryError)
 from etclod.formats import FORMAT_PARAMS, RDF_FORMATS, RESULT_FORMATS, Format, by_key, negotiate
 
 _TOKENS = re.compile(r"""

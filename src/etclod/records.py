@@ -247,7 +247,7 @@ class Theme(_Sourced):
 
 MODELS: dict[str, type[_Record]] = {name: t.model for name, t in recordtypes.TYPES.items()}
 """type -> model, from the registry of record types (``recordtypes.TYPES``)."""
-AnyRecord = Annotated[Union[tuple(MODELS.values())], Field(discriminator="type")]  # type: ignore[valid-type]
+AnyRecord = Annotated[Union[tuple(MODELS.values())], Field(discriminator="type")]  # type: ignore[valid-type]  # noqa: UP007 (a Union of a computed tuple has no | form)
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyRecord)
 
 

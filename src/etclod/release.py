@@ -229,7 +229,7 @@ def version_key(version: str) -> tuple[str, int, str]:
 
 def _now() -> dt.datetime:
     """The clock release versions are stamped with (one place, so a test can hold it still)."""
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def new_version(settings: Settings) -> str:
@@ -439,7 +439,7 @@ def _manifest(settings: Settings, folder: Path, version: str, previous: str | No
     return {
         "version": version,
         "previous": previous,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "base_uri": settings.base_uri,
         "files": files,
         "store": {"path": "store/", "quads": stats["quads"]},

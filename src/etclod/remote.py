@@ -320,7 +320,7 @@ class RemoteStore:
     def _make_current(self, version: str, current: str | None) -> None:
         # the new pointer goes in before the old comes out: a reader sees one or both, and
         # takes the newest, never none
-        now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         node = release_node(version)
         switch = f'INSERT DATA {{ GRAPH <{CONTROL}> {{ <{SERVICE}> <{ETC}currentRelease> "{version}" . ' \
                  f'<{node}> <{ETC}complete> true ; <{ETC}switchedAt> "{now}" }} }}'

@@ -209,7 +209,7 @@ def judge(mapped: list[Mapped], fixed: Iterable[Triple], shapes: Graph, base: st
                     owner[s] = replacement
         live = {m.iri for m in accepted.values()}  # a resource lives while one of its records does
         _cascade(accepted, set(reasons) - {m.loaded.key for m in swapped}, rejected,
-                 alive=lambda key: iri_of.get(key) in live)
+                 alive=lambda key: iri_of.get(key) in live)  # noqa: B023 (called within this pass)
         gone = [before[key] for key in before if key not in accepted or accepted[key] is not before[key]]
         targets = [s for s in (store, compiled.store if compiled is not None and store is None else None)
                    if s is not None]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, Union
+from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
@@ -69,7 +69,7 @@ def _country(value: Any) -> Any:
     return code
 
 
-LangText = Annotated[Union[dict[str, str], str], BeforeValidator(_lang_text),
+LangText = Annotated[dict[str, str] | str, BeforeValidator(_lang_text),
                      Field(description="Text per language: {lv: ..., en: ...}. A plain string "
                                        "has no language and is rejected where a language is required.")]
 

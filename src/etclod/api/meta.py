@@ -74,7 +74,7 @@ ONTOLOGY_GROUPS = ((N_("Classes"), OWL.Class), (N_("Relations to other resources
                    (N_("Properties with values"), OWL.DatatypeProperty))
 
 
-CURIE_IN_TEXT = re.compile(r"\b(%s):([A-Za-z][A-Za-z0-9_]*)" % "|".join(sorted(PREFIXES, key=len, reverse=True)))
+CURIE_IN_TEXT = re.compile(r"\b({}):([A-Za-z][A-Za-z0-9_]*)".format("|".join(sorted(PREFIXES, key=len, reverse=True))))
 
 
 def _linked(pages: Any, text: str, lang: str) -> Markup:

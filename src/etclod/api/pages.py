@@ -16,7 +16,7 @@ from rdflib.namespace import RDFS
 from etclod import i18n, recordtypes
 from etclod.describe import pick_label
 from etclod.i18n import N_
-from etclod.namespaces import PREFIXES
+from etclod.namespaces import PREFIXES, SKOS
 from etclod.places import place_label
 
 TYPE_COUNTS: dict[str, str] = {
@@ -42,7 +42,7 @@ TERM_LABELS: dict[str, str] = {
     "http://www.w3.org/2004/02/skos/core#closeMatch": N_("Close match"), "http://www.w3.org/2004/02/skos/core#exactMatch": N_("Same as"),
     "http://www.w3.org/2004/02/skos/core#hasTopConcept": N_("Top themes"), "http://www.w3.org/2004/02/skos/core#inScheme": N_("Theme list"),
     "http://www.w3.org/2004/02/skos/core#topConceptOf": N_("Top theme of"), "http://www.w3.org/2004/02/skos/core#notation": N_("Code"),
-    "http://www.w3.org/2004/02/skos/core#broader": N_("Broader theme"), "http://www.w3.org/2004/02/skos/core#narrower": N_("Narrower theme"),
+    str(SKOS.broader): N_("Broader theme"), str(SKOS.narrower): N_("Narrower theme"),
     "http://www.w3.org/ns/locn#address": N_("Address"), "http://www.w3.org/ns/locn#adminUnitL1": N_("Country"),
     "http://www.w3.org/ns/locn#fullAddress": N_("Address"), "http://www.w3.org/ns/locn#postCode": N_("Post code"),
     "http://www.w3.org/ns/locn#postName": N_("Town"), "http://www.w3.org/ns/org#heldBy": N_("Held by"),

@@ -18,7 +18,9 @@ from rdflib.namespace import RDF, XSD  # noqa: F401
 from etclod import i18n
 from etclod.api.http import choose_format, choose_language, etag_for, etag_matches, fresh_for, wants_html
 from etclod.api.resources import serialize
-from etclod.errors import BadEncodingError, MissingQueryError, MultipleQueriesError, NotAcceptableError, ReadOnlyError, UnsupportedCharsetError, UnsupportedMediaTypeError
+from etclod.errors import (
+    BadEncodingError, MissingQueryError, MultipleQueriesError, NotAcceptableError, ReadOnlyError,
+    UnsupportedCharsetError, UnsupportedMediaTypeError)
 from etclod.examples import examples
 from etclod.cache import cache_key
 from etclod.executor import QueryTimeoutError
@@ -29,7 +31,8 @@ from etclod.store import Dataset, ResultFormat
 
 router = APIRouter()
 FORMAT_PARAM_NAMES = ("format", "output", "results")
-EXAMPLE = f"PREFIX etc: <{ETC}>\nPREFIX dct: <{DCTERMS}>\nPREFIX org: <{ORG}>\n" + """SELECT ?project ?acronym ?programme (COUNT(?membership) AS ?partners) WHERE {
+EXAMPLE = f"PREFIX etc: <{ETC}>\nPREFIX dct: <{DCTERMS}>\nPREFIX org: <{ORG}>\n" + \
+    """SELECT ?project ?acronym ?programme (COUNT(?membership) AS ?partners) WHERE {
   ?project a etc:Project ; etc:acronym ?acronym ; etc:programme ?p .
   ?p dct:title ?programme . FILTER(LANG(?programme) = "en")
   OPTIONAL { ?membership org:organization ?project }
@@ -51,7 +54,7 @@ def service_description(request: Request) -> Graph:
     g.add((service, SD.endpoint, endpoint))
     g.add((service, SD.supportedLanguage, SD.SPARQL11Query))
     g.add((service, SD.feature, SD.UnionDefaultGraph))
-    for key, name in RESULT_FORMAT_IRIS.items():
+    for name in RESULT_FORMAT_IRIS.values():
         g.add((service, SD.resultFormat, URIRef(f"http://www.w3.org/ns/formats/{name}")))
     for name, value in settings.limits().items():
         words = name.split("_")
