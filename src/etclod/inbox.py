@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from etclod.errors import EtclodError, UnsupportedMediaTypeError
+from etclod.formats import RECORD_FILE_SUFFIX
 from etclod.lastgood import RemovalsError
 from etclod.release import BuildResult, build_release, check_data, current_path, ensure_var
 from etclod.pool import push_if_remote
 from etclod.settings import Settings
 
-SUFFIX_OF = {"application/yaml": ".yaml", "application/x-yaml": ".yaml", "text/yaml": ".yaml",
-             "text/x-yaml": ".yaml", "application/json": ".json", "text/csv": ".csv"}
+SUFFIX_OF = RECORD_FILE_SUFFIX
 
 
 class UploadRejectedError(EtclodError):

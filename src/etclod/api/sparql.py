@@ -20,33 +20,27 @@ from etclod.errors import BadEncodingError, MissingQueryError, MultipleQueriesEr
 from etclod.examples import examples
 from etclod.cache import cache_key
 from etclod.executor import QueryTimeoutError
-from etclod.formats import RDF_FORMATS, Format
-from etclod.namespaces import ETC, SD, VOID
+from etclod.formats import FORMATS, RDF_FORMATS, Format
+from etclod.namespaces import DCTERMS, endpoint_iri, ETC, ORG, SD, service_iri, service_node, VOID
 from etclod.query import check_query, dataset, keywords, pick_result_format
 from etclod.store import Dataset, ResultFormat
 
 router = APIRouter()
 FORMAT_PARAM_NAMES = ("format", "output", "results")
-EXAMPLE = """PREFIX etc: <https://w3id.org/etclod/def#>
-PREFIX dct: <http://purl.org/dc/terms/>
-PREFIX org: <http://www.w3.org/ns/org#>
-SELECT ?project ?acronym ?programme (COUNT(?membership) AS ?partners) WHERE {
+EXAMPLE = f"PREFIX etc: <{ETC}>\nPREFIX dct: <{DCTERMS}>\nPREFIX org: <{ORG}>\n" + """SELECT ?project ?acronym ?programme (COUNT(?membership) AS ?partners) WHERE {
   ?project a etc:Project ; etc:acronym ?acronym ; etc:programme ?p .
   ?p dct:title ?programme . FILTER(LANG(?programme) = "en")
   OPTIONAL { ?membership org:organization ?project }
 } GROUP BY ?project ?acronym ?programme ORDER BY ?acronym"""
-RESULT_FORMAT_IRIS = {
-    "json": "SPARQL_Results_JSON", "xml": "SPARQL_Results_XML", "csv": "SPARQL_Results_CSV",
-    "tsv": "SPARQL_Results_TSV", "ttl": "Turtle", "nt": "N-Triples", "jsonld": "JSON-LD", "rdf": "RDF_XML",
-}
+RESULT_FORMAT_IRIS = {f.key: f.w3c for f in FORMATS if f.w3c}
 
 
 def service_description(request: Request) -> Graph:
     settings = request.app.state.settings
     release = request.app.state.holder.get()
     base = settings.base_uri
-    endpoint = URIRef(f"{base}sparql")
-    service, dataset = URIRef(f"{base}sparql#service"), URIRef(f"{base}sparql#dataset")
+    endpoint = endpoint_iri(base)
+    service, dataset = service_iri(base), service_node(base, "dataset")
     g = Graph()
     g.bind("sd", SD)
     g.bind("void", VOID)
@@ -64,13 +58,13 @@ def service_description(request: Request) -> Graph:
             g.add((service, prop, Literal(item)))
     g.add((service, SD.defaultDataset, dataset))
     g.add((dataset, RDF.type, SD.Dataset))
-    default = URIRef(f"{base}sparql#default-graph")
+    default = service_node(base, "default-graph")
     g.add((dataset, SD.defaultGraph, default))
     g.add((default, RDF.type, SD.Graph))
     g.add((default, VOID.triples, Literal(release.manifest["triples"], datatype=XSD.integer)))
     for index, (name, count) in enumerate(sorted(release.manifest["graphs"].items()), start=1):
-        named = URIRef(f"{base}sparql#named-graph-{index}")
-        graph_node = URIRef(f"{base}sparql#graph-{index}")
+        named = service_node(base, f"named-graph-{index}")
+        graph_node = service_node(base, f"graph-{index}")
         g.add((dataset, SD.namedGraph, named))
         g.add((named, RDF.type, SD.NamedGraph))
         g.add((named, SD.name, URIRef(name)))
