@@ -28,7 +28,7 @@ from etclod.release import version_key
 from etclod.namespaces import ETC
 from etclod.settings import Settings
 from etclod.results import read_json_term
-from etclod.store import Dataset, Page, ResultFormat, Runner, from_ox
+from etclod.store import ALL_GRAPHS, FIRST_PAGE, Dataset, Page, ResultFormat, Runner, from_ox
 
 if TYPE_CHECKING:
     from etclod.describe import Description
@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 CONTROL = "urn:etclod:control"
 SERVICE = "urn:etclod:service"
 CHUNK = 20_000
+BATCH = 2_000
+"""Graphs smaller than this many triples are loaded this many triples to a SPARQL Update."""
 
 
 class RemoteStoreError(EtclodError):
@@ -125,7 +127,7 @@ class RemoteView:
         # GRAPH too reaches this release's graphs only
         return self.remote.raw_select(query, self.default_dataset(), named=self.named_dataset(query))
 
-    def answer(self, checked: CheckedQuery, format: ResultFormat, dataset: Dataset = Dataset()) -> Answer:
+    def answer(self, checked: CheckedQuery, format: ResultFormat, dataset: Dataset = ALL_GRAPHS) -> Answer:
         """GraphStore: the server answers, under the runner's limits (``proxy.answer``)."""
         from etclod.proxy import answer
 
@@ -135,7 +137,7 @@ class RemoteView:
                   checked.base_iri)
         return self.runner.run_here(answer, self, job, self.runner.timeout)
 
-    def describe(self, iri: str, page: Page = Page()) -> Description:
+    def describe(self, iri: str, page: Page = FIRST_PAGE) -> Description:
         from etclod.describe import describe
 
         return describe(self, iri, cursor=page.cursor, page_size=page.size)
@@ -290,6 +292,13 @@ class RemoteStore:
         if response.status_code >= 400:
             raise RemoteStoreError(f"uploading to {graph} failed: {response.status_code} {response.text[:300]}")
 
+    def insert(self, graphs: list[tuple[str, list[bytes]]], progress: Callable[[int], None] | None = None) -> None:
+        """Several small graphs in one SPARQL Update (N-Triples lines are valid triples there)."""
+        body = " ".join(f"GRAPH <{graph}> {{ {b''.join(triples).decode('utf-8')} }}" for graph, triples in graphs)
+        self.update(f"INSERT DATA {{ {body} }}")
+        if progress is not None:
+            progress(sum(len(triples) for _, triples in graphs))
+
     def count(self, graph: str) -> int:
         rows = self.raw_select(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}")
         return int(rows[0]["n"]) if rows else 0
@@ -384,22 +393,31 @@ class RemoteStore:
         graph_list = ", ".join(f"<{versioned(version, g)}>" for g in sorted(lines))
         self.update(f"INSERT DATA {{ GRAPH <{CONTROL}> {{ <{node}> <{ETC}version> \"{version}\" ; "
                     f"<{ETC}checksum> \"{checksum}\" ; <{ETC}unionGraph> <{union}> ; <{ETC}graph> {graph_list} . }} }}")
-        for graph, triples in sorted(lines.items()):
-            target = versioned(version, graph)
+        batch: list[tuple[str, list[bytes]]] = []  # small graphs (one per keep.eu project) go many to a request
+        for name, triples in sorted(lines.items()):
+            target = versioned(version, name)
+            if len(triples) < BATCH:
+                batch.append((target, triples))
+                if sum(len(t) for _, t in batch) >= BATCH:
+                    self.insert(batch, progress)
+                    batch = []
+                continue
             for start in range(0, len(triples), CHUNK):
                 chunk = triples[start:start + CHUNK]
                 self.upload(target, b"".join(chunk))
                 if progress is not None:
                     progress(len(chunk))
+        if batch:
+            self.insert(batch, progress)
         # every triple once more in the union graph: what queries name as their default graph
         everything = [t for _, triples in sorted(lines.items()) for t in triples]
         for start in range(0, len(everything), CHUNK):
             self.upload(union, b"".join(everything[start:start + CHUNK]))
         del everything
         found = self.counts(version)
-        for graph, triples in sorted(lines.items()):
-            if found.get(versioned(version, graph), 0) != len(triples):
-                raise RemoteStoreError(f"graph {graph} of release {version} holds {found.get(versioned(version, graph), 0)} "
+        for name, triples in sorted(lines.items()):
+            if found.get(versioned(version, name), 0) != len(triples):
+                raise RemoteStoreError(f"graph {name} of release {version} holds {found.get(versioned(version, name), 0)} "
                                        f"triples on the server, the release {len(triples)}: the push stops; the current "
                                        "release stays")
         total = sum(len(triples) for triples in lines.values())

@@ -189,9 +189,9 @@ async def sparql(
     if select_fmt is None and graph_fmt is None:
         raise select_error if checked.form in ("select", "ask") else graph_error  # type: ignore[misc]
     default, named = dataset(checked.text, params)
-    fmt = ResultFormat(select_fmt.key if select_fmt else None, graph_fmt.media_type if graph_fmt else None)
+    wanted = ResultFormat(select_fmt.key if select_fmt else None, graph_fmt.media_type if graph_fmt else None)
     data = Dataset(default, named)
-    parts = (checked.text, repr(data.default), repr(data.named), repr(fmt.select), repr(fmt.graph))
+    parts = (checked.text, repr(data.default), repr(data.named), repr(wanted.select), repr(wanted.graph))
     etag = etag_for(release, "sparql", *parts, "html" if browser else "")
     headers = {"Vary": "Accept", "X-Etclod-Release": release.version, "ETag": etag,
                "Cache-Control": fresh_for(settings.cache_seconds)}
@@ -208,7 +208,7 @@ async def sparql(
         metrics = request.app.state.metrics
         started = time.perf_counter()
         try:
-            answer = await run_in_threadpool(release.store.answer, checked, fmt, data)
+            answer = await run_in_threadpool(release.store.answer, checked, wanted, data)
         except QueryTimeoutError:
             metrics.timeouts += 1
             raise
@@ -219,6 +219,7 @@ async def sparql(
         else:
             del headers["ETag"]
             headers["Cache-Control"] = "no-store"
+    assert answer is not None
     answer_fmt = graph_fmt if answer.kind == "graph" else select_fmt
     assert answer_fmt is not None
     if browser and answer.kind == "select":
