@@ -24,6 +24,7 @@ from etclod.api.pages import Pages
 from etclod.api.state import ReleaseHolder
 from etclod.errors import EtclodError
 from etclod.executor import QueryPool
+from etclod.sandbox import Policy
 from etclod.settings import Settings
 from etclod.validation import load_shapes
 
@@ -40,6 +41,17 @@ def warm_figures(release: object) -> None:
             release.figures = figures(release.store)  # type: ignore[attr-defined]
     except EtclodError:
         log.exception("could not work out the landing page's figures")
+
+
+def worker_policy(settings: Settings) -> Policy:
+    """What query workers may do: read the releases and the ontology, within the memory limit."""
+    try:  # Landlock rules name folders that exist: the releases folder must, before any release
+        settings.releases_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        log.warning("cannot create %s (%s): query workers may not read releases made later", settings.releases_dir,
+                    exc.strerror)
+    return Policy(settings.worker_max_memory_mb,
+                  (str(settings.releases_dir.resolve()), str(settings.ontology_dir.resolve())))
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -68,7 +80,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.shapes = load_shapes(settings.ontology_dir / "shapes.ttl")
     app.state.metrics = Metrics()
     app.state.pool = QueryPool(settings.query_workers, settings.query_timeout, settings.max_concurrent_queries,
-                               settings.worker_max_growth_mb)
+                               settings.worker_max_growth_mb, worker_policy(settings))
 
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
                        allow_headers=["*"], expose_headers=["ETag", "Link", "Last-Modified", "X-Checksum-SHA256",

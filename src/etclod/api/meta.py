@@ -135,13 +135,15 @@ def health(request: Request) -> JSONResponse:
         release = request.app.state.holder.get()
     except EtclodError as exc:
         return JSONResponse({"status": "no_release", "release": None, "message": exc.message,
-                             "limits": request.app.state.settings.limits()}, status_code=503)
+                             "limits": request.app.state.settings.limits(),
+                             "protections": request.app.state.pool.protections()}, status_code=503)
     holder = request.app.state.holder
     warnings = holder.warnings
     store = {"kind": "oxigraph"} if holder.remote is None else {"kind": "sparql", "endpoint": holder.remote.endpoint}
     return JSONResponse({"status": "degraded" if warnings else "ok", "release": release.version,
                          "triples": release.manifest["triples"], "store": store, "warnings": warnings,
-                         "limits": request.app.state.settings.limits()})
+                         "limits": request.app.state.settings.limits(),
+                         "protections": request.app.state.pool.protections()})
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)

@@ -10,16 +10,16 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import RDF, XSD  # noqa: F401
+from rdflib.namespace import RDF, XSD
 
+from etclod import proxy
 from etclod.api.http import choose_format, wants_html
 from etclod.api.resources import serialize
 from etclod.errors import QueryError
 from etclod.examples import examples
-from etclod.executor import Job, QueryTimeoutError
+from etclod.executor import Job, QueryTimeoutError, SyntaxJob
 from etclod.formats import RDF_FORMATS, Format
 from etclod.namespaces import ETC, SD, VOID
-from etclod import proxy
 from etclod.query import check_query, dataset, pick_result_format
 from etclod.remote import RemoteView
 
@@ -38,7 +38,7 @@ RESULT_FORMAT_IRIS = {
 }
 
 
-def service_description(request: Request) -> Graph:
+def service_description(request: Request, protections: dict[str, str] | None = None) -> Graph:
     settings = request.app.state.settings
     release = request.app.state.holder.get()
     base = settings.base_uri
@@ -59,6 +59,8 @@ def service_description(request: Request) -> Graph:
         prop = ETC["limit" + "".join(w.capitalize() for w in words)]
         for item in value if isinstance(value, list) else [value]:
             g.add((service, prop, Literal(item)))
+    for name, held in (protections or {}).items():  # what the query workers give up on this host
+        g.add((service, ETC["worker" + name.capitalize()], Literal(held)))
     g.add((service, SD.defaultDataset, dataset))
     g.add((dataset, RDF.type, SD.Dataset))
     default = URIRef(f"{base}sparql#default-graph")
@@ -131,9 +133,11 @@ async def sparql(
                                                   examples=examples(), release=release.version if release else "none")
             return HTMLResponse(page)
         fmt = choose_format(request, RDF_FORMATS)
-        return Response(serialize(service_description(request), fmt, settings.base_uri),
+        protections = await run_in_threadpool(request.app.state.pool.protections)
+        return Response(serialize(service_description(request, protections), fmt, settings.base_uri),
                         media_type=fmt.content_type, headers={"Vary": "Accept"})
-    checked = check_query(query, settings.max_query_length, settings.service_allow)
+    # tokenised once, off the event loop: a long query never stalls other clients
+    checked = await run_in_threadpool(check_query, query, settings.max_query_length, settings.service_allow)
     release = request.app.state.holder.get()
     param = next((params[n][0] for n in FORMAT_PARAM_NAMES if params.get(n)), None)
     accept = request.headers.get("accept")
@@ -142,7 +146,7 @@ async def sparql(
     graph_fmt, graph_error = _try_format("graph", accept, param)
     if select_fmt is None and graph_fmt is None:
         raise select_error if checked.form in ("select", "ask") else graph_error  # type: ignore[misc]
-    default, named = dataset(checked.text, params)
+    default, named = dataset(checked, params)
     job = Job(str(release.path / "store"), checked.text, select_fmt.key if select_fmt else None,
               graph_fmt.media_type if graph_fmt else None, settings.max_rows, default, named)
     pool = request.app.state.pool
@@ -150,7 +154,11 @@ async def sparql(
     started = time.perf_counter()
     try:
         if isinstance(release.store, RemoteView):
-            answer = await run_in_threadpool(pool.run_here, proxy.answer, release.store, job, settings.query_timeout)
+            # the server gets the query re-written from the checked tokens, parsed in a worker first
+            text = checked.for_server(dict(release.store.graphs), without_dataset=True)
+            await run_in_threadpool(pool.run, SyntaxJob(text))
+            answer = await run_in_threadpool(pool.run_here, proxy.answer, release.store, job, settings.query_timeout,
+                                             checked.form, text)
         else:
             answer = await run_in_threadpool(pool.run, job)
     except QueryTimeoutError:
