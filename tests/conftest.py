@@ -15,6 +15,23 @@ SHARED = PROJECT_ROOT.parent / "shared"
 
 BASE = "http://localhost:8000/"
 
+
+def shared_reference(*parts: str) -> Path:
+    """A file or folder of the shared reference material (W3C manifests, JSON Schemas, shapes):
+    ``$ETCLOD_SHARED/reference/...``, else ``shared/reference/...`` in a parent folder of the
+    checkout (CI's ``/work/main`` has ``../shared``; a worktree sits deeper); skips the test,
+    saying so, where it is absent."""
+    import os
+
+    roots = [Path(os.environ["ETCLOD_SHARED"])] if os.environ.get("ETCLOD_SHARED") else []
+    roots += [parent / "shared" for parent in Path(__file__).resolve().parents]
+    for root in roots:
+        path = root.joinpath("reference", *parts)
+        if path.exists():
+            return path
+    pytest.skip(f"reference material {'/'.join(parts)} is not here: set ETCLOD_SHARED to the folder holding "
+                "reference/, or place it at ../shared/reference beside the checkout")
+
 SOURCE = {"type": "source", "id": "src", "title": {"en": "A source", "lv": "Avots"}}
 PROGRAMME = {"type": "programme", "id": "prog", "cci": "2014TC16RFCB027",
              "title": {"en": "Programme", "lv": "Programma"}, "sources": ["src"]}

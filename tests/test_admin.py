@@ -178,3 +178,55 @@ def test_admin_build(admin) -> None:
     assert current_version(settings) == response.json()["release"]
     assert response.json()["pushed_to"] == (settings.store_url.removeprefix("sparql+") if settings.store_url else None)
     assert client.get("/health").json()["release"] == response.json()["release"]
+
+
+def guarded(settings):
+    """A client whose settings allow no removal (the default allows 1 in a release this small)."""
+    return TestClient(create_app(settings.with_(max_removals=0)))
+
+
+def test_admin_build_obeys_the_removal_guard(admin) -> None:
+    settings, _ = admin
+    before = current_version(settings)
+    (settings.data_dir / "extra.yaml").unlink()  # deleted by mistake: the project goes
+    with guarded(settings) as client:
+        response = client.post("/admin/build", headers=AUTH)
+    assert response.status_code == 409, response.text
+    answer = response.json()
+    assert answer["error"] == "too_many_removals" and "--allow-removals" in answer["message"]
+    assert [(r["type"], r["id"], r["file"]) for r in answer["removals"]] == [("project", "proj", "extra.yaml")]
+    assert current_version(settings) == before
+
+
+def test_an_upload_obeys_the_removal_guard(admin) -> None:
+    settings, _ = admin
+    before = current_version(settings)
+    (settings.data_dir / "extra.yaml").unlink()
+    with guarded(settings) as client:
+        response = client.post("/admin/records", content=body([project(id="new", acronym="NEW")]),
+                               headers={**YAML, **AUTH})
+    assert response.status_code == 409 and response.json()["removals"][0]["id"] == "proj"
+    assert current_version(settings) == before
+    assert not any((settings.inbox_dir / "accepted").iterdir())  # not left to publish with a later build
+
+
+def test_an_upload_claiming_a_published_id_names_both_places(admin) -> None:
+    settings, client = admin
+    response = client.post("/admin/records", content=body([project(acronym="OTHER")]), headers={**YAML, **AUTH})
+    assert response.status_code == 422
+    [rejected] = response.json()["upload"]["rejected"]
+    message = rejected["reasons"][0]["message"]
+    assert rejected["file"].startswith("inbox/") and "is published from extra.yaml:1" in message
+
+
+def test_the_same_bad_upload_twice(admin) -> None:
+    settings, client = admin
+    before = current_version(settings)
+    payload = body([project(id="bad", acronym="B", end="2019-02-30")])
+    first = client.post("/admin/records", content=payload, headers={**YAML, **AUTH})
+    second = client.post("/admin/records", content=payload, headers={**YAML, **AUTH})
+    assert first.status_code == second.status_code == 422 and second.json()["duplicate"] is True
+    reason = first.json()["upload"]["rejected"][0]["reasons"][0]
+    assert reason["field"] == "end" and reason["message"] == "2019-02-30 is not a date (day 30 of February)"
+    assert reason["line"] is not None
+    assert current_version(settings) == before

@@ -50,7 +50,7 @@ def page(tmp_path):
 def test_from_the_landing_page_to_project_partners_and_programme(site, page) -> None:
     page.goto(site + "/")
     assert page.locator("html").get_attribute("lang") == "en"
-    assert page.locator("svg.chart").count() == 4
+    assert page.locator("figure.chart").count() == 4
     page.shot("landing")
     page.click("text=The seminar of 25 January 2018")
     assert "Strengthening socially inclusive communities" in page.inner_text("h1")
@@ -78,10 +78,11 @@ def test_search_without_diacritics(site, page) -> None:
     page.fill("#quick-q", "liepajas diakonijas")
     page.press("#quick-q", "Enter")
     page.wait_for_selector("ol.results")
-    assert "Liepājas Diakonijas centrs" in page.inner_text("ol.results")
+    # typed in Latvian without diacritics, found and shown by its name in the page's language
+    assert "Liepāja Diaconia Centre" in page.inner_text("ol.results")
     page.shot("search")
-    page.click("ol.results >> text=Liepājas Diakonijas centrs")
-    assert "Diaconia" in page.inner_text("main") or "Diakonijas" in page.inner_text("h1")
+    page.click("ol.results >> text=Liepāja Diaconia Centre")
+    assert page.inner_text("h1") == "Liepāja Diaconia Centre"
 
 
 def test_example_query_in_yasgui(site, page) -> None:

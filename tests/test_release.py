@@ -36,7 +36,7 @@ def test_seed_release_layout(seed_release) -> None:
     assert {p.name for p in (folder / "dumps").iterdir()} == {dump_name(f) for f in DUMP_FORMATS} | {
         "links-keep-eu.nt.gz", "links-nuts.nt.gz"}
     manifest = result.manifest
-    assert manifest["records"] == {"read": 43, "published": 43, "rejected": 0, "merged": 0}
+    assert manifest["records"] == {"read": 43, "published": 43, "rejected": 0, "held_back": 0, "merged": 0}
     assert manifest["classes"]["https://w3id.org/etclod/def#Project"] == 5
     assert manifest["classes"]["https://w3id.org/etclod/def#Programme"] == 4
     assert set(manifest["inputs"]) == {p.name for p in SEED_DATA.iterdir() if p.suffix == ".yaml"}

@@ -35,13 +35,15 @@ def test_keep_project_maps_every_field() -> None:
     assert programme["cci"] == "2014TC16M5TN001" and programme["period"] == "2014-2020"
     orgs = records_of(imported, "organisation")
     lead = orgs["pic-999999001"]
-    assert lead == {"type": "organisation", "id": "pic-999999001", "name": {"en": "Fixture Lead Organisation e.V."},
+    # keep.eu gives partner names without a language: they get the language of the partner's country
+    assert lead == {"type": "organisation", "id": "pic-999999001", "name": {"de": "Fixture Lead Organisation e.V."},
                     "sources": ["keep-eu-project-21622"], "country": "DEU", "town": "Rendsburg", "postcode": "24768",
                     "pic": "999999001", "kind": "NGO"}
     partnerships = records_of(imported, "partnership")
     assert partnerships["keep-21622-1"]["role"] == "lead-partner" and partnerships["keep-21622-1"]["budget"] == "1000000.00"
     assert partnerships["keep-21622-1"]["eu_funding"] == "850000"
     assert partnerships["keep-21622-2"]["organisation"] == "org-lva-liepaja-liepajas-diakonijas-centrs"
+    assert orgs["org-lva-liepaja-liepajas-diakonijas-centrs"]["name"] == {"lv": "Liepājas Diakonijas centrs"}
 
 
 def test_keep_list_reports_bad_rows() -> None:
@@ -53,18 +55,33 @@ def test_keep_list_reports_bad_rows() -> None:
     assert any(row == 4 and "not an object" in m for row, m in messages)
     project = records_of(imported, "project")["keep-30001"]
     assert project["total_budget"] == "1200000.00" and project["start"] == "2017-09-01"
+    # what is reported as not imported is not written, and has no source written for it
+    assert set(records_of(imported, "project")) == {"keep-30001"}
+    assert set(records_of(imported, "source")) == {"keep-eu-project-30001"}
+    assert {p["organisation"] for p in records_of(imported, "partnership").values()} == \
+        {"pic-999999001", "org-lva-liepaja-sia-liepajas-diakonijas-centrs"}  # partner 3 has no name
+
+
+def test_keep_project_of_a_programme_the_steward_added_is_imported() -> None:
+    imported = keep.import_files([FIXTURES / "keep-projects.json"], frozenset({("programme", "keep-programme-99")}))
+    assert records_of(imported, "project")["keep-30002"]["programme"] == "keep-programme-99"
+    assert not any(e.row == 2 for e in imported.errors)
 
 
 def test_kohesio_maps_every_column() -> None:
     imported = kohesio.import_files([FIXTURES / "kohesio.csv"])
     project = records_of(imported, "project")["kohesio-lli-151"]
-    assert project["title"] == {"en": "ADD ME fixture operation"} and project["programme"] == "cci-2014tc16rfcb027"
+    assert project["title"] == {"lv": "ADD ME fixture operation"} and project["programme"] == "cci-2014tc16rfcb027"
     assert (project["total_budget"], project["eu_funding"]) == ("100000.00", "85000.00")
     assert (project["intervention_category"], project["cofinancing_rate"], project["inforegio_id"]) == ("112", "85", "1001")
     org = records_of(imported, "organisation")["kohesio-org-lv90000000001"]
     assert org["country"] == "LVA" and org["nuts"] == "LV005" and org["national_id"] == "LV90000000001"
     assert records_of(imported, "programme")["cci-2014tc16rfcb027"]["funds"] == ["ERDF"]
     assert len([p for p in records_of(imported, "partnership").values() if p["project"] == "kohesio-lli-151"]) == 2
+    assert org["name"] == {"lv": "Aleksandrovas internātpamatskola"}  # the language of the beneficiary's country
+    assert records_of(imported, "organisation")["kohesio-org-lt300000001"]["name"] == {"lt": "Fixture mokykla"}
+    # a row with an error is not written at all: LLI-201 has no beneficiary, so no project either
+    assert "kohesio-lli-201" not in records_of(imported, "project")
     rows = {e.row: e for e in imported.errors}
     assert "lots" in rows[4].message and "beneficiary" in rows[5].message and rows[6].field == "Operation_Unique_Identifier"
 
@@ -74,12 +91,14 @@ def test_list_of_operations_with_bom_semicolons_and_local_formats() -> None:
     project = next(p for p in records_of(imported, "project").values() if p["acronym"] == "Empower Kids fixture")
     assert (project["start"], project["end"]) == ("2017-03-01", "2019-02-28")
     assert (project["total_budget"], project["eu_funding"]) == ("1234567.89", "1049382.71")
-    assert project["description"] == {"en": "A game for children"} and project["priority"] == "Priority 4"
+    assert project["description"] == {"lv": "A game for children"} and project["priority"] == "Priority 4"
     assert project["intervention_category"] == "112"
     roles = sorted(p["role"] for p in records_of(imported, "partnership").values() if p["project"] == project["id"])
     assert roles == ["lead-partner", "partner"]
     org = next(o for o in records_of(imported, "organisation").values() if o["town"] == "Turku")
-    assert org["country"] == "FIN"
+    assert org["country"] == "FIN" and org["name"] == {"fi": "Fixture kommun"}
+    assert not any(o["name"] in ({"und": "Someone else"}, {"lv": "Someone else"})
+                   for o in records_of(imported, "organisation").values())  # its row had errors
     rows: dict = {}
     for e in imported.errors:
         rows.setdefault(e.row, []).append(e.message)
@@ -108,9 +127,11 @@ def test_import_cli_then_build_merges_organisations(tmp_path: Path, capsys) -> N
     assert result.manifest["records"]["merged"] >= 2
     published = {m.loaded.key for m in check_data(settings).verdict.accepted}
     assert ("project", "keep-30001") in published and ("project", "keep-21622") in published
-    assert ("project", "keep-30002") not in published  # its programme has no CCI: rejected, with its reason
-    rejected = [json.loads(l) for l in (result.path / "rejected.jsonl").read_text().splitlines()]
-    assert any(r["id"] == "keep-30002" for r in rejected)
+    # its programme has no CCI: reported as not imported at import time, so not written at all
+    assert "project 30002 not imported" in out.err
+    written = [r for f in data.glob("import-*.json") for r in json.loads(f.read_text("utf-8"))]
+    assert not any(r["id"] in ("keep-30002", "keep-30003", "keep-eu-project-30003") for r in written)
+    assert result.exit_code == 0, result.rejected
 
 
 def test_steward_can_split_and_pin(tmp_path: Path) -> None:

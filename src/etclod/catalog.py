@@ -121,6 +121,11 @@ def build_catalog(settings: Settings, manifest: Mapping[str, Any],
     g.add((period, DCAT.startDate, Literal("2014-01-01", datatype=XSD.date)))
     g.add((period, DCAT.endDate, Literal("2020-12-31", datatype=XSD.date)))
     g.add((dataset, DCTERMS.temporal, period))
+    for name, what in (("conflicts.ttl", "Turtle"), ("conflicts.csv", "CSV")):
+        if name in manifest.get("files", {}):  # where the sources disagree, and whose value won
+            report = _typed(g, URIRef(f"{base}releases/{version}/{name}"), FOAF.Document,
+                            title=Literal(f"Conflicts between sources in release {version} ({what})", lang="en"))
+            g.add((dataset, FOAF.page, report))
     if manifest.get("previous"):
         g.add((dataset, ADMS.versionNotes, Literal(
             f"Release {version}; previous release {manifest['previous']}; "

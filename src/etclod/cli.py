@@ -89,12 +89,23 @@ def _settings(args: argparse.Namespace, environ: dict[str, str]) -> Settings:
 
 def _print_rejections(rejected: list[rec.Rejection], out: TextIO) -> None:
     for r in rejected:
-        where = f"{r.file}:{r.line}" if r.line else r.file
         what = f"{r.type} {r.id!r}" if r.type or r.id else "file"
+        kept = f" (kept from release {r.kept_from} as it was)" if r.kept_from else ""
         for reason in r.reasons:
+            line = r.line_of(reason)
+            where = f"{r.file}:{line}" if line else r.file
             field = f" field {reason.field!r}" if reason.field else ""
-            value = f" (value {reason.value!r})" if reason.value not in (None, "") else ""
-            print(f"rejected {where} {what}{field}: {reason.message}{value}", file=out)
+            shown = rec.bounded(reason.value)
+            value = f" (value {shown!r})" if shown not in (None, "") and str(shown) not in reason.message else ""
+            print(f"rejected {where} {what}{field}: {rec.bounded(reason.message)}{value}{kept}", file=out)
+
+
+def _print_held_and_removed(held: list[rec.Rejection], removed: list[dict[str, str]], out: TextIO) -> None:
+    for r in held:
+        print(f"kept from release {r.kept_from}: {r.type} {r.id!r} ({r.file}) stays published as it was "
+              "until its record is fixed or taken out of the data", file=out)
+    for g in removed:
+        print(f"unpublished: {g['type']} {g['id']!r} (was in {g['file']}; no record has that id now)", file=out)
 
 
 def _summary(rejected: list[rec.Rejection], out: TextIO) -> None:
@@ -108,7 +119,7 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     out = sys.stderr
     reporter: Any = BarReporter(out) if out.isatty() else PlainReporter(out)
     try:
-        result = build_release(settings, strict=args.strict, reporter=reporter)
+        result = build_release(settings, strict=args.strict, allow_removals=args.allow_removals, reporter=reporter)
     finally:
         if hasattr(reporter, "close"):
             reporter.close()
@@ -118,13 +129,21 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
         print(f"not published (--strict): {len(result.rejected)} records rejected", file=sys.stdout)
         return EXIT_REJECTED
     manifest = result.manifest
+    _print_held_and_removed([r for r in result.rejected if r.kept_from], manifest.get("removed", []), out)
     for group in manifest.get("merges", [])[:20]:
-        print(f"merged organisation {', '.join(group['merged'])} into {group['kept']} ({group['key']})", file=out)
+        print(f"merged {group.get('type', 'organisation')} {', '.join(group['merged'])} into {group['kept']} ({group['key']})", file=out)
     if len(manifest.get("merges", [])) > 20:
         print(f"... and {len(manifest['merges']) - 20} more merges (manifest.json lists them all)", file=out)
+    for apart in manifest.get("kept_apart", [])[:20]:
+        print(f"kept apart {apart['type']} {apart['id']!r} ({apart['file']}): {apart['reason']}", file=out)
+    if manifest.get("conflicts"):
+        print(f"{manifest['conflicts']} conflicts between sources: one value published by precedence, the others "
+              f"kept in their graphs (releases/{result.version}/conflicts.csv)", file=out)
     summary_table(result, reporter.times, out)
-    print(f"release {result.version}: {manifest['records']['published']} records published, "
-          f"{manifest['records']['rejected']} rejected, {manifest['triples']} triples -> {result.path}",
+    held = manifest["records"].get("held_back", 0)
+    print(f"release {result.version}: {manifest['records']['published']} records published"
+          + (f" ({held} kept from the release before as they were)" if held else "")
+          + f", {manifest['records']['rejected']} rejected, {manifest['triples']} triples -> {result.path}",
           file=sys.stdout)
     return result.exit_code
 
@@ -139,7 +158,7 @@ def summary_table(result: Any, times: dict[str, float], out: TextIO) -> None:
     table.add_column("what")
     table.add_column("figure", justify="right")
     records = manifest["records"]
-    for key in ("read", "published", "merged", "rejected"):
+    for key in ("read", "published", "held_back", "merged", "rejected"):
         table.add_row(f"records {key}", str(records.get(key, 0)))
     reasons = Counter(f"{r.reasons[0].check}: {r.reasons[0].message[:60]}" for r in result.rejected if r.reasons)
     for reason, n in reasons.most_common(8):
@@ -156,7 +175,11 @@ def summary_table(result: Any, times: dict[str, float], out: TextIO) -> None:
 def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     checked = check_data(settings, PlainReporter(sys.stderr))
     _print_rejections(checked.rejected, sys.stdout)
-    print(f"{len(checked.verdict.accepted)} records valid, {len(checked.rejected)} rejected", file=sys.stdout)
+    _print_held_and_removed(checked.held, checked.removals, sys.stdout)
+    held = len(checked.held)
+    print(f"{len(checked.verdict.accepted) - held} records valid, {len(checked.rejected)} rejected"
+          + (f" ({held} of them kept from release {checked.previous.version} as they were)"
+             if held and checked.previous else ""), file=sys.stdout)
     return EXIT_REJECTED if checked.rejected else EXIT_OK
 
 
@@ -218,34 +241,72 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     if missing:
         print(f"etclod import: error: no such file: {', '.join(missing)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    out = Path(args.out) if args.out else settings.data_dir
+    out.mkdir(parents=True, exist_ok=True)
+    # the file this import writes is named after the kind and the input files' names, so
+    # importing the same files again, or a newer export of them, rewrites the same file
+    digest = hashlib.sha256("\n".join(sorted(p.name for p in paths)).encode()).hexdigest()[:8]
+    name = f"import-{args.kind}-{digest}"
+    loaded = rec.load_records(out).loaded if any(out.iterdir()) else []
+    others = [item for item in loaded if item.file != f"{name}.json"]
+    known = frozenset(item.key for item in others)
     if args.kind == "keep":
-        imported = keep.import_files(paths)
+        imported = keep.import_files(paths, known)
     elif args.kind == "kohesio":
         imported = kohesio.import_files(paths)
     else:
         imported = operations.import_files(paths, args.programme)
-    out = Path(args.out) if args.out else settings.data_dir
-    out.mkdir(parents=True, exist_ok=True)
-    existing: set[tuple[str, str]] = set()
-    if any(out.iterdir()):
-        existing = {item.key for item in rec.load_records(out).loaded if item.record.type != "organisation"}
-    records = [r for r in imported.records.values() if (r["type"], r["id"]) not in existing]
-    digest = hashlib.sha256("\n".join(sorted(p.name for p in paths)).encode()).hexdigest()[:8]
-    name = f"import-{args.kind}-{digest}"
+    # a record the steward or another kind of import already has is not written again
+    # (organisations always are: they merge at build time); one that an older import of
+    # the same kind wrote moves here, so the newest export of a record is the one read
+    mine = f"import-{args.kind}-"
+    existing = {item.key for item in others if item.record.type != "organisation" and not item.file.startswith(mine)}
+    records = sorted((r for r in imported.records.values() if (r["type"], r["id"]) not in existing),
+                     key=lambda r: (r["type"], r["id"]))
+    _take_out_of_older_imports(out, mine, f"{name}.json",
+                               {(r["type"], r["id"]) for r in records if r["type"] != "organisation"})
+    target = out / f"{name}.json"
     if records:
-        (out / f"{name}.json").write_text(json.dumps(records, ensure_ascii=False, indent=1), "utf-8")
+        text = json.dumps(records, ensure_ascii=False, indent=1) + "\n"
+        if not target.is_file() or target.read_text("utf-8") != text:
+            target.write_text(text, "utf-8")
+    else:
+        target.unlink(missing_ok=True)
+    errors_file = out / f"{name}.errors.jsonl"
     if imported.errors:
-        with (out / f"{name}.errors.jsonl").open("w", encoding="utf-8") as handle:
+        with errors_file.open("w", encoding="utf-8") as handle:
             for error in imported.errors:
                 handle.write(json.dumps(error.to_dict(), ensure_ascii=False) + "\n")
         for error in imported.errors:
             where = f"{error.file}:{error.row}" if error.row else error.file
             print(f"not imported {where}: {error.message}", file=sys.stderr)
+    else:
+        errors_file.unlink(missing_ok=True)
     counts = Counter(r["type"] for r in records)
-    print(f"imported {len(records)} records into {out / (name + '.json')}: "
+    print(f"imported {len(records)} records into {target}: "
           + ", ".join(f"{n} {t}" for t, n in sorted(counts.items()))
           + (f"; {len(imported.errors)} rows not imported (see {name}.errors.jsonl)" if imported.errors else ""))
     return EXIT_REJECTED if imported.errors else EXIT_OK
+
+
+def _take_out_of_older_imports(folder: Path, prefix: str, own: str, keys: set[tuple[str, str]]) -> None:
+    """Remove ``keys`` from the other import files of one kind (a file left empty goes)."""
+    for path in sorted(folder.glob(f"{prefix}*.json")):
+        if path.name == own:
+            continue
+        try:
+            records = json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError):
+            continue  # not ours to repair: the build reports it
+        if not isinstance(records, list):
+            continue
+        kept = [r for r in records if not (isinstance(r, dict) and (r.get("type"), r.get("id")) in keys)]
+        if len(kept) == len(records):
+            continue
+        if kept:
+            path.write_text(json.dumps(kept, ensure_ascii=False, indent=1) + "\n", "utf-8")
+        else:
+            path.unlink()
 
 
 def cmd_links(args: argparse.Namespace, settings: Settings) -> int:
@@ -331,7 +392,7 @@ def cmd_push(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
     from etclod.synth import write
-    counts = write(Path(args.out), args.projects, args.seed)
+    counts = write(Path(args.out), args.projects, args.seed, args.sources_per_project)
     print(f"wrote {sum(counts.values())} records to {args.out}: "
           + ", ".join(f"{n} {k}" for k, n in counts.items()))
     return EXIT_OK
@@ -354,6 +415,8 @@ def parser() -> argparse.ArgumentParser:
 
     b = add("build", "build a new release from the data folder and make it current", cmd_build)
     b.add_argument("--strict", action="store_true", help="publish nothing if any record is rejected")
+    b.add_argument("--allow-removals", action="store_true",
+                   help="publish even if more records are unpublished than ETCLOD_MAX_REMOVALS allows")
     add("validate", "check the data folder without publishing", cmd_validate, var=False)
     add("schema", "print the JSON Schema of the records", cmd_schema, data=False, var=False)
     r = add("releases", "list the releases (* marks the current one)", cmd_releases, data=False)
@@ -382,6 +445,8 @@ def parser() -> argparse.ArgumentParser:
     y.add_argument("--projects", type=int, required=True, help="number of projects")
     y.add_argument("--out", required=True, metavar="DIR", help="folder to write the records into")
     y.add_argument("--seed", type=int, default=2018, help="random seed (same seed, same data)")
+    y.add_argument("--sources-per-project", action="store_true",
+                   help="one source (so one named graph) per project and its partnerships, as keep.eu imports are")
     return p
 
 
@@ -396,8 +461,12 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
         settings = _settings(args, dict(os.environ) if environ is None else environ)
         return int(args.func(args, settings))
     except EtclodError as exc:
-        print(f"etclod {args.command}: error: {exc.message}", file=sys.stderr)
+        print(f"etclod {args.command}: error: {rec.file_label(exc.message)}", file=sys.stderr)
         return EXIT_REJECTED if exc.code == "not_conforming" else EXIT_BAD_INPUT
+    except OSError as exc:  # a file system problem (permissions, a full disk ...): say which, no traceback
+        where = f" ({rec.file_label(str(exc.filename))})" if exc.filename else ""
+        print(f"etclod {args.command}: error: file system problem{where}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print(f"etclod {args.command}: interrupted; the current release is unchanged", file=sys.stderr)
         return 130

@@ -163,19 +163,25 @@ def types_of(graph: Graph, iri: URIRef) -> set[URIRef]:
 
 
 def funding_in_programme(store: GraphStore, project: str) -> dict[str, Any] | None:
-    """A project's EU funding against all its programme's projects in the data set."""
+    """A project's EU funding against the sum over its programme's projects in the data set
+    that have figures (how many, too). The share is given only against a total the programme
+    itself states (``etc:euFunding`` on the programme): a sum over the projects we happen to
+    hold is not the programme's funding."""
     r = _iri(project)
     rows = store.select(f"""
         PREFIX etc: <{ETC}>
-        SELECT ?programme (SAMPLE(?own) AS ?mine) (SUM(?eu) AS ?total) (COUNT(DISTINCT ?p) AS ?projects) WHERE {{
+        SELECT ?programme (SAMPLE(?own) AS ?mine) (SUM(?eu) AS ?total) (COUNT(DISTINCT ?p) AS ?projects)
+               (COUNT(DISTINCT ?counted) AS ?with_figures) (SAMPLE(?stated) AS ?programme_total) WHERE {{
           {r} etc:programme ?programme . OPTIONAL {{ {r} etc:euFunding ?own }}
-          ?p etc:programme ?programme . OPTIONAL {{ ?p etc:euFunding ?eu }}
+          OPTIONAL {{ ?programme etc:euFunding ?stated }}
+          ?p etc:programme ?programme . OPTIONAL {{ ?p etc:euFunding ?eu BIND(?p AS ?counted) }}
         }} GROUP BY ?programme""")
     if not rows:
         return None
     row = rows[0]
     mine = row.get("mine")
-    total = row.get("total")
-    share = (float(mine) / float(total) * 100) if mine is not None and total and float(total) > 0 else None
-    return {"programme": row["programme"], "mine": mine, "total": total, "projects": int(row["projects"]),
-            "share": share}
+    stated = row.get("programme_total")
+    share = (float(mine) / float(stated) * 100) if mine is not None and stated and float(stated) > 0 else None
+    return {"programme": row["programme"], "mine": mine, "total": row.get("total") if row.get("with_figures") else None,
+            "projects": int(row["projects"]), "with_figures": int(row.get("with_figures") or 0),
+            "programme_total": stated, "share": share}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from etclod.i18n import N_
+
 PREFIXES = """PREFIX etc: <https://w3id.org/etclod/def#>
 PREFIX org: <http://www.w3.org/ns/org#>
 PREFIX dct: <http://purl.org/dc/terms/>
@@ -10,48 +12,45 @@ PREFIX schema: <https://schema.org/>
 """
 
 EXAMPLES: list[tuple[str, str]] = [
-    ("EU funding per programme", """SELECT ?programme ?title (COUNT(?project) AS ?projects) (SUM(?eu) AS ?eu_funding) WHERE {
-  ?project etc:programme ?programme .
-  OPTIONAL { ?project etc:euFunding ?eu }
+    (N_("EU funding per programme, over the projects with figures"), """SELECT ?programme ?title (COUNT(?project) AS ?projects) (SUM(?eu) AS ?eu_funding) WHERE {
+  ?project etc:programme ?programme ; etc:euFunding ?eu .
   ?programme dct:title ?title FILTER(LANG(?title) = "en")
 } GROUP BY ?programme ?title ORDER BY DESC(?eu_funding)"""),
-    ("Lead partners and partners by country", """SELECT ?country ?role (COUNT(DISTINCT ?org) AS ?organisations) WHERE {
+    (N_("Lead partners and partners by country"), """SELECT ?country ?role (COUNT(DISTINCT ?org) AS ?organisations) WHERE {
   ?m org:role ?role ; org:member ?org .
   ?org etc:country ?country
 } GROUP BY ?country ?role ORDER BY ?country ?role"""),
-    ("The 2018 seminar's projects and their partners", """SELECT ?acronym ?partner ?role WHERE {
+    (N_("The 2018 seminar's projects, their programmes and partners"), """SELECT ?acronym ?programme (COUNT(DISTINCT ?org) AS ?partners) WHERE {
   ?seminar a <http://data.europa.eu/m8g/PublicEvent> ; etc:presentedProject ?project .
-  ?project etc:acronym ?acronym .
-  OPTIONAL { ?m org:organization ?project ; org:member ?org ; org:role ?role .
-             ?org rdfs:label ?partner FILTER(LANG(?partner) = "lv") }
-} ORDER BY ?acronym"""),
-    ("Organisations in Kurzeme", """SELECT ?org ?name WHERE {
+  ?project etc:acronym ?acronym ; etc:programme/dct:title ?programme FILTER(LANG(?programme) = "en")
+  OPTIONAL { ?m org:organization ?project ; org:member ?org }
+} GROUP BY ?acronym ?programme ORDER BY ?acronym"""),
+    (N_("Organisations in Kurzeme"), """SELECT ?org ?name WHERE {
   ?org etc:nutsRegion <http://data.europa.eu/nuts/code/LV003> ; rdfs:label ?name FILTER(LANG(?name) = "lv")
 } ORDER BY ?name"""),
-    ("Projects per theme", """SELECT ?theme ?label (COUNT(?project) AS ?projects) WHERE {
+    (N_("Projects per theme"), """SELECT ?theme ?label (COUNT(?project) AS ?projects) WHERE {
   ?project a etc:Project ; etc:theme ?theme .
   ?theme rdfs:label ?label FILTER(LANG(?label) = "en")
 } GROUP BY ?theme ?label ORDER BY DESC(?projects)"""),
-    ("Partners per country", """SELECT ?country (COUNT(?m) AS ?partnerships) WHERE {
+    (N_("Partners per country"), """SELECT ?country (COUNT(?m) AS ?partnerships) WHERE {
   ?m a etc:Partnership ; org:member ?org .
   ?org etc:country ?country
 } GROUP BY ?country ORDER BY DESC(?partnerships)"""),
-    ("Projects with dates and budgets", """SELECT ?acronym ?start ?end ?total ?eu WHERE {
-  ?project a etc:Project ; etc:acronym ?acronym .
-  OPTIONAL { ?project schema:startDate ?start } OPTIONAL { ?project schema:endDate ?end }
-  OPTIONAL { ?project etc:totalBudget ?total } OPTIONAL { ?project etc:euFunding ?eu }
+    (N_("Projects with known dates and budgets"), """SELECT ?acronym ?start ?end ?total ?eu WHERE {
+  ?project a etc:Project ; etc:acronym ?acronym ; schema:startDate ?start ; schema:endDate ?end ;
+           etc:totalBudget ?total ; etc:euFunding ?eu .
 } ORDER BY ?acronym LIMIT 200"""),
-    ("People and their posts", """SELECT ?name ?post ?organisation WHERE {
+    (N_("People and their posts"), """SELECT ?name ?post ?organisation WHERE {
   ?person <http://xmlns.com/foaf/0.1/name> ?name ; org:holds ?p .
   ?p rdfs:label ?post FILTER(LANG(?post) = "en")
   ?p org:postIn/rdfs:label ?organisation FILTER(LANG(?organisation) = "en")
 }"""),
-    ("Organisations and the organisations they belong to", """SELECT ?unit ?parent WHERE {
+    (N_("Organisations and the organisations they belong to"), """SELECT ?unit ?parent WHERE {
   ?u org:subOrganizationOf ?p .
   ?u rdfs:label ?unit FILTER(LANG(?unit) = "en")
   ?p rdfs:label ?parent FILTER(LANG(?parent) = "en")
 }"""),
-    ("Links to other datasets", """SELECT ?resource ?relation ?target ?linkset WHERE {
+    (N_("Links to other datasets"), """SELECT ?resource ?relation ?target ?linkset WHERE {
   GRAPH ?linkset { ?resource ?relation ?target }
   FILTER(CONTAINS(STR(?linkset), "/graph/links/"))
 }"""),

@@ -48,6 +48,8 @@ class Job:
     default_graphs: tuple[str, ...] | None = None
     """The dataset (protocol parameters, else the query's FROM clauses); None: every graph."""
     named_graphs: tuple[str, ...] | None = None
+    base_iri: str | None = None
+    """What relative IRIs in the query resolve against (the endpoint's IRI, as the protocol allows)."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class SyntaxJob:
     parser recurses and can crash on hostile nesting, so it never runs in the server process."""
 
     query: str
+    base_iri: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,8 @@ def evaluate(store: Any, job: Job) -> Answer:
 
     from etclod.results import write_ask, write_select
 
-    options: dict[str, Any] = {"use_default_graph_as_union": job.default_graphs is None}
+    options: dict[str, Any] = {"use_default_graph_as_union": job.default_graphs is None,
+                               "base_iri": job.base_iri}
     if job.default_graphs is not None:
         options["default_graph"] = [ox.NamedNode(g) for g in job.default_graphs]
     if job.named_graphs is not None:
@@ -200,7 +204,7 @@ def _worker_main(conn: Any, max_growth: int = 0, policy: Policy | None = None) -
             if isinstance(job, ValidateJob):
                 message: tuple[str, Any] = ("ok", validate_rdf(job))
             elif isinstance(job, SyntaxJob):
-                check_syntax(job.query)
+                check_syntax(job.query, job.base_iri)
                 message = ("ok", Answer("syntax", b"", 0))
             else:
                 store = stores.get(job.store_path)

@@ -99,17 +99,68 @@ def parse_accept(header: str | None) -> list[tuple[str, float]]:
     return [(m, q) for m, q, _ in ranges]
 
 
+def quality(header: str | None, media_type: str) -> tuple[float, int, int] | None:
+    """How much an Accept header wants ``media_type``, as RFC 9110 section 12.5.1 says: the q
+    of the most specific range that matches it (``type/subtype`` over ``type/*`` over
+    ``*/*``), with that specificity (3, 2, 1) and the range's place in the header; None when no
+    range matches.
+
+    >>> quality("text/*;q=0.9, text/html;q=0", "text/html")
+    (0.0, 3, 1)
+    >>> quality("text/*;q=0.9, text/html;q=0", "text/turtle")
+    (0.9, 2, 0)
+    """
+    if not header:
+        return (1.0, 1, 0)
+    media_type = media_type.lower()
+    best: tuple[float, int, int] | None = None
+    for index, part in enumerate(header.split(",")):
+        pieces = [p.strip() for p in part.split(";")]
+        media = pieces[0].lower()
+        if media == media_type:
+            specificity = 3
+        elif media.endswith("/*") and media != "*/*" and media_type.startswith(media[:-1]):
+            specificity = 2
+        elif media == "*/*":
+            specificity = 1
+        else:
+            continue
+        q = 1.0
+        for param in pieces[1:]:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = max(0.0, min(1.0, float(value)))
+                except ValueError:
+                    q = 0.0
+        if best is None or specificity > best[1]:
+            best = (q, specificity, index)
+    return best
+
+
+def format_quality(header: str | None, fmt: Format) -> tuple[float, int, int] | None:
+    """:func:`quality` of a format: of the range naming it most specifically, its own media type
+    or an alias (``text/turtle;q=0`` excludes Turtle though ``*/*`` matches its alias too)."""
+    found = [q for q in (quality(header, m) for m in (fmt.media_type, *fmt.aliases)) if q is not None]
+    return max(found, key=lambda q: q[1]) if found else None
+
+
 def negotiate(header: str | None, offered: tuple[Format, ...]) -> Format | None:
     """The best of ``offered`` for an Accept header, or None when nothing acceptable.
 
-    Ties on q go to the client's order; ``*/*`` picks the first offered format.
+    Each format takes the q of the most specific range that matches it (so ``q=0`` on a type
+    excludes it even where ``*/*`` also matches); the highest q wins, then the more specific
+    range, then the client's order; ``*/*`` alone picks the first offered format.
+
+    >>> negotiate("text/turtle;q=0, */*", RDF_FORMATS).key
+    'jsonld'
     """
-    for media, q in parse_accept(header):
-        if q <= 0:
+    best: tuple[tuple[float, int, int, int], Format] | None = None
+    for order, fmt in enumerate(offered):
+        found = format_quality(header, fmt)
+        if found is None or found[0] <= 0:
             continue
-        for fmt in offered:
-            names = (fmt.media_type, *fmt.aliases)
-            if media == "*/*" or media in names or (
-                    media.endswith("/*") and fmt.media_type.startswith(media[:-1])):
-                return fmt
-    return None
+        rank = (found[0], found[1], -found[2], -order)
+        if best is None or rank > best[0]:
+            best = (rank, fmt)
+    return best[1] if best else None

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from etclod.errors import EtclodError, InputError
-from etclod.release import BuildResult, build_release, check_data, ensure_var
+from etclod.lastgood import RemovalsError
+from etclod.release import BuildResult, build_release, check_data, current_path, ensure_var
 from etclod.remote import push_if_remote
 from etclod.settings import Settings
 
@@ -91,7 +92,7 @@ def process(settings: Settings, upload: Upload) -> tuple[Upload, BuildResult | N
             for f in accepted_dir.iterdir():
                 shutil.copy2(f, trial_accepted / f.name)
         shutil.copy2(source, trial_accepted / target_name)
-        checked = check_data(settings.with_(var_dir=trial))
+        checked = check_data(settings.with_(var_dir=trial), previous=current_path(settings))
     finally:
         shutil.rmtree(trial, ignore_errors=True)
     label = f"inbox/{target_name}"
@@ -103,7 +104,11 @@ def process(settings: Settings, upload: Upload) -> tuple[Upload, BuildResult | N
                                   upload.status)
     accepted_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy2(source, accepted_dir / target_name)
-    result = build_release(settings)
+    try:
+        result = build_release(settings)
+    except RemovalsError:  # the data folder lost records meanwhile: the guard holds for uploads too
+        (accepted_dir / target_name).unlink(missing_ok=True)
+        raise
     upload.status.update(status="published", release=result.version,
                          records=sum(1 for m in checked.verdict.accepted if m.loaded.file == label))
     _write_status(upload.folder, upload.status)

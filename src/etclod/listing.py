@@ -8,31 +8,26 @@ a list of 30,000 projects costs milliseconds, not a scan of the graph.
 
 from __future__ import annotations
 
+import base64
+import json
 import sqlite3
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyoxigraph as ox
 
+from etclod import recordtypes
 from etclod.errors import QueryError
+from etclod.namespaces import class_iri, sparql_prefixes
 
-ETC = "https://w3id.org/etclod/def#"
-ORG = "http://www.w3.org/ns/org#"
-CLASSES = {"programme": f"<{ETC}Programme>", "project": f"<{ETC}Project>",
-           "organisation": f"<{ORG}Organization>", "person": "<http://www.w3.org/ns/person#Person>",
-           "event": "<http://data.europa.eu/m8g/PublicEvent>", "theme": "<http://www.w3.org/2004/02/skos/core#Concept>",
-           "partnership": f"<{ETC}Partnership>", "source": f"<{ETC}SourceDocument>"}
-FACET_QUERIES: dict[str, list[tuple[str, str]]] = {  # type -> (facet, SPARQL binding ?e and ?v)
-    "project": [("programme", f"?e <{ETC}programme> ?v"), ("theme", f"?e <{ETC}theme> ?v"),
-                ("country", f"?m <{ORG}organization> ?e ; <{ORG}member>/<{ETC}country> ?v"),
-                ("period", f"?e <{ETC}programme>/<{ETC}period> ?v")],
-    "organisation": [("country", f"?e <{ETC}country> ?v"), ("region", f"?e <{ETC}nutsRegion> ?v")],
-    "event": [("theme", f"?e <{ETC}theme> ?v")],
-    "programme": [("period", f"?e <{ETC}period> ?v")],
-}
-FACET_TARGET = {"programme": "programme", "theme": "theme"}
+FACET_TARGET = {f.name: f.target for t in recordtypes.TYPES.values() for f in t.facets if f.target}
 """Facets whose values are our own resources (their labels come from the entity table)."""
+
+
+def _listed() -> dict[str, recordtypes.RecordType]:
+    return {name: t for name, t in recordtypes.TYPES.items() if t.listed}
 
 
 def _value(term: Any) -> str:
@@ -51,8 +46,9 @@ def write_listing(connection: sqlite3.Connection, store: ox.Store, base: str) ->
         if iri.startswith(prefix) and "#" not in iri:
             labels.setdefault(iri, {}).setdefault(row["l"].language or "", row["l"].value)
     entities = []
-    for rtype, cls in CLASSES.items():
-        for row in store.query(f"SELECT DISTINCT ?e WHERE {{ ?e a {cls} }}", use_default_graph_as_union=True):
+    for rtype in _listed():
+        for row in store.query(f"SELECT DISTINCT ?e WHERE {{ ?e a <{class_iri(rtype)}> }}",
+                               use_default_graph_as_union=True):
             iri = row["e"].value
             if not iri.startswith(prefix) or "#" in iri:
                 continue
@@ -60,10 +56,11 @@ def write_listing(connection: sqlite3.Connection, store: ox.Store, base: str) ->
             fallback = own.get("en") or own.get("lv") or own.get("") or next(iter(own.values()), iri)
             entities.append((iri[len(prefix):], rtype, own.get("en"), own.get("lv"), fallback))
     connection.executemany("INSERT OR IGNORE INTO entity VALUES (?, ?, ?, ?, ?)", entities)
-    for rtype, facets in FACET_QUERIES.items():
-        for name, pattern in facets:
-            rows = store.query(f"SELECT DISTINCT ?e ?v WHERE {{ ?e a {CLASSES[rtype]} . {pattern} }}",
-                               use_default_graph_as_union=True)
+    for rtype, record_type in _listed().items():
+        for facet in record_type.facets:
+            name = facet.name
+            rows = store.query(f"{sparql_prefixes()}SELECT DISTINCT ?e ?v WHERE {{ ?e a <{class_iri(rtype)}> . "
+                               f"{facet.pattern} }}", use_default_graph_as_union=True)
             connection.executemany("INSERT INTO facet VALUES (?, ?, ?, ?)",
                                    ((r["e"].value[len(prefix):], rtype, name, _value(r["v"])) for r in rows
                                     if r["e"].value.startswith(prefix)))
@@ -72,20 +69,47 @@ def write_listing(connection: sqlite3.Connection, store: ox.Store, base: str) ->
     connection.execute("CREATE INDEX facet_id ON facet (id, name)")
 
 
+def sort_key(text: str | None) -> str:
+    """How a list orders labels: case and diacritics ignored (``Ā`` beside ``A``), then as
+    written, so the order is total and the keyset cursor is exact."""
+    text = text or ""
+    plain = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+    return f"{plain.casefold()}\x00{text}"
+
+
+def encode_cursor(key: str, rid: str) -> str:
+    """A keyset cursor: the sort key and id of the last item of a page (URL-safe)."""
+    return base64.urlsafe_b64encode(json.dumps([key, rid], ensure_ascii=False).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, str]:
+    try:
+        key, rid = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if isinstance(key, str) and isinstance(rid, str):
+            return key, rid
+    except (ValueError, TypeError):
+        pass
+    raise QueryError(f"cursor {cursor!r} is not a list cursor: use the link rel=next of the previous page",
+                     code="bad_cursor")
+
+
 @dataclass
 class Listing:
     items: list[dict[str, Any]]
     next_cursor: str | None
     facets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    total: int = 0
 
 
 def list_resources(path: Path, base: str, rtype: str, filters: dict[str, str], cursor: str | None, lang: str,
                    page_size: int = 50, with_facets: bool = True) -> Listing:
-    """One page of a type's resources that have every filter's facet value, and the facet
-    counts over all of them."""
-    if rtype not in CLASSES:
-        raise QueryError(f"no list of {rtype!r}; types are {', '.join(CLASSES)}", code="not_found", status=404)
-    allowed = [name for name, _ in FACET_QUERIES.get(rtype, [])]
+    """One page of a type's resources that have every filter's facet value, ordered by the
+    label shown in ``lang`` (keyset pages on that label and the id), and the facet counts over
+    all of them."""
+    listed = _listed()
+    if rtype not in listed:
+        raise QueryError(f"no list of {rtype!r}; types are {', '.join(listed)}", code="not_found", status=404)
+    allowed = [facet.name for facet in listed[rtype].facets]
     for name in filters:
         if name not in allowed:
             raise QueryError(f"{rtype} lists have no facet {name!r}; they have {', '.join(allowed) or 'none'}",
@@ -101,10 +125,13 @@ def list_resources(path: Path, base: str, rtype: str, filters: dict[str, str], c
         connection.execute("CREATE TEMP TABLE chosen (id TEXT PRIMARY KEY)")
         connection.execute(f"INSERT INTO chosen {' INTERSECT '.join(chosen)}", args)
         label = "COALESCE(e.label_lv, e.label)" if lang == "lv" else "COALESCE(e.label_en, e.label)"
-        after = "WHERE c.id > ?" if cursor else ""
-        rows = connection.execute(f"SELECT c.id, {label} FROM chosen c JOIN entity e ON e.id = c.id {after} "
-                                  f"ORDER BY c.id LIMIT ?",
-                                  [*([f"{rtype}/{cursor}"] if cursor else []), page_size + 1]).fetchall()
+        total = connection.execute("SELECT COUNT(*) FROM chosen").fetchone()[0]
+        connection.create_function("sortkey", 1, sort_key, deterministic=True)
+        after = "WHERE (sortkey(label), id) > (?, ?)" if cursor else ""
+        rows = connection.execute(
+            f"SELECT id, label, sortkey(label) FROM (SELECT c.id AS id, {label} AS label FROM chosen c "
+            f"JOIN entity e ON e.id = c.id) {after} ORDER BY sortkey(label), id LIMIT ?",
+            [*(decode_cursor(cursor) if cursor else ()), page_size + 1]).fetchall()
         facets: dict[str, list[dict[str, Any]]] = {}
         if with_facets:
             for name in allowed:
@@ -120,6 +147,28 @@ def list_resources(path: Path, base: str, rtype: str, filters: dict[str, str], c
                 facets[name] = [{"value": v, "count": n, "label": names.get(v, v)} for v, n in counts]
     finally:
         connection.close()
-    items = [{"id": i, "iri": f"{base}id/{i}", "label": text or i} for i, text in rows[:page_size]]
-    next_cursor = items[-1]["id"].split("/", 1)[1] if len(rows) > page_size and items else None
-    return Listing(items, next_cursor, facets)
+    items = [{"id": i, "iri": f"{base}id/{i}", "label": text or i} for i, text, _ in rows[:page_size]]
+    next_cursor = encode_cursor(rows[page_size - 1][2], rows[page_size - 1][0]) if len(rows) > page_size else None
+    return Listing(items, next_cursor, facets, total)
+
+
+def count_types(path: Path) -> dict[str, int]:
+    """How many resources of each listed type the release holds (the landing page's counts)."""
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return dict(connection.execute("SELECT type, COUNT(*) FROM entity GROUP BY type").fetchall())
+    finally:
+        connection.close()
+
+
+def labels_for(path: Path, ids: list[str], lang: str) -> dict[str, str]:
+    """The label shown in ``lang`` of listed resources (``type/key`` ids)."""
+    if not ids:
+        return {}
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    column = "COALESCE(label_lv, label)" if lang == "lv" else "COALESCE(label_en, label)"
+    try:
+        marks = ",".join("?" * len(ids))
+        return dict(connection.execute(f"SELECT id, {column} FROM entity WHERE id IN ({marks})", ids).fetchall())
+    finally:
+        connection.close()

@@ -10,6 +10,7 @@ from typing import Any
 from rdflib import Literal, URIRef
 from rdflib.namespace import DCTERMS, FOAF, PROV, RDF, RDFS, SKOS, XSD
 
+from etclod import recordtypes
 from etclod import records as rec
 from etclod.namespaces import (CV, ETC, LOCN, ORG, PERSON, SCHEMA, country_iri, graph_iri,
                                language_iri, mint, mint_part, nuts_iri, slugify)
@@ -34,7 +35,10 @@ FIELD_OF_PREDICATE: dict[URIRef, str] = {
     PROV.wasDerivedFrom: "sources", DCTERMS.issued: "published", DCTERMS.publisher: "publisher",
     SKOS.broader: "broader", FOAF.homepage: "homepage", ETC.pic: "pic", ETC.nationalId: "national_id",
     ETC.coFinancingRate: "cofinancing_rate", ETC.status: "status", ETC.interventionCategory: "intervention_category",
-    ETC.inforegioId: "inforegio_id", ETC.partnerEuFunding: "eu_funding",
+    ETC.inforegioId: "inforegio_id", ETC.partnerEuFunding: "eu_funding", ETC.projectCode: "code",
+    ETC.priority: "priority", ETC.organisationKind: "kind", ETC.strand: "strand", ETC.fund: "funds",
+    LOCN.postName: "town", LOCN.postCode: "postcode", LOCN.fullAddress: "address", SKOS.altLabel: "alt_names",
+    DCTERMS.language: "language", SKOS.definition: "definition", SKOS.notation: "notation", FOAF.title: "honorific",
 }
 """Where a SHACL result path points back to in a record (for rejection messages)."""
 
@@ -53,24 +57,35 @@ class Context:
         found = self.iris.get((rtype, rid))
         if found is not None:
             return found
-        key = slugify(rid).upper() if rtype == "programme" else slugify(rid)
-        return mint(self.base, rtype, key or "-")
+        return mint(self.base, rtype, recordtypes.get(rtype).key_of_text(rid) or "-")
 
 
 def build_context(base: str, loaded: Iterable[rec.Loaded],
-                  themes: Mapping[str, URIRef] | None = None) -> Context:
-    """Index every record's IRI and a short label, for references and partnership labels."""
+                  themes: Mapping[str, URIRef] | None = None,
+                  aliases: Mapping[tuple[str, str], str] | None = None) -> Context:
+    """Index every record's IRI and a short label, for references and partnership labels.
+
+    ``aliases`` maps a record merged into another's resource (``merge``) to that record's id:
+    it and every reference to it get that IRI. The label of a resource is its first record's
+    (records come in order of precedence)."""
     iris: dict[tuple[str, str], URIRef] = {("theme", k): v for k, v in (themes or {}).items()}
     labels: dict[URIRef, str] = {}
-    for item in loaded:
+    items = list(loaded)
+    for item in items:
+        if aliases and item.key in aliases:
+            continue
         iri = record_iri(base, item.record)
-        iris[item.key] = iri
-        labels[iri] = short_label(item.record)
+        iris.setdefault(item.key, iri)
+        labels.setdefault(iri, short_label(item.record))
+    for key, target in (aliases or {}).items():
+        found = iris.get((key[0], target))
+        if found is not None:
+            iris[key] = found
     return Context(base, iris, labels)
 
 
 def record_iri(base: str, record: Any) -> URIRef:
-    return mint(base, record.type, rec.record_key(record))
+    return mint(base, record.type, recordtypes.key_of(record))
 
 
 def record_graph(base: str, record: Any) -> URIRef:
@@ -117,11 +132,11 @@ def map_record(record: Any, ctx: Context, where: str) -> list[Triple]:
 
     ``where`` names the record's file for ``etc:record``.
     """
-    subject = record_iri(ctx.base, record)
+    subject = ctx.iris.get((record.type, record.id)) or record_iri(ctx.base, record)
     triples: list[Triple] = [(subject, ETC.record, Literal(f"{where}#{record.type}/{record.id}"))]
     if record.type != "source":
         triples += [(subject, PROV.wasDerivedFrom, ctx.ref("source", s)) for s in record.sources]
-    triples += _MAPPERS[record.type](record, subject, ctx)
+    triples += recordtypes.get(record.type).mapper(record, subject, ctx)
     return triples
 
 
@@ -135,7 +150,7 @@ def _optional(subject: URIRef, predicate: URIRef, value: Any, make: Any = Litera
     return [(subject, predicate, value if isinstance(value, (URIRef, Literal)) else make(value))]
 
 
-def _source(r: rec.SourceDocument, s: URIRef, ctx: Context) -> list[Triple]:
+def map_source(r: rec.SourceDocument, s: URIRef, ctx: Context) -> list[Triple]:
     kind = {"news-article": SCHEMA.NewsArticle, "dataset": SCHEMA.Dataset, "web-page": SCHEMA.WebPage}
     out: list[Triple] = [(s, RDF.type, ETC.SourceDocument), (s, RDF.type, kind[r.kind])]
     out += _labels(s, r.title, DCTERMS.title, RDFS.label)
@@ -146,7 +161,7 @@ def _source(r: rec.SourceDocument, s: URIRef, ctx: Context) -> list[Triple]:
     return out
 
 
-def _programme(r: rec.Programme, s: URIRef, ctx: Context) -> list[Triple]:
+def map_programme(r: rec.Programme, s: URIRef, ctx: Context) -> list[Triple]:
     out: list[Triple] = [(s, RDF.type, ETC.Programme), (s, ETC.cci, Literal(r.cci))]
     out += _labels(s, r.title, DCTERMS.title, RDFS.label)
     out += _optional(s, ETC.acronym, r.acronym)
@@ -157,7 +172,7 @@ def _programme(r: rec.Programme, s: URIRef, ctx: Context) -> list[Triple]:
     return out
 
 
-def _project(r: rec.Project, s: URIRef, ctx: Context) -> list[Triple]:
+def map_project(r: rec.Project, s: URIRef, ctx: Context) -> list[Triple]:
     out: list[Triple] = [(s, RDF.type, ETC.Project), (s, ETC.acronym, Literal(r.acronym)),
                          (s, RDFS.label, Literal(r.acronym)),
                          (s, ETC.programme, ctx.ref("programme", r.programme))]
@@ -179,7 +194,7 @@ def _project(r: rec.Project, s: URIRef, ctx: Context) -> list[Triple]:
     return out
 
 
-def _partnership(r: rec.Partnership, s: URIRef, ctx: Context) -> list[Triple]:
+def map_partnership(r: rec.Partnership, s: URIRef, ctx: Context) -> list[Triple]:
     project, member = ctx.ref("project", r.project), ctx.ref("organisation", r.organisation)
     role = ETC.LeadPartner if r.role == "lead-partner" else ETC.Partner
     label = (f"{ctx.labels.get(member, r.organisation)} in {ctx.labels.get(project, r.project)} "
@@ -192,7 +207,7 @@ def _partnership(r: rec.Partnership, s: URIRef, ctx: Context) -> list[Triple]:
     return out
 
 
-def _organisation(r: rec.Organisation, s: URIRef, ctx: Context) -> list[Triple]:
+def map_organisation(r: rec.Organisation, s: URIRef, ctx: Context) -> list[Triple]:
     out: list[Triple] = [(s, RDF.type, ORG.Organization)]
     if r.public:
         out.append((s, RDF.type, CV.PublicOrganisation))
@@ -216,7 +231,7 @@ def _organisation(r: rec.Organisation, s: URIRef, ctx: Context) -> list[Triple]:
     return out
 
 
-def _person(r: rec.Person, s: URIRef, ctx: Context) -> list[Triple]:
+def map_person(r: rec.Person, s: URIRef, ctx: Context) -> list[Triple]:
     out: list[Triple] = [(s, RDF.type, PERSON.Person), (s, RDF.type, FOAF.Person),
                          (s, FOAF.name, Literal(r.name)), (s, RDFS.label, Literal(r.name))]
     out += _optional(s, FOAF.title, r.honorific)
@@ -228,7 +243,7 @@ def _person(r: rec.Person, s: URIRef, ctx: Context) -> list[Triple]:
     return out
 
 
-def _event(r: rec.Event, s: URIRef, ctx: Context) -> list[Triple]:
+def map_event(r: rec.Event, s: URIRef, ctx: Context) -> list[Triple]:
     out: list[Triple] = [(s, RDF.type, CV.PublicEvent), (s, RDF.type, SCHEMA.Event),
                          (s, SCHEMA.startDate, date_literal(r.date))]
     out += _labels(s, r.title, DCTERMS.title, RDFS.label)
@@ -249,7 +264,7 @@ def _event(r: rec.Event, s: URIRef, ctx: Context) -> list[Triple]:
     return out
 
 
-def _theme(r: rec.Theme, s: URIRef, ctx: Context) -> list[Triple]:
+def map_theme(r: rec.Theme, s: URIRef, ctx: Context) -> list[Triple]:
     scheme = mint(ctx.base, "theme", THEME_SCHEME_KEY)
     out: list[Triple] = [(s, RDF.type, SKOS.Concept), (s, SKOS.inScheme, scheme)]
     out += _labels(s, r.label, SKOS.prefLabel, RDFS.label)
@@ -260,8 +275,3 @@ def _theme(r: rec.Theme, s: URIRef, ctx: Context) -> list[Triple]:
     else:
         out.append((s, SKOS.topConceptOf, scheme))
     return out
-
-
-_MAPPERS = {"source": _source, "programme": _programme, "project": _project,
-            "partnership": _partnership, "organisation": _organisation, "person": _person,
-            "event": _event, "theme": _theme}

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
-import unicodedata
 
 import rdflib
 from rdflib import URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, OWL, PROV, RDF, RDFS, SKOS, XSD
+
+from etclod import recordtypes
+from etclod.names import slugify  # noqa: F401  (the one name normalisation, re-exported where IRI keys are made)
 
 
 @lru_cache(maxsize=4096)
@@ -56,29 +57,28 @@ PREFIXES: dict[str, Namespace] = {
     "vcard": VCARD, "void": VOID, "spdx": SPDX, "sh": SH, "sd": SD,
 }
 
-RESOURCE_TYPES = ("programme", "project", "partnership", "organisation", "person", "event",
-                  "theme", "source")
-"""Path segments under ``{base}id/``: one per record type."""
-
-_TRANSLITERATION = str.maketrans({
-    "ß": "ss", "ø": "o", "Ø": "o", "æ": "ae", "Æ": "ae", "đ": "d", "Đ": "d",
-    "ł": "l", "Ł": "l", "þ": "th", "Þ": "th", "ı": "i", "œ": "oe", "Œ": "oe",
-})
+RESOURCE_TYPES = recordtypes.NAMES
+"""Path segments under ``{base}id/``: one per record type (``recordtypes.TYPES``)."""
 
 
-@lru_cache(maxsize=1 << 16)
-def slugify(text: str) -> str:
-    """A stable IRI key: Latvian and other letters transliterated, lower case, hyphens.
+def expand(curie: str) -> URIRef:
+    """The IRI of a prefixed name of ``PREFIXES`` (``etc:Programme``), as the registry writes classes.
 
-    >>> slugify("Liepājas Diakonijas centrs")
-    'liepajas-diakonijas-centrs'
-    >>> slugify("„Lapsenes” ģērbtuve Šķēde")
-    'lapsenes-gerbtuve-skede'
+    >>> expand("org:Organization")
+    rdflib.term.URIRef('http://www.w3.org/ns/org#Organization')
     """
-    text = unicodedata.normalize("NFKD", text.translate(_TRANSLITERATION))
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = re.sub(r"[^A-Za-z0-9]+", "-", text.lower()).strip("-")
-    return text
+    prefix, _, local = curie.partition(":")
+    return PREFIXES[prefix].term(local)
+
+
+def class_iri(rtype: str) -> URIRef:
+    """The class of a record type's resources (``etc:Project`` ...)."""
+    return expand(recordtypes.get(rtype).class_curie)
+
+
+def sparql_prefixes() -> str:
+    """``PREFIX`` declarations of ``PREFIXES``, for the registry's SPARQL patterns."""
+    return "".join(f"PREFIX {prefix}: <{ns}>\n" for prefix, ns in sorted(PREFIXES.items()))
 
 
 def mint(base: str, rtype: str, key: str) -> URIRef:

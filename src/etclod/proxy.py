@@ -34,9 +34,10 @@ QUERY_FAULT = re.compile(r"SPARQL query:|Virtuoso (?:37000|42000|42S\w\w|22\w\w\
 """A server error that is about the query, not the server (Virtuoso's compile-time refusals)."""
 
 
-def _dataset(view: RemoteView, graphs: tuple[str, ...] | None) -> list[str]:
+def _dataset(view: RemoteView, graphs: tuple[str, ...] | None, whole: list[str]) -> list[str]:
+    """The graphs on the server of a dataset part; ``whole``: the part for a query naming none."""
     if graphs is None:
-        return list(view.graphs.values())
+        return whole
     names = [view.graphs.get(g, versioned(view.version, g)) for g in graphs]
     return names or [versioned(view.version, EMPTY_GRAPH)]
 
@@ -56,6 +57,10 @@ class _Terms:
             return self.iri(value["value"])
         if kind == "bnode":
             return ox.BlankNode(re.sub(r"[^A-Za-z0-9]", "", value["value"]) or "b")
+        if kind == "triple":  # SPARQL 1.2 (and the RDF-star note's "s", "p", "o")
+            parts = value["value"]
+            return ox.Triple(*(self.from_json(parts.get(long, parts.get(long[0], {})))
+                               for long in ("subject", "predicate", "object")))
         if value.get("xml:lang"):
             return ox.Literal(value["value"], language=value["xml:lang"])
         datatype = value.get("datatype")
@@ -80,7 +85,8 @@ def answer(view: RemoteView, job: Job, timeout: float, form: str, text: str) -> 
                          "requested format; ask for JSON, XML, CSV or TSV", code="not_acceptable", status=406)
     accept = "application/n-triples" if graph else "application/sparql-results+json"
     try:
-        headers, body = view.remote.query(text, _dataset(view, job.default_graphs), _dataset(view, job.named_graphs),
+        headers, body = view.remote.query(text, _dataset(view, job.default_graphs, view.default_dataset()),
+                                          _dataset(view, job.named_graphs, view.named_dataset(text)),
                                           accept, timeout, (job.max_rows + 1) * BYTES_PER_ROW + 65536)
     except httpx.TimeoutException:
         raise timed_out(timeout) from None

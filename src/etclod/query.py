@@ -22,17 +22,20 @@ class CheckedQuery:
     text: str
     form: str
     """select, construct, describe or ask."""
+    base_iri: str | None = None
+    """What relative IRIs in the query resolve against: the endpoint's IRI, as the protocol allows."""
     tokens: tuple[Token, ...] = ()
     iris: tuple[tuple[int, str], ...] = ()
     """(token index, IRI) of every IRI the query names, prefixed names and relative IRIs resolved;
     the PREFIX and BASE declarations left out."""
 
     @classmethod
-    def read(cls, text: str) -> CheckedQuery:
+    def read(cls, text: str, base_iri: str | None = None) -> CheckedQuery:
         """Tokenise ``text`` (once) without checking it; the form is '' when it names none."""
         tokens = tuple(tokenize(text))
         form = next((t.value for t in tokens if t.kind == "word" and t.value in QUERY_WORDS | UPDATE_WORDS), "")
-        return cls(text, form.lower() if form in QUERY_WORDS else "", tokens, tuple(_resolve(tokens)))
+        return cls(text, form.lower() if form in QUERY_WORDS else "", base_iri, tokens,
+                   tuple(_resolve(tokens, base_iri or "")))
 
     def dataset_clauses(self) -> list[tuple[bool, str, int, int]]:
         """Each FROM / FROM NAMED clause: whether it is NAMED, its IRI, and its token span."""
@@ -108,11 +111,10 @@ def _declaration_tokens(tokens: tuple[Token, ...]) -> set[int]:
     return found
 
 
-def _resolve(tokens: tuple[Token, ...]) -> list[tuple[int, str]]:
+def _resolve(tokens: tuple[Token, ...], base: str = "") -> list[tuple[int, str]]:
     from urllib.parse import urljoin
 
     prefixes: dict[str, str] = {}
-    base = ""
     found: list[tuple[int, str]] = []
     i = 0
     while i < len(tokens):
@@ -223,7 +225,7 @@ def syntax_message(raw: str) -> str:
     return f"SPARQL syntax error: {raw}"
 
 
-def check_syntax(query: str) -> None:
+def check_syntax(query: str, base_iri: str | None = None) -> None:
     """Refuse what is not SPARQL 1.1 (and 1.2) as Oxigraph parses it, before a remote server
     sees it: a server's own extensions (Virtuoso's DEFINE pragmas, which can fetch from the
     web) never pass. Nothing is evaluated: an ASK is checked as a SELECT, since Oxigraph
@@ -237,9 +239,17 @@ def check_syntax(query: str) -> None:
     if ask is not None and ask.value == "ASK":
         text = query[:ask.start] + "SELECT (1 AS ?etclod_ask_check)" + query[ask.end:]
     try:
-        ox.Store().query(text)
+        ox.Store().query(text, base_iri=base_iri)
     except SyntaxError as exc:
         raise QueryError(syntax_message(str(exc)), code="syntax_error") from exc
+
+
+def with_base(query: str, base_iri: str | None) -> str:
+    """The query with ``BASE <base_iri>`` in front, where it declares no BASE of its own: for a
+    server that would resolve relative IRIs against some other base (or refuse them)."""
+    if base_iri is None or "BASE" in keywords(query):
+        return query
+    return f"BASE <{base_iri}>\n{query}"
 
 
 def query_form(query: str | CheckedQuery) -> str | None:
@@ -259,16 +269,18 @@ def dataset(query: str | CheckedQuery, params: dict[str, list[str]]) -> tuple[tu
     return tuple(clauses[0]), tuple(clauses[1])
 
 
-def check_query(query: str, max_length: int, service_allow: tuple[str, ...] = ()) -> CheckedQuery:
+def check_query(query: str, max_length: int, service_allow: tuple[str, ...] = (),
+                base_iri: str | None = None) -> CheckedQuery:
     """Refuse what a read-only public endpoint must never run, naming the reason. The query is
-    tokenised once, here (linear in its length); the answer carries the tokens."""
+    tokenised once, here (linear in its length); the answer carries the tokens. ``base_iri``:
+    what relative IRIs resolve against (the endpoint's IRI)."""
     if not query.strip():
         raise QueryError("the query is empty: send it as ?query=, as a form field or as an "
                          "application/sparql-query body", code="missing_query")
     if len(query) > max_length:
         raise QueryError(f"the query is {len(query)} characters long; the limit is {max_length}",
                          code="query_too_long", status=413)
-    checked = CheckedQuery.read(query)
+    checked = CheckedQuery.read(query, base_iri)
     words = [t.value for t in checked.tokens if t.kind == "word"]
     form = next((w for w in words if w in QUERY_WORDS | UPDATE_WORDS), None)
     if form in UPDATE_WORDS or (form is None and any(w in UPDATE_WORDS for w in words)):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import gzip
 import json
 import re
-import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +19,14 @@ from typing import Any
 
 import pyoxigraph as ox
 
+from etclod import recordtypes
 from etclod.dump import gzip_writer
+from etclod.names import words
+from etclod.namespaces import sparql_prefixes
 
 INDEX_FILE = "reconcile.json.gz"
-TYPES = {"organisation": "Organisation", "project": "Project", "programme": "Programme", "person": "Person",
-         "event": "Event", "theme": "Theme"}
+TYPES = {name: t.reconcile.name for name, t in recordtypes.reconciled().items() if t.reconcile}
+"""type -> its name in the service manifest, from the registry (``recordtypes``)."""
 LEGAL_FORMS = {"sia", "as", "vsia", "uab", "ab", "vsi", "oy", "oyj", "ry", "ou", "mtu", "gmbh", "ev", "ltd",
                "limited", "plc", "bv", "nv", "sa", "srl", "spa", "hb", "kb", "biedriba", "pa", "ps",
                "sabiedriba", "ar", "ierobezotu", "atbildibu", "asbl", "vzw", "sp", "z", "o", "oo", "ug", "kg"}
@@ -54,12 +56,12 @@ def tokens(text: str) -> list[str]:
 
     >>> tokens("SIA „Liepājas Diakonijas centrs”")
     ['liepaj', 'diakon', 'centr']
+    >>> tokens("Łódź"), tokens("Ærø"), tokens("Псковская область")
+    (['lodz'], ['aero'], ['pskovskay', 'oblast'])
     """
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
     out = []
-    for word in re.split(r"[^a-z0-9]+", text):
-        if not word or word in LEGAL_FORMS:
+    for word in words(text):
+        if word in LEGAL_FORMS:
             continue
         out.append(stem(ABBREVIATIONS.get(word, word)))
     return out
@@ -82,33 +84,13 @@ def similarity(query: list[str], name: list[str]) -> float:
 
 # --------------------------------------------------------------------------- building the index
 
-ENTITY_QUERIES = {
-    "organisation": """SELECT ?e ?name ?country ?town ?nuts WHERE { ?e a <http://www.w3.org/ns/org#Organization> .
-        { ?e <http://www.w3.org/2000/01/rdf-schema#label> ?name } UNION { ?e <http://www.w3.org/2004/02/skos/core#altLabel> ?name }
-        OPTIONAL { ?e <https://w3id.org/etclod/def#country> ?country }
-        OPTIONAL { ?e <https://w3id.org/etclod/def#nutsRegion> ?nuts }
-        OPTIONAL { ?e <http://www.w3.org/ns/locn#address>/<http://www.w3.org/ns/locn#postName> ?town } }""",
-    "project": """SELECT ?e ?name ?programme ?start ?eu WHERE { ?e a <https://w3id.org/etclod/def#Project> .
-        { ?e <https://w3id.org/etclod/def#acronym> ?name } UNION { ?e <http://purl.org/dc/terms/title> ?name }
-        OPTIONAL { ?e <https://w3id.org/etclod/def#programme> ?programme }
-        OPTIONAL { ?e <https://schema.org/startDate> ?start }
-        OPTIONAL { ?e <https://w3id.org/etclod/def#euFunding> ?eu } }""",
-    "programme": """SELECT ?e ?name ?period WHERE { ?e a <https://w3id.org/etclod/def#Programme> .
-        { ?e <http://purl.org/dc/terms/title> ?name } UNION { ?e <https://w3id.org/etclod/def#cci> ?name }
-        UNION { ?e <https://w3id.org/etclod/def#acronym> ?name }
-        OPTIONAL { ?e <https://w3id.org/etclod/def#period> ?period } }""",
-    "person": """SELECT ?e ?name WHERE { ?e a <http://www.w3.org/ns/person#Person> ; <http://xmlns.com/foaf/0.1/name> ?name }""",
-    "event": """SELECT ?e ?name WHERE { ?e a <http://data.europa.eu/m8g/PublicEvent> ; <http://purl.org/dc/terms/title> ?name }""",
-    "theme": """SELECT ?e ?name WHERE { ?e a <http://www.w3.org/2004/02/skos/core#Concept> ; <http://www.w3.org/2004/02/skos/core#prefLabel> ?name }""",
-}
-
-
 def build_index(store: ox.Store, base: str) -> list[dict[str, Any]]:
     """One entry per resource: its id (``type/key``), names and the properties we match on."""
     entities: dict[str, dict[str, Any]] = {}
     prefix = f"{base}id/"
-    for rtype, query in ENTITY_QUERIES.items():
-        for row in store.query(query, use_default_graph_as_union=True):
+    for rtype, record_type in recordtypes.reconciled().items():
+        assert record_type.reconcile is not None
+        for row in store.query(sparql_prefixes() + record_type.reconcile.query, use_default_graph_as_union=True):
             iri = row["e"].value
             if not iri.startswith(prefix):
                 continue
@@ -116,6 +98,9 @@ def build_index(store: ox.Store, base: str) -> list[dict[str, Any]]:
             name = row["name"].value
             if name not in entry["names"]:
                 entry["names"].append(name)
+            language = getattr(row["name"], "language", None)
+            if language:  # for Accept-Language: which name is in which language
+                entry.setdefault("langs", {}).setdefault(name, language)
             for key in ("country", "town", "nuts", "programme", "period", "start", "eu"):
                 try:
                     value = row[key]
@@ -162,7 +147,7 @@ class Index:
         with gzip.open(path, "rb") as handle:
             return cls(json.loads(handle.read()))
 
-    def search(self, text: str, rtype: str | None = None, limit: int = 5,
+    def search(self, text: str, rtype: str | tuple[str, ...] | None = None, limit: int = 5,
                properties: dict[str, str] | None = None) -> list[Candidate]:
         query = tokens(text)
         seen: set[int] = set()
@@ -173,7 +158,7 @@ class Index:
         scored = []
         for i in seen:
             entity = self.entities[i]
-            if rtype and entity["type"] != rtype:
+            if rtype and entity["type"] not in _types(rtype):
                 continue
             score = max(similarity(query, name) for name in self.tokens[i])
             score = _refine(score, entity, properties or {})
@@ -184,13 +169,13 @@ class Index:
             top[0].match = True
         return top
 
-    def suggest(self, prefix: str, rtype: str | None = None, limit: int = 10) -> list[dict[str, Any]]:
+    def suggest(self, prefix: str, rtype: str | tuple[str, ...] | None = None, limit: int = 10) -> list[dict[str, Any]]:
         wanted = tokens(prefix)
         if not wanted:
             return []
         out = []
         for i, entity in enumerate(self.entities):
-            if rtype and entity["type"] != rtype:
+            if rtype and entity["type"] not in _types(rtype):
                 continue
             if any(all(any(t.startswith(w) for t in name) for w in wanted) for name in self.tokens[i]):
                 out.append(entity)
@@ -199,8 +184,35 @@ class Index:
         return out
 
 
+def _types(rtype: str | tuple[str, ...]) -> tuple[str, ...]:
+    """One type or a list of them (the API takes both): the types a candidate may have."""
+    return (rtype,) if isinstance(rtype, str) else rtype
+
+
+def name_in(entity: dict[str, Any], languages: list[str]) -> tuple[str, str | None]:
+    """The entity's name in the first of ``languages`` it has one in (primary subtags compared),
+    else its first name; with that name's language, where known.
+
+    >>> name_in({"names": ["Rīga", "Riga"], "langs": {"Rīga": "lv", "Riga": "en"}}, ["en-GB", "lv"])
+    ('Riga', 'en')
+    """
+    langs = entity.get("langs") or {}
+    for wanted in languages:
+        primary = wanted.split("-")[0].lower()
+        for name in entity["names"]:
+            if (langs.get(name) or "").split("-")[0].lower() == primary:
+                return name, langs[name]
+    first = entity["names"][0]
+    return first, langs.get(first)
+
+
 PROPERTY_KEYS = {"country": "country", "town": "town", "programme": "programme", "period": "period",
                  "nuts": "nuts"}
+
+
+def has_value(entity: dict[str, Any], pid: str, value: str) -> bool:
+    """Whether the entity's property ``pid`` holds ``value`` (compared as matching does)."""
+    return _refine(50.0, entity, {pid: value}) > 50.0
 
 
 def _refine(score: float, entity: dict[str, Any], properties: dict[str, str]) -> float:

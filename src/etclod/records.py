@@ -2,39 +2,84 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
+import difflib
 import hashlib
-import io
-import json
 import re
 import typing
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Union
 
-import yaml
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter,
                       ValidationError, model_validator)
 
+from etclod import recordfile
 from etclod.errors import InputError
-from etclod.namespaces import slugify
+from etclod import recordtypes
+from etclod.outcome import (Loaded, LoadResult, Published, Reason, Rejection, bounded,  # noqa: F401
+                             jsonable as _jsonable)
 
 MAX_TEXT = 100_000
 """The longest text a record field may hold; longer is an error, not a silent cut."""
 
 # --- value types ---------------------------------------------------------------------------
 
-_LANG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+def language_problem(tag: Any) -> str | None:
+    """Why ``tag`` is not a BCP 47 language tag (checked by ``langcodes`` against the IANA
+    registry), or None when it is one.
+
+    >>> language_problem("lv") is None, language_problem("en-GB") is None, language_problem("xx-yy-zz") is None
+    (True, True, False)
+    """
+    import langcodes
+
+    if not isinstance(tag, str) or not tag:
+        return f"{tag!r} is not a language tag (use lv, en, lt ...)"
+    try:
+        valid = langcodes.tag_is_valid(tag) and langcodes.Language.get(tag).is_valid()
+    except (ValueError, LookupError):
+        valid = False
+    if not valid:
+        return f"{tag!r} is not a BCP 47 language tag (use lv, en, lt, de ...)"
+    return None
 
 
 def _lang_text(value: Any) -> Any:
     if isinstance(value, dict):
         for lang in value:
-            if not isinstance(lang, str) or not _LANG.match(lang):
-                raise ValueError(f"{lang!r} is not a language tag (use lv, en, lt ...)")
+            problem = language_problem(lang)
+            if problem:
+                raise ValueError(problem)
     return value
+
+
+def _languages(value: Any) -> Any:
+    for tag in value if isinstance(value, list) else []:
+        problem = language_problem(tag)
+        if problem:
+            raise ValueError(problem)
+    return value
+
+
+def _country(value: Any) -> Any:
+    """An alpha-3 country code; a two-letter one gets the three-letter code to use instead."""
+    import pycountry
+
+    if not isinstance(value, str):
+        return value
+    code = value.strip()
+    if len(code) == 2:
+        found = pycountry.countries.get(alpha_2=code.upper())
+        hint = f": use the three-letter code {found.alpha_3!r}" if found else ""
+        raise ValueError(f"{value!r} is a two-letter country code{hint} (ISO 3166 alpha-3, as the EU country table)")
+    if len(code) == 3 and code != code.upper() and pycountry.countries.get(alpha_3=code.upper()):
+        raise ValueError(f"{value!r}: write the country code in capitals, {code.upper()!r}")
+    if len(code) == 3 and code.isalpha() and code.isupper() and code != "XKX" and \
+            pycountry.countries.get(alpha_3=code) is None:
+        raise ValueError(f"{value!r} is not an ISO 3166 alpha-3 country code (LVA, LTU, EST ...)")
+    return code
 
 
 LangText = Annotated[Union[dict[str, str], str], BeforeValidator(_lang_text),
@@ -58,10 +103,13 @@ def _partial_date(value: Any) -> str:
     if not match:
         raise ValueError(f"{value!r} is not a date: use YYYY-MM-DD, YYYY-MM or YYYY")
     year, month, day = match.groups()
+    if month and not 1 <= int(month) <= 12:
+        raise ValueError(f"{text} is not a date (there is no month {int(month)}; use YYYY-MM-DD)")
     try:
         dt.date(int(year), int(month or 1), int(day or 1))
     except ValueError as exc:
-        raise ValueError(f"{value!r} is an impossible date ({exc})") from exc
+        name = dt.date(2000, int(month or 1), 1).strftime("%B")
+        raise ValueError(f"{text} is not a date (day {int(day or 0)} of {name})") from exc
     return text
 
 
@@ -74,6 +122,8 @@ def _amount(value: Any) -> Any:
     if isinstance(value, float):
         return Decimal(repr(value))
     if isinstance(value, str):
+        if "e" in value.lower():
+            raise ValueError(f"{value!r} is not an amount: write it in plain digits (1000.50), not as a power of ten")
         try:
             return Decimal(value.replace(" ", "").replace("\u00a0", ""))
         except InvalidOperation as exc:
@@ -159,7 +209,7 @@ class SourceDocument(_Record):
     url: str | None = Field(None, pattern=HTTP_IRI)
     published: PartialDate | None = None
     publisher: Ref | None = None
-    language: list[str] = Field(default_factory=list)
+    language: Annotated[list[str], BeforeValidator(_languages)] = Field(default_factory=list)
     REFERENCES = {"publisher": "organisation"}
 
 
@@ -216,7 +266,8 @@ class Organisation(_Sourced):
     alt_names: list[str] = Field(default_factory=list)
     kind: str | None = Field(None, description="ministry, municipality, school, NGO ...")
     public: bool = False
-    country: str | None = Field(None, pattern=r"^[A-Z]{3}$", description="ISO 3166 alpha-3, e.g. LVA")
+    country: Annotated[str | None, BeforeValidator(_country)] = Field(None, pattern=r"^[A-Z]{3}$",
+                                                                      description="ISO 3166 alpha-3, e.g. LVA")
     nuts: str | None = Field(None, pattern=r"^[A-Z]{2}[0-9A-Z]{0,3}$", description="NUTS code, e.g. LV003")
     town: str | None = None
     postcode: str | None = None
@@ -277,11 +328,8 @@ class Theme(_Sourced):
     REFERENCES = {"broader": "theme"}
 
 
-MODELS: dict[str, type[_Record]] = {
-    "programme": Programme, "project": Project, "partnership": Partnership,
-    "organisation": Organisation, "person": Person, "event": Event, "theme": Theme,
-    "source": SourceDocument,
-}
+MODELS: dict[str, type[_Record]] = {name: t.model for name, t in recordtypes.TYPES.items()}
+"""type -> model, from the registry of record types (``recordtypes.TYPES``)."""
 AnyRecord = Annotated[Union[tuple(MODELS.values())], Field(discriminator="type")]  # type: ignore[valid-type]
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyRecord)
 
@@ -296,275 +344,298 @@ def json_schema() -> dict[str, Any]:
 
 # --- loading --------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Reason:
-    """Why a record was rejected: which field, which value, what is wrong, found by what."""
-
-    message: str
-    field: str | None = None
-    value: Any = None
-    check: str = "schema"
-
-    def to_dict(self) -> dict[str, Any]:
-        value = self.value
-        if value is not None and not isinstance(value, (str, int, float, bool, list, dict)):
-            value = str(value)
-        return {"field": self.field, "value": value, "message": self.message, "check": self.check}
-
-
-@dataclass
-class Rejection:
-    """A record (or a whole file) that is not published, kept with its reasons."""
-
-    file: str
-    reasons: list[Reason]
-    line: int | None = None
-    type: str | None = None
-    id: str | None = None
-    record: Any = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "line": self.line, "type": self.type, "id": self.id,
-                "reasons": [r.to_dict() for r in self.reasons], "record": _jsonable(self.record)}
-
-
-@dataclass(frozen=True)
-class Loaded:
-    """A record that parsed, with where it came from."""
-
-    record: Any
-    file: str
-    line: int | None
-    raw: dict[str, Any] = field(repr=False, compare=False, hash=False)
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.record.type, self.record.id)
-
-    @property
-    def where(self) -> str:
-        return f"{self.file}:{self.line}" if self.line else self.file
-
-
-@dataclass
-class LoadResult:
-    loaded: list[Loaded]
-    rejected: list[Rejection]
-    inputs: dict[str, str]
-    """relative file name -> sha256 of its bytes."""
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (dt.date, dt.datetime, Decimal)):
-        return str(value)
-    return value
-
-
 SUFFIXES = (".yaml", ".yml", ".json", ".csv")
-NOT_RECORDS = {"merges.csv"}
-"""Tables at the top of the data folder that are not records (the steward's merge rules)."""
+NOT_RECORDS = {"merges.csv", "precedence.csv"}
+"""Tables at the top of the data folder that are not records (the steward's merge rules and
+the precedence of sources)."""
+
+
+def file_label(name: str) -> str:
+    """A file name as messages show it: bytes that are not UTF-8 escaped (``caf\\xe9.yaml``)."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def data_files(data_dir: Path) -> list[Path]:
     """The record files of a data folder (its top level; sub-folders hold other tables)."""
-    if not data_dir.is_dir():
-        raise InputError(f"data folder {str(data_dir)!r} does not exist or is not a folder")
-    return sorted(p for p in data_dir.iterdir()
-                  if p.is_file() and p.suffix.lower() in SUFFIXES and p.name not in NOT_RECORDS)
+    try:
+        if not data_dir.is_dir():
+            raise InputError(f"data folder {str(data_dir)!r} does not exist or is not a folder")
+        return sorted(p for p in data_dir.iterdir()
+                      if p.suffix.lower() in SUFFIXES and p.name not in NOT_RECORDS and not p.is_dir())
+    except OSError as exc:
+        raise InputError(f"cannot read the data folder {str(data_dir)!r}: {exc.strerror or exc}") from exc
 
 
-def load_records(data_dir: Path, extra: tuple[tuple[str, Path], ...] = ()) -> LoadResult:
+def _refusal(path: Path, folder: Path, max_bytes: int | None) -> str | None:
+    """Why a record file is not read at all: a link out of its folder, not a file, too big."""
+    if path.is_symlink():
+        try:
+            target = path.resolve(strict=True)
+        except (OSError, RuntimeError):
+            return "the file is a symbolic link that leads nowhere; put the records file itself here"
+        if not target.is_relative_to(folder.resolve()):
+            return ("the file is a symbolic link to a file outside the data folder, which is never read; "
+                    "copy the records file into the data folder instead")
+    if not path.is_file():
+        return "not a regular file (a device, pipe or socket); record files are plain files"
+    size = path.stat().st_size
+    if max_bytes is not None and size > max_bytes:
+        return (f"the file has {size / 1e6:.1f} MB, more than the {max_bytes / 1e6:.0f} MB a record file may have "
+                "(ETCLOD_MAX_FILE_MB); split it")
+    return None
+
+
+def load_records(data_dir: Path, extra: tuple[tuple[str, Path], ...] = (), *,
+                 published: Mapping[tuple[str, str], Published] | None = None,
+                 max_file_bytes: int | None = None) -> LoadResult:
     """Read every record file of ``data_dir`` (and of each ``(label, folder)`` in ``extra``,
-    named ``label/file``); bad files and records become rejections."""
+    named ``label/file``); bad files and records become rejections.
+
+    Two records with the same type and id (or the same IRI key): the one the current release
+    publishes (``published``: where each of its records came from) keeps it, else the first in
+    file order; the other is rejected, naming both places."""
     result = LoadResult([], [], {})
-    seen: dict[tuple[str, str], Loaded] = {}
-    seen_slugs: dict[tuple[str, str], Loaded] = {}
-    files = [(p.name, p) for p in data_files(data_dir)]
+    files = [(file_label(p.name), p, data_dir) for p in data_files(data_dir)]
     for label, folder in extra:
         if folder.is_dir():
-            files += [(f"{label}/{p.name}", p) for p in data_files(folder)]
-    for name, path in files:
-        data = path.read_bytes()
+            files += [(f"{label}/{file_label(p.name)}", p, folder) for p in data_files(folder)]
+    claims: list[Loaded | Rejection] = []
+    for name, path, folder in files:
+        try:
+            refused = _refusal(path, folder, max_file_bytes)
+            data = b"" if refused else path.read_bytes()
+        except OSError as exc:
+            refused = f"cannot read the file: {exc.strerror or exc}"
+        if refused:
+            result.rejected.append(Rejection(name, [Reason(refused, check="file")]))
+            result.unreadable_files.add(name)
+            continue
         result.inputs[name] = hashlib.sha256(data).hexdigest()
         try:
-            items = _parse_file(name, data)
-        except _FileError as exc:
+            parsed = recordfile.read_text(name, data, _list_fields)
+        except recordfile.FileError as exc:
             result.rejected.append(Rejection(name, [Reason(exc.message, check="file")], line=exc.line))
+            result.unreadable_files.add(name)
             continue
-        for line, raw in items:
-            loaded = _validate(name, line, raw, result.rejected)
-            if loaded is None:
-                continue
-            first = seen.get(loaded.key)
-            slug_key = (loaded.record.type, record_key(loaded.record))
-            clash = seen_slugs.get(slug_key)
-            if loaded.record.type == "organisation" and first is not None:
-                result.loaded.append(loaded)  # the same organisation from another source: merged later
-                continue
-            if first is not None or clash is not None:
-                other = first or clash
-                assert other is not None
-                message = (f"duplicate id: {loaded.record.type} {loaded.record.id!r} is already "
-                           f"defined at {other.where}" if first else
-                           f"{loaded.record.type} {loaded.record.id!r} gets the same IRI key "
-                           f"{slug_key[1]!r} as {other.record.id!r} at {other.where}")
-                result.rejected.append(Rejection(name, [Reason(message, "id", loaded.record.id, "duplicate")],
-                                                 line, loaded.record.type, loaded.record.id, raw))
-                continue
-            seen[loaded.key] = loaded
-            seen_slugs[slug_key] = loaded
-            result.loaded.append(loaded)
+        for bad in parsed.unreadable:
+            rejection = Rejection(name, [Reason(bad.message, check="file", line=bad.line)], bad.line, bad.type, bad.id)
+            result.rejected.append(rejection)
+            claims.append(rejection)
+        for index, item in enumerate(parsed.items):
+            source = (path, index) if parsed.lazy_lines else None
+            outcome = _validate(name, item, source)
+            claims.append(outcome)
+            if isinstance(outcome, Rejection):
+                result.rejected.append(outcome)
+    _settle_claims(claims, published or {}, result)
+    locate(result.rejected)
     return result
 
 
-def record_key(record: Any) -> str:
-    """The IRI key of a record: the CCI code of a programme, else the slug of its id."""
-    if record.type == "programme":
-        return slugify(record.cci).upper() if record.cci else slugify(record.id)
-    return slugify(record.id) or "-"
-
-
-class _FileError(Exception):
-    def __init__(self, message: str, line: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.line = line
-
-
-def _parse_file(name: str, data: bytes) -> list[tuple[int | None, Any]]:
-    if not data.strip():
-        raise _FileError("the file is empty: it holds no records")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise _FileError(f"the file is not UTF-8: byte 0x{data[exc.start]:02x} at offset "
-                         f"{exc.start} cannot be decoded; save it as UTF-8", line) from exc
-    suffix = Path(name).suffix.lower()
-    if suffix == ".csv":
-        return _parse_csv(text)
-    if suffix == ".json":
+def locate(rejected: list[Rejection]) -> None:
+    """Fill in the lines of rejected JSON records (their files are read again, once each)."""
+    wanted: dict[Path, list[Rejection]] = {}
+    for r in rejected:
+        if r.lines is None and r.source is not None:
+            wanted.setdefault(r.source[0], []).append(r)
+    for path, group in wanted.items():
         try:
-            document = json.loads(text, parse_float=Decimal)
-        except json.JSONDecodeError as exc:
-            raise _FileError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-                             exc.lineno) from exc
-        except (ValueError, RecursionError) as exc:
-            raise _FileError(f"unreadable JSON: {exc}") from exc
-        return _items(document, None)
-    return _parse_yaml(text)
+            found = recordfile.json_lines(path.read_bytes().decode("utf-8-sig", "replace"))
+        except OSError:
+            continue
+        for r in group:
+            index = r.source[1]
+            if index < len(found):
+                r.line, r.lines = r.line or found[index][0], found[index][1]
 
 
-def _parse_yaml(text: str) -> list[tuple[int | None, Any]]:
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        document = loader.construct_document(node) if node is not None else None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise _FileError(f"malformed YAML: {problem}" + (f" at line {line} column {mark.column + 1}"
-                                                         if mark is not None else ""), line) from exc
-    except (ValueError, RecursionError) as exc:
-        raise _FileError(f"unreadable YAML: {exc}") from exc
-    finally:
-        loader.dispose()
-    if node is None:
-        raise _FileError("the file is empty: it holds no records")
-    lines = ([n.start_mark.line + 1 for n in node.value] if isinstance(node, yaml.SequenceNode)
-             else [node.start_mark.line + 1])
-    return _items(document, lines)
+def _slug_key(rtype: str, rid: str, raw: Any) -> tuple[str, str]:
+    """The IRI key a record that did not validate would have (by its type's key rule)."""
+    kind = recordtypes.TYPES[rtype]
+    value = raw.get(kind.key_field) if kind.key_field != "id" and isinstance(raw, dict) else None
+    return rtype, (kind.key_of_text(value) if isinstance(value, str) and value else kind.key_of_text(rid) or "-")
 
 
-def _items(document: Any, lines: list[int] | None) -> list[tuple[int | None, Any]]:
-    if isinstance(document, dict) and "records" in document and "type" not in document:
-        document = document["records"]
-        lines = None
-    if isinstance(document, dict):
-        return [((lines or [None])[0], document)]
-    if isinstance(document, list):
-        if not document:
-            raise _FileError("the file is empty: its list of records has no items")
-        return [(lines[i] if lines and i < len(lines) else None, item) for i, item in enumerate(document)]
-    raise _FileError("a record file holds a list of records (mappings with type and id), "
-                     f"not a {type(document).__name__}")
+def _settle_claims(claims: list[Loaded | Rejection], published: Mapping[tuple[str, str], Published],
+                   result: LoadResult) -> None:
+    """Who gets an id or IRI key two records claim: the record where the current release
+    has it (even if it is now rejected: its last good version is kept), else the first."""
+    by_key: dict[tuple[str, str], list[Loaded | Rejection]] = {}
+    by_slug: dict[tuple[str, str], list[Loaded | Rejection]] = {}
+    for claim in claims:
+        if isinstance(claim, Loaded):
+            key, slug = claim.key, (claim.record.type, record_key(claim.record))
+        elif claim.type in MODELS and claim.id:
+            key, slug = (claim.type, claim.id), _slug_key(claim.type, claim.id, claim.record)
+        else:
+            continue
+        by_key.setdefault(key, []).append(claim)
+        by_slug.setdefault(slug, []).append(claim)
+    slug_owner = {p.iri_key: (key, p) for key, p in published.items()}
+
+    def incumbent(claim: Loaded | Rejection, key: tuple[str, str]) -> bool:
+        entry = published.get(key)
+        return entry is not None and claim.file == entry.file
+
+    def pick(group: list[Loaded | Rejection], key_of: Any, published_key: tuple[str, str] | None) -> Any:
+        if published_key is not None:
+            entry = published[published_key]
+            holders = [c for c in group if key_of(c) == published_key and c.file == entry.file]
+            if holders:
+                return next((c for c in holders if isinstance(c, Loaded)), holders[0])
+            if entry.file in result.unreadable_files:
+                return entry  # its file cannot be read: it keeps the id, its last good version stays
+        return next((c for c in group if isinstance(c, Loaded)), None)
+
+    def key_of(c: Loaded | Rejection) -> tuple[str, str]:
+        return c.key if isinstance(c, Loaded) else (c.type or "", c.id or "")
+
+    losers: dict[int, str] = {}
+    for key, group in by_key.items():
+        if len(group) < 2 and not (published.get(key) and published[key].file in result.unreadable_files
+                                   and group[0].file != published[key].file):
+            continue
+        if key[0] == "organisation" and all(isinstance(c, Loaded) for c in group):
+            continue  # the same organisation from several files: merged later
+        winner = pick(group, key_of, key if key in published else None)
+        for c in group:
+            if isinstance(c, Loaded) and c is not winner and not (key[0] == "organisation" and
+                                                                   isinstance(winner, Loaded)) \
+                    and not told_twice(c, winner):
+                losers[id(c)] = _clash_message(c, winner, key, published)
+    for slug, group in by_slug.items():
+        keys = {key_of(c) for c in group}
+        if len(keys) < 2:
+            continue
+        owner = slug_owner.get(slug)
+        winner = pick(group, key_of, owner[0] if owner else None)
+        winning_key = key_of(winner) if isinstance(winner, (Loaded, Rejection)) else owner[0] if owner else None
+        for c in group:
+            if isinstance(c, Loaded) and key_of(c) != winning_key and id(c) not in losers \
+                    and not told_twice(c, winner):
+                where = winner.where if isinstance(winner, Loaded) else \
+                    f"{winner.file}" if winner is not None else "?"
+                losers[id(c)] = (f"{c.record.type} {c.record.id!r} gets the same IRI key {slug[1]!r} as "
+                                 f"{winning_key[1] if winning_key else '?'!r} at {where}"
+                                 + (" (published in the current release)" if owner else "")
+                                 + "; give one of them another id")
+    for claim in claims:
+        if not isinstance(claim, Loaded):
+            continue
+        if id(claim) in losers:
+            result.rejected.append(Rejection(claim.file, [Reason(losers[id(claim)], "id", claim.record.id,
+                                                                 "duplicate")],
+                                             claim.line, claim.record.type, claim.record.id, claim.raw,
+                                             claim.lines, source=claim.source))
+        else:
+            result.loaded.append(claim)
 
 
-def _list_fields(model: type[BaseModel]) -> set[str]:
+def _clash_message(loser: Loaded, winner: Any, key: tuple[str, str],
+                   published: Mapping[tuple[str, str], Published]) -> str:
+    what = f"{key[0]} {key[1]!r}"
+    if isinstance(winner, Published) or (isinstance(winner, Rejection) and key in published):
+        return (f"duplicate id: {what} is published from {published[key].file} in the current release "
+                f"(kept as it was there); this record at {loser.where} claims the same id: give it another id")
+    where = winner.where if isinstance(winner, Loaded) else f"{winner.file}:{winner.line}"
+    if key in published:
+        return (f"duplicate id: {what} is published from {where} in the current release; this record at "
+                f"{loser.where} claims the same id: give it another id")
+    return f"duplicate id: {what} is already defined at {where}"
+
+
+IMPORT_FILE = re.compile(r"^import-([a-z]+)-")
+"""The files ``etclod import KIND`` writes: ``import-KIND-<hash>.json``."""
+
+
+def origin_of(file: str) -> str:
+    """Whose say a record file is: ``curated`` (the steward's own files, the inbox) or the kind
+    of import that wrote it (``keep``, ``kohesio``, ``operations``).
+
+    >>> origin_of("projects.yaml"), origin_of("import-keep-1a2b3c4d.json")
+    ('curated', 'keep')
+    """
+    match = IMPORT_FILE.match(file.rsplit("/", 1)[-1])
+    return match.group(1) if match else "curated"
+
+
+def told_twice(claim: Loaded, winner: Any) -> bool:
+    """Two records claiming one id or IRI key from two origins (a curated record and an import,
+    two kinds of import) are not duplicates: they are one thing told by two sources, which the
+    merge layer makes one resource (``merge``). Within one origin the duplicate rule holds."""
+    file = getattr(winner, "file", None)
+    return file is not None and origin_of(file) != origin_of(claim.file)
+
+
+def record_key(record: Any) -> str:
+    """The IRI key of a record, by its type's key rule (``recordtypes``): the CCI code of a
+    programme, else the slug of its id."""
+    return recordtypes.key_of(record)
+
+
+def _list_fields(rtype: str) -> set[str]:
+    model = MODELS.get(rtype)
+    if model is None:
+        return set()
     return {name for name, info in model.model_fields.items()
             if typing.get_origin(info.annotation) is list}
 
 
-def _parse_csv(text: str) -> list[tuple[int | None, Any]]:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    if not reader.fieldnames or "type" not in reader.fieldnames or "id" not in reader.fieldnames:
-        raise _FileError("a CSV record file needs a header row with at least the columns type and id", 1)
-    items: list[tuple[int | None, Any]] = []
-    try:
-        for row in reader:
-            line = reader.line_num
-            if None in row:
-                raise _FileError(f"row has {len(reader.fieldnames) + len(row[None])} cells, "  # type: ignore[index]
-                                 f"the header has {len(reader.fieldnames)}", line)
-            model = MODELS.get((row.get("type") or "").strip())
-            lists = _list_fields(model) if model else set()
-            record: dict[str, Any] = {}
-            for column, cell in row.items():
-                if cell is None or cell.strip() == "":
-                    continue
-                name, _, lang = column.strip().partition("@")
-                value: Any = [v.strip() for v in cell.split(";") if v.strip()] if name in lists else cell.strip()
-                if lang:
-                    record.setdefault(name, {})
-                    if isinstance(record[name], dict):
-                        record[name][lang] = value
-                else:
-                    record[name] = value
-            items.append((line, record))
-    except csv.Error as exc:
-        raise _FileError(f"malformed CSV: {exc}", reader.line_num) from exc
-    if not items:
-        raise _FileError("the file is empty: the CSV has a header but no rows")
-    return items
-
-
-def _validate(file: str, line: int | None, raw: Any, rejected: list[Rejection]) -> Loaded | None:
+def _validate(file: str, item: recordfile.Item, source: Any) -> Loaded | Rejection:
+    raw, line, lines = item.raw, item.line, item.lines
     if not isinstance(raw, dict):
-        rejected.append(Rejection(file, [Reason(f"a record is a mapping with type and id, not a "
-                                                f"{type(raw).__name__}", value=raw)], line, record=raw))
-        return None
+        return Rejection(file, [Reason(f"a record is a mapping with type and id, not a "
+                                       f"{type(raw).__name__}", value=raw)], line, record=raw, source=source)
     rtype, rid = raw.get("type"), raw.get("id")
-    rid = str(rid) if rid is not None else None
+    rid = str(rid) if rid is not None and not isinstance(rid, (dict, list)) else None
     if rtype not in MODELS:
         message = ("the record has no type" if rtype is None else f"unknown record type {rtype!r}")
-        rejected.append(Rejection(file, [Reason(f"{message}; expected one of {', '.join(MODELS)}",
-                                                "type", rtype)], line,
-                                  rtype if isinstance(rtype, str) else None, rid, raw))
-        return None
+        hint = did_you_mean(str(rtype), MODELS) if isinstance(rtype, str) else ""
+        return Rejection(file, [Reason(f"{message}; expected one of {', '.join(MODELS)}{hint}", "type", rtype)],
+                         line, rtype if isinstance(rtype, str) else None, rid, raw, lines, source=source)
     if isinstance(raw.get("id"), int):
         raw = {**raw, "id": str(raw["id"])}
+    reasons = [Reason(message, name, check="file", line=at) for name, at, message in item.problems]
     try:
         record = MODELS[rtype].model_validate(raw)
     except ValidationError as exc:
-        reasons = [_reason(err) for err in exc.errors()]
-        rejected.append(Rejection(file, reasons, line, rtype, rid, raw))
-        return None
-    return Loaded(record, file, line, raw)
+        reasons += [_reason(err, MODELS[rtype]) for err in exc.errors()]
+        return Rejection(file, reasons, line, rtype, rid, raw, lines, source=source)
+    if reasons:
+        return Rejection(file, reasons, line, rtype, rid, raw, lines, source=source)
+    return Loaded(record, file, line, raw, lines, source)
 
 
-def _reason(err: Any) -> Reason:
+def did_you_mean(word: str, choices: Any) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.6)
+    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
+def _fields_at(model: type[BaseModel], loc: list[str]) -> list[str]:
+    """The field names allowed where ``loc`` points (the record's, or a post's ...)."""
+    current: Any = model
+    for part in loc[:-1]:
+        info = current.model_fields.get(part) if isinstance(current, type) and issubclass(current, BaseModel) else None
+        if info is None:
+            continue
+        args = [a for a in typing.get_args(info.annotation) or [info.annotation]
+                if isinstance(a, type) and issubclass(a, BaseModel)]
+        if args:
+            current = args[0]
+    return list(current.model_fields) if isinstance(current, type) and issubclass(current, BaseModel) else []
+
+
+def _reason(err: Any, model: type[BaseModel]) -> Reason:
     loc = [str(p) for p in err.get("loc", ())]
     field_name = ".".join(loc) if loc else None
     message = err.get("msg", "invalid value")
     if err.get("type") == "missing":
         message = f"required field {field_name!r} is missing"
     elif err.get("type") == "extra_forbidden":
-        message = f"unknown field {field_name!r} (check its spelling; `etclod schema` lists the fields)"
+        hint = did_you_mean(loc[-1], _fields_at(model, loc)) if loc else ""
+        message = f"unknown field {field_name!r}{hint or ' (check its spelling; `etclod schema` lists the fields)'}"
+    elif err.get("type") == "int_parsing_size":
+        message = f"a whole number of {len(str(err.get('input')))} digits is too long (at most 4300 digits)"
     elif message.startswith("Value error, "):
         message = message[len("Value error, "):]
     value = err.get("input") if err.get("type") != "missing" else None

@@ -19,15 +19,17 @@ from typing import Any, Protocol
 import pyoxigraph as ox
 from rdflib import Graph
 
+from etclod import lastgood
 from etclod import records as rec
 from etclod.catalog import build_catalog
 from etclod.errors import InputError, ReleaseError
 from etclod.formats import DUMP_FORMATS, dump_name
-from etclod.merge import MergeReport, merge_organisations
+from etclod.conflict import Conflict, resolve, write_conflicts
+from etclod.merge import MergeReport, merge_records, merged_away
 from etclod.linkset import Linksets, load_links
 from etclod.reconcile import INDEX_FILE, build_index, write_index
 from etclod.search import SEARCH_FILE, write_search
-from etclod.mapping import build_context, map_record, record_graph, record_iri
+from etclod.mapping import THEME_SCHEME_KEY, Context, build_context, map_record, record_graph, record_iri
 from etclod.namespaces import graph_iri
 from etclod.settings import Settings
 from etclod.dump import statistics, write_changes, write_dumps, write_linksets, write_store
@@ -88,6 +90,15 @@ class Checked:
     store: ox.Store
     merges: MergeReport = field(default_factory=MergeReport)
     links: Linksets = field(default_factory=Linksets)
+    conflicts: list[Conflict] = field(default_factory=list)
+    previous: lastgood.Previous | None = None
+    removals: list[dict[str, str]] = field(default_factory=list)
+    """Records of the current release this data no longer publishes."""
+
+    @property
+    def held(self) -> list[rec.Rejection]:
+        """Rejected records whose last good version stays published."""
+        return [r for r in self.rejected if r.kept_from]
 
 
 def themes_graph(settings: Settings) -> Graph:
@@ -100,13 +111,20 @@ def themes_graph(settings: Settings) -> Graph:
     return graph
 
 
-def check_data(settings: Settings, reporter: Reporter | None = None) -> Checked:
+def check_data(settings: Settings, reporter: Reporter | None = None, previous: Path | None | bool = True) -> Checked:
     """Read, map and validate every record of the data folder into an in-memory store that
-    ends up holding exactly the quads to publish."""
+    ends up holding exactly the quads to publish.
+
+    ``previous`` is the current release (``True``: the one of ``settings``): its records win
+    id clashes, and those of them now rejected are held back at their published version."""
     reporter = reporter or NullReporter()
     reporter.stage("read")
     t0 = time.perf_counter()
-    load = rec.load_records(settings.data_dir, (("inbox", settings.inbox_dir / "accepted"),))
+    before = lastgood.read_previous(current_path(settings) if previous is True else previous or None,
+                                    settings.base_uri)
+    load = rec.load_records(settings.data_dir, (("inbox", settings.inbox_dir / "accepted"),),
+                            published=before.records if before else None,
+                            max_file_bytes=settings.max_file_mb * 1_000_000)
     rejected = list(load.rejected)
     reporter.done("read", time.perf_counter() - t0,
                   f"{len(load.loaded) + len(load.rejected)} records in {len(load.inputs)} files")
@@ -114,17 +132,22 @@ def check_data(settings: Settings, reporter: Reporter | None = None) -> Checked:
     themes = themes_graph(settings)
     theme_iris = {str(s).rsplit("/", 1)[-1]: s for s in themes.subjects()
                   if str(s).startswith(f"{settings.base_uri}id/theme/")}
-    loaded, merges, problems = merge_organisations(load.loaded, settings.data_dir)
+    loaded, merges, problems = merge_records(load.loaded, settings.data_dir)
     rejected += problems
-    loaded = reject_dangling(loaded, rejected)
-    ctx = build_context(settings.base_uri, loaded, theme_iris)
+    held = lastgood.hold_unloaded(before, loaded, rejected, load.unreadable_files)
+    loaded = reject_dangling(loaded, rejected, [m.loaded.key for m in held], [("theme", t) for t in theme_iris if t != THEME_SCHEME_KEY])
+    ctx = build_context(settings.base_uri, loaded, theme_iris, merges.alias)
+    if held:  # references to a held-back record point at its published IRI
+        ctx = Context(ctx.base, {**{m.loaded.key: m.iri for m in held}, **ctx.iris},
+                      {**{m.iri: lastgood.short_label(m) for m in held}, **ctx.labels})
     reporter.stage("map", len(loaded))
-    mapped = []
+    mapped = list(held)
     for item in loaded:
-        mapped.append(Mapped(item, record_iri(settings.base_uri, item.record),
+        mapped.append(Mapped(item, ctx.iris.get(item.key) or record_iri(settings.base_uri, item.record),
                              record_graph(settings.base_uri, item.record),
                              map_record(item.record, ctx, item.file)))
         reporter.advance()
+    conflicts = resolve(mapped, settings.base_uri)
     store = ox.Store()
     store.bulk_extend(to_quads(graph_iri(settings.base_uri, THEMES_GRAPH_KEY), themes))
     store.bulk_extend(q for m in mapped for q in to_quads(m.graph, m.triples))
@@ -132,16 +155,22 @@ def check_data(settings: Settings, reporter: Reporter | None = None) -> Checked:
     t0 = time.perf_counter()
     reporter.stage("validate")
     shapes = load_shapes(settings.ontology_dir / "shapes.ttl")
-    verdict = judge(mapped, list(themes), shapes, settings.base_uri, settings.validator, store)
+    verdict = judge(mapped, list(themes), shapes, settings.base_uri, settings.validator, store,
+                    lastgood.holder(before))
     rejected += verdict.rejected
+    rec.locate(rejected)
     published = {str(m.iri) for m in verdict.accepted} | {str(s) for s in themes.subjects()}
     links = load_links(settings.data_dir, settings.base_uri, published)
     rejected += links.rejected
     for quads in links.quads.values():
         store.extend(quads)
+    kept = sum(1 for r in rejected if r.kept_from)
     reporter.done("validate", time.perf_counter() - t0,
-                  f"{len(verdict.accepted)} valid, {len(rejected)} rejected")
-    return Checked(verdict, load, rejected, store, merges, links)
+                  f"{len(verdict.accepted) - kept} valid, {len(rejected)} rejected"
+                  + (f", {kept} of them kept from the current release as they were" if kept else ""))
+    gone = lastgood.removals(before, {m.loaded.key for m in verdict.accepted} | lastgood.record_keys(themes))
+    return Checked(verdict, load, rejected, store, merges, links, conflicts=conflicts, previous=before,
+                   removals=gone)
 
 
 # ------------------------------------------------------------------ the release folder
@@ -273,16 +302,18 @@ def _sha256(path: Path) -> str:
 
 
 def write_rejected(path: Path, rejected: list[rec.Rejection]) -> None:
-    with path.open("w", encoding="utf-8") as handle:
+    with path.open("w", encoding="utf-8", errors="backslashreplace") as handle:
         for r in rejected:
             handle.write(json.dumps(r.to_dict(), ensure_ascii=False, sort_keys=True) + "\n")
 
 
-def build_release(settings: Settings, *, strict: bool = False,
+def build_release(settings: Settings, *, strict: bool = False, allow_removals: bool = False,
                   reporter: Reporter | None = None) -> BuildResult:
     """Turn the data folder into a new sealed release and switch ``var/current`` to it.
 
-    With ``strict``, a single rejected record means nothing is published.
+    With ``strict``, a single rejected record means nothing is published. A build that would
+    unpublish more records of the current release than ``settings.max_removals`` raises
+    :class:`lastgood.RemovalsError` and publishes nothing, unless ``allow_removals``.
     Killed at any point, it leaves the previous release current; the next build cleans up.
     """
     reporter = reporter or NullReporter()
@@ -300,6 +331,8 @@ def build_release(settings: Settings, *, strict: bool = False,
         try:
             checked = check_data(settings, reporter)
             timings["check"] = time.perf_counter() - started
+            if not allow_removals:
+                lastgood.check_removals(checked.previous, checked.removals, settings.max_removals)
             if strict and checked.rejected:
                 del checked.store
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -326,6 +359,7 @@ def _publish(settings: Settings, checked: Checked, reporter: Reporter, timings: 
         with (tmp / "validation.ttl").open("wb") as handle:
             checked.verdict.first_report.graph.serialize(handle, format="turtle")
         write_rejected(tmp / "rejected.jsonl", checked.rejected)
+        write_conflicts(tmp, checked.conflicts)
         changes = write_changes(tmp / "changes.nq.gz", nquads, settings.releases_dir / previous if previous else None)
         stats = statistics(store, settings.base_uri)
         entities = build_index(store, settings.base_uri)
@@ -385,12 +419,19 @@ def _manifest(settings: Settings, folder: Path, version: str, previous: str | No
         "classes": stats["classes"],
         "entities": stats["entities"],
         "records": {"read": len(checked.load.loaded) + len(checked.load.rejected),
-                    "published": len(checked.verdict.accepted) + merged_away(checked.merges),
+                    "published": len(checked.verdict.accepted),
                     "rejected": len(checked.rejected),
+                    "held_back": len(checked.held),
                     "merged": merged_away(checked.merges)},
+        "held_back": [{"type": r.type, "id": r.id, "file": r.file, "kept_from": r.kept_from}
+                      for r in checked.held],
+        "removed": checked.removals,
         "inputs": dict(sorted(checked.load.inputs.items())),
         "changes": changes,
         "merges": checked.merges.groups,
+        "kept_apart": checked.merges.apart,
+        "precedence": checked.merges.precedence,
+        "conflicts": len(checked.conflicts),
         "linksets": stats["linksets"],
         "validation": {"conforms": checked.verdict.final_report.conforms,
                        "passes": checked.verdict.passes,
@@ -412,11 +453,6 @@ def _timed(function: Any, *args: Any) -> float:
     started = time.perf_counter()
     function(*args)
     return time.perf_counter() - started
-
-
-def merged_away(report: MergeReport) -> int:
-    """Records folded into another organisation: published as part of it."""
-    return sum(group["records"] - 1 for group in report.groups)
 
 
 def prune(settings: Settings) -> list[str]:

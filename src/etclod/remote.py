@@ -16,14 +16,20 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from rdflib import BNode, Literal, URIRef
 
 from etclod.errors import EtclodError, ReleaseError
+from etclod.executor import Answer, Job, SyntaxJob
+from etclod.query import CheckedQuery, keywords
 from etclod.namespaces import ETC
 from etclod.settings import Settings
+from etclod.store import Dataset, Page, ResultFormat, Runner
+
+if TYPE_CHECKING:
+    from etclod.describe import Description
 
 CONTROL = "urn:etclod:control"
 SERVICE = "urn:etclod:service"
@@ -50,6 +56,12 @@ def release_node(version: str) -> str:
 
 def versioned(version: str, graph: str) -> str:
     return f"urn:etclod:release:{version}:{graph}"
+
+
+def union_graph(version: str) -> str:
+    """The graph holding every triple of a release once, besides its per-source graphs: the
+    default graph of every query, so a request names one graph however many the release has."""
+    return f"urn:etclod:union:{version}"
 
 
 def term(value: dict[str, str]) -> Any:
@@ -97,10 +109,45 @@ class RemoteView:
     version: str
     graphs: dict[str, str]
     """each graph's name in the release -> its name on the server."""
+    union: str | None = None
+    """The release's union graph (None for a release pushed before there were union graphs)."""
+    runner: Runner | None = None
+    """Bounds the queries running on the server at once, and their time (``executor.QueryPool``)."""
+    max_rows: int = 100_000
+
+    def default_dataset(self) -> list[str]:
+        """The default graph of a query that names none: the union graph, one IRI."""
+        return [self.union] if self.union else list(self.graphs.values())
+
+    def named_dataset(self, query: str) -> list[str]:
+        """The named graphs a query that names none may reach: this release's graphs, listed
+        only for a query with a GRAPH pattern (the others do not need them)."""
+        return list(self.graphs.values()) if self.union is None or "GRAPH" in keywords(query) else []
 
     def select(self, query: str) -> list[dict[str, Any]]:
-        graphs = list(self.graphs.values())  # GRAPH too reaches this release's graphs only
-        return self.remote.raw_select(query, graphs, named=graphs)
+        # GRAPH too reaches this release's graphs only
+        return self.remote.raw_select(query, self.default_dataset(), named=self.named_dataset(query))
+
+    def answer(self, checked: CheckedQuery, format: ResultFormat, dataset: Dataset = Dataset()) -> Answer:
+        """GraphStore: the server answers, under the runner's limits (``proxy.answer``)."""
+        from etclod.proxy import answer
+
+        if self.runner is None:
+            raise ReleaseError("this release's view was opened without a query runner")
+        job = Job("", checked.text, format.select, format.graph, self.max_rows, dataset.default, dataset.named,
+                  checked.base_iri)
+        if not checked.tokens:
+            checked = CheckedQuery.read(checked.text, checked.base_iri)
+        # the server reads the very tokens the checks read; pyoxigraph's parser recurses, so the
+        # strict syntax check runs in a worker, never in this process
+        text = checked.for_server(dict(self.graphs), without_dataset=True)
+        self.runner.run(SyntaxJob(text, checked.base_iri))
+        return self.runner.run_here(answer, self, job, self.runner.timeout, checked.form, text)
+
+    def describe(self, iri: str, page: Page = Page()) -> Description:
+        from etclod.describe import describe
+
+        return describe(self, iri, cursor=page.cursor, page_size=page.size)
 
 
 @dataclass
@@ -186,13 +233,18 @@ class RemoteStore:
             raise ReleaseError("the remote store holds no release yet: run `etclod push`")
         return self.view(version).select(query)
 
+    def union(self, version: str) -> str | None:
+        rows = self.raw_select(f"SELECT ?g WHERE {{ GRAPH <{CONTROL}> {{ <{release_node(version)}> "
+                               f"<{ETC}unionGraph> ?g }} }}")
+        return str(rows[0]["g"]) if rows else None
+
     def view(self, version: str) -> RemoteView:
         """One pushed release, as a store of its own: what a served release queries."""
         prefix = versioned(version, "")
         graphs = {g.removeprefix(prefix): g for g in self.graphs(version)}
         if not graphs:
             raise ReleaseError(f"release {version} has no graphs on the SPARQL server {self.endpoint}")
-        return RemoteView(self, version, graphs)
+        return RemoteView(self, version, graphs, self.union(version))
 
     def query(self, query: str, default: list[str], named: list[str], accept: str, timeout: float,
               max_bytes: int) -> tuple[httpx.Headers, bytes]:
@@ -231,6 +283,13 @@ class RemoteStore:
         rows = self.raw_select(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}")
         return int(rows[0]["n"]) if rows else 0
 
+    def counts(self, version: str) -> dict[str, int]:
+        """The triples of every graph of a release on the server, in one query."""
+        rows = self.raw_select(f"""SELECT ?g (COUNT(*) AS ?n) WHERE {{
+            {{ SELECT ?g WHERE {{ GRAPH <{CONTROL}> {{ <{release_node(version)}> <{ETC}graph> ?g }} }} }}
+            GRAPH ?g {{ ?s ?p ?o }} }} GROUP BY ?g""")
+        return {str(r["g"]): int(r["n"]) for r in rows}
+
     def checksum(self, version: str) -> str | None:
         rows = self.raw_select(f"SELECT ?c WHERE {{ GRAPH <{CONTROL}> {{ <{release_node(version)}> <{ETC}checksum> ?c }} }}")
         return str(rows[0]["c"]) if rows else None
@@ -242,7 +301,7 @@ class RemoteStore:
         return [(str(r["v"]), bool(r.get("done"))) for r in rows]
 
     def drop(self, version: str) -> None:
-        for graph in self.graphs(version):
+        for graph in self.graphs(version) + [union_graph(version)]:
             self.update(f"DROP SILENT GRAPH <{graph}>")
         self.update(f"WITH <{CONTROL}> DELETE {{ <{release_node(version)}> ?p ?o }} "
                     f"WHERE {{ <{release_node(version)}> ?p ?o }}")
@@ -284,10 +343,10 @@ class RemoteStore:
                 head, _, graph = line.rstrip(b" .\n").rpartition(b" <")
                 lines[graph.rstrip(b">").decode("utf-8")].append(head + b" .\n")
         node = release_node(version)
+        union = union_graph(version)
         graph_list = ", ".join(f"<{versioned(version, g)}>" for g in sorted(lines))
         self.update(f"INSERT DATA {{ GRAPH <{CONTROL}> {{ <{node}> <{ETC}version> \"{version}\" ; "
-                    f"<{ETC}checksum> \"{checksum}\" ; <{ETC}graph> {graph_list} . }} }}")
-        total = 0
+                    f"<{ETC}checksum> \"{checksum}\" ; <{ETC}unionGraph> <{union}> ; <{ETC}graph> {graph_list} . }} }}")
         for graph, triples in sorted(lines.items()):
             target = versioned(version, graph)
             for start in range(0, len(triples), CHUNK):
@@ -295,14 +354,22 @@ class RemoteStore:
                 self.upload(target, b"".join(chunk))
                 if progress is not None:
                     progress(len(chunk))
-            found = self.count(target)
-            if found != len(triples):
-                raise RemoteStoreError(f"graph {graph} of release {version} holds {found} triples on the server, "
-                                       f"the release {len(triples)}: the push stops; the current release stays")
-            total += found
-        if total != manifest["quads"]:
-            raise RemoteStoreError(f"release {version}: {total} quads on the server, the manifest says "
-                                   f"{manifest['quads']}; the current release stays")
+        # every triple once more in the union graph: what queries name as their default graph
+        everything = [t for _, triples in sorted(lines.items()) for t in triples]
+        for start in range(0, len(everything), CHUNK):
+            self.upload(union, b"".join(everything[start:start + CHUNK]))
+        del everything
+        found = self.counts(version)
+        for graph, triples in sorted(lines.items()):
+            if found.get(versioned(version, graph), 0) != len(triples):
+                raise RemoteStoreError(f"graph {graph} of release {version} holds {found.get(versioned(version, graph), 0)} "
+                                       f"triples on the server, the release {len(triples)}: the push stops; the current "
+                                       "release stays")
+        total = sum(len(triples) for triples in lines.values())
+        if total != manifest["quads"] or self.count(union) != total:
+            raise RemoteStoreError(f"release {version}: {total} quads in its graphs on the server and "
+                                   f"{self.count(union)} in its union graph; the manifest says {manifest['quads']}; "
+                                   "the current release stays")
         self._make_current(version, current)
         complete = [v for v, done in self.pushed() if done and v != version]
         for old in complete[:max(0, len(complete) - (keep - 1))]:

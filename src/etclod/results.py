@@ -20,7 +20,7 @@ NUMERIC = {f"http://www.w3.org/2001/XMLSchema#{t}" for t in ("integer", "decimal
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _json_term(term: Any) -> dict[str, str]:
+def _json_term(term: Any) -> dict[str, Any]:
     if isinstance(term, ox.NamedNode):
         return {"type": "uri", "value": term.value}
     if isinstance(term, ox.BlankNode):
@@ -32,7 +32,9 @@ def _json_term(term: Any) -> dict[str, str]:
         elif term.datatype.value != XSD_STRING:
             out["datatype"] = term.datatype.value
         return out
-    return {"type": "triple", "value": str(term)}
+    # SPARQL 1.2 Query Results JSON: a triple term is its three terms, each in this form
+    return {"type": "triple", "value": {"subject": _json_term(term.subject), "predicate": _json_term(term.predicate),
+                                        "object": _json_term(term.object)}}
 
 
 def _xml_term(term: Any) -> str:
@@ -40,6 +42,9 @@ def _xml_term(term: Any) -> str:
         return f"<uri>{escape(term.value)}</uri>"
     if isinstance(term, ox.BlankNode):
         return f"<bnode>{escape(term.value)}</bnode>"
+    if isinstance(term, ox.Triple):  # SPARQL 1.2 Query Results XML
+        return (f"<triple><subject>{_xml_term(term.subject)}</subject><predicate>{_xml_term(term.predicate)}"
+                f"</predicate><object>{_xml_term(term.object)}</object></triple>")
     if term.language:
         return f"<literal xml:lang={quoteattr(term.language)}>{escape(term.value)}</literal>"
     if term.datatype.value != XSD_STRING:
@@ -87,9 +92,18 @@ def write_select(variables: list[str], rows: list[Any], key: str) -> bytes:
     if key == "tsv":
         lines = ["\t".join(f"?{v}" for v in variables)]
         for row in rows:
-            lines.append("\t".join("" if row[v] is None else str(row[v]) for v in variables))
+            lines.append("\t".join(_tsv_term(row[v]) for v in variables))
         return ("\n".join(lines) + "\n").encode("utf-8")
     raise ValueError(f"unknown results format {key!r}")
+
+
+def _tsv_term(term: Any) -> str:
+    """A term as SPARQL TSV writes it; a triple term in SPARQL 1.2's ``<<( s p o )>>`` form."""
+    if term is None:
+        return ""
+    if isinstance(term, ox.Triple):
+        return f"<<( {_tsv_term(term.subject)} {_tsv_term(term.predicate)} {_tsv_term(term.object)} )>>"
+    return str(term)
 
 
 def write_ask(value: bool, key: str) -> bytes:

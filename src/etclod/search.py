@@ -12,9 +12,15 @@ from typing import Any
 import pyoxigraph as ox
 
 from etclod.listing import write_listing
+from etclod.names import words
 
 SEARCH_FILE = "search.sqlite"
 DESCRIPTIONS = """SELECT ?e ?d WHERE { ?e <http://purl.org/dc/terms/description> ?d }"""
+CODES = """SELECT ?e ?c WHERE { VALUES ?p { <https://w3id.org/etclod/def#projectCode>
+    <https://w3id.org/etclod/def#acronym> <https://w3id.org/etclod/def#cci> <https://w3id.org/etclod/def#keepId> }
+    ?e ?p ?c }"""
+"""Codes a person types to find a resource: project codes (``LLI-151``), acronyms, CCI codes,
+keep.eu ids."""
 
 
 def write_search(path: Path, entities: list[dict[str, Any]], store: ox.Store, base: str) -> int:
@@ -25,12 +31,20 @@ def write_search(path: Path, entities: list[dict[str, Any]], store: ox.Store, ba
         iri = row["e"].value
         if iri.startswith(prefix):
             descriptions.setdefault(iri[len(prefix):], []).append(row["d"].value)
+    codes: dict[str, list[str]] = {}
+    for row in store.query(CODES, use_default_graph_as_union=True):
+        iri = row["e"].value
+        if iri.startswith(prefix):
+            codes.setdefault(iri[len(prefix):], []).append(row["c"].value)
     connection = sqlite3.connect(path)
     try:
         connection.execute('CREATE VIRTUAL TABLE search USING fts5(id UNINDEXED, type UNINDEXED, name, names, '
-                           'description, tokenize="unicode61 remove_diacritics 2")')
-        connection.executemany("INSERT INTO search VALUES (?, ?, ?, ?, ?)", (
-            (e["id"], e["type"], e["names"][0], " | ".join(e["names"]), " ".join(descriptions.get(e["id"], [])))
+                           'description, folded, tokenize="unicode61 remove_diacritics 2")')
+        # ``folded``: the names transliterated by the one name normalisation (etclod.names), so
+        # ``pskov`` finds ``Псков`` and ``lodz`` finds ``Łódź``, as merging and reconciling agree
+        connection.executemany("INSERT INTO search VALUES (?, ?, ?, ?, ?, ?)", (
+            (e["id"], e["type"], e["names"][0], " | ".join([*e["names"], *codes.get(e["id"], [])]),
+             " ".join(descriptions.get(e["id"], [])), " | ".join(" ".join(words(n)) for n in e["names"]))
             for e in entities))
         write_listing(connection, store, base)
         connection.commit()
@@ -40,11 +54,16 @@ def write_search(path: Path, entities: list[dict[str, Any]], store: ox.Store, ba
 
 
 def match_expression(text: str) -> str | None:
-    """Every word as a prefix, all required: ``liep centr`` -> ``"liep"* AND "centr"*``."""
-    words = [w for w in re.split(r"[^\w]+", text, flags=re.UNICODE) if w]
-    if not words:
+    """Every word as a prefix, all required, as written or transliterated:
+    ``liep centr`` -> ``"liep"* AND "centr"*``; ``Łódź`` -> ``("Łódź"* OR "lodz"*)``."""
+    found = [w for w in re.split(r"[^\w]+", text, flags=re.UNICODE) if w]
+    if not found:
         return None
-    return " AND ".join(f'"{w}"*' for w in words[:12])
+    terms = []
+    for word in found[:12]:
+        folded = " ".join(words(word))
+        terms.append(f'("{word}"* OR "{folded}"*)' if folded and folded != word.lower() else f'"{word}"*')
+    return " AND ".join(terms)
 
 
 class Search:
@@ -64,7 +83,7 @@ class Search:
             total = connection.execute(f"SELECT count(*) FROM search WHERE {where}", args).fetchone()[0]
             rows = connection.execute(
                 f"SELECT id, type, name, snippet(search, 4, '', '', ' … ', 12) FROM search WHERE {where} "
-                f"ORDER BY bm25(search, 0, 0, 10.0, 5.0, 1.0) LIMIT ? OFFSET ?", [*args, limit, offset]).fetchall()
+                f"ORDER BY bm25(search, 0, 0, 10.0, 5.0, 1.0, 5.0) LIMIT ? OFFSET ?", [*args, limit, offset]).fetchall()
         finally:
             connection.close()
         return [{"id": r[0], "type": r[1], "name": r[2], "snippet": r[3]} for r in rows], total

@@ -120,6 +120,12 @@ class Settings:
     """Graph Store Protocol endpoint; default: Virtuoso's ``/sparql-graph-crud-auth`` beside it."""
     store_poll: float = 2.0
     """Seconds between two looks at which release the remote store says is current."""
+    max_file_mb: int = 200
+    """Largest record file read (MB); a bigger one is refused, named, and nothing of it read."""
+    max_removals: int | None = None
+    """Records of the current release one build may unpublish; None: 5 % of them, at least 1."""
+    cache_mb: int = 64
+    """Memory for ``/sparql`` answers kept until the next release (0: none are kept)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -153,6 +159,9 @@ class Settings:
             store_update_url=_http_url(environ, "ETCLOD_STORE_UPDATE"),
             store_graph_store_url=_http_url(environ, "ETCLOD_STORE_GRAPH_STORE"),
             store_poll=_float(environ, "ETCLOD_STORE_POLL", cls.store_poll),
+            max_file_mb=_int(environ, "ETCLOD_MAX_FILE_MB", cls.max_file_mb, minimum=1),
+            max_removals=(_int(environ, "ETCLOD_MAX_REMOVALS", 0) if environ.get("ETCLOD_MAX_REMOVALS") else None),
+            cache_mb=_int(environ, "ETCLOD_CACHE_MB", cls.cache_mb, minimum=0),
         )
 
     def with_(self, **changes: object) -> Settings:

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyoxigraph as ox
 from rdflib import BNode, Literal, URIRef
 from rdflib.namespace import XSD
 
 from etclod.errors import ReleaseError
+from etclod.executor import Answer, Job, SyntaxJob
+from etclod.query import CheckedQuery
+
+if TYPE_CHECKING:
+    from etclod.describe import Description
 
 Quad = tuple[Any, Any, Any, Any]
 
@@ -67,22 +73,70 @@ def to_quads(graph: URIRef, triples: Iterable[tuple[Any, Any, Any]]) -> Iterator
         yield ox.Quad(to_ox(s), to_ox(p), to_ox(o), g)
 
 
-class GraphStore(Protocol):
-    """What the service needs from a store: SPARQL over the union of the release's graphs.
+@dataclass(frozen=True)
+class ResultFormat:
+    """What a client accepts for an answer: a results format for SELECT and ASK (json, xml,
+    csv or tsv), and the media type of an RDF format for CONSTRUCT and DESCRIBE; None where it
+    accepts none of them (the query's form decides which one answers)."""
 
-    ``select`` answers with rdflib terms, so the code above it works on any store: the
-    embedded :class:`OxigraphStore` here, or ``remote.RemoteView`` (one release's graphs on a
-    SPARQL server). ``/sparql`` itself runs in query workers (embedded) or on the server
-    (``proxy``), under the same limits.
+    select: str | None
+    graph: str | None
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The dataset of a query: the protocol's parameters, else its FROM clauses; None for
+    both: the union of every graph as the default graph, and every graph named."""
+
+    default: tuple[str, ...] | None = None
+    named: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a resource's incoming links."""
+
+    cursor: int = 0
+    size: int = 200
+
+
+class Runner(Protocol):
+    """Where a store's ``/sparql`` answers are worked out: ``executor.QueryPool``."""
+
+    timeout: float
+
+    def run(self, job: Job | SyntaxJob) -> Answer: ...
+
+    def run_here(self, function: Callable[..., Answer], *args: Any) -> Answer: ...
+
+
+class GraphStore(Protocol):
+    """What the service needs from a store; it owns the whole read path.
+
+    ``select`` answers with rdflib terms, so the code above it works on any store; ``answer``
+    answers a checked ``/sparql`` query with bytes in the client's format, under the service's
+    limits; ``describe`` gives what a resource page shows. Two implementations: the embedded
+    :class:`OxigraphStore` here (queries in killable worker processes), and
+    ``remote.RemoteView`` (one release's graphs on a SPARQL server). A third server is a new
+    class, not new branches in the routers.
     """
+
+    version: str
 
     def select(self, query: str) -> list[dict[str, Any]]: ...
 
+    def answer(self, checked: CheckedQuery, format: ResultFormat, dataset: Dataset = Dataset()) -> Answer: ...
+
+    def describe(self, iri: str, page: Page = Page()) -> Description: ...
+
 
 class OxigraphStore:
-    """A release's embedded store, opened read-only."""
+    """A release's embedded store, opened read-only; ``/sparql`` runs in ``runner``'s worker
+    processes, which open the same folder themselves."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, runner: Runner | None = None, max_rows: int = 100_000,
+                 version: str = "") -> None:
+        self.path, self.runner, self.max_rows, self.version = path, runner, max_rows, version
         try:
             self.store = ox.Store.read_only(str(path))
         except OSError as exc:
@@ -96,6 +150,20 @@ class OxigraphStore:
         solutions = self.query(query)
         names = [v.value for v in solutions.variables]
         return [{n: from_ox(s[n]) for n in names if s[n] is not None} for s in solutions]
+
+    def answer(self, checked: CheckedQuery, format: ResultFormat, dataset: Dataset = Dataset()) -> Answer:
+        """Evaluate in a worker process (killed at the time limit; the answer refused past
+        ``max_rows``)."""
+        if self.runner is None:
+            raise ReleaseError("this store was opened without query workers")
+        job = Job(str(self.path), checked.text, format.select, format.graph, self.max_rows,
+                  dataset.default, dataset.named, checked.base_iri)
+        return self.runner.run(job)
+
+    def describe(self, iri: str, page: Page = Page()) -> Description:
+        from etclod.describe import describe
+
+        return describe(self, iri, cursor=page.cursor, page_size=page.size)
 
     def __len__(self) -> int:
         return len(self.store)

@@ -81,9 +81,12 @@ def _amount(rng: random.Random, low: int, high: int) -> Decimal:
     return Decimal(rng.randrange(low * 100, high * 100)) / 100
 
 
-def generate(projects: int, seed: int = 2018) -> dict[str, list[dict[str, Any]]]:
-    """Records for ``projects`` projects, the same for the same ``projects`` and ``seed``."""
+def generate(projects: int, seed: int = 2018, sources_per_project: bool = False) -> dict[str, list[dict[str, Any]]]:
+    """Records for ``projects`` projects, the same for the same ``projects`` and ``seed``. With
+    ``sources_per_project``, each project and its partnerships are read from a source of their
+    own, as the keep.eu importer writes them: one named graph per project."""
     rng = random.Random(seed)
+    project_sources: list[dict[str, Any]] = []
     programmes = _programmes(rng)
     organisations = [_organisation(rng, i) for i in range(max(10, projects * 2))]
     project_records, partnerships = [], []
@@ -105,6 +108,11 @@ def generate(projects: int, seed: int = 2018) -> dict[str, list[dict[str, Any]]]
                    "total_budget": str(total), "eu_funding": str(eu),
                    "themes": rng.sample(THEMES, rng.randrange(1, 3)), "keep_id": 100_000 + index,
                    "sources": [SOURCE_ID]}
+        if sources_per_project:
+            source_id = f"keep-project-{100_000 + index}"
+            project_sources.append({"type": "source", "id": source_id, "kind": "web-page",
+                                    "title": {"en": f"keep.eu project {100_000 + index}"}})
+            project["sources"] = [source_id]
         project_records.append(project)
         partners = rng.sample(organisations, rng.randrange(3, 8))
         shares = [rng.random() + 0.2 for _ in partners]
@@ -113,19 +121,19 @@ def generate(projects: int, seed: int = 2018) -> dict[str, list[dict[str, Any]]]
                 "type": "partnership", "id": f"p{index:06d}-{n}", "project": project["id"],
                 "organisation": org["id"], "role": "lead-partner" if n == 0 else "partner",
                 "budget": str((total * Decimal(share / sum(shares))).quantize(Decimal("0.01"))),
-                "sources": [SOURCE_ID]})
+                "sources": project["sources"]})
     source = [{"type": "source", "id": SOURCE_ID, "kind": "dataset",
                "title": {"en": f"Synthetic keep.eu-sized data set ({projects} projects, seed {seed})",
-                         "lv": f"Sintētiska keep.eu apjoma datu kopa ({projects} projekti)"}}]
+                         "lv": f"Sintētiska keep.eu apjoma datu kopa ({projects} projekti)"}}] + project_sources
     return {"sources": source, "programmes": programmes, "organisations": organisations,
             "projects": project_records, "partnerships": partnerships}
 
 
-def write(out: Path, projects: int, seed: int = 2018) -> dict[str, int]:
+def write(out: Path, projects: int, seed: int = 2018, sources_per_project: bool = False) -> dict[str, int]:
     """Write the record files into ``out``; return how many records of each kind."""
     out.mkdir(parents=True, exist_ok=True)
     counts = {}
-    for name, records in generate(projects, seed).items():
+    for name, records in generate(projects, seed, sources_per_project).items():
         (out / f"{name}.json").write_text(json.dumps(records, ensure_ascii=False, indent=0), "utf-8")
         counts[name] = len(records)
     return counts

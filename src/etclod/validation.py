@@ -130,23 +130,36 @@ class CompiledValidator:
 
 
 def judge(mapped: list[Mapped], fixed: Iterable[Triple], shapes: Graph, base: str,
-          engine: str = "compiled", store: Any = None) -> Verdict:
+          engine: str = "compiled", store: Any = None, hold: Any = None) -> Verdict:
     """Validate every record; reject the ones that fail and, transitively, those that point at
     a rejected record; repeat until what is left conforms.
 
     ``fixed`` are triples that are not records (the themes scheme): a violation there is an
     error of the project's own files, not of a record. ``engine`` is ``compiled`` (the shapes
     as SPARQL on Oxigraph) or ``pyshacl``; both give the same verdicts. ``store`` holds every
-    record's quads (each in its record's graph) and loses the rejected ones.
+    record's quads (each in its record's graph) and loses the rejected ones. ``hold(mapped,
+    rejection)`` may give a record's last good version to validate and publish in its place
+    (then nothing that points at it is rejected for that).
     """
     from etclod.store import to_quads
 
     fixed = list(fixed)
-    owner: dict[URIRef, Mapped] = {}
+    owner: dict[URIRef, list[Mapped]] = {}  # several records of one resource (merged) share it
     for m in mapped:
         for s, _, _ in m.triples:
-            owner.setdefault(s, m)
-    accepted = {m.loaded.key: m for m in mapped}
+            found = owner.setdefault(s, [])
+            if not found or found[-1] is not m:
+                found.append(m)
+    accepted: dict[tuple[str, str], Mapped] = {}
+    key_of: dict[int, tuple[str, str]] = {}
+    for m in mapped:  # records of one id from two sources (merged) each keep a key of their own
+        key = m.loaded.key
+        n = 1
+        while key in accepted:
+            n += 1
+            key = (m.loaded.key[0], f"{m.loaded.key[1]}\x00{n}")
+        accepted[key] = m
+        key_of[id(m)] = key
     rejected: list[rec.Rejection] = []
     first: ValidationReport | None = None
     passes = 0
@@ -173,18 +186,26 @@ def judge(mapped: list[Mapped], fixed: Iterable[Triple], shapes: Graph, base: st
             return Verdict(list(accepted.values()), rejected, first, report, passes)
         reasons: dict[tuple[str, str], list[rec.Reason]] = {}
         for r in violations:
-            m = owner.get(r.focus)
-            if m is None or m.loaded.key not in accepted:
+            m = _owner_of(owner.get(r.focus, []), r, accepted, key_of)
+            if m is None:
                 raise InputError(f"the project's own data does not conform to the shapes: "
                                  f"{r.focus} {r.path}: {r.message}")
             field_name = FIELD_OF_PREDICATE.get(r.path, str(r.path) if r.path else None)
-            reasons.setdefault(m.loaded.key, []).append(
+            reasons.setdefault(key_of[id(m)], []).append(
                 rec.Reason(r.message, field_name, _display_value(base, r.value), "shacl"))
         before = dict(accepted)
+        swapped: list[Mapped] = []
         for key, why in reasons.items():
-            rejected.append(_rejection(accepted.pop(key).loaded, why))
-        _cascade(accepted, set(reasons), rejected)
-        gone = [before[key] for key in before if key not in accepted]
+            rejection = _rejection(accepted.pop(key).loaded, why)
+            rejected.append(rejection)
+            replacement = hold(before[key], rejection) if hold is not None else None
+            if replacement is not None:
+                accepted[key] = replacement
+                swapped.append(replacement)
+                for s, _, _ in replacement.triples:
+                    owner[s] = replacement
+        _cascade(accepted, set(reasons) - {m.loaded.key for m in swapped}, rejected)
+        gone = [before[key] for key in before if key not in accepted or accepted[key] is not before[key]]
         targets = [s for s in (store, compiled.store if compiled is not None and store is None else None)
                    if s is not None]
         for target in targets:
@@ -192,6 +213,21 @@ def judge(mapped: list[Mapped], fixed: Iterable[Triple], shapes: Graph, base: st
                 graph = m.graph if target is store else None
                 for quad in to_quads(graph, m.triples) if graph is not None else _default_quads(m.triples):
                     target.remove(quad)
+            for m in swapped:
+                target.extend(to_quads(m.graph, m.triples) if target is store else _default_quads(m.triples))
+
+
+def _owner_of(candidates: list[Mapped], result: Result, accepted: dict[tuple[str, str], Mapped],
+              key_of: dict[int, tuple[str, str]]) -> Mapped | None:
+    """The record a result is about: of the records that state the focus node, the one that
+    states the offending value, else the first (the one of highest precedence)."""
+    alive = [m for m in candidates if key_of[id(m)] in accepted]
+    if result.path is not None:
+        for m in alive:
+            if any(s == result.focus and p == result.path and (result.value is None or o == result.value)
+                   for s, p, o in m.triples):
+                return m
+    return alive[0] if alive else None
 
 
 def _default_quads(triples: list[Triple]) -> Any:
@@ -203,7 +239,8 @@ def _default_quads(triples: list[Triple]) -> Any:
 
 
 def _rejection(loaded: rec.Loaded, reasons: list[rec.Reason]) -> rec.Rejection:
-    return rec.Rejection(loaded.file, reasons, loaded.line, loaded.record.type, loaded.record.id, loaded.raw)
+    return rec.Rejection(loaded.file, reasons, loaded.line, loaded.record.type, loaded.record.id, loaded.raw,
+                         loaded.lines, source=loaded.source)
 
 
 def _cascade(items: dict[tuple[str, str], Any], gone: set[tuple[str, str]], rejected: list[rec.Rejection],
@@ -225,9 +262,28 @@ def _cascade(items: dict[tuple[str, str], Any], gone: set[tuple[str, str]], reje
         gone = next_gone
 
 
-def reject_dangling(loaded: list[rec.Loaded], rejected: list[rec.Rejection]) -> list[rec.Loaded]:
-    """Records whose references point at records that failed to load are rejected up front,
-    naming the record they point at (SHACL would only see a missing resource)."""
+def reject_dangling(loaded: list[rec.Loaded], rejected: list[rec.Rejection],
+                    kept: Iterable[tuple[str, str]] = (), fixed: Iterable[tuple[str, str]] = ()) -> list[rec.Loaded]:
+    """Records whose references point at records that failed to load, or at records that are
+    not in the data at all (with the nearest ids: "did you mean ...?"), are rejected up front,
+    naming the record they point at (SHACL would only see a missing resource). ``kept``:
+    records held back at their last good version; ``fixed``: resources that are not records
+    (the themes of ``themes.ttl``)."""
     keep = {item.key: item for item in loaded}
-    _cascade(keep, {(r.type, r.id) for r in rejected if r.type and r.id}, rejected, lambda item: item)
+    kept, known = set(kept), set(keep) | set(kept) | set(fixed)
+    gone = {(r.type, r.id) for r in rejected if r.type and r.id} - kept - set(keep)
+    ids: dict[str, list[str]] = {}
+    for rtype, rid in known:
+        ids.setdefault(rtype, []).append(rid)
+    unknown = set()
+    for key, item in list(keep.items()):
+        why = [rec.Reason(f"points at {rtype} {rid!r}, which is not in the data"
+                          + (rec.did_you_mean(rid, ids.get(rtype, [])) or f" (no {rtype} has that id)"),
+                          fname, rid, "reference")
+               for fname, rtype, rid in item.record.references() if (rtype, rid) not in known and (rtype, rid) not in gone]
+        if why:
+            rejected.append(_rejection(item, why))
+            del keep[key]
+            unknown.add(key)
+    _cascade(keep, gone | unknown, rejected, lambda item: item)
     return list(keep.values())

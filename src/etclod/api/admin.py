@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from etclod import inbox
 from etclod.errors import EtclodError
+from etclod.lastgood import RemovalsError
 from etclod.release import build_release
 from etclod.remote import push_if_remote
 
@@ -58,7 +59,15 @@ async def upload_records(request: Request) -> JSONResponse:
     except inbox.UploadRejectedError as exc:
         return JSONResponse({"error": exc.code, "message": exc.message, "status": exc.status,
                              "upload": exc.document}, status_code=422)
+    except RemovalsError as exc:
+        return _removals(exc)
     return JSONResponse(upload.status, status_code=201)
+
+
+def _removals(exc: RemovalsError) -> JSONResponse:
+    """409: the build would unpublish more records than ETCLOD_MAX_REMOVALS allows; which ones."""
+    return JSONResponse({"error": exc.code, "message": exc.message, "status": exc.status,
+                         "removals": exc.removals}, status_code=exc.status)
 
 
 @router.get("/records", summary="Every upload with its status")
@@ -69,7 +78,10 @@ def uploads(request: Request) -> JSONResponse:
 @router.post("/build", summary="Build a new release from the data folder and the accepted uploads")
 async def build(request: Request) -> JSONResponse:
     settings = request.app.state.settings
-    result = await run_in_threadpool(build_release, settings)
+    try:
+        result = await run_in_threadpool(build_release, settings)
+    except RemovalsError as exc:
+        return _removals(exc)
     pushed = await run_in_threadpool(push_if_remote, settings, result.path)
     return JSONResponse({"release": result.version, "published": result.published,
                          "pushed_to": settings.store_url.removeprefix("sparql+") if pushed else None,

@@ -9,19 +9,22 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_redoc_html
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from etclod import __version__
-from etclod.api import admin, browse, downloads, meta, reconcile, resources, sparql
+from etclod.api import admin, browse, downloads, graphs, meta, reconcile, reconcile_v1, resources, sparql
 from etclod.api.limits import BodyLimit
 from etclod.api.charts import figures
 from etclod.api.http import LanguageCookie, error_response, etclod_error_response
 from etclod.api.metrics import Metrics, MetricsMiddleware
 from etclod.api.pages import Pages
 from etclod.api.state import ReleaseHolder
+from etclod.cache import AnswerCache
 from etclod.errors import EtclodError
 from etclod.executor import QueryPool
 from etclod.sandbox import Policy
@@ -71,25 +74,29 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             app.state.pool.close()
 
-    app = FastAPI(title="etclod", version=__version__, lifespan=lifespan,
+    # FastAPIOffline: FastAPI with /docs and /redoc served from the package's own Swagger UI and
+    # ReDoc files (FastAPI's documented self-hosting), so the API pages work without internet
+    app = FastAPIOffline(title="etclod", version=__version__, lifespan=lifespan, redoc_url=None,
                   description="Linked open data for European Territorial Cooperation (Interreg): "
                               "resources, SPARQL 1.1, dumps and a DCAT-AP catalogue.")
     app.state.settings = settings
-    app.state.holder = ReleaseHolder(settings)
-    app.state.pages = Pages(settings.ontology_dir)
-    app.state.shapes = load_shapes(settings.ontology_dir / "shapes.ttl")
-    app.state.metrics = Metrics()
     app.state.pool = QueryPool(settings.query_workers, settings.query_timeout, settings.max_concurrent_queries,
                                settings.worker_max_growth_mb, worker_policy(settings))
-
-    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
-                       allow_headers=["*"], expose_headers=["ETag", "Link", "Last-Modified", "X-Checksum-SHA256",
-                                                            "Repr-Digest", "X-Etclod-Release", "Content-Range"])
+    app.state.holder = ReleaseHolder(settings, app.state.pool)
+    app.state.pages = Pages(settings.ontology_dir)
+    app.state.shapes = load_shapes(settings.ontology_dir / "shapes.ttl")
+    app.state.metrics = Metrics(retired=lambda: app.state.pool.retired)
+    app.state.answers = AnswerCache(settings.cache_mb, size=lambda answer: len(answer.body))
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
 
     app.add_middleware(LanguageCookie)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    # outermost, so the refusals of the limits (413, 414) carry CORS headers too
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
+                       allow_headers=["*"], expose_headers=["ETag", "Link", "Last-Modified", "X-Checksum-SHA256",
+                                                            "Repr-Digest", "X-Etclod-Release", "Content-Range",
+                                                            "Content-Encoding", "Retry-After"])
 
     @app.exception_handler(EtclodError)
     async def on_etclod_error(request: Request, exc: EtclodError) -> Response:
@@ -111,16 +118,31 @@ def create_app(settings: Settings) -> FastAPI:
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s", request.url.path)
+        # answered outside every middleware (Starlette's ServerErrorMiddleware): CORS by hand
         return error_response(request, "internal_error",
-                              "the server failed to answer this request; it has been logged", 500)
+                              "the server failed to answer this request; it has been logged", 500,
+                              {"Access-Control-Allow-Origin": "*"})
 
     app.include_router(meta.router)
     app.include_router(resources.router)
     app.include_router(sparql.router)
     app.include_router(downloads.router)
     app.include_router(reconcile.router)
+    app.include_router(reconcile_v1.router)
+    app.include_router(graphs.router)
     app.include_router(browse.router)
     if settings.admin_token:
         app.include_router(admin.router)
     app.mount("/static", StaticFiles(packages=[("etclod", "static")]), name="static")
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> Response:
+        # ReDoc from the package's files; its page may load nothing from elsewhere (ReDoc's
+        # bundle would fetch its logo from its CDN)
+        page = get_redoc_html(openapi_url=app.openapi_url or "/openapi.json", title="etclod - ReDoc",
+                              redoc_js_url="/static-offline-docs/redoc.standalone.js", with_google_fonts=False,
+                              redoc_favicon_url="/static-offline-docs/favicon.png")
+        page.headers["Content-Security-Policy"] = ("default-src 'self' 'unsafe-inline' blob: data:; "
+                                                   "img-src 'self' data:; connect-src 'self'")
+        return page
     return app

@@ -1,29 +1,38 @@
-"""HTTP layer: the landing page's figures, as server-rendered SVG bar charts (no script, no CDN)."""
+"""HTTP layer: the landing page's figures, as server-rendered bar charts (HTML and CSS: no
+script, no CDN; every label whole, wrapping on narrow screens; the bars scale with the page)."""
 
 from __future__ import annotations
 
 from html import escape
 from typing import Any
 
+from etclod import i18n
 from etclod.describe import pick_label
+from etclod.i18n import N_
+from etclod.places import place_label
 
 QUERIES = {
-    "programmes": """SELECT ?k (COUNT(DISTINCT ?p) AS ?n) (SUM(?eu) AS ?v) WHERE {
-        ?p <https://w3id.org/etclod/def#programme> ?k OPTIONAL { ?p <https://w3id.org/etclod/def#euFunding> ?eu } }
-        GROUP BY ?k ORDER BY DESC(?n) LIMIT 12""",
+    "programmes": """SELECT ?k (COUNT(DISTINCT ?p) AS ?n) (SUM(?eu) AS ?v) (COUNT(DISTINCT ?counted) AS ?c) WHERE {
+        ?p <https://w3id.org/etclod/def#programme> ?k
+        OPTIONAL { ?p <https://w3id.org/etclod/def#euFunding> ?eu BIND(?p AS ?counted) } }
+        GROUP BY ?k ORDER BY DESC(?n) ?k LIMIT 12""",
     "countries": """SELECT ?k (COUNT(?m) AS ?n) WHERE { ?m <http://www.w3.org/ns/org#member> ?o .
-        ?o <https://w3id.org/etclod/def#country> ?k } GROUP BY ?k ORDER BY DESC(?n) LIMIT 12""",
+        ?o <https://w3id.org/etclod/def#country> ?k } GROUP BY ?k ORDER BY DESC(?n) ?k LIMIT 12""",
     "themes": """SELECT ?k (COUNT(DISTINCT ?p) AS ?n) WHERE { ?p a <https://w3id.org/etclod/def#Project> ;
-        <https://w3id.org/etclod/def#theme> ?k } GROUP BY ?k ORDER BY DESC(?n) LIMIT 12""",
+        <https://w3id.org/etclod/def#theme> ?k } GROUP BY ?k ORDER BY DESC(?n) ?k LIMIT 12""",
     "regions": """SELECT ?k (COUNT(?m) AS ?n) WHERE { ?m <http://www.w3.org/ns/org#member> ?o .
-        ?o <https://w3id.org/etclod/def#nutsRegion> ?k } GROUP BY ?k ORDER BY DESC(?n) LIMIT 12""",
+        ?o <https://w3id.org/etclod/def#nutsRegion> ?k } GROUP BY ?k ORDER BY DESC(?n) ?k LIMIT 12""",
 }
 TITLES = {
-    "programmes": ("Projects per programme (EU funding in EUR)", "Projekti pa programmām (ES finansējums EUR)"),
-    "countries": ("Partners per country", "Partneri pa valstīm"),
-    "themes": ("Projects per theme", "Projekti pa tēmām"),
-    "regions": ("Partners per NUTS region", "Partneri pa NUTS reģioniem"),
+    "programmes": N_("Projects per programme"),
+    "countries": N_("Partners per country"),
+    "themes": N_("Projects per theme"),
+    "regions": N_("Partners per NUTS region"),
 }
+COUNTED = {"programmes": (N_("%(n)s project"), N_("%(n)s projects")),
+           "themes": (N_("%(n)s project"), N_("%(n)s projects")),
+           "countries": (N_("%(n)s partnership"), N_("%(n)s partnerships")),
+           "regions": (N_("%(n)s partnership"), N_("%(n)s partnerships"))}
 
 
 def figures(store: Any) -> dict[str, list[dict[str, Any]]]:
@@ -38,32 +47,35 @@ def figures(store: Any) -> dict[str, list[dict[str, Any]]]:
             for row in store.select(f"SELECT ?k ?l WHERE {{ VALUES ?k {{ {values} }} "
                                     f"?k <http://www.w3.org/2000/01/rdf-schema#label> ?l }}"):
                 labels.setdefault(str(row["k"]), []).append(row["l"])
-        out[name] = [{"key": str(r["k"]), "count": int(r["n"]), "value": float(r["v"]) if r.get("v") is not None else None,
+        out[name] = [{"key": str(r["k"]), "count": int(r["n"]),
+                      "value": str(r["v"]) if r.get("v") is not None and int(r.get("c") or 0) else None,
+                      "with_figures": int(r["c"]) if r.get("c") is not None else 0,
                       "labels": labels.get(str(r["k"]), [])} for r in rows]
     return out
 
 
 def bar_chart(name: str, rows: list[dict[str, Any]], lang: str, base: str) -> str:
-    """A horizontal bar chart with a text label and number on every bar, and a title for
-    screen readers."""
-    title = TITLES[name][0 if lang == "en" else 1]
+    """A horizontal bar chart: every bar with its whole label on its own line, its count and,
+    for programmes, the EU funding of the projects that have figures (saying how many)."""
+    title = i18n.tr(lang, TITLES[name])
     if not rows:
-        return f"<p>{escape(title)}: —</p>"
-    height, width, label_w = 22 * len(rows) + 10, 640, 300
+        return f'<figure class="chart"><figcaption>{escape(title)}</figcaption><p>—</p></figure>'
     top = max(r["count"] for r in rows) or 1
-    parts = [f'<svg class="chart" role="img" aria-labelledby="chart-{name}" viewBox="0 0 {width} {height}" '
-             f'width="{width}" style="max-width:100%;height:auto" xmlns="http://www.w3.org/2000/svg"><title id="chart-{name}">{escape(title)}</title>']
-    for i, row in enumerate(rows):
+    one, many = COUNTED[name]
+    items = []
+    for row in rows:
         key = row["key"]
-        label = pick_label(row["labels"], lang) or key.rsplit("/", 1)[-1]
-        label = label if len(label) <= 42 else label[:40] + "…"
-        y = 5 + 22 * i
-        bar = max(2, int((width - label_w - 120) * row["count"] / top))
-        number = f"{row['count']}" + (f" · {row['value']:,.0f} €" if row.get("value") else "")
+        label = pick_label(row["labels"], lang) or place_label(key, lang) or key.rsplit("/", 1)[-1]
+        number = i18n.ntr(lang, one, many, row["count"])
+        if row.get("value") is not None:
+            covered = i18n.ntr(lang, "EU funding of %(n)s project with figures",
+                               "EU funding of %(n)s projects with figures", row["with_figures"])
+            number += f" · {covered}: {i18n.format_money(row['value'], lang)}"
         href = "/" + key[len(base):] if key.startswith(base) else None
-        text = f'<text x="0" y="{y + 14}">{escape(label)}</text>'
-        parts.append(f'<a href="{escape(href)}">{text}</a>' if href else text)
-        parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{bar}" height="14" rx="2"></rect>')
-        parts.append(f'<text x="{label_w + bar + 6}" y="{y + 14}">{escape(number)}</text>')
-    parts.append("</svg>")
-    return f'<figure><figcaption>{escape(title)}</figcaption>{"".join(parts)}</figure>'
+        text = f'<a href="{escape(href)}">{escape(label)}</a>' if href else escape(label)
+        width = max(1.0, 100.0 * row["count"] / top)
+        items.append(f'<li><span class="bar-label">{text}</span>'
+                     f'<span class="bar-row"><span class="track"><span class="bar" style="width:{width:.1f}%"></span></span>'
+                     f'<span class="bar-value">{escape(number)}</span></span></li>')
+    return (f'<figure class="chart" id="chart-{name}"><figcaption>{escape(title)}</figcaption>'
+            f'<ul class="bars">{"".join(items)}</ul></figure>')

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from etclod.api.state import ServedRelease
 from etclod.errors import EtclodError, NotAcceptableError
-from etclod.formats import Format, negotiate, parse_accept
+from etclod.formats import FORMATS, HTML, Format, format_quality, negotiate, parse_accept
 
 LANGUAGES = ("en", "lv")
 LANG_COOKIE = "etclod_lang"
@@ -80,15 +80,19 @@ def choose_format(request: Request, offered: tuple[Format, ...], *, param: str |
 
 
 def wants_html(request: Request) -> bool:
-    """A browser: it asks for text/html before any RDF or JSON type."""
-    for media, q in parse_accept(request.headers.get("accept")):
-        if q <= 0:
+    """A browser: it names text/html (or XHTML) and prefers it to every RDF, results or JSON
+    type it names (RFC 9110 preference: the most specific range's q decides)."""
+    header = request.headers.get("accept")
+    html = format_quality(header, HTML)
+    if html is None or html[0] <= 0 or html[1] < 3:
+        return False
+    for fmt in FORMATS:
+        if fmt is HTML:
             continue
-        if media in ("text/html", "application/xhtml+xml"):
-            return True
-        if media != "*/*":
+        other = format_quality(header, fmt)
+        if other is not None and other[1] == 3 and (other[0] > html[0] or (other[0] == html[0] and other[2] < html[2])):
             return False
-    return False
+    return True
 
 
 def choose_language(request: Request) -> str:
@@ -112,10 +116,26 @@ def etag_for(release: ServedRelease, *parts: str) -> str:
     return f'"{digest}"'
 
 
+def etag_matches(header: str | None, etag: str) -> bool:
+    """Whether an If-None-Match header matches ``etag`` by the weak comparison RFC 9110 section
+    13.1.2 prescribes for it (``W/"x"`` matches ``"x"``: a proxy that weakens our ETags still
+    gets 304s); ``*`` matches any current representation.
+
+    >>> etag_matches('W/"abc", "def"', '"abc"'), etag_matches("*", '"x"'), etag_matches('"abd"', '"abc"')
+    (True, True, False)
+    """
+    if not header:
+        return False
+    if header.strip() == "*":
+        return True
+    ours = etag.strip().removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == ours for tag in header.split(","))
+
+
 def not_modified(request: Request, etag: str, release: ServedRelease) -> bool:
     inm = request.headers.get("if-none-match")
     if inm is not None:
-        return etag in [t.strip() for t in inm.split(",")] or inm.strip() == "*"
+        return etag_matches(inm, etag)
     ims = request.headers.get("if-modified-since")
     if ims:
         try:
@@ -141,12 +161,26 @@ def error_response(request: Request, code: str, message: str, status: int,
     """The one error shape: JSON ``{error, message, status}``, or a readable page for a browser."""
     body = {"error": code, "message": message, "status": status}
     if wants_html(request):
-        page = (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{status} "
-                f"{html.escape(code)}</title><link rel=\"stylesheet\" href=\"/static/etclod.css\"></head>"
-                f"<body><main><h1>{status}: {html.escape(code.replace('_', ' '))}</h1>"
-                f"<p>{html.escape(message)}</p><p><a href=\"/\">etclod home</a></p></main></body></html>")
-        return HTMLResponse(page, status_code=status, headers=headers)
+        return HTMLResponse(error_page(request, code, message, status), status_code=status, headers=headers)
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def error_page(request: Request, code: str, message: str, status: int) -> str:
+    """The error as a page in the reader's language, with the site's navigation and search."""
+    pages = getattr(request.app.state, "pages", None)
+    lang = choose_language(request)
+    if pages is None:  # not an etclod app (cannot happen in create_app): the plain message
+        return (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{status}</title></head>"
+                f"<body><main><h1>{status}</h1><p>{html.escape(message)}</p><p><a href=\"/\">etclod</a></p>"
+                f"</main></body></html>")
+    from etclod import i18n
+
+    heading, explanation = i18n.error_words(status, lang)
+    release = request.app.state.holder.current_or_none()
+    lists = [(f"/id/{rtype}/", pages.type_name(rtype, lang, 1)) for rtype in ("programme", "project", "organisation")]
+    return pages.render("error.html", lang=lang, request=request, title=f"{status} · {heading}", heading=heading,
+                        explanation=explanation, message=message, lists=lists, code=code,
+                        release=release.version if release else "—")
 
 
 def etclod_error_response(request: Request, exc: EtclodError) -> Response:

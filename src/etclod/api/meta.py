@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from fastapi import APIRouter, Request
+from markupsafe import Markup
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from rdflib import Graph, URIRef
 from rdflib.namespace import OWL, RDF, RDFS
 
+from etclod import i18n
 from etclod.api.charts import bar_chart, figures
+from etclod.api.info_pages import catalog_page, validation_rows
+from etclod.recordtypes import TYPES
 from etclod.api.http import cache_headers, choose_format, choose_language, conditional, etag_for, get_and_head, wants_html
 from etclod.api.resources import serialize
-from etclod.describe import pick_label
+from etclod.describe import labels_of, pick_label
+from etclod.i18n import N_
+from etclod.listing import count_types
+from etclod.search import SEARCH_FILE
 from etclod.errors import EtclodError
 from etclod.executor import ValidateJob
 from etclod.formats import HTML, RDF_FORMATS
-from etclod.namespaces import SH, VOID
+from etclod.namespaces import ETC, SH, VOID
 
 router = APIRouter()
 
@@ -35,8 +45,13 @@ def _rdf(request: Request, graph: Graph, etag_parts: tuple[str, ...]) -> Respons
 
 @get_and_head(router, "/catalog", summary="DCAT-AP 3 catalogue of the current release")
 def catalog(request: Request) -> Response:
-    """Turtle, JSON-LD, N-Triples or RDF/XML by Accept or ``?format=``."""
-    return _rdf(request, request.app.state.holder.get().catalog, ("catalog",))
+    """Turtle, JSON-LD, N-Triples or RDF/XML by Accept or ``?format=``; a page for a browser."""
+    release = request.app.state.holder.get()
+    if wants_html(request) and not request.query_params.get("format"):
+        lang = choose_language(request)
+        page = catalog_page(request.app.state.pages, request, release.catalog, lang, release.version)
+        return HTMLResponse(page, headers={"Vary": "Accept, Accept-Language, Cookie"})
+    return _rdf(request, release.catalog, ("catalog",))
 
 
 @get_and_head(router, "/.well-known/void", summary="VoID description")
@@ -53,23 +68,42 @@ def void(request: Request) -> Response:
     return _rdf(request, graph, ("void",))
 
 
+ONTOLOGY_GROUPS = ((N_("Classes"), OWL.Class), (N_("Relations to other resources"), OWL.ObjectProperty),
+                   (N_("Properties with values"), OWL.DatatypeProperty))
+
+
+def _linked(pages: Any, text: str, lang: str) -> Markup:
+    """A term's comment with the terms it names (``etc:keptFromRelease``) as links labelled by
+    their names, not as prefixed names."""
+    parts = re.split(r"\betc:([A-Za-z][A-Za-z0-9]*)", text)
+    out = Markup("")
+    for index, part in enumerate(parts):
+        if index % 2:
+            out += Markup('<a href="#{0}">{1}</a>').format(part, pages.term(ETC[part], lang))
+        else:
+            out += part
+    return out
+
+
 def _ontology_page(request: Request, lang: str) -> str:
     pages = request.app.state.pages
     onto = pages.ontology
     terms = []
-    for kind, rdf_type in (("Classes", OWL.Class), ("Object properties", OWL.ObjectProperty),
-                           ("Datatype properties", OWL.DatatypeProperty)):
+    for kind, rdf_type in ONTOLOGY_GROUPS:
         items = []
-        for term in sorted(onto.subjects(RDF.type, rdf_type), key=str):
-            items.append({"iri": str(term), "name": str(term).split("#")[-1],
-                          "label": pick_label(list(onto.objects(term, RDFS.label)), lang),
-                          "comment": pick_label(list(onto.objects(term, RDFS.comment)), lang),
+        for term in onto.subjects(RDF.type, rdf_type):
+            comment = pick_label(list(onto.objects(term, RDFS.comment)), lang)
+            label = pick_label(list(onto.objects(term, RDFS.label)), lang) or pages.term(term, lang)
+            items.append({"iri": str(term), "name": str(term).split("#")[-1], "label": label[:1].upper() + label[1:],
+                          "comment": _linked(pages, comment, lang) if comment and comment != "None" else None,
                           "super": [pages.term(s, lang) for s in onto.objects(term, RDFS.subClassOf)]
                           + [pages.term(s, lang) for s in onto.objects(term, RDFS.subPropertyOf)]})
-        terms.append((kind, items))
+        items.sort(key=lambda item: item["label"].casefold())
+        terms.append((i18n.tr(lang, kind), items))
     holder = request.app.state.holder.current_or_none()
-    return pages.render("def.html", lang=lang, title="etclod ontology", groups=terms,
-                        release=holder.version if holder else "none")
+    crumbs = [(i18n.tr(lang, "Home"), "/"), (i18n.tr(lang, "Ontology"), None)]
+    return pages.render("def.html", lang=lang, request=request, title=i18n.tr(lang, "The etclod ontology"),
+                        groups=terms, crumbs=crumbs, release=holder.version if holder else "—")
 
 
 @get_and_head(router, "/def", summary="The ontology (HTML documentation or RDF)")
@@ -113,20 +147,26 @@ def validation(request: Request) -> Response:
     with (release.path / "validation.ttl").open("rb") as handle:
         graph.parse(source=handle, format="turtle")
     fmt = choose_format(request, (HTML, *RDF_FORMATS))
+    conflicts = [f"/releases/{release.version}/{name}" for name in ("conflicts.ttl", "conflicts.csv")
+                 if name in release.manifest.get("files", {})]
     if fmt.key != "html":
+        headers = {"Vary": "Accept"}
+        if conflicts:  # the conflict report of the release: where sources disagree, and whose value won
+            headers["Link"] = ", ".join(f'<{href}>; rel="related"' for href in conflicts)
         return Response(serialize(graph, fmt, request.app.state.settings.base_uri), media_type=fmt.content_type,
-                        headers={"Vary": "Accept"})
-    results = []
-    for node in graph.subjects(RDF.type, SH.ValidationResult):
-        results.append({k: str(graph.value(node, p) or "") for k, p in
-                        (("focus", SH.focusNode), ("path", SH.resultPath), ("value", SH.value),
-                         ("message", SH.resultMessage))})
-    results.sort(key=lambda r: (r["focus"], r["path"]))
+                        headers=headers)
+    lang = choose_language(request)
+    pages = request.app.state.pages
+    focus = {o for o in graph.objects(None, SH.focusNode) if isinstance(o, URIRef)}
+    labels = labels_of(release.store, focus) if focus else {}
+    results = validation_rows(pages, graph, labels, lang, request.app.state.settings.base_uri, SH)
     conforms = graph.value(None, SH.conforms)
-    page = request.app.state.pages.render(
-        "validation.html", lang="en", title="Validation report", results=results,
-        conforms=bool(conforms and conforms.toPython()), manifest=release.manifest, release=release.version)
-    return HTMLResponse(page, headers={"Vary": "Accept"})
+    crumbs = [(i18n.tr(lang, "Home"), "/"), (i18n.tr(lang, "Validation"), None)]
+    page = pages.render(
+        "validation.html", lang=lang, request=request, title=i18n.tr(lang, "Validation report"), results=results,
+        conforms=bool(conforms and conforms.toPython()), manifest=release.manifest, release=release.version,
+        crumbs=crumbs, conflicts=conflicts)
+    return HTMLResponse(page, headers={"Vary": "Accept, Accept-Language, Cookie"})
 
 
 @router.get("/health", summary="Liveness and the release being served")
@@ -149,9 +189,17 @@ def health(request: Request) -> JSONResponse:
 @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
 def metrics(request: Request) -> PlainTextResponse:
     release = request.app.state.holder.current_or_none()
-    return PlainTextResponse(request.app.state.metrics.render(release.version if release else None,
-                                                              request.app.state.pool.retired),
-                             media_type="text/plain; version=0.0.4; charset=utf-8")
+    text = request.app.state.metrics.render(release.version if release else None, request.app.state.pool.retired)
+    answers = request.app.state.answers
+    stats = answers.stats
+    text += ("# HELP etclod_sparql_cache_total /sparql answers served from the cache (hit) or worked out (miss).\n"
+             "# TYPE etclod_sparql_cache_total counter\n"
+             f'etclod_sparql_cache_total{{result="hit"}} {stats.hits}\n'
+             f'etclod_sparql_cache_total{{result="miss"}} {stats.misses}\n'
+             "# HELP etclod_sparql_cache_bytes Bytes of answers kept (bounded by ETCLOD_CACHE_MB).\n"
+             "# TYPE etclod_sparql_cache_bytes gauge\n"
+             f"etclod_sparql_cache_bytes {answers.bytes}\n")
+    return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
 @router.get("/", summary="Home page", response_class=HTMLResponse)
@@ -159,7 +207,6 @@ def home(request: Request) -> Response:
     release = request.app.state.holder.get()
     lang = choose_language(request)
     pages = request.app.state.pages
-    classes = [(pages.term(URIRef(c), lang), n) for c, n in sorted(release.manifest["classes"].items())]
     if not wants_html(request):
         return JSONResponse({"release": release.version, "classes": release.manifest["classes"],
                              "sparql": "/sparql", "catalog": "/catalog", "dumps": "/releases"})
@@ -167,6 +214,10 @@ def home(request: Request) -> Response:
         release.figures = figures(release.store)
     base = request.app.state.settings.base_uri
     charts = [bar_chart(name, rows, lang, base) for name, rows in release.figures.items()]
-    page = pages.render("index.html", lang=lang, title="etclod", classes=classes, manifest=release.manifest,
-                        release=release.version, charts=charts)
+    index = release.path / SEARCH_FILE
+    counts = count_types(index) if index.is_file() else {}
+    lists = [(rtype, pages.type_name(rtype, lang, 1), pages.type_count(rtype, counts[rtype], lang))
+             for rtype in TYPES if counts.get(rtype)]
+    page = pages.render("index.html", lang=lang, request=request, title="etclod", lists=lists,
+                        manifest=release.manifest, release=release.version, charts=charts)
     return HTMLResponse(page, headers={"Vary": "Accept, Accept-Language, Cookie"})

@@ -1,10 +1,21 @@
-"""HTTP layer: request, latency and query counters in the Prometheus text format."""
+"""HTTP layer: request, latency and query counters in the Prometheus text format.
+
+One process counts for itself. Under ``etclod serve --workers N`` each uvicorn worker counts
+its own requests, so the counts are also kept in prometheus_client's multiprocess mode
+(``PROMETHEUS_MULTIPROC_DIR``, set by ``serve``): whichever worker answers ``/metrics`` sums
+every worker's files, and a scrape shows the whole server, not one random worker.
+"""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -36,25 +47,78 @@ class Histogram:
         return out
 
 
-class Metrics:
+class _Shared:
+    """The same counts in prometheus_client's multiprocess files (one per worker process)."""
+
     def __init__(self) -> None:
+        from prometheus_client import Counter as PCounter
+        from prometheus_client import Histogram as PHistogram
+
+        self.requests = PCounter("etclod_requests", "HTTP requests by method, route and status.",
+                                 ["method", "route", "status"], registry=None)
+        self.latency = PHistogram("etclod_request_duration_seconds", "HTTP request latency.", buckets=BUCKETS,
+                                  registry=None)
+        self.queries = PHistogram("etclod_query_duration_seconds", "SPARQL query evaluation time.",
+                                  buckets=BUCKETS, registry=None)
+        self.timeouts = PCounter("etclod_query_timeouts", "Queries stopped at the time limit.", registry=None)
+        self.retired = PCounter("etclod_query_workers_retired", "Query workers replaced after growing past "
+                                "ETCLOD_WORKER_MAX_GROWTH_MB.", registry=None)
+
+    @staticmethod
+    def render() -> str:
+        from prometheus_client import CollectorRegistry, generate_latest
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        return generate_latest(registry).decode("utf-8")
+
+
+class Metrics:
+    def __init__(self, retired: Callable[[], int] = lambda: 0) -> None:
         self._lock = threading.Lock()
         self.requests: Counter[tuple[str, str, int]] = Counter()
         self.latency = Histogram()
         self.queries = Histogram()
-        self.timeouts = 0
+        self._timeouts = 0
         self.refused = 0
+        self._retired, self._retired_seen = retired, 0
+        self.shared: Any = _Shared() if os.environ.get(MULTIPROC_ENV) else None
+
+    @property
+    def timeouts(self) -> int:
+        return self._timeouts
+
+    @timeouts.setter
+    def timeouts(self, value: int) -> None:
+        with self._lock:
+            if self.shared is not None and value > self._timeouts:
+                self.shared.timeouts.inc(value - self._timeouts)
+            self._timeouts = value
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         with self._lock:
             self.requests[(method, route, status)] += 1
             self.latency.observe(seconds)
+            if self.shared is not None:
+                self.shared.requests.labels(method, route, str(status)).inc()
+                self.shared.latency.observe(seconds)
+                retired = self._retired()
+                if retired > self._retired_seen:
+                    self.shared.retired.inc(retired - self._retired_seen)
+                    self._retired_seen = retired
 
     def observe_query(self, seconds: float) -> None:
         with self._lock:
             self.queries.observe(seconds)
+            if self.shared is not None:
+                self.shared.queries.observe(seconds)
 
     def render(self, release: str | None, workers_retired: int = 0) -> str:
+        info = ["# HELP etclod_release_info The release being served.", "# TYPE etclod_release_info gauge",
+                f'etclod_release_info{{version="{release or ""}"}} 1']
+        if self.shared is not None:  # every worker's counts, from the multiprocess files
+            return self.shared.render() + "\n".join(info) + "\n"
         with self._lock:
             lines = ["# HELP etclod_requests_total HTTP requests by method, route and status.",
                      "# TYPE etclod_requests_total counter"]
@@ -73,9 +137,7 @@ class Metrics:
                       "ETCLOD_WORKER_MAX_GROWTH_MB.",
                       "# TYPE etclod_query_workers_retired_total counter",
                       f"etclod_query_workers_retired_total {workers_retired}",
-                      "# HELP etclod_release_info The release being served.",
-                      "# TYPE etclod_release_info gauge",
-                      f'etclod_release_info{{version="{release or ""}"}} 1']
+                      *info]
         return "\n".join(lines) + "\n"
 
 

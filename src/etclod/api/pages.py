@@ -1,25 +1,92 @@
-"""HTTP layer: HTML pages rendered from Jinja2 templates, with labels instead of raw IRIs."""
+"""HTTP layer: HTML pages rendered from Jinja2 templates, in the reader's language, with
+labels instead of identifiers (the words come from the one message catalogue, ``i18n``)."""
 
 from __future__ import annotations
 
+import re
+from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDFS
 
+from etclod import i18n, recordtypes
 from etclod.describe import pick_label
+from etclod.i18n import N_
 from etclod.namespaces import PREFIXES
+from etclod.places import place_label
+
+TYPE_COUNTS: dict[str, str] = {
+    # a count of a type's resources (the catalogue has every plural form of each: Latvian has
+    # three, which the registry's one/many labels cannot give); the names are the registry's
+    "programme": N_("%(n)s programme"), "project": N_("%(n)s project"), "partnership": N_("%(n)s partnership"),
+    "organisation": N_("%(n)s organisation"), "person": N_("%(n)s person"), "event": N_("%(n)s event"),
+    "theme": N_("%(n)s theme"), "source": N_("%(n)s source document"),
+}
+TYPE_PLURALS = {"programme": N_("%(n)s programmes"), "project": N_("%(n)s projects"),
+                "partnership": N_("%(n)s partnerships"), "organisation": N_("%(n)s organisations"),
+                "person": N_("%(n)s people"), "event": N_("%(n)s events"), "theme": N_("%(n)s themes"),
+                "source": N_("%(n)s source documents")}
+
+TERM_LABELS: dict[str, str] = {
+    # words for the reused vocabularies' terms (the etc: terms have their labels in etc.ttl)
+    "http://purl.org/dc/terms/title": N_("Title"), "http://purl.org/dc/terms/description": N_("Description"),
+    "http://purl.org/dc/terms/issued": N_("Published"), "http://purl.org/dc/terms/language": N_("Language"),
+    "http://purl.org/dc/terms/publisher": N_("Publisher"), "http://purl.org/dc/terms/source": N_("Source"),
+    "http://www.w3.org/1999/02/22-rdf-syntax-ns#type": N_("Type"),
+    "http://www.w3.org/2000/01/rdf-schema#label": N_("Name"), "http://www.w3.org/2000/01/rdf-schema#comment": N_("Note"),
+    "http://www.w3.org/2004/02/skos/core#prefLabel": N_("Name"), "http://www.w3.org/2004/02/skos/core#altLabel": N_("Also known as"),
+    "http://www.w3.org/2004/02/skos/core#closeMatch": N_("Close match"), "http://www.w3.org/2004/02/skos/core#exactMatch": N_("Same as"),
+    "http://www.w3.org/2004/02/skos/core#hasTopConcept": N_("Top themes"), "http://www.w3.org/2004/02/skos/core#inScheme": N_("Theme list"),
+    "http://www.w3.org/2004/02/skos/core#topConceptOf": N_("Top theme of"), "http://www.w3.org/2004/02/skos/core#notation": N_("Code"),
+    "http://www.w3.org/2004/02/skos/core#broader": N_("Broader theme"), "http://www.w3.org/2004/02/skos/core#narrower": N_("Narrower theme"),
+    "http://www.w3.org/ns/locn#address": N_("Address"), "http://www.w3.org/ns/locn#adminUnitL1": N_("Country"),
+    "http://www.w3.org/ns/locn#fullAddress": N_("Address"), "http://www.w3.org/ns/locn#postCode": N_("Post code"),
+    "http://www.w3.org/ns/locn#postName": N_("Town"), "http://www.w3.org/ns/org#heldBy": N_("Held by"),
+    "http://www.w3.org/ns/org#holds": N_("Post"), "http://www.w3.org/ns/org#member": N_("Member"),
+    "http://www.w3.org/ns/org#organization": N_("Project"), "http://www.w3.org/ns/org#postIn": N_("In"),
+    "http://www.w3.org/ns/org#role": N_("Role"), "http://www.w3.org/ns/org#subOrganizationOf": N_("Part of"),
+    "http://www.w3.org/ns/prov#wasDerivedFrom": N_("Source"), "http://xmlns.com/foaf/0.1/homepage": N_("Home page"),
+    "http://xmlns.com/foaf/0.1/mbox": N_("E-mail"), "http://xmlns.com/foaf/0.1/name": N_("Name"),
+    "http://xmlns.com/foaf/0.1/title": N_("Honorific"), "https://schema.org/endDate": N_("End"),
+    "https://schema.org/startDate": N_("Start"), "https://schema.org/organizer": N_("Organiser"),
+    "https://schema.org/performer": N_("Performer"), "https://schema.org/url": N_("Web address"),
+    "http://www.w3.org/2002/07/owl#sameAs": N_("Same as"),
+    # classes
+    "http://data.europa.eu/m8g/PublicEvent": N_("Public event"), "https://schema.org/Event": N_("Event"),
+    "http://data.europa.eu/m8g/PublicOrganisation": N_("Public organisation"),
+    "http://www.w3.org/ns/org#Organization": N_("Organisation"), "http://www.w3.org/ns/org#Membership": N_("Membership"),
+    "http://www.w3.org/ns/org#Post": N_("Post"), "http://www.w3.org/ns/person#Person": N_("Person"),
+    "http://xmlns.com/foaf/0.1/Person": N_("Person"), "http://www.w3.org/ns/locn#Address": N_("Address"),
+    "http://www.w3.org/2004/02/skos/core#Concept": N_("Theme"), "http://www.w3.org/2004/02/skos/core#ConceptScheme": N_("Theme list"),
+    "https://schema.org/Dataset": N_("Dataset"), "https://schema.org/NewsArticle": N_("News article"),
+    "https://schema.org/WebPage": N_("Web page"),
+}
+LANGUAGE_NAMES = {"lv": N_("in Latvian"), "en": N_("in English")}
+NAV = [("/", N_("Home")), ("/id/project/", N_("Projects")), ("/sparql", N_("Query")),
+       ("/catalog", N_("Catalogue")), ("/releases", N_("Releases")), ("/def", N_("Ontology")),
+       ("/validation", N_("Validation"))]
 
 
 class Pages:
-    """Templates plus the ontology's labels, loaded once per app."""
+    """Templates plus the ontology's labels, loaded once per app: one template environment
+    per language, each with that language's catalogue and number and date formats."""
 
     def __init__(self, ontology_dir: Path) -> None:
-        self.env = Environment(loader=PackageLoader("etclod", "templates"),
-                               autoescape=select_autoescape(["html"]), trim_blocks=True,
-                               lstrip_blocks=True)
+        self.envs: dict[str, Environment] = {}
+        for lang in i18n.LANGUAGES:
+            env = Environment(loader=PackageLoader("etclod", "templates"),
+                              autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+            env.globals.update(_=partial(i18n.tr, lang), n_=partial(i18n.ntr, lang), lang=lang,
+                               other_lang="en" if lang == "lv" else "lv", nav=NAV)
+            env.filters.update(money=partial(i18n.format_money, lang=lang),
+                               number=partial(i18n.format_number, lang=lang),
+                               date=partial(i18n.format_date, lang=lang),
+                               version=partial(i18n.format_version, lang=lang))
+            self.envs[lang] = env
         self.ontology = Graph()
         with (ontology_dir / "etc.ttl").open("rb") as handle:
             self.ontology.parse(source=handle, format="turtle")
@@ -28,16 +95,61 @@ class Pages:
             if isinstance(s, URIRef) and isinstance(label, Literal):
                 self.term_labels.setdefault(s, []).append(label)
 
-    def render(self, name: str, **context: Any) -> str:
-        return self.env.get_template(name).render(**context)
+    def render(self, name: str, lang: str = "en", request: Any = None, **context: Any) -> str:
+        """A page in ``lang``; with the request, the language switch and breadcrumbs point at
+        this same page in the other language."""
+        lang = lang if lang in self.envs else "en"
+        if request is not None:
+            context.setdefault("path", request.url.path)
+            context["switch_url"] = switch_url(request, "en" if lang == "lv" else "lv")
+        return self.envs[lang].get_template(name).render(lang=lang, **context)
 
-    def term(self, iri: URIRef, lang: str) -> str:
-        """A property or class as words: its ontology label, else its prefixed name."""
-        label = pick_label(self.term_labels.get(iri, []), lang)
-        return label or qname(iri)
+    def term(self, iri: URIRef | str, lang: str) -> str:
+        """A property or class as words: its ontology label, else the catalogue's, else its
+        local name made readable (never a prefixed name)."""
+        label = pick_label(self.term_labels.get(URIRef(str(iri)), []), lang)
+        if label:
+            return label
+        if str(iri) in TERM_LABELS:
+            return i18n.tr(lang, TERM_LABELS[str(iri)])
+        return readable_name(str(iri))
+
+    def type_name(self, rtype: str, lang: str, form: int = 0) -> str:
+        """A record type in words, from the record-type registry: 0 one of them, 1 the
+        list's heading (the plural)."""
+        if rtype not in recordtypes.TYPES:
+            return rtype
+        label = recordtypes.TYPES[rtype].labels.get(lang) or recordtypes.TYPES[rtype].labels["en"]
+        text = label.many if form else label.one
+        return text[:1].upper() + text[1:]
+
+    def type_count(self, rtype: str, n: int, lang: str) -> str:
+        """``12 projects`` / ``12 projekti``, the plural form right for ``n``."""
+        if rtype not in TYPE_COUNTS:
+            return f"{i18n.format_number(n, lang)} {rtype}"
+        return i18n.ntr(lang, TYPE_COUNTS[rtype], TYPE_PLURALS[rtype], n)
+
+
+def switch_url(request: Any, lang: str) -> str:
+    """This page's address with ``lang`` switched (other parameters kept, a cursor too)."""
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    return f"{request.url.path}?{urlencode([*params, ('lang', lang)])}"
+
+
+def readable_name(iri: str) -> str:
+    """The last segment of an IRI, split into words: ``adminUnitL1`` -> ``Admin unit l1``."""
+    local = re.split(r"[#/]", iri.rstrip("/#"))[-1]
+    words = re.sub(r"(?<=[a-z])(?=[A-Z0-9])", " ", local).replace("_", " ").replace("-", " ")
+    return words[:1].upper() + words[1:].lower() if words else iri
+
+
+def value_label(iri: str, labels: list[Any], lang: str) -> str | None:
+    """The name of a linked resource: its own label, else a country's or region's name."""
+    return pick_label(labels, lang) or place_label(iri, lang)
 
 
 def qname(iri: URIRef | str) -> str:
+    """A prefixed name (for machine-facing places only: the query page, RDF formats)."""
     text = str(iri)
     best = ""
     for prefix, ns in PREFIXES.items():

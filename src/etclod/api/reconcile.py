@@ -12,8 +12,10 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from etclod import recordtypes
 from etclod.errors import QueryError
-from etclod.reconcile import TYPES, Candidate
+from etclod.formats import parse_accept
+from etclod.reconcile import TYPES, Candidate, has_value, name_in
 
 router = APIRouter(tags=["reconciliation"])
 CALLBACK = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$.]{0,63}$")
@@ -22,22 +24,34 @@ PROPERTIES = {"country": "Country", "town": "Town", "nuts": "NUTS region", "prog
 CORS = {"Access-Control-Allow-Origin": "*"}
 
 
-def _answer(request: Request, data: Any) -> Response:
+def _answer(request: Request, data: Any, headers: dict[str, str] | None = None) -> Response:
     """JSON, or JSONP when a ``callback`` parameter asks for it (GET, as the spec allows)."""
+    headers = {**CORS, "Vary": "Accept-Language", **(headers or {})}
     callback = request.query_params.get("callback")
     if callback:
         if not CALLBACK.match(callback):
             raise QueryError("callback must be a JavaScript identifier", code="bad_callback")
         body = f"/**/{callback}({json.dumps(data, ensure_ascii=False)});"
-        return Response(body, media_type="application/javascript; charset=utf-8", headers=CORS)
-    return JSONResponse(data, headers=CORS)
+        return Response(body, media_type="application/javascript; charset=utf-8", headers=headers)
+    return JSONResponse(data, headers=headers)
+
+
+def languages(request: Request) -> list[str]:
+    """The languages the client reads, most wanted first (``Accept-Language``; ``lang`` of a
+    1.0 query where given)."""
+    return [lang for lang, q in parse_accept(request.headers.get("accept-language"))
+            if q > 0 and lang not in ("*", "*/*")]
+
+
+V1_LINK = '<{base}reconcile/v1>; rel="alternate"; title="W3C Reconciliation API 1.0-draft"'
+
 
 
 def manifest(request: Request) -> dict[str, Any]:
     base = request.app.state.settings.base_uri
     service = f"{base}reconcile"
     return {
-        "versions": ["0.2", "1.0-draft"],
+        "versions": ["0.2"],  # the 1.0 draft has its own manifest, at /reconcile/v1
         "name": "etclod: European Territorial Cooperation organisations, projects and programmes",
         "identifierSpace": f"{base}id/",
         "schemaSpace": "https://w3id.org/etclod/def#",
@@ -54,17 +68,18 @@ def manifest(request: Request) -> dict[str, Any]:
     }
 
 
-def _candidate(c: Candidate) -> dict[str, Any]:
+def _candidate(c: Candidate, langs: list[str] | None = None) -> dict[str, Any]:
     entity = c.entity
-    return {"id": entity["id"], "name": entity["names"][0], "score": c.score, "match": c.match,
-            "type": [{"id": entity["type"], "name": TYPES[entity["type"]]}],
-            "description": ", ".join(n for n in entity["names"][1:3])}
+    name, lang = name_in(entity, langs or [])
+    out = {"id": entity["id"], "name": name, "score": c.score, "match": c.match,
+           "type": [{"id": entity["type"], "name": TYPES[entity["type"]]}],
+           "description": ", ".join([n for n in entity["names"] if n != name][:2])}
+    if lang:
+        out["lang"] = lang
+    return out
 
 
-def _query_type(raw: Any) -> str | None:
-    if raw is None or raw == "":
-        return None
-    value = raw[0] if isinstance(raw, list) and raw else raw
+def _one_type(value: Any) -> str:
     if isinstance(value, dict):
         value = value.get("id")
     text = str(value).rsplit("/", 1)[-1].rsplit("#", 1)[-1].lower()
@@ -74,14 +89,57 @@ def _query_type(raw: Any) -> str | None:
     return text
 
 
-def _run(request: Request, query: Any) -> list[dict[str, Any]]:
+def _query_type(raw: Any) -> tuple[str, ...] | None:
+    """The types a query names: one (a string or ``{"id": ...}``) or a list of them, as the
+    API allows; None for any type."""
+    if raw is None or raw == "" or raw == []:
+        return None
+    values = raw if isinstance(raw, list) else [raw]
+    return tuple(dict.fromkeys(_one_type(v) for v in values))
+
+
+def from_conditions(query: dict[str, Any]) -> dict[str, Any]:
+    """A 1.0-draft query (``conditions``: ``name``, ``id`` and ``property`` matches) as the
+    0.2 shape the matcher reads: the names as the query text, ids to look up, properties."""
+    conditions = query.get("conditions")
+    if not isinstance(conditions, list) or not conditions:
+        raise QueryError("conditions is a non-empty list of {matchType, propertyValue}", code="bad_query")
+    names, ids, properties, required = [], [], [], []
+    for number, condition in enumerate(conditions):
+        if not isinstance(condition, dict) or "propertyValue" not in condition:
+            raise QueryError(f"condition {number} needs matchType and propertyValue", code="bad_query")
+        values = condition["propertyValue"] if isinstance(condition["propertyValue"], list) else [condition["propertyValue"]]
+        values = [v.get("id") if isinstance(v, dict) else v for v in values]
+        kind = condition.get("matchType")
+        if kind == "name":
+            names += [str(v) for v in values if v is not None]
+        elif kind == "id":
+            ids += [str(v) for v in values if v is not None]
+        elif kind == "property":
+            pid = condition.get("propertyId")
+            if not isinstance(pid, str) or not pid:
+                raise QueryError(f"condition {number} matches a property: it needs propertyId", code="bad_query")
+            properties += [{"pid": pid, "v": v} for v in values if v is not None]
+            if condition.get("required"):
+                required += [(pid, str(v)) for v in values if v is not None]
+        else:
+            raise QueryError(f"condition {number}: matchType is name, id or property, not {kind!r}", code="bad_query")
+    return {"query": " ".join(names), "ids": ids, "properties": properties, "required": required,
+            "type": query.get("type"), "limit": query.get("limit", 5)}
+
+
+def _run(request: Request, query: Any, langs: list[str] | None = None) -> list[dict[str, Any]]:
     if isinstance(query, str):
         query = {"query": query}
+    if isinstance(query, dict) and "conditions" in query:
+        query = from_conditions(query)
     if not isinstance(query, dict) or not isinstance(query.get("query", ""), str):
         raise QueryError("each reconciliation query is an object with a query string", code="bad_query")
     text = query.get("query", "")
     limit = query.get("limit", 5)
-    if not isinstance(limit, int) or not 0 < limit <= 100:
+    if isinstance(limit, float) and limit.is_integer():
+        limit = int(limit)
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 0 < limit <= 100:
         raise QueryError("limit must be an integer from 1 to 100", code="bad_query")
     properties = {}
     for prop in query.get("properties") or []:
@@ -95,8 +153,17 @@ def _run(request: Request, query: Any) -> list[dict[str, Any]]:
             if pid and value is not None:
                 properties[str(pid)] = str(value)
     index = request.app.state.holder.get().reconcile_index
-    found = index.search(text, _query_type(query.get("type")), limit, properties) if text.strip() else []
-    return [_candidate(c) for c in found]
+    types = _query_type(query.get("type"))
+    base = request.app.state.settings.base_uri
+    exact = [index.by_id[i.removeprefix(f"{base}id/")] for i in query.get("ids") or []
+             if i.removeprefix(f"{base}id/") in index.by_id]
+    found = [Candidate(e, 100.0, True) for e in exact if not types or e["type"] in types]
+    if text.strip():
+        known = {c.entity["id"] for c in found}
+        found += [c for c in index.search(text, types, limit, properties) if c.entity["id"] not in known]
+    for pid, value in query.get("required") or []:
+        found = [c for c in found if has_value(c.entity, pid, value)]
+    return [_candidate(c, langs) for c in found[:limit]]
 
 
 def _extend(request: Request, extend: Any) -> dict[str, Any]:
@@ -160,60 +227,116 @@ async def reconcile(request: Request) -> Response:
         except ValueError as exc:
             raise QueryError(f"extend is not JSON: {exc}", code="bad_query") from exc
     if "queries" not in params:
-        return _answer(request, manifest(request))
+        link = V1_LINK.format(base=request.app.state.settings.base_uri)
+        return _answer(request, manifest(request), {"Link": link})
     try:
         queries = json.loads(params["queries"])
     except ValueError as exc:
         raise QueryError(f"queries is not JSON: {exc}", code="bad_query") from exc
+    langs = languages(request)
     if draft:
-        return _answer(request, {"results": [{"candidates": _run(request, q)} for q in queries]})
+        return _answer(request, match_batch(request, queries, langs))
     if not isinstance(queries, dict):
         raise QueryError("queries is an object of named queries: {\"q0\": {\"query\": ...}}", code="bad_query")
-    return _answer(request, {key: {"result": _run(request, q)} for key, q in list(queries.items())[:100]})
+    return _answer(request, {key: {"result": _run(request, q, langs)} for key, q in list(queries.items())[:100]})
 
 
-@router.get("/reconcile/suggest/entity", summary="Entity suggestions for a prefix")
-def suggest_entity(request: Request, prefix: str = "", type: str | None = None, cursor: int = 0) -> Response:
+def match_batch(request: Request, queries: Any, langs: list[str]) -> dict[str, Any]:
+    """A 1.0-draft batch (a list of queries; ``lang`` of a query before Accept-Language)."""
+    if not isinstance(queries, list):
+        raise QueryError("queries is a list of queries", code="bad_query")
+    results = []
+    for query in queries[:100]:
+        wanted = [query["lang"], *langs] if isinstance(query, dict) and isinstance(query.get("lang"), str) else langs
+        results.append({"candidates": _run(request, query, wanted)})
+    return {"results": results}
+
+
+def page(request: Request, cursor: int, offset: int | None, limit: int | None) -> tuple[int, int]:
+    """Where a suggest page starts and how long it is: ``cursor`` (0.2 and 1.0) or ``offset``,
+    and ``limit`` (default 10, at most 100)."""
+    start = offset if offset is not None else cursor
+    size = 10 if limit is None else limit
+    if start < 0 or not 0 < size <= 100:
+        raise QueryError("cursor and offset are 0 or more; limit is from 1 to 100", code="bad_query")
+    return start, size
+
+
+def suggest_entities(request: Request, prefix: str, type: Any, start: int, size: int) -> dict[str, Any]:
     index = request.app.state.holder.get().reconcile_index
-    found = index.suggest(prefix, _query_type(type), limit=10 + max(0, cursor))[max(0, cursor):]
-    return _answer(request, {"result": [{"id": e["id"], "name": e["names"][0],
-                                         "description": TYPES[e["type"]]} for e in found]})
+    langs = languages(request)
+    types = _query_type(type.split(",") if isinstance(type, str) and "," in type else type)
+    base = request.app.state.settings.base_uri
+    exact = index.by_id.get(prefix.strip().removeprefix(f"{base}id/"))  # an id as the prefix finds it
+    found = [exact] if exact is not None and (not types or exact["type"] in types) else []
+    found += [e for e in index.suggest(prefix, types, limit=start + size + 1) if e is not exact]
+    result = []
+    for entity in found[start:start + size]:
+        name, lang = name_in(entity, langs)
+        item = {"id": entity["id"], "name": name, "description": TYPES[entity["type"]],
+                "notable": [{"id": entity["type"], "name": TYPES[entity["type"]]}]}
+        if lang:
+            item["lang"] = lang
+        result.append(item)
+    return {"result": result}
+
+
+def suggest_names(table: dict[str, str], prefix: str, start: int, size: int) -> dict[str, Any]:
+    wanted = prefix.lower().strip()
+    found = [{"id": k, "name": v} for k, v in table.items() if k.startswith(wanted) or v.lower().startswith(wanted)
+             or any(w.startswith(wanted) for w in v.lower().split())]
+    return {"result": found[start:start + size]}
+
+
+@router.get("/reconcile/suggest/entity", summary="Entity suggestions for a prefix (an id finds itself)")
+def suggest_entity(request: Request, prefix: str = "", type: str | None = None, cursor: int = 0,
+                   offset: int | None = None, limit: int | None = None) -> Response:
+    start, size = page(request, cursor, offset, limit)
+    return _answer(request, suggest_entities(request, prefix, type, start, size))
 
 
 @router.get("/reconcile/suggest/type", summary="Type suggestions")
-def suggest_type(request: Request, prefix: str = "") -> Response:
-    wanted = prefix.lower()
-    return _answer(request, {"result": [{"id": k, "name": v} for k, v in TYPES.items()
-                                        if k.startswith(wanted) or v.lower().startswith(wanted)]})
+def suggest_type(request: Request, prefix: str = "", cursor: int = 0, offset: int | None = None,
+                 limit: int | None = None) -> Response:
+    start, size = page(request, cursor, offset, limit)
+    return _answer(request, suggest_names(TYPES, prefix, start, size))
 
 
 @router.get("/reconcile/suggest/property", summary="Property suggestions")
-def suggest_property(request: Request, prefix: str = "") -> Response:
-    wanted = prefix.lower()
-    return _answer(request, {"result": [{"id": k, "name": v} for k, v in PROPERTIES.items()
-                                        if k.startswith(wanted) or v.lower().startswith(wanted)]})
+def suggest_property(request: Request, prefix: str = "", cursor: int = 0, offset: int | None = None,
+                     limit: int | None = None) -> Response:
+    start, size = page(request, cursor, offset, limit)
+    return _answer(request, suggest_names(PROPERTIES, prefix, start, size))
 
 
 @router.get("/reconcile/propose_properties", summary="Properties a data extension can fetch")
 def propose_properties(request: Request, type: str = "organisation", limit: int = 10) -> Response:
-    rtype = _query_type(type) or "organisation"
-    allowed = {"organisation": ["country", "town", "nuts"], "project": ["programme", "eu_funding"],
-               "programme": ["period"]}.get(rtype, [])
+    rtype = (_query_type(type) or ("organisation",))[0]
+    found = recordtypes.get(rtype).reconcile
+    allowed = list(found.properties) if found else []
     return _answer(request, {"type": rtype, "properties": [{"id": p, "name": PROPERTIES[p]} for p in allowed][:limit]})
+
+
+def preview_card(request: Request, id: str) -> HTMLResponse:
+    """A small HTML card of one resource, in the reader's language where it has a name in it."""
+    index = request.app.state.holder.get().reconcile_index
+    base = request.app.state.settings.base_uri
+    entity = index.by_id.get(id.removeprefix(f"{base}id/"))
+    if entity is None:
+        from etclod.errors import NotFoundError
+        raise NotFoundError(f"no resource {id!r}")
+    name, lang = name_in(entity, languages(request))
+    others = [n for n in entity["names"] if n != name]
+    extra = [f"{html.escape(k)}: {html.escape(str(entity[k]).rsplit('/', 1)[-1])}"
+             for k in ("country", "town", "nuts", "period") if entity.get(k)]
+    body = (f'<!doctype html><html lang="{html.escape(lang or "en")}"><head><meta charset="utf-8"><title>{html.escape(name)}</title>'
+            f'</head><body style="font:14px sans-serif;margin:6px"><strong><a href="/id/{html.escape(entity["id"])}" target="_blank">'
+            f'{html.escape(name)}</a></strong><br><small>{TYPES[entity["type"]]}'
+            f'{" · " + " · ".join(extra) if extra else ""}</small><br>'
+            f'{"<br>".join(html.escape(n) for n in others[:3])}</body></html>')
+    return HTMLResponse(body, headers={**CORS, "Vary": "Accept-Language"})
 
 
 @router.get("/reconcile/preview", summary="A small HTML card of one resource", response_class=HTMLResponse)
 def preview(request: Request, id: str) -> HTMLResponse:
-    index = request.app.state.holder.get().reconcile_index
-    entity = index.by_id.get(id)
-    if entity is None:
-        from etclod.errors import NotFoundError
-        raise NotFoundError(f"no resource {id!r}")
-    extra = [f"{html.escape(k)}: {html.escape(str(entity[k]).rsplit('/', 1)[-1])}"
-             for k in ("country", "town", "nuts", "period") if entity.get(k)]
-    body = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(entity["names"][0])}</title>'
-            f'</head><body style="font:14px sans-serif;margin:6px"><strong><a href="/id/{html.escape(id)}" target="_blank">'
-            f'{html.escape(entity["names"][0])}</a></strong><br><small>{TYPES[entity["type"]]}'
-            f'{" · " + " · ".join(extra) if extra else ""}</small><br>'
-            f'{"<br>".join(html.escape(n) for n in entity["names"][1:4])}</body></html>')
-    return HTMLResponse(body, headers=CORS)
+    return preview_card(request, id)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 
 import uvicorn
 
 from etclod.api.app import create_app
+from etclod.api.metrics import MULTIPROC_ENV
 from etclod.errors import EtclodError
 from etclod.release import build_release, current_path, current_version
 from etclod.remote import RemoteStore
@@ -61,8 +63,14 @@ def serve(settings: Settings, *, host: str, port: int, workers: int = 1) -> int:
     fewer_malloc_arenas()
     if workers > 1:
         _export(settings)
-        uvicorn.run("etclod.api.server:app_from_environ", factory=True, host=host, port=port,
-                    workers=workers, proxy_headers=True)
+        # every worker counts into this folder; whichever answers /metrics sums them all
+        with tempfile.TemporaryDirectory(prefix="etclod-metrics-") as folder:
+            os.environ[MULTIPROC_ENV] = folder
+            try:
+                uvicorn.run("etclod.api.server:app_from_environ", factory=True, host=host, port=port,
+                            workers=workers, proxy_headers=True)
+            finally:
+                os.environ.pop(MULTIPROC_ENV, None)
     else:
         uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True)
     return 0

@@ -10,28 +10,30 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import RDF, XSD
+from rdflib.namespace import RDF, XSD  # noqa: F401
 
-from etclod import proxy
-from etclod.api.http import choose_format, wants_html
+from etclod import i18n
+from etclod.api.http import choose_format, choose_language, etag_for, etag_matches, wants_html
 from etclod.api.resources import serialize
 from etclod.errors import QueryError
 from etclod.examples import examples
-from etclod.executor import Job, QueryTimeoutError, SyntaxJob
+from etclod.cache import cache_key
+from etclod.executor import QueryTimeoutError
 from etclod.formats import RDF_FORMATS, Format
 from etclod.namespaces import ETC, SD, VOID
-from etclod.query import check_query, dataset, pick_result_format
-from etclod.remote import RemoteView
+from etclod.query import CheckedQuery, check_query, dataset, keywords, pick_result_format
+from etclod.store import Dataset, ResultFormat
 
 router = APIRouter()
 FORMAT_PARAM_NAMES = ("format", "output", "results")
 EXAMPLE = """PREFIX etc: <https://w3id.org/etclod/def#>
 PREFIX dct: <http://purl.org/dc/terms/>
-SELECT ?project ?acronym ?programme ?title WHERE {
+PREFIX org: <http://www.w3.org/ns/org#>
+SELECT ?project ?acronym ?programme (COUNT(?membership) AS ?partners) WHERE {
   ?project a etc:Project ; etc:acronym ?acronym ; etc:programme ?p .
   ?p dct:title ?programme . FILTER(LANG(?programme) = "en")
-  OPTIONAL { ?project dct:title ?title }
-} ORDER BY ?acronym"""
+  OPTIONAL { ?membership org:organization ?project }
+} GROUP BY ?project ?acronym ?programme ORDER BY ?acronym"""
 RESULT_FORMAT_IRIS = {
     "json": "SPARQL_Results_JSON", "xml": "SPARQL_Results_XML", "csv": "SPARQL_Results_CSV",
     "tsv": "SPARQL_Results_TSV", "ttl": "Turtle", "nt": "N-Triples", "jsonld": "JSON-LD", "rdf": "RDF_XML",
@@ -79,34 +81,83 @@ def service_description(request: Request, protections: dict[str, str] | None = N
     return g
 
 
-async def _read_request(request: Request) -> tuple[str | None, dict[str, list[str]]]:
-    """The query text and every protocol parameter, however they were sent."""
+READ_ONLY = "SPARQL Update is refused: this endpoint is read-only; data changes only through a new release"
+UPDATE_PARAMS = ("update", "using-graph-uri", "using-named-graph-uri")
+FORM = "application/x-www-form-urlencoded"
+DIRECT = "application/sparql-query"
+
+
+def _one_query(values: list[str], where: str) -> str | None:
+    if len(values) > 1:
+        raise QueryError(f"{where} gives the query parameter {len(values)} times; the SPARQL Protocol takes "
+                         "exactly one query per request", code="multiple_queries")
+    return values[0] if values else None
+
+
+def _content_type(request: Request) -> tuple[str, str | None]:
+    """The body's media type (lower case) and its charset parameter, if any."""
+    header = request.headers.get("content-type", "")
+    pieces = [p.strip() for p in header.split(";")]
+    charset = None
+    for param in pieces[1:]:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip('"').lower()
+    return pieces[0].lower(), charset
+
+
+def _utf8(body: bytes, charset: str | None, what: str) -> str:
+    if charset not in (None, "utf-8", "utf8"):
+        raise QueryError(f"the {what} is declared as {charset}; the SPARQL Protocol takes UTF-8 only: send it "
+                         "encoded as UTF-8 (charset=utf-8)", code="unsupported_charset", status=415)
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise QueryError(f"the {what} is not UTF-8 (byte {exc.start}): send it encoded as UTF-8",
+                         code="bad_encoding") from exc
+
+
+async def read_protocol(request: Request) -> tuple[str | None, dict[str, list[str]]]:
+    """The query text and every protocol parameter of a SPARQL 1.1 Protocol request, however it
+    was sent (GET ``?query=``, a POST form, a POST ``application/sparql-query`` body); None as
+    the query where a GET names none (the Service Description is asked for).
+
+    Refused with a QueryError, as the protocol says: an update in any form (this endpoint is
+    read-only), more than one query, a query both in the URL and in the body, a form with no
+    query, a body of another media type, or not in UTF-8.
+    """
     params: dict[str, list[str]] = {}
     for key, value in request.query_params.multi_items():
         params.setdefault(key, []).append(value)
-    if request.method != "POST":
-        return (params.get("query") or [None])[0], params
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    body = await request.body()
-    if ctype == "application/x-www-form-urlencoded":
-        try:
-            form = parse_qs(body.decode("utf-8"), keep_blank_values=True)
-        except UnicodeDecodeError as exc:
-            raise QueryError("the form body is not UTF-8") from exc
-        if "update" in form:
-            raise QueryError("SPARQL Update is refused: this endpoint is read-only", code="read_only")
-        for key, values in form.items():
-            params.setdefault(key, []).extend(values)
-        return (form.get("query") or [None])[0], params
-    if ctype == "application/sparql-query":
-        try:
-            return body.decode("utf-8"), params
-        except UnicodeDecodeError as exc:
-            raise QueryError("the query body is not UTF-8") from exc
+    if any(name in params for name in UPDATE_PARAMS):
+        raise QueryError(READ_ONLY, code="read_only")
+    if request.method not in ("POST",):
+        return _one_query(params.get("query", []), "the URL"), params
+    ctype, charset = _content_type(request)
     if ctype == "application/sparql-update":
-        raise QueryError("SPARQL Update is refused: this endpoint is read-only", code="read_only")
-    raise QueryError(f"POST a query as application/x-www-form-urlencoded or application/sparql-query, "
-                     f"not {ctype or 'no content type'}", code="unsupported_media_type", status=415)
+        raise QueryError(READ_ONLY, code="read_only")
+    if ctype not in (FORM, DIRECT):
+        raise QueryError(f"POST a query as {FORM} or {DIRECT}, not {ctype or 'a body with no Content-Type'}",
+                         code="unsupported_media_type", status=415)
+    body = await request.body()
+    if ctype == DIRECT:
+        if "query" in params:
+            raise QueryError(f"a POST of {DIRECT} carries the query in its body; the URL names one too: "
+                             "send it once", code="multiple_queries")
+        return _utf8(body, charset, "query body"), params
+    form = parse_qs(_utf8(body, charset, "form body"), keep_blank_values=True)
+    if any(name in form for name in UPDATE_PARAMS):
+        raise QueryError(READ_ONLY, code="read_only")
+    if "query" in params and "query" in form:
+        raise QueryError("the query is given both in the URL and in the form body; send it once, in the body",
+                         code="multiple_queries")
+    query = _one_query(form.get("query", []) or params.get("query", []), "the form")
+    if query is None:
+        raise QueryError("the form has no query field: POST query=... (URL-encoded) or the query itself as "
+                         f"{DIRECT}", code="missing_query")
+    for key, values in form.items():
+        params.setdefault(key, []).extend(values)
+    return query, params
 
 
 async def sparql(
@@ -124,20 +175,23 @@ async def sparql(
     graph is the union of every named graph. Without a query: the Service Description (RDF),
     or a query page for a browser.
     """
-    query, params = await _read_request(request)  # the declared parameters document the protocol
+    query, params = await read_protocol(request)  # the declared parameters document the protocol
     settings = request.app.state.settings
     if query is None:
         if wants_html(request) and not request.query_params.get("format"):
             release = request.app.state.holder.current_or_none()
-            page = request.app.state.pages.render("sparql.html", lang="en", title="SPARQL", example=EXAMPLE,
-                                                  examples=examples(), release=release.version if release else "none")
-            return HTMLResponse(page)
+            lang = choose_language(request)
+            page = request.app.state.pages.render(
+                "sparql.html", lang=lang, request=request, title="SPARQL", example=EXAMPLE, examples=examples(),
+                release=release.version if release else "—", crumbs=_crumbs(lang))
+            return HTMLResponse(page, headers={"Vary": "Accept, Accept-Language, Cookie"})
         fmt = choose_format(request, RDF_FORMATS)
         protections = await run_in_threadpool(request.app.state.pool.protections)
         return Response(serialize(service_description(request, protections), fmt, settings.base_uri),
                         media_type=fmt.content_type, headers={"Vary": "Accept"})
     # tokenised once, off the event loop: a long query never stalls other clients
-    checked = await run_in_threadpool(check_query, query, settings.max_query_length, settings.service_allow)
+    checked = await run_in_threadpool(check_query, query, settings.max_query_length, settings.service_allow,
+                                      f"{settings.base_uri}sparql")
     release = request.app.state.holder.get()
     param = next((params[n][0] for n in FORMAT_PARAM_NAMES if params.get(n)), None)
     accept = request.headers.get("accept")
@@ -147,31 +201,71 @@ async def sparql(
     if select_fmt is None and graph_fmt is None:
         raise select_error if checked.form in ("select", "ask") else graph_error  # type: ignore[misc]
     default, named = dataset(checked, params)
-    job = Job(str(release.path / "store"), checked.text, select_fmt.key if select_fmt else None,
-              graph_fmt.media_type if graph_fmt else None, settings.max_rows, default, named)
-    pool = request.app.state.pool
-    metrics = request.app.state.metrics
-    started = time.perf_counter()
-    try:
-        if isinstance(release.store, RemoteView):
-            # the server gets the query re-written from the checked tokens, parsed in a worker first
-            text = checked.for_server(dict(release.store.graphs), without_dataset=True)
-            await run_in_threadpool(pool.run, SyntaxJob(text))
-            answer = await run_in_threadpool(pool.run_here, proxy.answer, release.store, job, settings.query_timeout,
-                                             checked.form, text)
+    fmt = ResultFormat(select_fmt.key if select_fmt else None, graph_fmt.media_type if graph_fmt else None)
+    data = Dataset(default, named)
+    parts = (checked.text, repr(data.default), repr(data.named), repr(fmt.select), repr(fmt.graph))
+    etag = etag_for(release, "sparql", *parts, "html" if browser else "")
+    headers = {"Vary": "Accept", "X-Etclod-Release": release.version, "ETag": etag, "Cache-Control": CACHE_CONTROL}
+    cacheable = deterministic(checked)
+    if cacheable and etag_matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    if request.method == "HEAD":
+        return _head(checked.form, select_fmt, graph_fmt, browser, headers, cacheable)
+    cache = request.app.state.answers
+    key = cache_key(*parts)
+    answer = cache.get(release.version, key) if cacheable else None
+    headers["X-Etclod-Cache"] = "hit" if answer is not None else "miss"
+    if answer is None:
+        metrics = request.app.state.metrics
+        started = time.perf_counter()
+        try:
+            answer = await run_in_threadpool(release.store.answer, checked, fmt, data)
+        except QueryTimeoutError:
+            metrics.timeouts += 1
+            raise
+        finally:
+            metrics.observe_query(time.perf_counter() - started)
+        if cacheable:
+            cache.put(release.version, key, answer)
         else:
-            answer = await run_in_threadpool(pool.run, job)
-    except QueryTimeoutError:
-        metrics.timeouts += 1
-        raise
-    finally:
-        metrics.observe_query(time.perf_counter() - started)
-    fmt = graph_fmt if answer.kind == "graph" else select_fmt
-    assert fmt is not None
-    headers = {"Vary": "Accept", "X-Etclod-Release": release.version}
+            del headers["ETag"]
+            headers["Cache-Control"] = "no-store"
+    answer_fmt = graph_fmt if answer.kind == "graph" else select_fmt
+    assert answer_fmt is not None
     if browser and answer.kind == "select":
         return HTMLResponse(_results_page(request, checked.text, answer.body, release.version), headers=headers)
-    return Response(answer.body, media_type=fmt.content_type, headers=headers)
+    return Response(answer.body, media_type=answer_fmt.content_type, headers=headers)
+
+
+CACHE_CONTROL = "public, no-cache"
+"""A reverse proxy may keep an answer and must ask again with its ETag before reusing it: the
+answer stands (304, no query run) until the next release, whose ETags all differ."""
+NONDETERMINISTIC = {"RAND", "NOW", "UUID", "STRUUID", "SERVICE"}
+"""Words of a query whose answer may differ from one run to the next: never cached."""
+
+
+def deterministic(query: str | CheckedQuery) -> bool:
+    """Whether the same query on the same release always has the same answer (no clock, no
+    random numbers, no other endpoint)."""
+    return not NONDETERMINISTIC.intersection(keywords(query))
+
+
+def _head(form: str, select_fmt: Format | None, graph_fmt: Format | None, browser: bool,
+          headers: dict[str, str], cacheable: bool) -> Response:
+    """HEAD of a query: the headers a GET would have, from the query checked but never
+    evaluated (so no Content-Length: the answer's size is not known without running it)."""
+    fmt = graph_fmt if form in ("construct", "describe") else select_fmt
+    if fmt is None:
+        raise QueryError(f"this {form.upper()} query's answer cannot be given in the requested format",
+                         code="not_acceptable", status=406)
+    media = "text/html; charset=utf-8" if browser and form == "select" else fmt.content_type
+    headers = {**headers, "X-Etclod-Evaluated": "no"}
+    if not cacheable:
+        headers.pop("ETag", None)
+        headers["Cache-Control"] = "no-store"
+    response = Response(media_type=media, headers=headers)
+    del response.headers["content-length"]
+    return response
 
 
 def _try_format(kind: str, accept: str | None, param: str | None) -> tuple[Format | None, QueryError | None]:
@@ -188,10 +282,35 @@ router.add_api_route("/sparql", sparql, methods=["POST"], operation_id="sparql_p
 router.add_api_route("/sparql", sparql, methods=["HEAD"], include_in_schema=False, operation_id="sparql_head")
 
 
+def _crumbs(lang: str) -> list[tuple[str, str | None]]:
+    return [(i18n.tr(lang, "Home"), "/"), (i18n.tr(lang, "Query"), None)]
+
+
+NUMERIC = ("integer", "decimal", "double", "float", "int", "long", "short", "byte", "nonNegativeInteger",
+           "positiveInteger", "negativeInteger", "nonPositiveInteger", "unsignedInt", "unsignedLong")
+
+
+def _cell(term: dict | None, base: str) -> dict:
+    """One value of a result as a person reads it: an IRI as a link, a number as a number, a
+    text with its language tag."""
+    if not term:
+        return {"text": ""}
+    value = term.get("value", "")
+    if term.get("type") == "uri":
+        return {"text": value, "href": "/" + value[len(base):] if value.startswith(base) else value}
+    if term.get("xml:lang"):
+        return {"text": value, "lang": term["xml:lang"]}
+    if term.get("datatype", "").rsplit("#", 1)[-1] in NUMERIC:
+        return {"text": value, "number": True}
+    return {"text": value}
+
+
 def _results_page(request: Request, query: str, body: bytes, version: str) -> str:
     data = json.loads(body)
     names = data["head"]["vars"]
-    rows = [[row.get(n, {}).get("value", "") for n in names] for row in data["results"]["bindings"]]
     base = request.app.state.settings.base_uri
-    return request.app.state.pages.render("sparql.html", lang="en", title="SPARQL results", example=query,
-                                          names=names, rows=rows, base=base, release=version, examples=examples())
+    rows = [[_cell(row.get(n), base) for n in names] for row in data["results"]["bindings"]]
+    lang = choose_language(request)
+    return request.app.state.pages.render("sparql.html", lang=lang, request=request, title="SPARQL",
+                                          example=query, names=names, rows=rows, release=version,
+                                          examples=examples(), crumbs=_crumbs(lang))

@@ -17,7 +17,7 @@ from etclod.errors import EtclodError, ReleaseError
 from etclod.release import list_releases, read_manifest, verify_release
 from etclod.remote import RemoteStore
 from etclod.settings import Settings
-from etclod.store import GraphStore, OxigraphStore
+from etclod.store import GraphStore, OxigraphStore, Runner
 
 log = logging.getLogger("etclod")
 POLL_TIMEOUT = 5.0
@@ -40,10 +40,12 @@ class ServedRelease:
     figures: Any = field(default=None, repr=False)
 
     @classmethod
-    def open(cls, path: Path, verify: bool = True, remote: RemoteStore | None = None) -> ServedRelease:
+    def open(cls, path: Path, verify: bool = True, remote: RemoteStore | None = None,
+             runner: Runner | None = None, max_rows: int = 100_000) -> ServedRelease:
         """Open a release; with ``verify``, refuse one whose files do not match its manifest.
         With ``remote``, its triples are the ones pushed to that SPARQL server (``store/`` need
-        not be here: the push verified the counts)."""
+        not be here: the push verified the counts). ``runner`` and ``max_rows``: where and under
+        which limits the store answers ``/sparql``."""
         manifest = read_manifest(path)
         if verify:
             problems = verify_release(path, with_store=remote is None)
@@ -54,9 +56,10 @@ class ServedRelease:
             view = remote.view(manifest["version"])
             if sorted(view.graphs) != sorted(manifest["graphs"]):
                 raise ReleaseError(f"release {path.name} on {remote.endpoint} has other graphs than its manifest")
+            view.runner, view.max_rows = runner, max_rows
             store = view
         else:
-            store = OxigraphStore(path / "store")
+            store = OxigraphStore(path / "store", runner, max_rows, manifest["version"])
             if verify and len(store) != manifest["quads"]:
                 raise ReleaseError(f"release {path.name} is corrupt: its store holds {len(store)} quads, "
                                    f"the manifest says {manifest['quads']}")
@@ -98,8 +101,9 @@ class ReleaseHolder:
     indexes; not ``store/``) in its ``var/releases``; until it has it, it keeps serving the
     newest pushed release it has, with a warning in /health."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, runner: Runner | None = None) -> None:
         self.settings = settings
+        self.runner = runner
         self.remote = RemoteStore.from_settings(settings) if settings.store_url else None
         self._lock = threading.Lock()
         self._served: ServedRelease | None = None
@@ -194,7 +198,8 @@ class ReleaseHolder:
                 self._switch_warnings = warnings
                 return self._served
             try:
-                served = ServedRelease.open(candidate, self.settings.verify_checksums, self.remote)
+                served = ServedRelease.open(candidate, self.settings.verify_checksums, self.remote,
+                                            self.runner, self.settings.max_rows)
             except ReleaseError as exc:
                 log.error("%s", exc.message)
                 warnings.append(exc.message)

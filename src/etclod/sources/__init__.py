@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from etclod.merge import normalise_name
 from etclod.namespaces import slugify
 
 ALPHA2_TO_3 = {"AT": "AUT", "BE": "BEL", "BG": "BGR", "HR": "HRV", "CY": "CYP", "CZ": "CZE", "DK": "DNK",
@@ -63,11 +64,42 @@ class Imported:
             elif existing.get(name) in (None, "", {}, []):
                 existing[name] = value
 
+    def absorb(self, unit: Imported) -> bool:
+        """Keep a unit's records (one row, one project, one partner) only when it has no error:
+        what is reported as not imported is never written. True when it was kept."""
+        self.errors.extend(unit.errors)
+        if unit.errors:
+            return False
+        for record in unit.records.values():
+            self.add(record)
+        return True
+
     def by_type(self) -> dict[str, list[dict[str, Any]]]:
         out: dict[str, list[dict[str, Any]]] = {}
         for (rtype, _), record in sorted(self.records.items()):
             out.setdefault(rtype, []).append(record)
         return out
+
+
+COUNTRY_LANGUAGE = {"LVA": "lv", "LTU": "lt", "EST": "et", "FIN": "fi", "SWE": "sv", "POL": "pl", "DEU": "de",
+                    "AUT": "de", "CHE": "de", "LIE": "de", "DNK": "da", "NOR": "no", "ISL": "is", "FRO": "fo",
+                    "RUS": "ru", "BLR": "be", "UKR": "uk", "MDA": "ro", "ROU": "ro", "BGR": "bg", "GRC": "el",
+                    "CYP": "el", "CZE": "cs", "SVK": "sk", "SVN": "sl", "HRV": "hr", "HUN": "hu", "ITA": "it",
+                    "MLT": "mt", "ESP": "es", "PRT": "pt", "FRA": "fr", "BEL": "nl", "NLD": "nl", "LUX": "lb",
+                    "IRL": "en", "GBR": "en", "SRB": "sr", "MNE": "sr", "ALB": "sq", "MKD": "mk", "BIH": "bs",
+                    "TUR": "tr", "GRL": "kl"}
+"""The language of names a source gives without one: the main official language of the country."""
+UNDETERMINED = "und"
+"""BCP 47's tag for text whose language nobody told us (no language, no country)."""
+
+
+def name_language(country: str | None) -> str:
+    """The language of a name the source gives without a language: its organisation's country's.
+
+    >>> name_language("LVA"), name_language("POL"), name_language(None)
+    ('lv', 'pl', 'und')
+    """
+    return COUNTRY_LANGUAGE.get(country or "", UNDETERMINED)
 
 
 def country_code(value: Any) -> str | None:
@@ -140,14 +172,20 @@ def read_csv(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     return [h.strip() for h in reader.fieldnames or []], rows
 
 
-def organisation_id(name: str, country: str | None, town: str | None = None) -> str:
+def organisation_id(name: str, country: str | None, town: str | None = None, where: str = "") -> str:
     """The record id of an organisation known by name, country and town (the importers' common
-    key; organisations with a PIC or register number use that instead).
+    key; organisations with a PIC or register number use that instead). A name that normalises
+    to nothing (``SIA``, ``—``) is no key: ``where`` (the row or partner) keeps it apart.
 
     >>> organisation_id("Liepājas Diakonijas centrs", "LVA", "Liepāja")
     'org-lva-liepaja-liepajas-diakonijas-centrs'
+    >>> organisation_id("Псковский государственный университет", "RUS", "Псков")
+    'org-rus-pskov-pskovskiy-gosudarstvennyy-universitet'
+    >>> organisation_id("SIA", "LVA", None, "keep-40001-3")
+    'org-lva--sia-keep-40001-3'
     """
-    return f"org-{(country or 'xx').lower()}-{slugify(town or '')}-{slugify(name)}"
+    key = f"org-{(country or 'xx').lower()}-{slugify(town or '')}-{slugify(name)}"
+    return f"{key}-{slugify(where)}" if where and not normalise_name(name) else key
 
 
 def source_record(source_id: str, title: str, url: str | None = None) -> dict[str, Any]:

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from etclod.namespaces import slugify
-from etclod.sources import (Imported, RowError, amount, country_code, organisation_id, rate, read_csv,
-                            source_record)
+from etclod.sources import (Imported, RowError, amount, country_code, name_language, organisation_id, rate,
+                            read_csv, source_record)
 
 REQUIRED = ("Operation_Unique_Identifier", "Programme_Code")
 NAME_COLUMNS = ("Operation_Name", "operation_name", "Operation name", "Name")
@@ -27,17 +27,24 @@ def import_files(paths: list[Path]) -> Imported:
             out.errors.append(RowError(path.name, 1, f"not a Kohesio export: no column {', '.join(missing)}"))
             continue
         source_id = f"kohesio-{slugify(path.stem)}"
-        out.add(source_record(source_id, f"Kohesio export {path.name}"))
+        written = False
         for line, row in rows:
-            _row(row, line, path.name, source_id, out)
+            unit = Imported()
+            _row(row, line, path.name, source_id, unit)
+            written = out.absorb(unit) or written
+        if written:  # a source only for a file something was imported from
+            out.add(source_record(source_id, f"Kohesio export {path.name}"))
     return out
 
 
 def _row(row: dict[str, str], line: int, file: str, source_id: str, out: Imported) -> None:
+    """One operation and beneficiary; every problem is a row error, and a row with one is left
+    out whole (``Imported.absorb``). Names get the language of the beneficiary's country
+    (Kohesio gives none)."""
     op_id = row.get("Operation_Unique_Identifier")
     cci = row.get("Programme_Code")
     if not op_id or not cci:
-        out.errors.append(RowError(file, line, "a row needs Operation_Unique_Identifier and Programme_Code",
+        out.errors.append(RowError(file, line, "row not imported: it needs Operation_Unique_Identifier and Programme_Code",
                                    "Operation_Unique_Identifier" if not op_id else "Programme_Code"))
         return
     try:
@@ -45,15 +52,18 @@ def _row(row: dict[str, str], line: int, file: str, source_id: str, out: Importe
         eu = amount(row.get("Project_EU_Budget"))
         cofinancing = rate(row.get("Cofinancing_Rate"))
     except ValueError as exc:
-        out.errors.append(RowError(file, line, str(exc), "Total_Eligible_Expenditure_amount"))
+        out.errors.append(RowError(file, line, f"row not imported: {exc}", "Total_Eligible_Expenditure_amount"))
         return
+    nuts = row.get("NUTS3_Code") or None
+    country = country_code(nuts[:2]) if nuts else None
+    language = name_language(country)
     out.add({"type": "programme", "id": f"cci-{cci.lower()}", "cci": cci, "title": {"en": f"Programme {cci}"},
              "funds": [row["Fund_Code"]] if row.get("Fund_Code") else [], "sources": [source_id]})
     project: dict[str, Any] = {"type": "project", "id": f"kohesio-{slugify(op_id)}", "acronym": op_id,
                                "programme": f"cci-{cci.lower()}", "code": op_id, "sources": [source_id]}
     name = _first(row, NAME_COLUMNS)
     if name:
-        project["title"] = {"en": name}
+        project["title"] = {language: name}
     if total is not None:
         project["total_budget"] = total
     if eu is not None:
@@ -67,14 +77,13 @@ def _row(row: dict[str, str], line: int, file: str, source_id: str, out: Importe
     out.add(project)
     beneficiary = _first(row, BENEFICIARY_COLUMNS)
     if not beneficiary:
-        out.errors.append(RowError(file, line, f"operation {op_id} has no beneficiary name", "Beneficiary_Name"))
+        out.errors.append(RowError(file, line, f"row not imported: operation {op_id} has no beneficiary name",
+                                   "Beneficiary_Name"))
         return
-    nuts = row.get("NUTS3_Code") or None
-    country = country_code(nuts[:2]) if nuts else None
     ben_id = row.get("Beneficiary_Unique_Identifier")
     org_id = f"kohesio-org-{slugify(ben_id)}" if ben_id else \
-        organisation_id(beneficiary, country)
-    org: dict[str, Any] = {"type": "organisation", "id": org_id, "name": {"en": beneficiary}, "sources": [source_id]}
+        organisation_id(beneficiary, country, None, f"kohesio-{op_id}-{line}")
+    org: dict[str, Any] = {"type": "organisation", "id": org_id, "name": {language: beneficiary}, "sources": [source_id]}
     if ben_id:
         org["national_id"] = ben_id
     if country:

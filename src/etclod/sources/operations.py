@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from etclod.namespaces import slugify
-from etclod.sources import (Imported, RowError, amount, country_code, date, organisation_id, read_csv,
-                            source_record)
+from etclod.sources import (Imported, RowError, amount, country_code, date, name_language, organisation_id,
+                            read_csv, source_record)
 
 COLUMNS = {
     "operation_name": ("operation_name", "Operation name", "Name of operation"),
@@ -47,19 +47,25 @@ def import_files(paths: list[Path], programme_cci: str | None) -> Imported:
                                                      "beneficiary name columns"))
             continue
         source_id = f"operations-{slugify(programme_cci)}-{slugify(path.stem)}"
-        out.add(source_record(source_id, f"List of Operations {path.name} ({programme_cci})"))
-        out.add({"type": "programme", "id": programme_id, "cci": programme_cci,
-                 "title": {"en": f"Programme {programme_cci}"}, "sources": [source_id]})
+        written = False
         for line, row in rows:
-            _row(row, line, path.name, source_id, programme_id, out)
+            unit = Imported()
+            _row(row, line, path.name, source_id, programme_id, unit)
+            written = out.absorb(unit) or written
+        if written:  # the source and programme only for a file something was imported from
+            out.add(source_record(source_id, f"List of Operations {path.name} ({programme_cci})"))
+            out.add({"type": "programme", "id": programme_id, "cci": programme_cci,
+                     "title": {"en": f"Programme {programme_cci}"}, "sources": [source_id]})
     return out
 
 
 def _row(row: dict[str, str], line: int, file: str, source_id: str, programme_id: str, out: Imported) -> None:
+    """One operation and beneficiary; a row with any error is left out whole. Names and texts
+    get the language of the beneficiary's country (a List of Operations gives none)."""
     name = _get(row, "operation_name")
     beneficiary = _get(row, "beneficiary_name")
     if not name or not beneficiary:
-        out.errors.append(RowError(file, line, "a row needs an operation name and a beneficiary name",
+        out.errors.append(RowError(file, line, "row not imported: it needs an operation name and a beneficiary name",
                                    "operation_name" if not name else "beneficiary_name"))
         return
     try:
@@ -67,26 +73,27 @@ def _row(row: dict[str, str], line: int, file: str, source_id: str, programme_id
                   "total_budget": amount(_get(row, "total_eligible_expenditure")),
                   "eu_funding": amount(_get(row, "union_cofinancing"))}
     except ValueError as exc:
-        out.errors.append(RowError(file, line, str(exc)))
+        out.errors.append(RowError(file, line, f"row not imported: {exc}"))
         return
+    country = country_code(_get(row, "country")) if _get(row, "country") else None
+    if _get(row, "country") and country is None:
+        out.errors.append(RowError(file, line, f"row not imported: unknown country {_get(row, 'country')!r} (use an "
+                                   "ISO code or an English country name)", "country", _get(row, "country")))
+    language = name_language(country)
     project_id = f"op-{slugify(programme_id)}-{slugify(name)[:60]}"
     project: dict[str, Any] = {"type": "project", "id": project_id, "acronym": name[:80],
-                               "title": {"en": name}, "programme": programme_id, "sources": [source_id]}
+                               "title": {language: name}, "programme": programme_id, "sources": [source_id]}
     project.update({k: v for k, v in values.items() if v is not None})
     if _get(row, "summary"):
-        project["description"] = {"en": _get(row, "summary")}
+        project["description"] = {language: _get(row, "summary")}
     if _get(row, "priority_axis"):
         project["priority"] = _get(row, "priority_axis")
     if _get(row, "intervention_category"):
         project["intervention_category"] = _get(row, "intervention_category")
     out.add(project)
-    country = country_code(_get(row, "country")) if _get(row, "country") else None
-    if _get(row, "country") and country is None:
-        out.errors.append(RowError(file, line, f"unknown country {_get(row, 'country')!r}", "country",
-                                   _get(row, "country")))
     town = _get(row, "location")
-    org_id = organisation_id(beneficiary, country, town)
-    org: dict[str, Any] = {"type": "organisation", "id": org_id, "name": {"en": beneficiary}, "sources": [source_id]}
+    org_id = organisation_id(beneficiary, country, town, f"{project_id}-{line}")
+    org: dict[str, Any] = {"type": "organisation", "id": org_id, "name": {language: beneficiary}, "sources": [source_id]}
     if country:
         org["country"] = country
     if town:
@@ -95,7 +102,8 @@ def _row(row: dict[str, str], line: int, file: str, source_id: str, programme_id
     role_text = _get(row, "beneficiary_role").strip().lower() or "partner"
     role = ROLES.get(role_text)
     if role is None:
-        out.errors.append(RowError(file, line, f"unknown beneficiary role {role_text!r}", "beneficiary_role", role_text))
+        out.errors.append(RowError(file, line, f"row not imported: unknown beneficiary role {role_text!r} (lead "
+                                   "partner or partner)", "beneficiary_role", role_text))
         role = "partner"
     out.add({"type": "partnership", "id": f"{project_id}-{slugify(org_id)}", "project": project_id,
              "organisation": org_id, "role": role, "sources": [source_id]})

@@ -1,0 +1,159 @@
+"""Conflict layer: one published value per single-valued field of a resource many sources tell of.
+
+After merging (``merge``), the records of one resource are mapped each into its own source's
+graph. Here their triples are made to agree: a triple another record of the resource already
+states is dropped (each triple lives in one graph); where two records give different values
+for a single-valued field (two budgets, two end dates, two names in one language) the record
+of higher precedence wins (records come in that order), and the other value stays attributed
+in its source's graph as an ``rdf:Statement`` (an organisation's other name as a
+``skos:altLabel``). Every such case is a ``Conflict``, written with the release as
+``conflicts.ttl`` and ``conflicts.csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.namespace import PROV, RDF, RDFS, SKOS
+
+from etclod import recordtypes
+from etclod.mapping import FIELD_OF_PREDICATE, Triple
+from etclod.namespaces import ETC, mint, mint_part
+from etclod.validation import Mapped
+
+CONFLICTS_TTL = "conflicts.ttl"
+CONFLICTS_CSV = "conflicts.csv"
+CSV_COLUMNS = ("resource", "field", "language", "value", "source", "record", "chosen")
+NAMES = (SKOS.prefLabel, RDFS.label)
+"""An organisation's name: the losing one becomes an alternative name."""
+
+
+@dataclass
+class Said:
+    value: Any
+    graph: str
+    record: str
+
+
+@dataclass
+class Conflict:
+    resource: str
+    field: str
+    predicate: str
+    language: str
+    chosen: Said
+    others: list[Said] = field(default_factory=list)
+
+
+def _single_fields(rtype: str) -> set[str]:
+    model = recordtypes.get(rtype).model
+    return {name for name, info in model.model_fields.items() if typing.get_origin(info.annotation) is not list}
+
+
+def resolve(mapped: list[Mapped], base: str) -> list[Conflict]:
+    """Make the records of every merged resource agree (in place); return the conflicts."""
+    groups: dict[URIRef, list[Mapped]] = {}
+    for m in mapped:
+        groups.setdefault(m.iri, []).append(m)
+    conflicts: list[Conflict] = []
+    singles: dict[str, set[str]] = {}
+    for iri, members in groups.items():
+        if len(members) < 2:
+            continue
+        rtype = members[0].loaded.record.type
+        single = singles.setdefault(rtype, _single_fields(rtype))
+        stated: set[Triple] = set()
+        chosen: dict[tuple[Any, Any, str], tuple[Any, Mapped]] = {}
+        found: dict[tuple[Any, Any, str], Conflict] = {}
+        for m in members:
+            kept: list[Triple] = []
+            extra: list[Triple] = []
+            for triple in m.triples:
+                s, p, o = triple
+                if triple in stated:
+                    continue
+                name = FIELD_OF_PREDICATE.get(p)
+                if not (p == RDFS.label or (name is not None and name in single)):
+                    kept.append(triple)
+                    stated.add(triple)
+                    continue
+                slot = (s, p, o.language or "" if isinstance(o, Literal) else "")
+                if slot not in chosen:
+                    chosen[slot] = (o, m)
+                    kept.append(triple)
+                    stated.add(triple)
+                    continue
+                winner, by = chosen[slot]
+                extra += _kept_aside(s, p, o, m, rtype, stated, base)
+                if p == RDFS.label:
+                    continue  # a label mirrors a name, title or acronym: reported there, once
+                conflict = found.get(slot)
+                if conflict is None:
+                    conflict = found[slot] = Conflict(str(iri), name or "label", str(p), slot[2],
+                                                      Said(winner, str(by.graph), _record(by)))
+                    conflicts.append(conflict)
+                conflict.others.append(Said(o, str(m.graph), _record(m)))
+            m.triples = kept + extra
+    conflicts.sort(key=lambda c: (c.resource, c.field, c.language, c.predicate))
+    return conflicts
+
+
+def _record(m: Mapped) -> str:
+    return f"{m.loaded.where}#{m.loaded.record.type}/{m.loaded.record.id}"
+
+
+def _kept_aside(s: Any, p: Any, o: Any, m: Mapped, rtype: str, stated: set[Triple], base: str) -> list[Triple]:
+    """The losing value, still attributed to its source in its source's graph."""
+    if rtype == "organisation" and p in NAMES:
+        triple = (s, SKOS.altLabel, o)
+        if triple in stated:
+            return []
+        stated.add(triple)
+        return [triple]
+    digest = hashlib.sha1(f"{s}\n{p}\n{o.n3()}\n{m.graph}".encode()).hexdigest()[:12]
+    node = mint_part(URIRef(str(s).split("#", 1)[0]), f"said-{digest}")
+    source = mint(base, "source", recordtypes.get("source").key_of_text(m.loaded.record.sources[0]))
+    return [(node, RDF.type, RDF.Statement), (node, RDF.subject, s), (node, RDF.predicate, p),
+            (node, RDF.object, o), (node, PROV.wasDerivedFrom, source)]
+
+
+def write_conflicts(folder: Path, conflicts: list[Conflict]) -> int:
+    """``conflicts.ttl`` and ``conflicts.csv`` in a release folder; the number of conflicts."""
+    with (folder / CONFLICTS_CSV).open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(CSV_COLUMNS)
+        for c in conflicts:
+            for said, chosen in [(c.chosen, "yes"), *((o, "no") for o in c.others)]:
+                writer.writerow([c.resource, c.field, c.language, _csv_text(said.value), said.graph, said.record,
+                                 chosen])
+    graph = Graph()
+    graph.bind("etc", str(ETC))
+    graph.bind("prov", str(PROV))
+    for n, c in enumerate(conflicts, start=1):
+        node = BNode(f"conflict{n}")
+        graph.add((node, RDF.type, ETC.Conflict))
+        graph.add((node, ETC.conflictResource, URIRef(c.resource)))
+        graph.add((node, ETC.conflictProperty, URIRef(c.predicate)))
+        graph.add((node, ETC.conflictField, Literal(c.field)))
+        if c.language:
+            graph.add((node, ETC.conflictLanguage, Literal(c.language)))
+        for said, chosen in [(c.chosen, True), *((o, False) for o in c.others)]:
+            value = BNode()
+            graph.add((node, ETC.chosenValue if chosen else ETC.otherValue, value))
+            graph.add((value, RDF.value, said.value))
+            graph.add((value, PROV.wasDerivedFrom, URIRef(said.graph)))
+            graph.add((value, ETC.record, Literal(said.record)))
+    with (folder / CONFLICTS_TTL).open("wb") as handle:
+        graph.serialize(handle, format="turtle")
+    return len(conflicts)
+
+
+def _csv_text(value: Any) -> str:
+    text = str(value)
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@") and not text[1:2].isdigit() else text

@@ -1,0 +1,79 @@
+"""Name layer: the one normalisation of names for ids, slugs, merging, search and reconciliation.
+
+Every script is transliterated to ASCII letters: a Latin letter by dropping its diacritics
+(as slugs always were, so the slugs of today's data are unchanged), any other letter by
+``anyascii`` (Cyrillic, Greek, ...). ``anyascii`` was chosen over ``text-unidecode`` after a
+comparison on Latvian, Lithuanian, Estonian, Polish, Danish, German, Russian, Belarusian and
+Greek names (README, "Names in every script"): equal on the Latin scripts, better on Greek
+(``Thessaloniki``, not ``Thessalonike``), Russian and Belarusian (``Pskovskaya``, not
+``Pskovskaia``) and Danish (``Aero``, not ``AEro``), and still maintained.
+
+This module imports nothing of etclod: every other layer may use it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+from anyascii import anyascii
+
+_TRANSLITERATION = str.maketrans({
+    "ß": "ss", "ø": "o", "Ø": "o", "æ": "ae", "Æ": "ae", "đ": "d", "Đ": "d",
+    "ł": "l", "Ł": "l", "þ": "th", "Þ": "th", "ı": "i", "œ": "oe", "Œ": "oe",
+})
+_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
+
+
+@lru_cache(maxsize=1 << 16)
+def _letter(ch: str) -> str:
+    """One non-ASCII character as ASCII: a Latin letter without its diacritics, another
+    script's letter or digit transliterated, anything else (a quote, a symbol) a separator."""
+    decomposed = "".join(c for c in unicodedata.normalize("NFKD", ch.translate(_TRANSLITERATION))
+                         if not unicodedata.combining(c))
+    if decomposed.isascii():
+        return decomposed
+    if unicodedata.category(ch)[0] in "LN":
+        return anyascii(ch)
+    return " "
+
+
+@lru_cache(maxsize=1 << 16)
+def fold(text: str) -> str:
+    """A name in lower-case ASCII, every script transliterated; punctuation kept as it is
+    (callers split on it).
+
+    >>> fold("Liepājas Diakonijas centrs")
+    'liepajas diakonijas centrs'
+    >>> fold("Псковская область")
+    "pskovskaya oblast'"
+    >>> fold("Łódź"), fold("Ærø")
+    ('lodz', 'aero')
+    """
+    if text.isascii():
+        return text.lower()
+    return "".join(ch if ch.isascii() else _letter(ch) for ch in text).lower()
+
+
+@lru_cache(maxsize=1 << 16)
+def slugify(text: str) -> str:
+    """A stable IRI key: every script transliterated, lower case, hyphens.
+
+    >>> slugify("Liepājas Diakonijas centrs")
+    'liepajas-diakonijas-centrs'
+    >>> slugify("„Lapsenes” ģērbtuve Šķēde")
+    'lapsenes-gerbtuve-skede'
+    >>> slugify("Псковская область")
+    'pskovskaya-oblast'
+    """
+    return _NOT_ALNUM.sub("-", fold(text)).strip("-")
+
+
+def words(text: str) -> list[str]:
+    """The ASCII words of a name, in order (the start of every token and merge key).
+
+    >>> words("SIA „Liepājas Diakonijas centrs”")
+    ['sia', 'liepajas', 'diakonijas', 'centrs']
+    """
+    return [w for w in _NOT_ALNUM.split(fold(text)) if w]
