@@ -111,9 +111,26 @@ def _declaration_tokens(tokens: tuple[Token, ...]) -> set[int]:
     return found
 
 
-def _resolve(tokens: tuple[Token, ...], base: str = "") -> list[tuple[int, str]]:
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def resolve_iri(base: str, reference: str) -> str:
+    """``reference`` resolved against ``base`` (RFC 3986); an absolute IRI is kept as written
+    (urljoin would drop an empty fragment: ``org#`` is not ``org``).
+
+    >>> resolve_iri("http://b/x/y", "z#"), resolve_iri("http://b/", "http://www.w3.org/ns/org#")
+    ('http://b/x/z#', 'http://www.w3.org/ns/org#')
+    """
     from urllib.parse import urljoin
 
+    if not base or _SCHEME.match(reference):
+        return reference
+    joined = urljoin(base, reference)
+    return joined + "#" if reference.endswith("#") and not joined.endswith("#") else joined
+
+
+def _resolve(tokens: tuple[Token, ...], base: str = "") -> list[tuple[int, str]]:
+    urljoin = resolve_iri
     prefixes: dict[str, str] = {}
     found: list[tuple[int, str]] = []
     i = 0
