@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -57,6 +58,23 @@ def worker_policy(settings: Settings) -> Policy:
                   (str(settings.releases_dir.resolve()), str(settings.ontology_dir.resolve())))
 
 
+def request_id(request: Request) -> str:
+    """The client's X-Request-ID where it is a plain token, else one made up here."""
+    given = request.headers.get("x-request-id", "")
+    if not (0 < len(given) <= 64 and given.isascii() and given.replace("-", "").replace("_", "").isalnum()):
+        given = request.scope.setdefault("etclod.request_id", uuid.uuid4().hex[:16])
+    return given
+
+
+def refused(request: Request, response: Response, code: str, message: str) -> Response:
+    """A client's mistake: one log line with the request id (no traceback), and the id in the answer."""
+    rid = request_id(request)
+    log.info("request %s: %s %s refused %s %s: %s", rid, request.method, request.url.path[:200],
+             response.status_code, code, message[:300].encode("unicode_escape").decode("ascii"))
+    response.headers["X-Request-ID"] = rid
+    return response
+
+
 def create_app(settings: Settings) -> FastAPI:
     """The etclod web application for ``settings``; resources opened at start-up live on
     ``app.state`` (settings, the release holder, templates, shapes, metrics)."""
@@ -100,24 +118,26 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(EtclodError)
     async def on_etclod_error(request: Request, exc: EtclodError) -> Response:
-        return etclod_error_response(request, exc)
+        return refused(request, etclod_error_response(request, exc), exc.code, exc.message)
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, exc: StarletteHTTPException) -> Response:
         message = exc.detail if isinstance(exc.detail, str) else "request refused"
         if exc.status_code == 404 and message == "Not Found":
             message = f"nothing is published at {request.url.path}; see / for what is"
-        return error_response(request, HTTP_CODES.get(exc.status_code, "http_error"), message,
-                              exc.status_code, getattr(exc, "headers", None))
+        code = HTTP_CODES.get(exc.status_code, "http_error")
+        return refused(request, error_response(request, code, message, exc.status_code, getattr(exc, "headers", None)),
+                       code, message)
 
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(request: Request, exc: RequestValidationError) -> Response:
         problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors())
-        return error_response(request, "bad_request", problems or "invalid request", 400)
+        return refused(request, error_response(request, "bad_request", problems or "invalid request", 400),
+                       "bad_request", problems)
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error on %s", request.url.path)
+        log.exception("unexpected error on %s (request %s)", request.url.path, request_id(request))
         # answered outside every middleware (Starlette's ServerErrorMiddleware): CORS by hand
         return error_response(request, "internal_error",
                               "the server failed to answer this request; it has been logged", 500,

@@ -134,7 +134,9 @@ async def validate(request: Request) -> Response:
     job = ValidateJob(body, request.headers.get("content-type", ""),
                       str(settings.ontology_dir / "shapes.ttl"), settings.max_rows)
     from etclod.rdfinput import check_untrusted
-    check_untrusted(body, job.media_type)  # refuse early, in one place, before any worker
+    # refuse early, before any worker; the checks are bounded and never recurse, but a few MB
+    # of them is still work: off the event loop
+    await run_in_threadpool(check_untrusted, body, job.media_type)
     answer = await run_in_threadpool(request.app.state.pool.run, job)
     return Response(answer.body, media_type="text/turtle; charset=utf-8",
                     headers={"X-Etclod-Conforms": "true" if answer.rows == 0 else "false"})
