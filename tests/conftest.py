@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -91,6 +93,31 @@ def seed_release(tmp_path_factory: pytest.TempPathFactory):
     return settings, result
 
 
+def seed_records() -> list:
+    """The bundled seed records, as the loader reads them: counts a test expects are derived
+    from these, not copied from the data by hand."""
+    from etclod.records import load_records
+
+    loaded = load_records(SEED_DATA)
+    assert loaded.rejected == [], [r.to_dict() for r in loaded.rejected]
+    return [item.record for item in loaded.loaded]
+
+
+def seed_count(record_type: str) -> int:
+    """How many seed records have ``type`` ``record_type``."""
+    return sum(1 for record in seed_records() if record.type == record_type)
+
+
+def wait_until(condition: Callable[[], object], what: str, timeout: float = 30.0) -> None:
+    """Poll ``condition`` until it is true; fail the test naming ``what`` after ``timeout``
+    seconds. Waits for the thing itself, never for a guessed time."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {timeout:g} s for {what}")
+        time.sleep(0.02)
+
+
 def jsonld_with_local_context(text: str) -> str:
     """Our JSON-LD points at {base}context.jsonld; inline it so rdflib never fetches a context."""
     import json
@@ -176,11 +203,41 @@ class Virtuoso:
         """``settings`` with this server as the store (polled on every request)."""
         return settings.with_(store_url=self.url, store_user="dba", store_password="dba", store_poll=0.0)
 
+    def endpoint(self):
+        """This server as one of a pool (``Settings.extra_stores``)."""
+        from etclod.settings import StoreEndpoint
+
+        return StoreEndpoint(self.url, "dba", "dba")
+
+    def env(self, n: int) -> dict[str, str]:
+        """This server as server ``n`` of ``ETCLOD_STORE``'s pool: its indexed settings."""
+        return {f"ETCLOD_STORE_{n}_USER": "dba", f"ETCLOD_STORE_{n}_PASSWORD": "dba"}
+
+    def kill(self) -> None:
+        """Stop the process at once (SIGKILL), as a crash would."""
+        import os
+        import signal
+        import time
+
+        pid = int((Path(self.folder) / "pid").read_text())
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.time() + 20
+        while Path(f"/proc/{pid}").exists() and "zombie" not in _proc_state(pid):
+            assert time.time() < deadline, "Virtuoso did not stop"
+            time.sleep(0.05)
+
     def stop(self) -> None:
         import subprocess
 
         subprocess.run(["bash", str(VIRTUOSO_SCRIPT), "stop", self.folder], check=False, capture_output=True)
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _proc_state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split("\n")[0].lower()
+    except (OSError, IndexError):
+        return "zombie"
 
 
 class OxigraphServer:
@@ -189,20 +246,26 @@ class OxigraphServer:
     standard ``/query``, ``/update`` and ``/store`` endpoints and no credentials."""
 
     def __init__(self) -> None:
-        import subprocess
         import sys
         import tempfile
-        import time
-
-        import httpx
 
         binary = shutil.which("oxigraph") or str(Path(sys.executable).with_name("oxigraph"))
         if not Path(binary).is_file():
             pytest.skip("the Oxigraph server is not installed here (pip install oxigraph; the test extras do)")
+        self.binary = binary
         self.folder = tempfile.mkdtemp(prefix="etclod-oxigraph-server-")
         self.port = free_port()
+        self.start()
+
+    def start(self) -> None:
+        """Start the server on its port and folder (again, after ``kill``: with what it held)."""
+        import subprocess
+        import time
+
+        import httpx
+
         # its own time limit too, so a runaway the service gave up on does not keep a core busy
-        self.process = subprocess.Popen([binary, "serve", "--location", self.folder, "--bind",
+        self.process = subprocess.Popen([self.binary, "serve", "--location", self.folder, "--bind",
                                          f"127.0.0.1:{self.port}", "--timeout-s", "5"],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 30
@@ -214,14 +277,32 @@ class OxigraphServer:
                 assert self.process.poll() is None and time.time() < deadline, "the Oxigraph server did not start"
                 time.sleep(0.1)
 
+    def kill(self) -> None:
+        """Stop the process at once, keeping its folder (``start`` brings it back)."""
+        self.process.kill()
+        self.process.wait(timeout=20)
+
+    def endpoint(self):
+        """This server as one of a pool (``Settings.extra_stores``)."""
+        from etclod.settings import StoreEndpoint
+
+        root = f"http://127.0.0.1:{self.port}"
+        return StoreEndpoint(f"sparql+{root}/query", None, None, f"{root}/update", f"{root}/store")
+
+    def env(self, n: int) -> dict[str, str]:
+        """This server as server ``n`` of ``ETCLOD_STORE``'s pool: its indexed settings."""
+        root = f"http://127.0.0.1:{self.port}"
+        return {f"ETCLOD_STORE_{n}_UPDATE": f"{root}/update", f"ETCLOD_STORE_{n}_GRAPH_STORE": f"{root}/store"}
+
     def settings(self, settings: Settings) -> Settings:
         root = f"http://127.0.0.1:{self.port}"
         return settings.with_(store_url=f"sparql+{root}/query", store_update_url=f"{root}/update",
                               store_graph_store_url=f"{root}/store", store_poll=0.0)
 
     def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=20)
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=20)
         shutil.rmtree(self.folder, ignore_errors=True)
 
 

@@ -180,6 +180,44 @@ def test_admin_build(admin) -> None:
     assert client.get("/health").json()["release"] == response.json()["release"]
 
 
+def test_an_upload_during_a_build_is_kept_refused_with_409_and_published_when_sent_again(admin) -> None:
+    """A real build held mid-way (its reporter waits at the first stage) while an upload
+    arrives: the upload is kept in the inbox, the answer says a build is running (409, not a
+    500 or a silent loss), the running build finishes, and the same upload sent again is
+    published once, in a release after that build's."""
+    import concurrent.futures as cf
+    import threading
+
+    from etclod.release import NullReporter
+
+    settings, client = admin
+    in_build, go_on = threading.Event(), threading.Event()
+
+    class Held(NullReporter):
+        def stage(self, name: str, total: int | None = None) -> None:
+            in_build.set()
+            go_on.wait(60)
+
+    payload = body([project(id="during", acronym="DURING")])
+    with cf.ThreadPoolExecutor(max_workers=1) as pool:
+        running = pool.submit(build_release, settings, reporter=Held())
+        try:
+            assert in_build.wait(60), "the build did not start"
+            during = client.post("/admin/records", content=payload, headers={**YAML, **AUTH})
+        finally:
+            go_on.set()
+        built = running.result()
+    assert during.status_code == 409, during.text
+    assert during.json()["error"] == "build_running" and "try again" in during.json()["message"]
+    kept = client.get("/admin/records", headers=AUTH).json()["uploads"]
+    assert [u["status"] for u in kept] == ["received"]  # nothing uploaded is lost
+    again = client.post("/admin/records", content=payload, headers={**YAML, **AUTH})
+    assert again.status_code == 201, again.text
+    assert again.json()["release"] != built.version and current_version(settings) == again.json()["release"]
+    assert [m["version"] for m in list_releases(settings)][-2:] == [built.version, again.json()["release"]]
+    assert client.get("/id/project/during?format=nt").status_code == 200
+
+
 def guarded(settings):
     """A client whose settings allow no removal (the default allows 1 in a release this small)."""
     return TestClient(create_app(settings.with_(max_removals=0)))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import socket
 import threading
-import time
 import unicodedata
 
 import httpx
@@ -15,7 +14,7 @@ import pytest
 from etclod.api.app import create_app
 from etclod.release import build_release
 
-from conftest import LiveServer, project, write_records
+from conftest import LiveServer, project, wait_until, write_records
 
 
 @pytest.fixture(scope="module")
@@ -120,37 +119,53 @@ def test_non_utf8_query_body(client) -> None:
 
 
 def test_slow_client_does_not_block_others(server, client) -> None:
+    """A client that sends its request a byte at a time, for as long as the test lasts: the
+    other requests are answered while it is still sending (had they waited for it, they would
+    never be answered), and the slow one is never cut off for being slow."""
     sock = socket.create_connection(("127.0.0.1", server.port))
-    stop = threading.Event()
+    stop, sent_some = threading.Event(), threading.Event()
+    failures: list[OSError] = []
 
     def dribble() -> None:
-        request = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"y" * 200
-        for byte in request:
-            if stop.is_set():
-                return
+        request = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: "
+        while not stop.is_set():
             try:
-                sock.send(bytes([byte]))
-            except OSError:
+                sock.send(request[:1] or b"y")
+            except OSError as exc:
+                failures.append(exc)
                 return
-            time.sleep(0.02)
+            request = request[1:]
+            sent_some.set()
+            stop.wait(0.02)  # the slowness under test, not a wait for anything
 
     thread = threading.Thread(target=dribble, daemon=True)
     thread.start()
-    started = time.monotonic()
-    for _ in range(10):
-        assert client.get("/health").status_code == 200
-    assert time.monotonic() - started < 5
-    stop.set()
-    thread.join(timeout=10)
-    sock.close()
+    try:
+        assert sent_some.wait(30), "the slow client did not start"
+        for _ in range(10):
+            assert client.get("/health").status_code == 200
+        assert thread.is_alive() and not failures, failures
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        sock.close()
+
+
+def count(client, query: str) -> int:
+    response = client.get("/sparql", params={"query": query}, headers={"Accept": "text/csv"})
+    assert response.status_code == 200, response.text
+    return int(response.text.splitlines()[1])
 
 
 def test_backtracking_regex_is_bounded(client) -> None:
-    query = 'SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o FILTER(REGEX(CONCAT(STR(?o), "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!"), "^(a+)+$")) }'
-    started = time.monotonic()
-    response = client.get("/sparql", params={"query": query}, headers={"Accept": "text/csv"})
-    assert response.status_code in (200, 503)
-    assert time.monotonic() - started < 3.0 * 1.5
+    """``^(a+)+$`` against 44 a's and a '!' takes a backtracking engine 2^44 steps; Oxigraph's
+    engine is linear, so every triple is answered (none matches) well inside the limit. A
+    backtracking engine would fail this as a 503 at the time limit, and a filter that was not
+    evaluated at all fails the second query, whose pattern matches every triple."""
+    total = count(client, "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")
+    text = 'CONCAT(STR(?o), "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!")'
+    assert count(client, f'SELECT (COUNT(*) AS ?n) WHERE {{ ?s ?p ?o FILTER(REGEX({text}, "^(a+)+$")) }}') == 0
+    assert count(client, f'SELECT (COUNT(*) AS ?n) WHERE {{ ?s ?p ?o FILTER(REGEX({text}, "(a+)+!$")) }}') == total
 
 
 def test_construct_of_millions_of_triples_is_refused(client) -> None:
@@ -160,11 +175,13 @@ def test_construct_of_millions_of_triples_is_refused(client) -> None:
 
 
 def test_deeply_nested_query_does_not_crash(client) -> None:
+    """A thousand nested groups are a valid query with one answer (nesting past what the
+    parser's stack takes is issue 12's, and tested there)."""
     query = "SELECT * WHERE " + "{ " * 1000 + "?s ?p ?o" + " }" * 1000 + " LIMIT 1"
-    response = client.post("/sparql", data={"query": query})
-    assert response.status_code in (200, 400, 503)
-    assert response.json() if response.status_code != 200 else True
-    assert client.get("/sparql", params={"query": "ASK {}"}).status_code == 200
+    response = client.post("/sparql", data={"query": query}, headers={"Accept": "application/sparql-results+json"})
+    assert response.status_code == 200, response.text
+    assert len(response.json()["results"]["bindings"]) == 1
+    assert client.get("/sparql", params={"query": "ASK {}"}).json()["boolean"] is True
 
 
 def test_fifty_queries_in_parallel(server) -> None:
@@ -186,27 +203,38 @@ def test_queries_during_a_publish_each_see_one_release(make_settings, live) -> N
     server = live(create_app(settings))
     write_records(settings.data_dir, "more.yaml", [project(id=f"p{i}", acronym=f"P{i}") for i in range(30)])
     stop = threading.Event()
-    seen: list[tuple[str, int]] = []
+    seen: list[list[tuple[str, int]]] = [[] for _ in range(4)]
 
-    def hammer() -> None:
+    def hammer(mine: list[tuple[str, int]]) -> None:
+        """Failures here reach the test through the future's result()."""
         with httpx.Client(base_url=server.url, timeout=30) as c:
             while not stop.is_set():
                 r = c.get("/sparql", params={"query": "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"},
                           headers={"Accept": "text/csv"})
-                assert r.status_code == 200
-                seen.append((r.headers["x-etclod-release"], int(r.text.splitlines()[1])))
+                assert r.status_code == 200, r.text
+                mine.append((r.headers["x-etclod-release"], int(r.text.splitlines()[1])))
 
-    threads = [threading.Thread(target=hammer) for _ in range(4)]
-    for t in threads:
-        t.start()
-    time.sleep(0.3)
-    new = build_release(settings)
-    time.sleep(1.0)
-    stop.set()
-    for t in threads:
-        t.join()
+    with cf.ThreadPoolExecutor(max_workers=4) as pool:
+        hammers = [pool.submit(hammer, mine) for mine in seen]
+        try:
+            def each_saw(version: str | None) -> bool:
+                failed = [h for h in hammers if h.done()]
+                if failed:
+                    failed[0].result()  # raises what went wrong in that thread
+                return all(mine and (version is None or mine[-1][0] == version) for mine in seen)
+
+            wait_until(lambda: each_saw(None), "every client to get an answer from the first release")
+            new = build_release(settings)
+            wait_until(lambda: each_saw(new.version), "every client to get an answer from the new release")
+        finally:
+            stop.set()
+        for h in hammers:
+            h.result()
     from etclod.release import list_releases
     triples = {m["version"]: m["triples"] for m in list_releases(settings)}
-    assert {v for v, _ in seen} == set(triples), "queries ran on both releases"
-    assert all(count == triples[version] for version, count in seen), "an answer mixed two releases"
-    assert seen[-1][0] == new.version
+    answers = [answer for mine in seen for answer in mine]
+    assert {v for v, _ in answers} == set(triples), "queries ran on both releases"
+    assert all(count == triples[version] for version, count in answers), "an answer mixed two releases"
+    for mine in seen:  # once a client has been answered from the new release, never again from the old
+        versions = [v for v, _ in mine]
+        assert versions == sorted(versions, key=lambda v: v == new.version), versions

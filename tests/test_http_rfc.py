@@ -164,7 +164,7 @@ def test_named_graph_page_and_errors(client, seed_release) -> None:
     page = client.get("/graph/varam-2018-01-30", headers={"Accept": "text/html"})
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     count = result.manifest["graphs"]["http://localhost:8000/graph/varam-2018-01-30"]
-    assert f"<dd>{count}</dd>" in page.text and "/dumps/etclod.nq.gz" in page.text
+    assert f"{count} statements" in page.text and "/dumps/etclod.nq.gz" in page.text
     assert 'href="/id/source/varam-2018-01-30"' in page.text
     missing = client.get("/graph/no-such-graph", headers={"Accept": "text/turtle"})
     assert missing.status_code == 404 and "varam-2018-01-30" in missing.json()["message"]

@@ -92,7 +92,7 @@ def test_places_by_name_in_both_languages() -> None:
 PAGES = ["/", "/id/project/", "/id/organisation/?country=LVA", "/id/project/sempre", "/id/programme/2014TC16M5TN001",
          "/id/organisation/liepajas-diakonijas-centrs", "/id/person/diana-jakaite", "/id/event/seminar-2018-01-25",
          "/id/theme/seniors-disability-inclusion", "/search?q=sempre", "/sparql", "/catalog", "/releases",
-         "/validation", "/def", "/no/such/page"]
+         "/validation", "/def", "/graph/varam-2018-01-30", "/no/such/page"]
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +112,8 @@ def test_every_page_type_in_both_languages_with_the_switch(client, path) -> None
         assert f'<html lang="{lang}">' in page.text
         assert re.search(rf'<a href="[^"]*lang={other}" hreflang="{other}" lang="{other}">{other_name}</a>', page.text)
         assert 'role="search"' in page.text and 'aria-label="' in page.text  # navigation and search on every page
+        if path != "/":
+            assert f'aria-label="{"Navigācijas ceļš" if lang == "lv" else "Breadcrumbs"}"' in page.text, path
 
 
 def test_not_found_page_in_the_readers_language_links_pages_that_exist(client) -> None:
@@ -153,3 +155,15 @@ def test_search_finds_project_codes_and_acronyms(client) -> None:
 def test_ontology_page_has_no_empty_descriptions(client) -> None:
     page = client.get("/def", headers={"Accept": "text/html"}).text
     assert ">None<" not in page and "<dd></dd>" not in page
+
+
+def test_landing_page_links_every_list_with_its_count(client) -> None:
+    page = client.get("/", headers={"Accept": "text/html"}).text
+    from etclod.recordtypes import TYPES
+
+    for rtype in TYPES:
+        listed = client.get(f"/id/{rtype}/", params={"limit": 200}, headers={"Accept": "application/json"})
+        if listed.status_code != 200 or not listed.json()["items"]:
+            continue
+        count = len(listed.json()["items"])
+        assert re.search(rf'<a href="/id/{rtype}/">[^<]+</a> <span class="count">{count} ', page), rtype

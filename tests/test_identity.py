@@ -80,6 +80,8 @@ def test_imports_in_any_order_merge_into_the_published_data(order: tuple[str, ..
     store = _store(release)
     manifest = json.loads((release / "manifest.json").read_text("utf-8"))
     assert manifest["records"]["rejected"] == 0
+    # every record read is published (merged records too: as part of their resource), none lost
+    assert manifest["records"]["published"] == manifest["records"]["read"]
 
     # every curated record is still published at its IRI
     published = {r["s"] for r in _select(store, "SELECT DISTINCT ?s WHERE { ?s a ?c }")}
@@ -181,3 +183,52 @@ def test_a_name_that_normalises_to_nothing_is_never_a_merge_key(tmp_path: Path) 
     assert report.alias == {("organisation", "d"): "c"}
     assert {a["id"] for a in report.apart} == {"a", "b"}
     assert all("normalises to nothing" in a["reason"] for a in report.apart)
+
+
+def test_the_conflict_report_is_linked_from_validation_and_the_catalogue(tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from fastapi.testclient import TestClient
+    from rdflib import Graph, URIRef
+    from rdflib.namespace import FOAF
+
+    from etclod.api.app import create_app
+    from etclod.settings import Settings
+
+    data = tmp_path / "data"
+    shutil.copytree(SEED_DATA, data)
+    env = {"ETCLOD_DATA": str(data), "ETCLOD_VAR": str(tmp_path / "var"), "ETCLOD_BASE_URI": BASE}
+    _import_all(("keep",), env)
+    release, _ = _build(env, capsys)
+    reports = [f"/releases/{release.name}/conflicts.ttl", f"/releases/{release.name}/conflicts.csv"]
+    with TestClient(create_app(Settings.from_env(env))) as client:
+        page = client.get("/validation", headers={"Accept": "text/html"})
+        assert page.status_code == 200 and all(f'href="{r}"' in page.text for r in reports)
+        rdf = client.get("/validation", headers={"Accept": "text/turtle"})
+        assert all(f"<{r}>" in rdf.headers["link"] for r in reports)
+        catalogue = Graph().parse(data=client.get("/catalog", headers={"Accept": "text/turtle"}).text, format="turtle")
+        assert {URIRef(f"{BASE.rstrip('/')}{r}") for r in reports} <= set(catalogue.objects(None, FOAF.page))
+        report = Graph().parse(data=client.get(reports[0]).text, format="turtle")
+        assert len(report) > 0
+        table = client.get(reports[1]).text.splitlines()
+        assert table[0] == "resource,field,language,value,source,record,chosen" and len(table) > 2
+
+
+def test_precedence_is_configurable_and_never_renames_a_curated_resource(tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str],
+                                                                          curated: dict[tuple[str, str], str]) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(SEED_DATA, data)
+    (data / "precedence.csv").write_text("source\nkeep\ncurated\n", "utf-8")
+    env = {"ETCLOD_DATA": str(data), "ETCLOD_VAR": str(tmp_path / "var"), "ETCLOD_BASE_URI": BASE}
+    assert main(["import", "keep", str(SECOND / "keep-export.json")], environ=env) == 0
+    release, _ = _build(env, capsys)
+    store = _store(release)
+    sempre = curated[("project", "sempre")]
+    assert [r["b"] for r in _select(store, f"SELECT ?b WHERE {{ <{sempre}> etc:totalBudget ?b }}")] == ["4900000"]
+    assert not _select(store, f"SELECT ?p WHERE {{ <{BASE}id/project/keep-21622> ?p ?o }}")
+    with (release / "conflicts.csv").open(encoding="utf-8") as handle:
+        chosen = {r["value"] for r in csv.DictReader(handle)
+                  if r["resource"] == sempre and r["field"] == "total_budget" and r["chosen"] == "yes"}
+    assert chosen == {"4900000"}
+    manifest = json.loads((release / "manifest.json").read_text("utf-8"))
+    assert manifest["precedence"][:2] == ["keep", "curated"]

@@ -5,6 +5,7 @@ seed data, one at a time, and built with `etclod build`."""
 from __future__ import annotations
 
 import gzip
+import html
 import json
 import shutil
 from pathlib import Path
@@ -256,3 +257,47 @@ def test_validate_lists_held_records(steward, capsys) -> None:
     assert main(["validate"], steward.env) == 1
     out = capsys.readouterr().out
     assert f"kept from release {steward.first.name}: project 'sempre'" in out
+
+
+def test_validation_shows_every_rejection_held_and_cascaded_in_both_languages_and_turtle(steward, capsys) -> None:
+    from fastapi.testclient import TestClient
+    from rdflib import Graph
+
+    from etclod.api.app import create_app
+    from etclod.settings import Settings
+
+    steward.edit("projects.yaml", "  end: 2019-02\n", "  end: 2019-02-30\n")
+    (steward.data / "new.yaml").write_text(
+        "- type: project\n  id: bridges\n  acronym: BRIDGES\n  programme: urbact-iii\n  start: 2019-13\n"
+        "  sources: [varam-2018-01-30]\n"
+        "- type: partnership\n  id: bridges-liepaja\n  project: bridges\n  organisation: liepajas-pilseta\n"
+        "  sources: [varam-2018-01-30]\n", "utf-8")
+    (steward.data / "broken.json").write_text("[{", "utf-8")
+    capsys.readouterr()
+    assert steward.build() == 1
+    summary = capsys.readouterr().out
+    manifest = json.loads((steward.current() / "manifest.json").read_text("utf-8"))
+    records = manifest["records"]
+    assert f"{records['published']} records published ({records['held_back']} kept" in summary
+    assert f"{records['rejected']} rejected" in summary
+    with TestClient(create_app(Settings.from_env(steward.env))) as client:
+        en = html.unescape(client.get("/validation", headers={"Accept": "text/html", "Accept-Language": "en"}).text)
+        lv = html.unescape(client.get("/validation", headers={"Accept": "text/html", "Accept-Language": "lv"}).text)
+        ttl = client.get("/validation?format=ttl").text
+        health = client.get("/health").json()
+    assert f"{records['rejected']} records rejected" in en and f"{records['published']} records published" in en
+    assert "Held back: kept as published before" in en and "Aizturēti: saglabāti" in lv
+    assert "project 'sempre'" in en and f"kept from release {steward.first.name}" in en
+    assert 'href="/id/project/sempre"' in en
+    assert "2019-13 is not a date" in en and "project 'bridges'" in en
+    assert "points at project 'bridges', which is rejected" in en  # cascaded, with what it depended on
+    assert "broken.json" in en and "the whole file" in en and "viss fails" in lv
+    graph = Graph().parse(data=ttl, format="turtle")
+    rejected = list(graph.subjects(RDF_TYPE, ETC.RejectedRecord))
+    assert len(rejected) == records["rejected"] == len(steward.rejected())
+    assert len(list(graph.subjects(ETC.keptFromRelease, None))) == records["held_back"] == health["held_back"] == 1
+
+
+from rdflib.namespace import RDF as _RDF  # noqa: E402
+
+RDF_TYPE = _RDF.type

@@ -1,5 +1,6 @@
 """Every page type in a real browser (headless Debian Chromium, driven by Playwright), in
-Latvian and English, on a desktop (1280 px) and a phone (390 px): no horizontal scrolling, no
+Latvian and English, on a desktop (1280 px) and a phone (390 px, and 320 px for the width):
+no horizontal scrolling, no
 CURIE, IRI, datatype suffix or record pointer in text outside links (the query page aside),
 ``lang`` right, numbers and dates in the locale's form, and no serious or critical
 accessibility violation as axe-core (the npm package) finds them. Screenshots of every page go
@@ -43,7 +44,8 @@ PAGES = {  # page type: address
     "event": "/id/event/seminar-2018-01-25", "theme": "/id/theme/seniors-disability-inclusion",
     "partnership": "/id/partnership/sempre-latvijas-universitate", "source": "/id/source/varam-2018-01-30",
     "search": "/search?q=liepajas", "query": "/sparql", "catalogue": "/catalog", "releases": "/releases",
-    "validation": "/validation", "ontology": "/def", "not-found": "/no/such/page",
+    "validation": "/validation", "ontology": "/def", "graph": "/graph/varam-2018-01-30",
+    "not-found": "/no/such/page",
 }
 EXPECTED = {  # page type -> what its numbers and dates look like in each language
     "project": {"lv": ["4 860 664,11 €", "3 827 755,48 €", "2016. gada marts"],
@@ -102,9 +104,12 @@ def test_every_page_type_reads_well_in_both_languages_on_any_screen(site, browse
             tab.screenshot(path=str(tmp_path / f"{name}-{lang}-{width}.png"), full_page=True)
             if tab.get_attribute("html", "lang") != lang:
                 problems.append(f"{name}: lang={tab.get_attribute('html', 'lang')}")
-            overflow = tab.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-            if overflow > 0:
-                problems.append(f"{name}: {overflow} px wider than the {width} px screen")
+            for screen in (width, 320) if width < 1000 else (width,):  # the narrowest phones too
+                tab.set_viewport_size({"width": screen, "height": 900})
+                overflow = tab.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+                if overflow > 0:
+                    problems.append(f"{name}: {overflow} px wider than the {screen} px screen")
+            tab.set_viewport_size({"width": width, "height": 900})
             if name != "query":
                 for text in tab.evaluate(TEXT_OUTSIDE_LINKS):
                     if any(p.search(text) for p in LEAKS):
@@ -173,3 +178,24 @@ def test_docs_and_redoc_work_without_the_internet(site, browser) -> None:
     finally:
         context.close()
     assert all(failure and "csp" in failure.lower() for failure in outside.values()), outside
+
+
+def test_query_page_shows_typed_values_as_values(site, browser) -> None:
+    """A count is a number (no ``"1"^^<...#integer>``), a text keeps its language tag."""
+    context = browser.new_context()
+    tab = context.new_page()
+    warnings: list[str] = []
+    tab.on("console", lambda m: warnings.append(m.text) if m.type in ("warning", "error") else None)
+    try:
+        tab.goto(site + "/sparql?lang=en")
+        tab.wait_for_selector(".yasqe .CodeMirror")
+        tab.click("a.example >> nth=0")  # EU funding per programme: a title @en, counts and sums
+        tab.wait_for_function("document.querySelector('.yasr tbody td') !== null", timeout=20000)
+        table = tab.inner_text(".yasr table")
+        assert "^^" not in table and "XMLSchema" not in table
+        assert "@en" in table and "3827755.48" in table
+        tab.emulate_media(media="print")
+        assert not tab.locator("header nav").is_visible()
+    finally:
+        context.close()
+    assert not [w for w in warnings if "autocompleter" in w.lower()], warnings

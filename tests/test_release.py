@@ -14,11 +14,13 @@ import rdflib
 
 from etclod.cli import main
 from etclod.formats import DUMP_FORMATS, dump_name
-from etclod.release import build_release, current_version, list_releases
+from etclod.namespaces import RESOURCE_TYPES
+from etclod.records import json_schema, load_records
+from etclod.release import build_release, current_version, list_releases, rollback
 from etclod.settings import PROJECT_ROOT, Settings
 from etclod.validation import load_shapes
 
-from conftest import BASE, SEED_DATA, project, write_records
+from conftest import BASE, SEED_DATA, project, seed_count, seed_records, write_records
 
 RELEASE_FILES = {"store", "dumps", "validation.ttl", "rejected.jsonl", "changes.nq.gz", "manifest.json"}
 
@@ -36,9 +38,11 @@ def test_seed_release_layout(seed_release) -> None:
     assert {p.name for p in (folder / "dumps").iterdir()} == {dump_name(f) for f in DUMP_FORMATS} | {
         "links-keep-eu.nt.gz", "links-nuts.nt.gz"}
     manifest = result.manifest
-    assert manifest["records"] == {"read": 43, "published": 43, "rejected": 0, "held_back": 0, "merged": 0}
-    assert manifest["classes"]["https://w3id.org/etclod/def#Project"] == 5
-    assert manifest["classes"]["https://w3id.org/etclod/def#Programme"] == 4
+    records = seed_records()
+    assert manifest["records"] == {"read": len(records), "published": len(records), "rejected": 0, "held_back": 0, "merged": 0}
+    assert result.published == manifest["records"]["published"]  # the one count, whoever reports it
+    assert manifest["classes"]["https://w3id.org/etclod/def#Project"] == seed_count("project")
+    assert manifest["classes"]["https://w3id.org/etclod/def#Programme"] == seed_count("programme")
     assert set(manifest["inputs"]) == {p.name for p in SEED_DATA.iterdir() if p.suffix == ".yaml"}
 
 
@@ -184,7 +188,19 @@ def test_bad_setting_is_exit_2(capsys) -> None:
 def test_schema_prints_json_schema(capsys) -> None:
     assert main(["schema"], environ={}) == 0
     schema = json.loads(capsys.readouterr().out)
-    assert "oneOf" in schema or "anyOf" in schema
+    assert schema == json_schema()
+    # one branch per record type, each fixing its "type"
+    branches = schema.get("oneOf") or schema["anyOf"]
+    types = {schema["$defs"][b["$ref"].split("/")[-1]]["properties"]["type"]["const"] for b in branches}
+    assert types == set(RESOURCE_TYPES)
+    # and it is the schema of the records the loader makes: every seed record, written as
+    # JSON, passes; one with a typo'd field does not
+    import jsonschema
+    validator = jsonschema.Draft202012Validator(schema)
+    for item in load_records(SEED_DATA).loaded:
+        as_json = item.record.model_dump(mode="json", exclude_none=True)
+        assert not list(validator.iter_errors(as_json)), (item.where, list(validator.iter_errors(as_json))[:1])
+    assert list(validator.iter_errors({**as_json, "titel": "typo"}))
 
 
 def test_unwritable_release_folder_is_exit_2(capsys) -> None:
@@ -222,3 +238,24 @@ def test_prune_keeps_the_configured_number(make_settings) -> None:
     for _ in range(3):
         build_release(settings)
     assert len(list_releases(settings)) == 2
+
+
+def test_more_than_ten_builds_in_one_second_sort_as_time_does(make_settings, monkeypatch) -> None:
+    """Regression: versions of one second are numbered -2, -3 ... and were sorted as strings,
+    so -10 came before -2: listing, rollback and pruning (which keeps the newest) went wrong.
+    Twelve real builds, the clock held at one second."""
+    import datetime as dt
+
+    from etclod import release as rel
+    second = dt.datetime(2026, 12, 1, 21, 59, 3, tzinfo=dt.timezone.utc)
+    monkeypatch.setattr(rel, "_now", lambda: second)
+    settings = make_settings([project(total_budget="100")]).with_(keep_releases=10)
+    built = [build_release(settings).version for _ in range(12)]
+    assert len(set(built)) == 12 and all(v.startswith(second.strftime("%Y%m%dT%H%M%SZ")) for v in built)
+    # each build pruned down to the ten newest: the two oldest went, not -10 and -11
+    listed = list_releases(settings)
+    assert [m["version"] for m in listed] == built[2:]
+    assert [m["previous"] for m in listed] == built[1:-1]
+    assert current_version(settings) == built[-1]
+    assert rollback(settings) == built[-2]
+    assert current_version(settings) == built[-2]

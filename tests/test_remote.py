@@ -3,6 +3,7 @@ atomically; describe resources through the remote store exactly as through Oxigr
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import json
 import shutil
 import subprocess
@@ -15,12 +16,13 @@ import pytest
 
 from etclod import describe as d
 from etclod.cli import main
+from etclod.manifest import read_manifest
 from etclod.release import build_release, current_path
 from etclod.namespaces import ETC
 from etclod.remote import CONTROL, SERVICE, RemoteStore, RemoteStoreError
 from etclod.store import OxigraphStore
 
-from conftest import BASE, from_json, normal, project, write_records
+from conftest import BASE, from_json, normal, project, wait_until, write_records
 
 
 def remote_for(server) -> RemoteStore:
@@ -33,14 +35,15 @@ def test_push_verifies_and_switches(virtuoso, seed_settings, capsys) -> None:
     assert main(["build"], environ=env) == 0
     assert main(["push"], environ=env) == 0
     out = capsys.readouterr()
-    assert "quads verified" in out.out and out.err.splitlines()[-1].startswith("push ") and "588 quads on" in out.err
-    store = remote_for(virtuoso)
     release = current_path(seed_settings)
+    quads = read_manifest(release)["quads"]
+    assert "quads verified" in out.out and out.err.splitlines()[-1].startswith("push ") and f"{quads} quads on" in out.err
+    store = remote_for(virtuoso)
     assert store.current() == release.name
     local = OxigraphStore(release / "store")
     for iri in (f"{BASE}id/project/sempre", f"{BASE}id/organisation/liepajas-diakonijas-centrs",
                 f"{BASE}id/event/seminar-2018-01-25"):
-        there, here = d.describe(store, iri).graph, d.describe(local, iri).graph
+        there, here = d.describe(store.view(release.name), iri).graph, d.describe(local, iri).graph
         assert set(there) == set(here) and len(here) > 10, iri
     assert main(["push"], environ=env) == 0  # the same release again: nothing to do
     assert "already" in capsys.readouterr().out
@@ -134,7 +137,7 @@ def test_research_queries_answer_the_same_on_both_stores(sparql_server, tmp_path
     with TestClient(create_app(settings)) as here, TestClient(create_app(virtuoso.settings(settings))) as there:
         assert there.get("/health").json()["store"]["kind"] == "sparql"
         sent: list[bytes] = []
-        there.app.state.holder.remote.client.event_hooks["request"] = [lambda r: sent.append(r.content)]
+        there.app.state.holder.remote.members[0].store.client.event_hooks["request"] = [lambda r: sent.append(r.content)]
         for name, body in bench.QUERIES.items():
             query = bench.PREFIXES + body.replace("{base}", BASE)
             ours, theirs = _solutions(here, query), _solutions(there, query)
@@ -194,31 +197,37 @@ def test_replicas_serve_one_store_and_a_push_is_atomic_for_their_clients(virtuos
         write_records(settings.data_dir, "more.yaml", [project(id=f"x{i}", acronym=f"X{i}") for i in range(30)])
         second = build_release(settings)
         triples = {first.version: first.manifest["triples"], second.version: second.manifest["triples"]}
-        seen: list[tuple[str, int]] = []
+        seen: list[list[tuple[str, int]]] = [[] for _ in clients]
         stop = threading.Event()
 
-        def watch(client: httpx.Client) -> None:
+        def watch(client: httpx.Client, mine: list[tuple[str, int]]) -> None:
+            """Failures here reach the test through the future's result()."""
             while not stop.is_set():
                 response = client.get("/sparql", params={"query": "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"},
                                       headers={"Accept": "text/csv"})
                 assert response.status_code == 200, response.text
-                seen.append((response.headers["x-etclod-release"], int(response.text.splitlines()[1])))
+                mine.append((response.headers["x-etclod-release"], int(response.text.splitlines()[1])))
 
-        watchers = [threading.Thread(target=watch, args=(c,)) for c in clients]
-        for thread in watchers:
-            thread.start()
-        env_push = {k: v for k, v in env.items() if k.startswith("ETCLOD_")}
-        assert main(["push"], environ=env_push) == 0
-        deadline = time.time() + 30
-        while not all(c.get("/health").json()["release"] == second.version for c in clients):
-            assert time.time() < deadline, "a replica did not follow the push"
-            time.sleep(0.1)
-        time.sleep(0.5)
-        stop.set()
-        for thread in watchers:
-            thread.join()
-        assert {v for v, _ in seen} == {first.version, second.version}
-        assert all(n == triples[v] for v, n in seen), [s for s in seen if s[1] != triples[s[0]]][:5]
+        def each_saw(version: str) -> bool:
+            for watcher in watchers:
+                if watcher.done():
+                    watcher.result()  # raises what went wrong in that thread
+            return all(mine and mine[-1][0] == version for mine in seen)
+
+        with cf.ThreadPoolExecutor(max_workers=len(clients)) as pool:
+            watchers = [pool.submit(watch, c, mine) for c, mine in zip(clients, seen)]
+            try:
+                wait_until(lambda: each_saw(first.version), "both replicas to answer from the first release")
+                env_push = {k: v for k, v in env.items() if k.startswith("ETCLOD_")}
+                assert main(["push"], environ=env_push) == 0
+                wait_until(lambda: each_saw(second.version), "both replicas to answer from the pushed release")
+            finally:
+                stop.set()
+            for watcher in watchers:
+                watcher.result()
+        answers = [answer for mine in seen for answer in mine]
+        assert {v for v, _ in answers} == {first.version, second.version}
+        assert all(n == triples[v] for v, n in answers), [a for a in answers if a[1] != triples[a[0]]][:5]
         page = clients[1].get("/id/project/x7", headers={"Accept": "text/turtle"})
         assert page.status_code == 200 and "X7" in page.text
     finally:
@@ -391,3 +400,22 @@ def test_serve_starts_while_the_sparql_server_is_down_and_says_so(make_settings)
     finally:
         replica.terminate()
         replica.wait(timeout=20)
+
+
+def test_the_current_release_on_a_server_is_the_newest_as_time_sorts(make_settings) -> None:
+    """Regression: with two pointers (a switch under way, or one left by an interrupted push)
+    current() took the greatest as a string, and ``...Z-10`` is less than ``...Z-9``; pushed()
+    listed releases in string order too, so pruning on the server dropped the wrong ones."""
+    from conftest import OxigraphServer
+
+    server = OxigraphServer()
+    try:
+        store = RemoteStore.from_settings(server.settings(make_settings()))
+        versions = [f"20261201T215903Z-{n}" for n in (9, 10, 11)]
+        pointers = " ".join(f'<{SERVICE}> <{ETC}currentRelease> "{v}" .' for v in versions[:2])
+        nodes = " ".join(f'<urn:etclod:release:{v}> <{ETC}version> "{v}" ; <{ETC}complete> true .' for v in versions)
+        store.update(f"INSERT DATA {{ GRAPH <{CONTROL}> {{ {pointers} {nodes} }} }}")
+        assert store.current() == "20261201T215903Z-10"
+        assert [v for v, _ in store.pushed()] == versions
+    finally:
+        server.stop()

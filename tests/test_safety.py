@@ -9,18 +9,20 @@ import os
 import socket
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from etclod.api.app import create_app
+from etclod.namespaces import ETC
+
+from conftest import wait_until
 
 CARTESIAN = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l . ?m ?n2 ?o }"
 PATH = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?x ?b . ?b (!<http://x/p>)* ?c . ?d ?y ?e . ?e (!<http://x/p>)* ?f }"
 """(each path starts from a bound node: Virtuoso refuses a path with neither end bound)"""
-SIMPLE = "SELECT (COUNT(*) AS ?n) WHERE { ?s a <https://w3id.org/etclod/def#Project> }"
+SIMPLE = f"SELECT (COUNT(*) AS ?n) WHERE {{ ?s a <{ETC}Project> }}"
 COUNT_ALL = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
 
 
@@ -28,56 +30,69 @@ def ask(client: httpx.Client, query: str, **headers: str) -> httpx.Response:
     return client.post("/sparql", data={"query": query}, headers={"Accept": "text/csv", **headers})
 
 
+def metric(client: httpx.Client, name: str) -> float:
+    line = next(line for line in client.get("/metrics").text.splitlines() if line.startswith(name + " "))
+    return float(line.split()[1])
+
+
 @pytest.fixture(scope="module")
 def fast_settings(served):
-    settings = served
-    return settings.with_(query_timeout=2.0, query_workers=3, max_rows=50)
+    """A long time limit: on a loaded machine a fresh worker's start alone can take seconds.
+    The tests of the limit itself set theirs."""
+    return served.with_(query_timeout=30.0, query_workers=3, max_rows=50)
 
 
 @pytest.mark.parametrize("runaway", [CARTESIAN, PATH], ids=["cartesian", "property-path"])
 def test_runaway_query_is_stopped_within_the_limit(live, fast_settings, runaway) -> None:
-    server = live(create_app(fast_settings))
+    """How long the stop takes is measured by benchmarks/limits.py; here: that it is stopped
+    (503 naming the limit) and that nothing of it is still running afterwards."""
+    app = create_app(fast_settings.with_(query_timeout=2.0))
+    server = live(app)
     with httpx.Client(base_url=server.url, timeout=30) as client:
-        assert ask(client, SIMPLE).status_code == 200  # workers are up
-        started = time.monotonic()
+        wait_until(lambda: ask(client, SIMPLE).status_code == 200, "the workers to be up")
+        timeouts = metric(client, "etclod_query_timeouts_total")  # a cold worker on a loaded machine may add some
         response = ask(client, runaway)
-        elapsed = time.monotonic() - started
         assert response.status_code == 503, response.text
         assert response.json()["error"] == "query_timeout" and "2 s limit" in response.json()["message"]
         assert response.headers["retry-after"]
-        assert elapsed < 2.0 * 1.5
-        # the killed worker is replaced: the pool answers again at full strength
-        assert all(ask(client, SIMPLE).status_code == 200 for _ in range(5))
-        assert "etclod_query_timeouts_total 1" in client.get("/metrics").text
+        assert app.state.pool.in_hand == 0
+        assert metric(client, "etclod_query_timeouts_total") == timeouts + 1
+        # the killed worker is replaced: the pool answers again at full strength (the fresh
+        # worker's start counts against its first query's limit, so allow it the time to start)
+        wait_until(lambda: all(ask(client, SIMPLE).status_code == 200 for _ in range(5)), "the pool to answer again")
 
 
-def test_other_clients_keep_answering_during_a_runaway(live, fast_settings) -> None:
-    server = live(create_app(fast_settings.with_(query_timeout=4.0)))
-    with httpx.Client(base_url=server.url, timeout=30) as warm:
+def test_other_clients_keep_answering_during_a_runaway(live, fast_settings, seed_release) -> None:
+    """Twelve simple queries are all answered while the runaway still holds its worker: had
+    they waited for it, the runaway would have ended (503) before them. The time limit is
+    long, so only a stall of that length on the machine could make the order differ."""
+    app = create_app(fast_settings.with_(query_timeout=10.0))
+    server = live(app)
+    projects = seed_release[1].manifest["classes"][f"{ETC}Project"]
+    with httpx.Client(base_url=server.url, timeout=60) as warm:
         assert ask(warm, SIMPLE).status_code == 200
     with cf.ThreadPoolExecutor(max_workers=8) as pool:
-        runaway = pool.submit(lambda: ask(httpx.Client(base_url=server.url, timeout=30), CARTESIAN))
-        time.sleep(0.3)
-        started = time.monotonic()
-        simple = [pool.submit(lambda: ask(httpx.Client(base_url=server.url, timeout=30), SIMPLE)) for _ in range(12)]
+        runaway = pool.submit(lambda: ask(httpx.Client(base_url=server.url, timeout=60), CARTESIAN))
+        wait_until(lambda: app.state.pool.in_hand == 1 or runaway.done(), "the runaway query to start")
+        simple = [pool.submit(lambda: ask(httpx.Client(base_url=server.url, timeout=60), SIMPLE)) for _ in range(12)]
         answers = [f.result() for f in simple]
-        simple_elapsed = time.monotonic() - started
-        assert all(a.status_code == 200 and a.text.splitlines()[1] == "5" for a in answers)
-        assert not runaway.done() or runaway.result().status_code == 503
-        assert simple_elapsed < 3.0, "simple queries waited for the runaway one"
+        assert not runaway.done(), "simple queries waited for the runaway one"
+        assert all(a.status_code == 200 and a.text.splitlines()[1] == str(projects) for a in answers)
         assert runaway.result().status_code == 503
 
 
 def test_too_many_concurrent_queries_get_503_with_retry_after(live, fast_settings) -> None:
-    server = live(create_app(fast_settings.with_(max_concurrent_queries=1, query_timeout=3.0)))
+    app = create_app(fast_settings.with_(max_concurrent_queries=1, query_timeout=3.0))
+    server = live(app)
     with cf.ThreadPoolExecutor(max_workers=2) as pool:
         runaway = pool.submit(lambda: ask(httpx.Client(base_url=server.url, timeout=30), CARTESIAN))
-        time.sleep(0.5)
+        wait_until(lambda: app.state.pool.in_hand == 1 or runaway.done(), "the runaway query to take the slot")
         with httpx.Client(base_url=server.url, timeout=30) as client:
             busy = ask(client, SIMPLE)
+        assert not runaway.done(), "the runaway ended before the second query came: nothing was tested"
         assert busy.status_code == 503 and busy.json()["error"] == "too_many_queries"
         assert busy.headers["retry-after"] == "5"
-        runaway.result()
+        assert runaway.result().json()["error"] == "query_timeout"
 
 
 def test_large_results_are_refused_not_truncated(live, fast_settings) -> None:
@@ -98,7 +113,7 @@ def test_limits_are_stated(live, fast_settings) -> None:
     server = live(create_app(fast_settings))
     with httpx.Client(base_url=server.url, timeout=30) as client:
         limits = client.get("/health").json()["limits"]
-        assert limits["query_timeout_seconds"] == 2.0 and limits["max_rows"] == 50
+        assert limits["query_timeout_seconds"] == 30.0 and limits["max_rows"] == 50
         assert {"max_body_bytes", "max_concurrent_queries", "max_query_length"} <= set(limits)
         sd = client.get("/sparql", headers={"Accept": "application/n-triples"}).text
         assert "limitMaxRows" in sd and '"50"' in sd and "limitQueryTimeoutSeconds" in sd
@@ -130,6 +145,9 @@ class Listener:
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
         self.connections = 0
+        self._peers: list[int] = []
+        self._own: set[int] = set()
+        self._accepted = threading.Condition()
         self._stop = False
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -137,11 +155,25 @@ class Listener:
     def _run(self) -> None:
         while not self._stop:
             try:
-                conn, _ = self.sock.accept()
-                self.connections += 1
+                conn, peer = self.sock.accept()
+                with self._accepted:
+                    self.connections += 1
+                    self._peers.append(peer[1])
+                    self._accepted.notify_all()
                 conn.close()
             except OSError:
                 continue
+
+    def others(self) -> int:
+        """Connections made by anyone else before now: this connects once itself (a probe,
+        known by its port) and waits until the probe is accepted; the backlog is served in
+        order, so every earlier connection has been counted by then."""
+        with socket.create_connection(("127.0.0.1", self.port)) as probe:
+            port = probe.getsockname()[1]
+        self._own.add(port)
+        with self._accepted:
+            assert self._accepted.wait_for(lambda: port in self._peers, 10), "the probe was not accepted"
+            return sum(1 for p in self._peers if p not in self._own)
 
     def close(self) -> None:
         self._stop = True
@@ -169,9 +201,10 @@ class Canary:
         was_opened = self.opened.is_set()
         if not was_opened:
             fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)  # release the waiting writer
-            time.sleep(0.1)
+            self.thread.join(timeout=10)  # it writes into the pipe's buffer and ends
             os.close(fd)
-        self.thread.join(timeout=2)
+        self.thread.join(timeout=10)
+        assert not self.thread.is_alive(), "the canary's writer did not end"
         return was_opened
 
 
@@ -183,10 +216,12 @@ def test_canary_detects_a_read() -> None:
 
 def test_listener_detects_a_connection() -> None:
     listener = Listener()
-    socket.create_connection(("127.0.0.1", listener.port)).close()
-    time.sleep(0.5)
-    assert listener.connections == 1
-    listener.close()
+    try:
+        assert listener.others() == 0
+        socket.create_connection(("127.0.0.1", listener.port)).close()
+        assert listener.others() == 1
+    finally:
+        listener.close()
 
 
 @pytest.mark.parametrize("template, code", [
@@ -219,11 +254,11 @@ def test_nothing_connects_out_or_reads_files(live, fast_settings, template, code
                 assert refused.status_code == 400 and refused.json()["error"] == code
             else:
                 assert refused.status_code == 200
-        time.sleep(0.5)
+        connected = listener.others()
     finally:
         read = canary.close()
         listener.close()
-    assert listener.connections == 0, "something connected out"
+    assert connected == 0, "something connected out"
     assert not read, "something read a local file named in the query"
 
 
@@ -292,19 +327,18 @@ def test_validating_hostile_rdf_fetches_and_reads_nothing(live, fast_settings) -
     listener, canary = Listener(), Canary()
     try:
         server = live(create_app(fast_settings))
-        with httpx.Client(base_url=server.url, timeout=30) as client:
+        with httpx.Client(base_url=server.url, timeout=60) as client:
             for name, body, ctype, status in hostile_rdf(listener.port, canary.path):
-                started = time.monotonic()
+                # a stall fails through the client's timeout; the time taken is in benchmarks/limits.py
                 response = client.post("/validate", content=body, headers={"Content-Type": ctype})
                 assert response.status_code == status, (name, response.text)
-                assert time.monotonic() - started < 3.0, name
                 if status != 200:
                     assert set(response.json()) == {"error", "message", "status"}, name
-        time.sleep(0.5)
+        connected = listener.others()
     finally:
         read = canary.close()
         listener.close()
-    assert listener.connections == 0, "validating RDF connected out"
+    assert connected == 0, "validating RDF connected out"
     assert not read, "validating RDF read a local file"
 
 
@@ -320,7 +354,7 @@ def test_validate_reports_on_conformance(live, fast_settings) -> None:
         dump = client.get("/dumps/etclod.nt.gz").content
         import gzip
         good = client.post("/validate", content=gzip.decompress(dump), headers={"Content-Type": "application/n-triples"})
-        assert good.headers["x-etclod-conforms"] == "true"
+        assert good.headers.get("x-etclod-conforms") == "true", good.text[:500]
 
 
 @pytest.mark.parametrize("growth_mb, retired", [(1, 1), (0, 0)])
@@ -330,17 +364,17 @@ def test_a_worker_that_grew_is_replaced(seed_release, growth_mb, retired) -> Non
     from etclod.executor import Job, QueryPool
 
     _, release = seed_release
-    pool = QueryPool(1, 20.0, 4, max_growth_mb=growth_mb)
+    pool = QueryPool(1, 120.0, 4, max_growth_mb=growth_mb)  # the limit is not under test here: a loaded machine takes long
     try:
         big = Job(str(release.path / "store"), "SELECT * WHERE { ?a ?b ?c . ?d ?e ?f } LIMIT 100000", "json", None,
                   100_000)
         assert pool.run(big).rows == 100_000
-        deadline = time.monotonic() + 15
-        while pool.retired < retired and time.monotonic() < deadline:
-            time.sleep(0.05)
+        if retired:
+            wait_until(lambda: pool.retired >= retired, "the grown worker to be retired", timeout=15)
         assert pool.retired == retired
         small = Job(str(release.path / "store"), SIMPLE, "csv", None, 10)
-        assert pool.run(small).body.splitlines()[1] == b"5"  # the pool answers on, at full strength
+        projects = release.manifest["classes"][f"{ETC}Project"]
+        assert pool.run(small).body.splitlines()[1] == str(projects).encode()  # the pool answers on, at full strength
     finally:
         pool.close()
 
@@ -351,19 +385,19 @@ def test_queries_on_a_remote_store_run_as_many_at_once_as_workers() -> None:
     from etclod.executor import Answer, BusyError, QueryPool
 
     pool = QueryPool(1, 0.5, 4)
-    release = threading.Event()
+    release, started = threading.Event(), threading.Event()
 
     def slow() -> Answer:
-        release.wait(5)
+        started.set()
+        release.wait(30)
         return Answer("select", b"", 0)
 
     with cf.ThreadPoolExecutor(max_workers=1) as other:
         running = other.submit(pool.run_here, slow)
-        time.sleep(0.1)
-        started = time.monotonic()
+        assert started.wait(30), "the first query did not start"
         with pytest.raises(BusyError, match="within 0.5 s"):
             pool.run_here(lambda: Answer("select", b"", 0))
-        assert 0.4 < time.monotonic() - started < 2
+        assert not running.done()  # the wait ended by the limit, not because the slot came free
         release.set()
         assert running.result().kind == "select"
     assert pool.run_here(lambda: Answer("ask", b"", 1)).kind == "ask"  # the slot is free again

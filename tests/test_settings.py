@@ -58,3 +58,44 @@ def test_remote_store_endpoints() -> None:
         "ETCLOD_STORE_GRAPH_STORE": "https://f/ds/data"}))
     assert (fuseki.endpoint, fuseki.update_endpoint, fuseki.graph_store) == (
         "https://f/ds/query", "https://f/ds/update", "https://f/ds/data")
+
+
+@pytest.mark.parametrize("spelling, value", [(s, True) for s in ("1", "true", "True", "YES", "on", " On ")]
+                         + [(s, False) for s in ("0", "false", "False", "NO", "off", "OFF")])
+def test_yes_no_settings_as_people_write_them(spelling: str, value: bool) -> None:
+    """Regression: ETCLOD_VERIFY_CHECKSUMS=off (or False) still verified."""
+    assert Settings.from_env({"ETCLOD_VERIFY_CHECKSUMS": spelling}).verify_checksums is value
+
+
+@pytest.mark.parametrize("spelling", ["maybe", "2", "y", "disable"])
+def test_other_yes_no_spellings_are_a_clear_error_and_exit_2(spelling: str, capsys) -> None:
+    from etclod.cli import main
+    with pytest.raises(SettingsError, match="ETCLOD_VERIFY_CHECKSUMS must be one of 1/true/yes/on or 0/false/no/off"):
+        Settings.from_env({"ETCLOD_VERIFY_CHECKSUMS": spelling})
+    assert main(["releases"], environ={"ETCLOD_VERIFY_CHECKSUMS": spelling}) == 2
+    err = capsys.readouterr().err
+    assert "ETCLOD_VERIFY_CHECKSUMS" in err and repr(spelling) in err and "Traceback" not in err
+
+
+def test_verify_checksums_off_serves_a_release_that_does_not_match(make_settings) -> None:
+    """With verification off, a release whose dump was altered is served as it is; on, it is
+    refused (it is the only one, so nothing is served)."""
+    import warnings
+
+    from etclod.release import build_release
+
+    from conftest import project
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    from fastapi.testclient import TestClient
+
+    from etclod.api.app import create_app
+    settings = make_settings([project()])
+    release = build_release(settings)
+    dump = release.path / "dumps" / "etclod.nt.gz"
+    dump.write_bytes(dump.read_bytes() + b"\0")
+    for spelling, status in (("Off", "ok"), ("ON", "no_release")):
+        checked = Settings.from_env({"ETCLOD_DATA": str(settings.data_dir), "ETCLOD_VAR": str(settings.var_dir),
+                                     "ETCLOD_VERIFY_CHECKSUMS": spelling})
+        with TestClient(create_app(checked)) as client:
+            health = client.get("/health")
+            assert health.json()["status"] == status, (spelling, health.text)

@@ -110,3 +110,41 @@ def test_every_record_is_published_or_rejected(make_settings, breakers: set[str]
     assert published | rejected == every
     assert not published & rejected
     assert len(checked.verdict.accepted) + len(checked.rejected) == len(base_records) + len(records)
+
+
+@pytest.mark.parametrize("severity, conforms", [("Warning", "true"), ("Violation", "false")])
+def test_validate_says_conforms_for_a_report_of_warnings_only(seed_release, tmp_path, severity, conforms) -> None:
+    """Regression: X-Etclod-Conforms said false whenever the report had any result, though
+    results of severity sh:Warning or sh:Info alone conform (SHACL 3.6). The seed dump, which
+    conforms, against the shapes plus one that every project fails with the given severity."""
+    import gzip
+    import shutil
+    import warnings
+
+    import rdflib
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    from fastapi.testclient import TestClient
+
+    from etclod.api.app import create_app
+    from etclod.settings import PROJECT_ROOT
+
+    ontology = tmp_path / "ontology"
+    shutil.copytree(PROJECT_ROOT / "ontology", ontology)
+    with (ontology / "shapes.ttl").open("a", encoding="utf-8") as shapes:
+        shapes.write(f"""
+<urn:test:ProjectHasAMotto> a <http://www.w3.org/ns/shacl#NodeShape> ;
+  <http://www.w3.org/ns/shacl#targetClass> <https://w3id.org/etclod/def#Project> ;
+  <http://www.w3.org/ns/shacl#property> [ <http://www.w3.org/ns/shacl#path> <urn:test:motto> ;
+                                           <http://www.w3.org/ns/shacl#minCount> 1 ;
+                                           <http://www.w3.org/ns/shacl#severity> <http://www.w3.org/ns/shacl#{severity}> ] .
+""")
+    settings, result = seed_release
+    dump = gzip.decompress((result.path / "dumps" / "etclod.nt.gz").read_bytes())
+    with TestClient(create_app(settings.with_(ontology_dir=ontology, query_timeout=60.0))) as client:
+        response = client.post("/validate", content=dump, headers={"Content-Type": "application/n-triples"})
+    assert response.status_code == 200, response.text
+    report = rdflib.Graph().parse(data=response.text, format="turtle")
+    sh = rdflib.Namespace("http://www.w3.org/ns/shacl#")
+    severities = set(report.objects(None, sh.resultSeverity))
+    assert severities == {sh[severity]}, severities  # the report does hold results, all of that severity
+    assert response.headers["x-etclod-conforms"] == conforms

@@ -9,9 +9,11 @@ from typing import Any
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, OWL, RDF, RDFS, SKOS, XSD
 
+from etclod.manifest import Manifest
 from etclod.formats import DUMP_FORMATS, Format, dump_name
-from etclod.namespaces import (ADMS, EU_COUNTRY, EU_FILE_TYPE, EU_LANGUAGE, EU_LICENCE, EU_THEME, ETC_ONTOLOGY,
-                               IANA_MEDIA, PREFIXES, SPDX, VCARD, VOID)
+from etclod.namespaces import (ADMS, ADMS_LICENCE_TYPE, ETC_ONTOLOGY, EU_ACCESS_RIGHT, EU_AVAILABILITY,
+                               EU_COUNTRY, EU_FILE_TYPE, EU_LANGUAGE, EU_LICENCE, EU_THEME, GSP, IANA_MEDIA,
+                               PREFIXES, SPDX, VCARD, VOID)
 from etclod.settings import Settings
 
 LICENCE = EU_LICENCE["CC_BY_4_0"]
@@ -20,6 +22,13 @@ FILE_TYPES = {"nt": "RDF_N_TRIPLES", "ttl": "RDF_TURTLE", "nq": "RDF_N_QUADS", "
 SPARQL_PROTOCOL = URIRef("https://www.w3.org/TR/sparql11-protocol/")
 DCAT_AP = URIRef("http://data.europa.eu/r5r/")
 GZIP = IANA_MEDIA["application/gzip"]
+LATVIA_BBOX = "POLYGON((20.97 55.67, 28.24 55.67, 28.24 58.09, 20.97 58.09, 20.97 55.67))"
+"""Latvia's extent in WGS 84 longitude/latitude (Cape Bernāti to the Zilupe, the Lithuanian border to
+the Estonian one), rounded outwards to 0.01 degree."""
+LATVIA_CENTROID = "POINT(24.60 56.88)"
+KEYWORDS = ("Interreg", "European Territorial Cooperation", "ERDF", "social inclusion", "Latvia")
+RIGHTS = ("Open data: anyone may copy, adapt and redistribute it, also commercially, crediting the source "
+          "(CC BY 4.0); no personal data beyond public roles named in public sources.")
 
 
 def catalog_iri(base: str) -> URIRef:
@@ -46,7 +55,7 @@ def _typed(graph: Graph, node: URIRef, rdf_type: URIRef, **labels: Any) -> URIRe
     return node
 
 
-def build_catalog(settings: Settings, manifest: Mapping[str, Any],
+def build_catalog(settings: Settings, manifest: Manifest,
                   property_counts: Mapping[str, int], entities: int) -> Graph:
     """The catalogue of one release: catalogue, dataset, one distribution per dump, the SPARQL
     service, and the VoID statistics. Everything it points at is typed, as DCAT-AP asks."""
@@ -63,8 +72,18 @@ def build_catalog(settings: Settings, manifest: Mapping[str, Any],
     g.add((publisher, DCTERMS.type, _typed(g, URIRef("http://purl.org/adms/publishertype/NationalAuthority"),
                                              SKOS.Concept, prefLabel=Literal("National authority", lang="en"))))
     licence = _typed(g, LICENCE, DCTERMS.LicenseDocument, label=Literal("CC BY 4.0", lang="en"))
+    # the title CKAN's licence register knows CC BY by (ckanext-dcat maps a licence by URL, then title):
+    # its register has only opendefinition.org URLs, and the EU table's IRI is what MQA scores
+    g.add((licence, DCTERMS.title, Literal("Creative Commons Attribution")))
+    g.add((licence, SKOS.prefLabel, Literal("Creative Commons Attribution 4.0 International", lang="en")))
+    g.add((licence, DCTERMS.type, _typed(g, ADMS_LICENCE_TYPE["Attribution"], SKOS.Concept,
+                                         prefLabel=Literal("Attribution", lang="en"))))
+    rights = _typed(g, URIRef(f"{base}catalog#rights"), DCTERMS.RightsStatement, label=Literal(RIGHTS, lang="en"))
+    public = _typed(g, EU_ACCESS_RIGHT["PUBLIC"], DCTERMS.RightsStatement, label=Literal("public", lang="en"))
     languages = [_typed(g, EU_LANGUAGE[c], DCTERMS.LinguisticSystem) for c in ("LAV", "ENG")]
     latvia = _typed(g, EU_COUNTRY["LVA"], DCTERMS.Location)
+    g.add((latvia, DCAT.bbox, Literal(LATVIA_BBOX, datatype=GSP.wktLiteral)))
+    g.add((latvia, DCAT.centroid, Literal(LATVIA_CENTROID, datatype=GSP.wktLiteral)))
     contact = URIRef(f"{base}catalog#contact")
     _typed(g, contact, VCARD.Organization)
     g.add((contact, RDF.type, VCARD.Kind))
@@ -108,14 +127,16 @@ def build_catalog(settings: Settings, manifest: Mapping[str, Any],
                  (DCTERMS.identifier, Literal(str(dataset))), (OWL.versionInfo, Literal(version)),
                  (DCTERMS.publisher, publisher), (DCAT.contactPoint, contact), (DCTERMS.spatial, latvia),
                  (DCTERMS.issued, created), (DCTERMS.modified, created), (DCTERMS.conformsTo, shapes),
-                 (DCTERMS.conformsTo, ontology), (DCTERMS.license, licence),
+                 (DCTERMS.conformsTo, ontology), (DCTERMS.license, licence), (DCTERMS.accessRights, public),
                  (DCAT.landingPage, _typed(g, URIRef(base), FOAF.Document))):
         g.add((dataset, p, o))
     for language in languages:
         g.add((dataset, DCTERMS.language, language))
+    # the change stream (LDES): what changed in each release, for harvesters (api/ldes.py)
+    g.add((dataset, RDFS.seeAlso, URIRef(f"{base}ldes")))
     for theme in themes:
         g.add((dataset, DCAT.theme, theme))
-    for keyword in ("Interreg", "European Territorial Cooperation", "ERDF", "social inclusion", "Latvia"):
+    for keyword in KEYWORDS:
         g.add((dataset, DCAT.keyword, Literal(keyword, lang="en")))
     period = _typed(g, URIRef(f"{base}dataset#period"), DCTERMS.PeriodOfTime)
     g.add((period, DCAT.startDate, Literal("2014-01-01", datatype=XSD.date)))
@@ -136,11 +157,21 @@ def build_catalog(settings: Settings, manifest: Mapping[str, Any],
     for p, o in ((DCTERMS.title, Literal("etclod SPARQL 1.1 endpoint", lang="en")),
                  (DCAT.endpointURL, URIRef(f"{base}sparql")), (DCAT.endpointDescription, URIRef(f"{base}sparql")),
                  (DCAT.servesDataset, dataset), (DCTERMS.conformsTo, sparql_protocol),
-                 (DCTERMS.license, licence), (DCTERMS.publisher, publisher)):
+                 (DCTERMS.license, licence), (DCTERMS.publisher, publisher), (DCAT.contactPoint, contact),
+                 (DCTERMS.accessRights, public),
+                 (DCTERMS.description, Literal("Read-only SPARQL 1.1 endpoint over the current release; "
+                                               "its Service Description is at the endpoint.", lang="en"))):
         g.add((service, p, o))
+    for theme in themes:
+        g.add((service, DCAT.theme, theme))
+    for keyword in (*KEYWORDS, "SPARQL"):
+        g.add((service, DCAT.keyword, Literal(keyword, lang="en")))
 
+    stable = _typed(g, EU_AVAILABILITY["STABLE"], SKOS.Concept, prefLabel=Literal("stable", lang="en"))
     for fmt in DUMP_FORMATS:
-        _distribution(g, settings, manifest, fmt, licence, service, created)
+        node = _distribution(g, settings, manifest, fmt, licence, service, created)
+        g.add((node, DCTERMS.rights, rights))
+        g.add((node, URIRef(f"{DCAT_AP}availability"), stable))
 
     _void(g, base, dataset, manifest, property_counts, entities)
     for key, linkset in sorted(manifest.get("linksets", {}).items()):
@@ -158,8 +189,8 @@ def build_catalog(settings: Settings, manifest: Mapping[str, Any],
     return g
 
 
-def _distribution(g: Graph, settings: Settings, manifest: Mapping[str, Any], fmt: Format,
-                  licence: URIRef, service: URIRef, created: Literal) -> None:
+def _distribution(g: Graph, settings: Settings, manifest: Manifest, fmt: Format,
+                  licence: URIRef, service: URIRef, created: Literal) -> URIRef:
     base, version = settings.base_uri, manifest["version"]
     name = dump_name(fmt)
     entry = manifest["files"][f"dumps/{name}"]
@@ -172,6 +203,9 @@ def _distribution(g: Graph, settings: Settings, manifest: Mapping[str, Any], fmt
     file_type = _typed(g, EU_FILE_TYPE[FILE_TYPES[fmt.key]], DCTERMS.MediaTypeOrExtent)
     _typed(g, GZIP, DCTERMS.MediaType)
     for p, o in ((DCTERMS.title, Literal(f"{name}: the whole dataset as gzipped {fmt.key.upper()}", lang="en")),
+                 (DCTERMS.description, Literal(
+                     f"Every triple of release {version} as {fmt.media_type}, gzip-compressed; also served "
+                     f"uncompressed by content negotiation at {base}dumps/{name.removesuffix('.gz')}.", lang="en")),
                  (DCAT.accessURL, URIRef(f"{base}dumps/{name}")),
                  (DCAT.downloadURL, URIRef(f"{base}releases/{version}/dumps/{name}")),
                  (DCAT.mediaType, media), (DCAT.compressFormat, GZIP), (DCTERMS.format, file_type),
@@ -181,9 +215,10 @@ def _distribution(g: Graph, settings: Settings, manifest: Mapping[str, Any], fmt
         g.add((node, p, o))
     g.add((dataset_iri(base), DCAT.distribution, node))
     g.add((dataset_iri(base), VOID.dataDump, URIRef(f"{base}dumps/{name}")))
+    return node
 
 
-def _void(g: Graph, base: str, dataset: URIRef, manifest: Mapping[str, Any],
+def _void(g: Graph, base: str, dataset: URIRef, manifest: Manifest,
           property_counts: Mapping[str, int], entities: int) -> None:
     for p, o in ((VOID.triples, Literal(manifest["triples"], datatype=XSD.integer)),
                  (VOID.entities, Literal(entities, datatype=XSD.integer)),

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 from etclod import __version__
 from etclod import records as rec
 from etclod.errors import EtclodError
+from etclod.manifest import read_manifest
 from etclod.release import (build_release, check_data, current_version, list_releases, rollback)
 from etclod.settings import Settings, base_uri
 
@@ -191,33 +192,47 @@ def cmd_schema(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_releases(args: argparse.Namespace, settings: Settings) -> int:
     current = current_version(settings)
     releases = list_releases(settings)
-    server: dict[str, object] | None = None
-    if settings.store_url is not None:  # what the SPARQL server holds, beside the local folders
-        from etclod.remote import RemoteStore
+    server: dict[str, Any] | None = None
+    servers: list[dict[str, Any]] = []
+    if settings.store_url is not None:  # what the SPARQL servers hold, beside the local folders
+        from etclod.pool import StorePool
+        from etclod.release import version_key
 
-        remote = RemoteStore.from_settings(settings)
-        server = {"endpoint": remote.endpoint, "current": remote.current(),
-                  "pushed": [v for v, done in remote.pushed() if done]}
+        pool = StorePool.from_settings(settings)
+        pool_current, _ = pool.poll()  # raises only when no server answers
+        servers = [{**m.state(), "pushed": list(m.complete) if m.polled else None} for m in pool.members]
+        pushed = sorted({v for m in pool.members if m.is_in for v in m.complete}, key=version_key)
+        server = {"endpoint": pool.members[0].endpoint, "current": pool_current, "pushed": pushed}
     if args.json:
-        print(json.dumps({"current": current, "releases": releases, **({"server": server} if server else {})},
-                         indent=2, ensure_ascii=False))
+        extra = {"server": server, "servers": servers} if server else {}
+        print(json.dumps({"current": current, "releases": releases, **extra}, indent=2, ensure_ascii=False))
         return EXIT_OK
     if not releases:
         print(f"no releases in {settings.releases_dir}")
     for m in releases:
         mark = "*" if m["version"] == current else " "
         there = ""
-        if server is not None:
-            pushed = m["version"] in server["pushed"]  # type: ignore[operator]
+        if server is not None and len(servers) == 1:
+            on_server = m["version"] in server["pushed"]
             there = "  served by the SPARQL server" if m["version"] == server["current"] else \
-                "  on the SPARQL server" if pushed else "  not pushed"
+                "  on the SPARQL server" if on_server else "  not pushed"
+        elif servers:
+            serving = [s for s in servers if s["state"] == "in" and s["release"] == m["version"]]
+            holding = [s for s in servers if m["version"] in (s["pushed"] or ())]
+            there = (f"  served by {len(serving)} of {len(servers)} SPARQL servers" if serving else
+                     f"  on {len(holding)} of {len(servers)} SPARQL servers" if holding else "  not pushed")
         print(f"{mark} {m['version']}  {m['records']['published']:>6} records  "
               f"{m['records']['rejected']:>4} rejected  {m['triples']:>8} triples  {m['created']}{there}")
+    if len(servers) > 1:
+        for s in servers:
+            print(f"server {s['server']} {s['endpoint']}: {s['state']}{'' if s['answering'] else ', not answering'}, "
+                  f"current release {s['release'] or 'none'}"
+                  + (f" ({s['reason']})" if s["reason"] else ""))
     return EXIT_OK
 
 
 def cmd_rollback(args: argparse.Namespace, settings: Settings) -> int:
-    from etclod.remote import push_if_remote
+    from etclod.pool import push_if_remote
 
     version = rollback(settings)
     print(f"current release is now {version}")
@@ -360,33 +375,52 @@ def cmd_links(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_push(args: argparse.Namespace, settings: Settings) -> int:
     from etclod.errors import InputError
+    from etclod.pool import StorePool
     from etclod.release import current_path
-    from etclod.remote import RemoteStore
 
     if settings.store_url is None:
         raise InputError("etclod push needs ETCLOD_STORE=sparql+http://host:port/sparql (and ETCLOD_STORE_USER, "
                          "ETCLOD_STORE_PASSWORD for its update endpoint)")
-    release = settings.releases_dir / args.release if args.release else current_path(settings)
+    pool = StorePool.from_settings(settings)
+    version = args.release
+    if args.sync:  # the pool's current release, to every server that is behind
+        if args.release:
+            raise InputError("etclod push: give --sync or --release, not both")
+        version = pool.current()
+        if version is None:
+            raise InputError("etclod push --sync: no server of the pool holds a release yet; run `etclod push`")
+    release = settings.releases_dir / version if version else current_path(settings)
     if release is None or not (release / "manifest.json").is_file():
-        raise InputError(f"no sealed release {args.release or '(current)'} in {settings.releases_dir}")
-    store = RemoteStore.from_settings(settings)
-    quads = json.loads((release / "manifest.json").read_text("utf-8"))["quads"]
+        raise InputError(f"no sealed release {version or '(current)'} in {settings.releases_dir}")
+    quads = read_manifest(release)["quads"]
     reporter: Any = BarReporter(sys.stderr) if sys.stderr.isatty() else PlainReporter(sys.stderr)
     started = time.perf_counter()
-    reporter.stage("push", quads)
+    reporter.stage("push", quads * len(pool.members))
     try:
-        result = store.push(release, keep=settings.keep_releases, progress=reporter.advance)
+        pushed = pool.push(release, keep=settings.keep_releases, progress=reporter.advance)
+        loaded = [s.result for s in pushed.switched if s.result is not None and not s.result.skipped]
         reporter.done("push", time.perf_counter() - started,
-                      f"{'none loaded: already' if result.skipped else str(result.quads) + ' quads'} on {store.endpoint}")
+                      f"{loaded[0].quads if loaded else 'none loaded: already'}"
+                      f"{' quads' if loaded else ''} on {', '.join(s.endpoint for s in pushed.switched)}")
     finally:
         getattr(reporter, "close", lambda: None)()
-    if result.switched:
-        print(f"release {result.version} was on {settings.store_url} already; it is current again")
-    elif result.skipped:
-        print(f"release {result.version} is already on {settings.store_url}")
-    else:
-        print(f"pushed release {result.version}: {result.graphs} graphs, {result.quads} quads verified; "
-              f"it is current" + (f"; dropped {', '.join(result.dropped)}" if result.dropped else ""))
+    several = len(pool.members) > 1
+    for server in pushed.servers:
+        result = server.result
+        where = f"server {server.number} ({server.endpoint})" if several else (settings.store_url or "")
+        if server.error is not None:
+            print(f"etclod push: {where} failed to {server.step}: {server.error}; it is out of the pool for "
+                  f"release {pushed.version} (`etclod push --sync` when it is back)", file=sys.stderr)
+        elif result is None:
+            continue
+        elif result.switched:
+            print(f"release {result.version} was on {where} already; it is current again")
+        elif result.skipped:
+            print(f"release {result.version} is already on {where}")
+        else:
+            print(f"pushed release {result.version}{' to ' + where if several else ''}: {result.graphs} graphs, "
+                  f"{result.quads} quads verified; it is current"
+                  + (f"; dropped {', '.join(result.dropped)}" if result.dropped else ""))
     return EXIT_OK
 
 
@@ -441,6 +475,8 @@ def parser() -> argparse.ArgumentParser:
     u = add("push", "load a sealed release into the SPARQL server of ETCLOD_STORE and make it current", cmd_push,
             data=False)
     u.add_argument("--release", metavar="VERSION", help="the release to push (default: the current one)")
+    u.add_argument("--sync", action="store_true",
+                   help="push the pool's current release to every server of ETCLOD_STORE that is behind")
     y = add("synth", "write a synthetic keep.eu-sized record set", cmd_synth, data=False, var=False)
     y.add_argument("--projects", type=int, required=True, help="number of projects")
     y.add_argument("--out", required=True, metavar="DIR", help="folder to write the records into")
@@ -462,7 +498,7 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
         return int(args.func(args, settings))
     except EtclodError as exc:
         print(f"etclod {args.command}: error: {rec.file_label(exc.message)}", file=sys.stderr)
-        return EXIT_REJECTED if exc.code == "not_conforming" else EXIT_BAD_INPUT
+        return EXIT_BAD_INPUT  # records that do not conform are a result (exit 1), never an error
     except OSError as exc:  # a file system problem (permissions, a full disk ...): say which, no traceback
         where = f" ({rec.file_label(str(exc.filename))})" if exc.filename else ""
         print(f"etclod {args.command}: error: file system problem{where}: {exc.strerror or exc}", file=sys.stderr)

@@ -75,9 +75,11 @@ class SyntaxJob:
 @dataclass(frozen=True)
 class Answer:
     kind: str
-    """select, ask or graph."""
+    """select, ask, graph or report."""
     body: bytes
     rows: int
+    conforms: bool | None = None
+    """A report's verdict: results of severity sh:Warning or sh:Info alone still conform."""
 
 
 def evaluate(store: Any, job: Job) -> Answer:
@@ -139,7 +141,8 @@ def validate_rdf(job: ValidateJob) -> Answer:
     for q in quads:
         graph.add((from_ox(q.subject), from_ox(q.predicate), from_ox(q.object)))
     report = validate_graph(graph, load_shapes(Path(job.shapes_path)))
-    return Answer("report", report.graph.serialize(format="turtle", encoding="utf-8"), len(report.results))
+    return Answer("report", report.graph.serialize(format="turtle", encoding="utf-8"), len(report.results),
+                  report.conforms)
 
 
 def timed_out(limit: float) -> QueryTimeoutError:
@@ -286,6 +289,13 @@ class QueryPool:
         self._started = False
         self._lock = threading.Lock()
         self._closed = False
+        self._in_hand = 0
+        self._in_hand_lock = threading.Lock()
+
+    @property
+    def in_hand(self) -> int:
+        """Queries running or waiting for a worker right now."""
+        return self._in_hand
 
     def start(self) -> None:
         with self._lock:
@@ -334,9 +344,13 @@ class QueryPool:
         """One of the ``max_concurrent`` places for a query; BusyError when none is free."""
         if not self._slots.acquire(blocking=False):
             raise BusyError("too many queries are running; try again in a moment")
+        with self._in_hand_lock:
+            self._in_hand += 1
         try:
             yield
         finally:
+            with self._in_hand_lock:
+                self._in_hand -= 1
             self._slots.release()
 
     def run_here(self, function: Callable[..., Answer], *args: Any) -> Answer:

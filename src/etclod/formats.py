@@ -26,10 +26,6 @@ class Format:
         return ox.RdfFormat.from_media_type(self.media_type)
 
     @property
-    def results(self) -> ox.QueryResultsFormat:
-        return ox.QueryResultsFormat.from_media_type(self.media_type)
-
-    @property
     def content_type(self) -> str:
         if self.media_type.startswith("text/") or self.media_type.endswith(("+json", "+xml", "/json")):
             return f"{self.media_type}; charset=utf-8"

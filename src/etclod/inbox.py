@@ -20,7 +20,7 @@ from typing import Any
 from etclod.errors import EtclodError, InputError
 from etclod.lastgood import RemovalsError
 from etclod.release import BuildResult, build_release, check_data, current_path, ensure_var
-from etclod.remote import push_if_remote
+from etclod.pool import push_if_remote
 from etclod.settings import Settings
 
 SUFFIX_OF = {"application/yaml": ".yaml", "application/x-yaml": ".yaml", "text/yaml": ".yaml",

@@ -34,6 +34,10 @@ def _value(term: Any) -> str:
     return term.value.rsplit("/", 1)[-1] if isinstance(term, ox.NamedNode) else term.value
 
 
+def _pick(labels: dict[str, str], lang: str) -> str:
+    return labels.get(lang) or labels.get("en") or labels.get("lv") or next(iter(labels.values()))
+
+
 def write_listing(connection: sqlite3.Connection, store: ox.Store, base: str) -> None:
     """The entity and facet tables of a release."""
     prefix = f"{base}id/"
@@ -45,6 +49,13 @@ def write_listing(connection: sqlite3.Connection, store: ox.Store, base: str) ->
         iri = row["e"].value
         if iri.startswith(prefix) and "#" not in iri:
             labels.setdefault(iri, {}).setdefault(row["l"].language or "", row["l"].value)
+    # a partnership is named, in each language, by its organisation and project (its own
+    # label is one English sentence)
+    for row in store.query("SELECT ?e ?o ?p WHERE { ?e <http://www.w3.org/ns/org#member> ?o ; "
+                           "<http://www.w3.org/ns/org#organization> ?p }", use_default_graph_as_union=True):
+        member, project = labels.get(row["o"].value, {}), labels.get(row["p"].value, {})
+        if member and project:
+            labels[row["e"].value] = {lang: f"{_pick(member, lang)} · {_pick(project, lang)}" for lang in ("en", "lv")}
     entities = []
     for rtype in _listed():
         for row in store.query(f"SELECT DISTINCT ?e WHERE {{ ?e a <{class_iri(rtype)}> }}",
@@ -56,6 +67,12 @@ def write_listing(connection: sqlite3.Connection, store: ox.Store, base: str) ->
             fallback = own.get("en") or own.get("lv") or own.get("") or next(iter(own.values()), iri)
             entities.append((iri[len(prefix):], rtype, own.get("en"), own.get("lv"), fallback))
     connection.executemany("INSERT OR IGNORE INTO entity VALUES (?, ?, ?, ?, ?)", entities)
+    # the order each page language lists them in, precomputed and indexed for keyset pages
+    connection.execute("CREATE TABLE entity_sort (id TEXT, type TEXT, lang TEXT, key TEXT, PRIMARY KEY (id, lang))")
+    connection.executemany("INSERT OR IGNORE INTO entity_sort VALUES (?, ?, ?, ?)", (
+        (rid, rtype, lang, sort_key((lv if lang == "lv" else en) or fallback))
+        for rid, rtype, en, lv, fallback in entities for lang in ("en", "lv")))
+    connection.execute("CREATE INDEX entity_sort_order ON entity_sort (type, lang, key, id)")
     for rtype, record_type in _listed().items():
         for facet in record_type.facets:
             name = facet.name
@@ -126,12 +143,19 @@ def list_resources(path: Path, base: str, rtype: str, filters: dict[str, str], c
         connection.execute(f"INSERT INTO chosen {' INTERSECT '.join(chosen)}", args)
         label = "COALESCE(e.label_lv, e.label)" if lang == "lv" else "COALESCE(e.label_en, e.label)"
         total = connection.execute("SELECT COUNT(*) FROM chosen").fetchone()[0]
-        connection.create_function("sortkey", 1, sort_key, deterministic=True)
-        after = "WHERE (sortkey(label), id) > (?, ?)" if cursor else ""
-        rows = connection.execute(
-            f"SELECT id, label, sortkey(label) FROM (SELECT c.id AS id, {label} AS label FROM chosen c "
-            f"JOIN entity e ON e.id = c.id) {after} ORDER BY sortkey(label), id LIMIT ?",
-            [*(decode_cursor(cursor) if cursor else ()), page_size + 1]).fetchall()
+        after = list(decode_cursor(cursor)) if cursor else []
+        if connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'entity_sort'").fetchone():
+            rows = connection.execute(
+                f"SELECT s.id, {label}, s.key FROM entity_sort s JOIN chosen c ON c.id = s.id "
+                f"JOIN entity e ON e.id = s.id WHERE s.type = ? AND s.lang = ? "
+                f"{'AND (s.key, s.id) > (?, ?)' if cursor else ''} ORDER BY s.key, s.id LIMIT ?",
+                [rtype, "lv" if lang == "lv" else "en", *after, page_size + 1]).fetchall()
+        else:  # a release indexed before the order table existed: the same order, computed here
+            connection.create_function("sortkey", 1, sort_key, deterministic=True)
+            rows = connection.execute(
+                f"SELECT id, label, sortkey(label) FROM (SELECT c.id AS id, {label} AS label FROM chosen c "
+                f"JOIN entity e ON e.id = c.id) {'WHERE (sortkey(label), id) > (?, ?)' if cursor else ''} "
+                f"ORDER BY sortkey(label), id LIMIT ?", [*after, page_size + 1]).fetchall()
         facets: dict[str, list[dict[str, Any]]] = {}
         if with_facets:
             for name in allowed:

@@ -4,10 +4,11 @@ Records of one type that are the same thing by their type's identity rule (``rec
 a programme by CCI code; a project by keep.eu id, else programme and project code, else
 programme and normalised acronym; an organisation by PIC, else country and national register
 id, else a normalised name in any of its languages, country and town; a partnership by
-project and organisation) become one resource. The record of the highest precedence
-(``data/precedence.csv``: curated records, then keep.eu, Kohesio, Lists of Operations) is
-kept: the resource has its IRI, and the others are mapped onto it, each in its own source's
-graph. Two records are the same when, at the first identity level where both have values,
+project and organisation) become one resource. It has the IRI of its curated record (an
+import never renames a steward's resource), else of the record of highest precedence
+(``data/precedence.csv``: curated records, then keep.eu, Kohesio, Lists of Operations); the
+others are mapped onto it, each in its own source's graph, and their values yield to the
+precedence (``conflict``). Two records are the same when, at the first identity level where both have values,
 the values agree (names: any name of one equals any of the other; towns: when both give one).
 
 A name that normalises to nothing (``"SIA"``, ``"—"``) is never a merge key: such a record is
@@ -22,6 +23,7 @@ import csv
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +36,36 @@ MERGES_FILE = "merges.csv"
 PRECEDENCE_FILE = "precedence.csv"
 DEFAULT_PRECEDENCE = ("curated", "keep", "kohesio", "operations")
 """Whose value the release publishes when sources disagree, first wins (``data/precedence.csv``)."""
-MERGE_ORDER = ("programme", "project", "organisation", "partnership")
-"""Types whose identity rule reads references are merged after the types they point at."""
+
+
+def merge_order() -> list[str]:
+    """Every type, each after the types its identity rule points at (a project's programme,
+    a partnership's project and organisation), from the registry.
+
+    >>> merge_order()[:4]
+    ['programme', 'project', 'organisation', 'partnership']
+    """
+    order: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in order:
+            return
+        kind = recordtypes.get(name)
+        for group in kind.identity:
+            for field_name in group:
+                target = kind.model.REFERENCES.get(field_name.rstrip("?~"))
+                if target and target != name:
+                    visit(target)
+        order.append(name)
+
+    for name in recordtypes.NAMES:
+        visit(name)
+    return order
 
 Key = tuple[str, str]
 
 
+@lru_cache(maxsize=1 << 16)
 def normalise_name(name: str) -> str:
     """A name reduced to what identifies it: the reconciliation matcher's tokens (so merging
     and reconciling agree on what is the same name).
@@ -134,59 +160,95 @@ class _Sets:
 Level = frozenset[str] | None
 
 
-def _levels(record: Any, canon: Callable[[str, str], str], apart: list[str]) -> list[Level]:
-    """The identity values of a record, one set per level of its type's rule (None: unknown)."""
-    kind = record.type
-    if kind == "programme":
-        return [frozenset({recordtypes.get("programme").key_of_text(record.cci)})]
-    if kind == "project":
-        programme = canon("programme", record.programme)
-        acronym = " ".join(words(record.acronym))
-        if not acronym:
-            apart.append(f"its acronym {record.acronym!r} normalises to nothing")
-        return [frozenset({str(record.keep_id)}) if record.keep_id else None,
-                frozenset({f"{programme}|{slugify(record.code)}"}) if record.code and slugify(record.code) else None,
-                frozenset({f"{programme}|{acronym}"}) if acronym else None]
-    if kind == "organisation":
+def _values(record: Any, name: str, canon: Callable[[str, str], str]) -> set[str] | None:
+    """What one identity field of a record says, normalised; None when it says nothing, an
+    empty set when what it says normalises to nothing."""
+    if name == "name":
         names = list(record.name.values()) if isinstance(record.name, dict) else [record.name]
-        keys = {normalise_name(n) for n in [*names, *record.alt_names]} - {""}
-        if not keys:
-            apart.append(f"its name {names[0] if names else ''!r} normalises to nothing")
-        country = record.country or ""
-        return [frozenset({record.pic}) if record.pic else None,
-                frozenset({f"{country}|{slugify(record.national_id)}"}) if record.national_id else None,
-                frozenset(f"{country}|{k}" for k in keys) if keys else None]
-    if kind == "partnership":
-        return [frozenset({f"{canon('project', record.project)}|{canon('organisation', record.organisation)}"})]
-    return []
+        return {normalise_name(n) for n in [*names, *record.alt_names]} - {""}
+    value = getattr(record, name, None)
+    if value is None or value == "":
+        return None
+    target = record.REFERENCES.get(name)
+    if target:
+        return {canon(target, value)}
+    text = str(value)
+    if name == "acronym":
+        text = " ".join(words(text))
+    elif name == recordtypes.get(record.type).key_field:
+        text = recordtypes.get(record.type).key_of_text(text)
+    elif name in ("code", "national_id"):
+        text = slugify(text)
+    return {text} if text else set()
+
+
+@lru_cache(maxsize=None)
+def _rule(rtype: str) -> tuple[tuple[tuple[str, bool], ...], ...]:
+    """A type's identity groups as (field, optional) pairs; ``~`` fields are left to ``_same``."""
+    return tuple(tuple((f.rstrip("?"), f.endswith("?")) for f in group if not f.endswith("~"))
+                 for group in recordtypes.get(rtype).identity)
+
+
+def _levels(record: Any, canon: Callable[[str, str], str], apart: list[str]) -> list[Level]:
+    """The identity values of a record, one set per group of its type's rule (None: it does
+    not give that group), from the registry (``recordtypes``)."""
+    levels: list[Level] = []
+    for group in _rule(record.type):
+        keys: set[str] | None = None
+        for field_name, optional in group:
+            values = _values(record, field_name, canon)
+            if values is None and optional:
+                values = {""}
+            if values is not None and not values:
+                apart.append(f"its {field_name} {getattr(record, field_name, '')!r} normalises to nothing"
+                             if field_name != "name" else
+                             f"its name {_first_name(record)!r} normalises to nothing")
+            if not values:
+                keys = None
+                break
+            keys = set(values) if keys is None else {f"{k}|{v}" for k in keys for v in values}
+        levels.append(frozenset(keys) if keys else None)
+    return levels
+
+
+def _first_name(record: Any) -> str:
+    names = list(record.name.values()) if isinstance(record.name, dict) else [record.name]
+    return names[0] if names else ""
 
 
 def _same(a: Any, b: Any, levels_a: list[Level], levels_b: list[Level]) -> bool:
-    for level, (x, y) in enumerate(zip(levels_a, levels_b)):
+    """At the first identity group both records give, do they agree?"""
+    groups = recordtypes.get(a.type).identity
+    for group, x, y in zip(groups, levels_a, levels_b):
         if x is None or y is None:
             continue
         if not x & y:
             return False
-        if a.type == "organisation" and level == len(levels_a) - 1:
-            town_a, town_b = slugify(a.town or ""), slugify(b.town or "")
-            return not town_a or not town_b or town_a == town_b
+        for field_name in group:
+            if field_name.endswith("~"):
+                mine, theirs = slugify(str(getattr(a, field_name[:-1]) or "")), \
+                    slugify(str(getattr(b, field_name[:-1]) or ""))
+                if mine and theirs and mine != theirs:
+                    return False
         return True
     return False
 
 
 def merge_records(loaded: list[rec.Loaded], data_dir: Path) -> tuple[list[rec.Loaded], MergeReport,
                                                                       list[rec.Rejection]]:
-    """Find the records that are one thing; return every record (in order of precedence, so
-    the record whose IRI a resource keeps comes first) and the report whose ``alias`` maps
-    each other record to it. References are not rewritten: the mapping context resolves them."""
+    """Find the records that are one thing; return every record in order of precedence (whose
+    values win, ``conflict``) and the report whose ``alias`` maps each record to the one whose
+    IRI its resource has (a curated record's, if any). References are not rewritten: the
+    mapping context resolves them."""
     pins, splits, problems = read_rules(data_dir)
     precedence, more = read_precedence(data_dir)
     problems += more
     rank = {name: i for i, name in enumerate(precedence)}
-    order = {id(item): i for i, item in enumerate(loaded)}
+    origins = {file: rec.origin_of(file) for file in {item.file for item in loaded}}
+    position = {id(item): (rank.get(origins[item.file], len(rank)), n) for n, item in enumerate(loaded)}
 
     def sort_key(item: rec.Loaded) -> tuple[int, int]:
-        return (rank.get(rec.origin_of(item.file), len(rank)), order[id(item)])
+        return position[id(item)]
 
     ordered = sorted(loaded, key=sort_key)
     report = MergeReport(rules=len(pins) + len(splits), precedence=precedence)
@@ -196,11 +258,10 @@ def merge_records(loaded: list[rec.Loaded], data_dir: Path) -> tuple[list[rec.Lo
     def canon(rtype: str, rid: str) -> str:
         return canon_of.get((rtype, rid), rid)
 
-    swaps: list[tuple[rec.Loaded, rec.Loaded]] = []
     by_type: dict[str, list[rec.Loaded]] = {}
     for item in ordered:
         by_type.setdefault(item.record.type, []).append(item)
-    for rtype in [*MERGE_ORDER, *(t for t in by_type if t not in MERGE_ORDER)]:
+    for rtype in merge_order():
         items = by_type.get(rtype, [])
         levels: dict[int, list[Level]] = {}
         buckets: dict[tuple[int, str], list[rec.Loaded]] = {}
@@ -218,18 +279,23 @@ def merge_records(loaded: list[rec.Loaded], data_dir: Path) -> tuple[list[rec.Lo
                 continue  # kept apart, or merged only where the steward pins it
             why: list[str] = []
             levels[id(item)] = _levels(item.record, canon, why)
-            if why:
+            if why and not any(levels[id(item)]):  # nothing else (a PIC, an id) can find its like
                 report.apart.append({"type": rtype, "id": item.record.id, "file": item.file,
-                                     "reason": f"{why[0]}, so it is never a merge key"})
+                                     "reason": f"{why[0]}, so it is never a merge key: kept apart"})
             for n, level in enumerate(levels[id(item)]):
                 for value in level or ():
                     buckets.setdefault((n, value), []).append(item)
         for bucket in buckets.values():
-            head = bucket[0]
-            for other in bucket[1:]:
-                if sets.find(other.key) != sets.find(head.key) and \
-                        _same(head.record, other.record, levels[id(head)], levels[id(other)]):
-                    sets.union(head.key, other.key)
+            # each record joins the first record before it in the bucket it is the same as
+            # (a bucket holds a few distinct things: one name in several towns, say)
+            heads: list[rec.Loaded] = []
+            for other in bucket:
+                for head in heads:
+                    if _same(head.record, other.record, levels[id(head)], levels[id(other)]):
+                        sets.union(head.key, other.key)
+                        break
+                else:
+                    heads.append(other)
         if rtype == "organisation":
             ids = {i.record.id for i in items}
             for org, target in pins.items():
@@ -239,32 +305,29 @@ def merge_records(loaded: list[rec.Loaded], data_dir: Path) -> tuple[list[rec.Lo
         for item in items:
             groups.setdefault(sets.find(item.key), []).append(item)
         for members in groups.values():
-            # the first in order of precedence, never one the steward pins into another
-            kept = next((i for i in members if rtype != "organisation" or i.record.id not in pins), members[0])
-            if kept is not members[0]:  # it comes first of its group in the order returned too
-                swaps.append((members[0], kept))
+            if len(members) == 1:
+                canon_of[members[0].key] = members[0].record.id
+                continue
+            # the IRI: a curated record's (a steward's resource is never renamed by an import,
+            # whatever the precedence of values), never one the steward pins into another, else
+            # the first in order of precedence; values follow the precedence (``conflict``)
+            kept = min(members, key=lambda i: (origins[i.file] != "curated",
+                                               rtype == "organisation" and i.record.id in pins,
+                                               sort_key(i)))
             for item in members:
                 canon_of[item.key] = kept.record.id
                 if item.record.id != kept.record.id:
                     report.alias[item.key] = kept.record.id
-            if len(members) > 1:
-                report.groups.append({"type": rtype, "kept": kept.record.id, "records": len(members),
-                                      "merged": sorted({i.record.id for i in members} - {kept.record.id}),
-                                      "key": _group_key(kept.record, levels.get(id(kept)))})
-    position = {id(item): n for n, item in enumerate(ordered)}
-    for first, kept in swaps:
-        a, b = position[id(first)], position[id(kept)]
-        ordered[a], ordered[b] = kept, first
-        position[id(kept)], position[id(first)] = a, b
+            report.groups.append({"type": rtype, "kept": kept.record.id, "records": len(members),
+                                  "merged": sorted({i.record.id for i in members} - {kept.record.id}),
+                                  "key": _group_key(kept.record, levels.get(id(kept)))})
     return ordered, report, problems
 
 
 def _group_key(record: Any, levels: list[Level] | None) -> str:
-    names = {"programme": ("cci",), "project": ("keep", "code", "acronym"),
-             "organisation": ("pic", "nid", "name"), "partnership": ("project-organisation",)}.get(record.type, ())
-    for name, level in zip(names, levels or []):
+    for group, level in zip(recordtypes.get(record.type).identity, levels or []):
         if level:
-            return f"{name}:{sorted(level)[0]}"
+            return f"{'+'.join(f.rstrip('?~') for f in group)}:{sorted(level)[0]}"
     return f"id:{record.id}"
 
 

@@ -39,6 +39,18 @@ def _letter(ch: str) -> str:
     return " "
 
 
+class _Letters(dict[int, str]):
+    """``str.translate`` table of every non-ASCII character met so far (filled on first use)."""
+
+    def __missing__(self, code: int) -> str:
+        ch = chr(code)
+        self[code] = value = ch if ch.isascii() else _letter(ch)
+        return value
+
+
+_LETTERS = _Letters()
+
+
 @lru_cache(maxsize=1 << 16)
 def fold(text: str) -> str:
     """A name in lower-case ASCII, every script transliterated; punctuation kept as it is
@@ -53,7 +65,7 @@ def fold(text: str) -> str:
     """
     if text.isascii():
         return text.lower()
-    return "".join(ch if ch.isascii() else _letter(ch) for ch in text).lower()
+    return text.translate(_LETTERS).lower()
 
 
 @lru_cache(maxsize=1 << 16)

@@ -47,6 +47,13 @@ EU_LICENCE = Namespace("http://publications.europa.eu/resource/authority/licence
 EU_THEME = Namespace("http://publications.europa.eu/resource/authority/data-theme/")
 EU_FREQUENCY = Namespace("http://publications.europa.eu/resource/authority/frequency/")
 IANA_MEDIA = Namespace("http://www.iana.org/assignments/media-types/")
+EU_AVAILABILITY = Namespace("http://publications.europa.eu/resource/authority/planned-availability/")
+EU_ACCESS_RIGHT = Namespace("http://publications.europa.eu/resource/authority/access-right/")
+ADMS_LICENCE_TYPE = Namespace("http://purl.org/adms/licencetype/")
+GSP = Namespace("http://www.opengis.net/ont/geosparql#")
+TREE = Namespace("https://w3id.org/tree#")
+LDES = Namespace("https://w3id.org/ldes#")
+ACTIVITY = Namespace("https://www.w3.org/ns/activitystreams#")
 NUTS = Namespace("http://data.europa.eu/nuts/code/")
 
 PREFIXES: dict[str, Namespace] = {

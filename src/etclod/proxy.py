@@ -23,7 +23,7 @@ import pyoxigraph as ox
 
 from etclod.errors import QueryError
 from etclod.executor import Answer, Job, timed_out, too_many
-from etclod.remote import RemoteQueryError, RemoteStoreError, RemoteView, versioned
+from etclod.remote import RemoteQueryError, RemoteStoreError, RemoteUnavailableError, RemoteView, versioned
 from etclod.results import write_ask, write_select
 
 EMPTY_GRAPH = "urn:etclod:no-graph"
@@ -88,10 +88,12 @@ def answer(view: RemoteView, job: Job, timeout: float, form: str, text: str) -> 
         headers, body = view.remote.query(text, _dataset(view, job.default_graphs, view.default_dataset()),
                                           _dataset(view, job.named_graphs, view.named_dataset(text)),
                                           accept, timeout, (job.max_rows + 1) * BYTES_PER_ROW + 65536)
+    except httpx.ConnectTimeout as exc:  # nothing was sent: another server may take it
+        raise RemoteUnavailableError(f"the SPARQL server at {view.remote.endpoint} did not answer: {exc}") from exc
     except httpx.TimeoutException:
         raise timed_out(timeout) from None
-    except httpx.HTTPError as exc:
-        raise RemoteStoreError(f"the SPARQL server at {view.remote.endpoint} did not answer: {exc}") from exc
+    except httpx.HTTPError as exc:  # before any answer (``query`` words a broken-off one itself)
+        raise RemoteUnavailableError(f"the SPARQL server at {view.remote.endpoint} did not answer: {exc}") from exc
     except RemoteQueryError as exc:
         if exc.server_status == 413:
             raise too_many(job.max_rows, "triples" if graph else "rows") from None
@@ -100,7 +102,8 @@ def answer(view: RemoteView, job: Job, timeout: float, form: str, text: str) -> 
             raise timed_out(timeout) from None
         if exc.server_status < 500 or QUERY_FAULT.search(exc.text):
             raise QueryError(f"the SPARQL server cannot run this query: {reason}", code="query_failed") from None
-        raise RemoteStoreError(f"the SPARQL server failed the query ({exc.server_status}): {reason[:300]}") from None
+        raise RemoteUnavailableError(f"the SPARQL server at {view.remote.endpoint} failed the query "
+                                     f"({exc.server_status}): {reason[:300]}") from None
     if headers.get("x-sql-state", "").startswith("S1T"):  # Virtuoso's anytime query: a partial answer
         raise timed_out(timeout)
     try:

@@ -60,8 +60,11 @@ class RecordType:
     """The record field whose slug is the IRI key (``cci`` for programmes); the id when empty."""
     key_upper: bool = False
     identity: tuple[tuple[str, ...], ...] = ()
-    """How records of this type from different sources are found to be the same thing: field
-    groups tried in order (a reference field compares the referenced records' identities)."""
+    """How records of this type from different sources are found to be the same thing
+    (``merge``): field groups tried in order; the first group both records give decides. A
+    reference field compares the records it points at (after those are merged); ``name``
+    compares any name in any language; ``field?`` may be empty on both; ``field~`` is compared
+    only when both give it."""
     facets: tuple[Facet, ...] = ()
     reconcile: Reconciliation | None = None
     listed: bool = True
@@ -127,7 +130,7 @@ TYPES: dict[str, RecordType] = {t.name: t for t in (
     RecordType(
         "organisation", "etclod.records:Organisation", "etclod.mapping:map_organisation", "org:Organization",
         {"en": Label("organisation", "organisations"), "lv": Label("organizācija", "organizācijas")},
-        identity=(("pic",), ("country", "national_id"), ("name", "country", "town")),
+        identity=(("pic",), ("country?", "national_id"), ("name", "country?", "town~")),
         facets=(Facet("country", "?e etc:country ?v"), Facet("region", "?e etc:nutsRegion ?v")),
         reconcile=Reconciliation("Organisation", """SELECT ?e ?name ?country ?town ?nuts WHERE {
             ?e a org:Organization . """ + _ORG_NAME + """

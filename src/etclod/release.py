@@ -11,7 +11,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,6 +25,7 @@ from etclod.catalog import build_catalog
 from etclod.errors import InputError, ReleaseError
 from etclod.formats import DUMP_FORMATS, dump_name
 from etclod.conflict import Conflict, resolve, write_conflicts
+from etclod.manifest import MANIFEST, Changes, FileEntry, Manifest, parse_manifest, published, read_manifest
 from etclod.merge import MergeReport, merge_records, merged_away
 from etclod.linkset import Linksets, load_links
 from etclod.reconcile import INDEX_FILE, build_index, write_index
@@ -32,13 +33,12 @@ from etclod.search import SEARCH_FILE, write_search
 from etclod.mapping import THEME_SCHEME_KEY, Context, build_context, map_record, record_graph, record_iri
 from etclod.namespaces import graph_iri
 from etclod.settings import Settings
-from etclod.dump import statistics, write_changes, write_dumps, write_linksets, write_store
+from etclod.dump import Digests, PendingDumps, statistics, write_changes, write_linksets, write_store
 from etclod.store import to_quads
 from etclod.validation import Mapped, Verdict, judge, load_shapes, reject_dangling
 
 TMP_PREFIX = ".tmp-"
 THEMES_GRAPH_KEY = "themes"
-MANIFEST = "manifest.json"
 
 
 class Reporter(Protocol):
@@ -65,12 +65,14 @@ class NullReporter:
 @dataclass
 class BuildResult:
     version: str | None
-    published: int
     rejected: list[rec.Rejection]
-    triples: int
     path: Path | None
-    timings: dict[str, float] = field(default_factory=dict)
-    manifest: dict[str, Any] = field(default_factory=dict)
+    manifest: Manifest = field(default_factory=lambda: Manifest())
+
+    @property
+    def published(self) -> int:
+        """Records published: the manifest's count, the one every command and route reports."""
+        return published(self.manifest)
 
     @property
     def exit_code(self) -> int:
@@ -212,13 +214,34 @@ def clean_leftovers(settings: Settings) -> list[str]:
     return removed
 
 
+def version_key(version: str) -> tuple[str, int, str]:
+    """Sort key of a release version: its UTC stamp, then its number within that second, so
+    versions sort as time does however many builds a second made (as strings, ``...Z-10``
+    would come before ``...Z-2``).
+
+    >>> sorted(["20261201T215903Z-10", "20261201T215904Z", "20261201T215903Z-2", "20261201T215903Z"],
+    ...        key=version_key)
+    ['20261201T215903Z', '20261201T215903Z-2', '20261201T215903Z-10', '20261201T215904Z']
+    """
+    stamp, _, n = version.partition("-")
+    return (stamp, int(n) if n.isdigit() else 1, n)
+
+
+def _now() -> dt.datetime:
+    """The clock release versions are stamped with (one place, so a test can hold it still)."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
 def new_version(settings: Settings) -> str:
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    version, n = stamp, 1
-    while (settings.releases_dir / version).exists():
-        n += 1
-        version = f"{stamp}-{n}"
-    return version
+    """A version for the next release: its UTC second, numbered past every release of that
+    second still here (not past the first free number: once pruning has dropped the first of a
+    second, that name would come back for a newer release and sort as the oldest)."""
+    stamp = _now().strftime("%Y%m%dT%H%M%SZ")
+    names = [p.name for p in settings.releases_dir.iterdir()] if settings.releases_dir.is_dir() else []
+    taken = [version_key(name)[1] for name in names if version_key(name)[0] == stamp]  # (builds hold the lock)
+    if not taken:
+        return stamp
+    return f"{stamp}-{max(taken) + 1}"
 
 
 def current_version(settings: Settings) -> str | None:
@@ -234,16 +257,16 @@ def current_path(settings: Settings) -> Path | None:
     return settings.releases_dir / version if version else None
 
 
-def list_releases(settings: Settings) -> list[dict[str, Any]]:
+def list_releases(settings: Settings) -> list[Manifest]:
     """Every sealed release, oldest first, with its manifest."""
     if not settings.releases_dir.is_dir():
         return []
     out = []
-    for path in sorted(settings.releases_dir.iterdir()):
+    for path in sorted(settings.releases_dir.iterdir(), key=lambda p: version_key(p.name)):
         manifest = path / MANIFEST
         if path.name.startswith(".") or not manifest.is_file():
             continue
-        out.append(json.loads(manifest.read_text("utf-8")))
+        out.append(parse_manifest(manifest.read_text("utf-8"), f"the manifest of release {path.name!r}"))
     return out
 
 
@@ -336,7 +359,7 @@ def build_release(settings: Settings, *, strict: bool = False, allow_removals: b
             if strict and checked.rejected:
                 del checked.store
                 shutil.rmtree(tmp, ignore_errors=True)
-                return BuildResult(None, 0, checked.rejected, 0, None, timings)
+                return BuildResult(None, checked.rejected, None)
             return _publish(settings, checked, reporter, timings, version, tmp)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -353,19 +376,23 @@ def _publish(settings: Settings, checked: Checked, reporter: Reporter, timings: 
     # the on-disk store is bulk-loaded in a thread while the dumps and indexes are written:
     # pyoxigraph lets go of the GIL while it loads, so the two share the cores; leaving the
     # block waits for the load, also when a step fails (the folder is removed after it)
-    with ThreadPoolExecutor(1, thread_name_prefix="etclod-store") as loader:
+    with ThreadPoolExecutor(1, thread_name_prefix="etclod-store") as loader, ExitStack() as cleanup:
         loaded = loader.submit(_timed, write_store, tmp / "store", nquads)
-        counts = write_dumps(tmp / "dumps", store, nquads)
+        digests: Digests = {}
+        dumps = PendingDumps(tmp / "dumps", store, nquads, digests)  # Turtle, JSON-LD: in worker processes
+        cleanup.callback(dumps.close)
         with (tmp / "validation.ttl").open("wb") as handle:
             checked.verdict.first_report.graph.serialize(handle, format="turtle")
         write_rejected(tmp / "rejected.jsonl", checked.rejected)
         write_conflicts(tmp, checked.conflicts)
-        changes = write_changes(tmp / "changes.nq.gz", nquads, settings.releases_dir / previous if previous else None)
-        stats = statistics(store, settings.base_uri)
+        changes = write_changes(tmp / "changes.nq.gz", nquads, settings.releases_dir / previous if previous else None,
+                                digests)
+        stats = statistics(store, settings.base_uri, dumps.triples)
         entities = build_index(store, settings.base_uri)
         stats["reconcile_entities"] = write_index(entities, tmp / INDEX_FILE)
         write_search(tmp / SEARCH_FILE, entities, store, settings.base_uri)
         stats["linksets"] = write_linksets(tmp / "dumps", store, settings.base_uri, checked.links)
+        counts = dumps.wait()
         timings["dumps"] = time.perf_counter() - t0
         reporter.done("dumps", timings["dumps"], f"{len(DUMP_FORMATS)} dumps, "
                                                  f"{changes['added']} added, {changes['removed']} removed")
@@ -377,7 +404,7 @@ def _publish(settings: Settings, checked: Checked, reporter: Reporter, timings: 
     reporter.done("store", time.perf_counter() - t0, f"{stats['quads']} quads (loaded beside the dumps in "
                                                      f"{timings['store']:.1f} s)")
 
-    manifest = _manifest(settings, tmp, version, previous, checked, stats, counts, changes)
+    manifest = _manifest(settings, tmp, version, previous, checked, stats, counts, changes, digests)
     write_catalog(settings, tmp, manifest, stats)
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n",
                                 "utf-8")
@@ -387,20 +414,23 @@ def _publish(settings: Settings, checked: Checked, reporter: Reporter, timings: 
     _fsync_dir(settings.releases_dir)
     switch_to(settings, version)
     prune(settings)
-    return BuildResult(version, len(checked.verdict.accepted), checked.rejected, stats["quads"], final,
-                       timings, manifest)
+    return BuildResult(version, checked.rejected, final, manifest)
 
 
 def _manifest(settings: Settings, folder: Path, version: str, previous: str | None, checked: Checked,
-              stats: dict[str, Any], counts: dict[str, int], changes: dict[str, int]) -> dict[str, Any]:
-    files: dict[str, Any] = {}
+              stats: dict[str, Any], counts: dict[str, int], changes: Changes,
+              digests: Digests | None = None) -> Manifest:
+    """``digests``: sha256 and size of the files hashed as they were written (not read again)."""
+    files: dict[str, FileEntry] = {}
+    digests = digests or {}
     triples_of = {f"dumps/{dump_name(fmt)}": counts[fmt.key] for fmt in DUMP_FORMATS}
     triples_of["validation.ttl"] = len(checked.verdict.first_report.graph)
     triples_of["changes.nq.gz"] = changes["added"] + changes["removed"]
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder).as_posix()
         if path.is_file() and not rel.startswith("store/"):
-            entry: dict[str, Any] = {"sha256": _sha256(path), "bytes": path.stat().st_size}
+            sha, size = digests.get(str(path)) or (_sha256(path), path.stat().st_size)
+            entry: FileEntry = {"sha256": sha, "bytes": size}
             if rel in triples_of:
                 entry["triples"] = triples_of[rel]
             if rel == "rejected.jsonl":
@@ -423,7 +453,8 @@ def _manifest(settings: Settings, folder: Path, version: str, previous: str | No
                     "rejected": len(checked.rejected),
                     "held_back": len(checked.held),
                     "merged": merged_away(checked.merges)},
-        "held_back": [{"type": r.type, "id": r.id, "file": r.file, "kept_from": r.kept_from}
+        "held_back": [{"type": r.type, "id": r.id, "file": r.file, "kept_from": r.kept_from,
+                       "iri": checked.previous.iris.get((r.type or "", r.id or "")) if checked.previous else None}
                       for r in checked.held],
         "removed": checked.removals,
         "inputs": dict(sorted(checked.load.inputs.items())),
@@ -439,7 +470,7 @@ def _manifest(settings: Settings, folder: Path, version: str, previous: str | No
     }
 
 
-def write_catalog(settings: Settings, folder: Path, manifest: dict[str, Any], stats: dict[str, Any]) -> None:
+def write_catalog(settings: Settings, folder: Path, manifest: Manifest, stats: dict[str, Any]) -> None:
     """``catalog.ttl``: DCAT-AP 3 and VoID, with the dumps' sizes and checksums; added to the manifest."""
     graph = build_catalog(settings, manifest, stats["properties"], stats["entities"])
     path = folder / "catalog.ttl"
@@ -486,10 +517,5 @@ def verify_release(release: Path, with_store: bool = True) -> list[str]:
     return problems
 
 
-def read_manifest(release: Path) -> dict[str, Any]:
-    try:
-        return json.loads((release / MANIFEST).read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ReleaseError(f"release {release.name!r} has no readable manifest: {exc}") from exc
 
 

@@ -10,8 +10,8 @@ cleaned up by the next push; releases beyond the kept number are dropped.
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
-import json
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +24,8 @@ from rdflib import BNode, Literal, URIRef
 from etclod.errors import EtclodError, ReleaseError
 from etclod.executor import Answer, Job, SyntaxJob
 from etclod.query import CheckedQuery, keywords
+from etclod.manifest import read_manifest
+from etclod.release import version_key
 from etclod.namespaces import ETC
 from etclod.settings import Settings
 from etclod.store import Dataset, Page, ResultFormat, Runner
@@ -39,6 +41,11 @@ CHUNK = 20_000
 class RemoteStoreError(EtclodError):
     code = "remote_store"
     status = 502
+
+
+class RemoteUnavailableError(RemoteStoreError):
+    """The server gave no answer (refused, reset, hung), or failed for a reason of its own and
+    answered nothing but the error: the same request may go to another server of the pool."""
 
 
 class RemoteQueryError(RemoteStoreError):
@@ -193,11 +200,21 @@ class RemoteStore:
 
     def _post(self, url: str, data: Any, accept: str = "application/sparql-results+json",
               timeout: float | None = None) -> httpx.Response:
-        try:
-            response = self.client.post(url, data=data, headers={"Accept": accept},
-                                        timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT)
+        request = self.client.build_request("POST", url, data=data, headers={"Accept": accept},
+                                            timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT)
+        try:  # up to the status line nothing is answered: another server may be asked instead
+            response = self.client.send(request, stream=True)
         except httpx.HTTPError as exc:
-            raise RemoteStoreError(f"the SPARQL server at {url} did not answer: {exc}") from exc
+            raise RemoteUnavailableError(f"the SPARQL server at {url} did not answer: {exc}") from exc
+        try:
+            response.read()
+        except httpx.HTTPError as exc:  # a partial answer: never asked again elsewhere
+            raise RemoteStoreError(f"the answer of the SPARQL server at {url} broke off: {exc}") from exc
+        finally:
+            response.close()
+        if response.status_code >= 500:
+            raise RemoteUnavailableError(f"the SPARQL server at {url} answered {response.status_code}: "
+                                         f"{response.text[:300]}")
         if response.status_code >= 400:
             raise RemoteStoreError(f"the SPARQL server at {url} answered {response.status_code}: "
                                    f"{response.text[:300]}")
@@ -217,21 +234,25 @@ class RemoteStore:
             raise RemoteStoreError(f"the SPARQL server at {self.endpoint} answered with results etclod "
                                    f"cannot read: {exc!r}") from exc
 
+    def current_switch(self, timeout: float | None = None) -> tuple[str | None, str | None]:
+        """The current release and when it was switched to (ISO time; None before pools kept
+        it), read together in one query: which of a pool's servers holds the newest switch, a
+        rollback included. While a switch is under way the newer pointer wins."""
+        rows = self.raw_select(f"""SELECT ?v ?t WHERE {{ GRAPH <{CONTROL}> {{ <{SERVICE}> <{ETC}currentRelease> ?v .
+            OPTIONAL {{ ?r <{ETC}version> ?v ; <{ETC}switchedAt> ?t }} }} }}""", timeout=timeout)
+        pairs = sorted((str(r["t"]) if r.get("t") else "", str(r["v"])) for r in rows)
+        return (pairs[-1][1], pairs[-1][0] or None) if pairs else (None, None)
+
     def current(self, timeout: float | None = None) -> str | None:
-        rows = self.raw_select(f"SELECT ?v WHERE {{ GRAPH <{CONTROL}> {{ <{SERVICE}> <{ETC}currentRelease> ?v }} }} "
-                               "ORDER BY DESC(STR(?v)) LIMIT 1", timeout=timeout)
-        return str(rows[0]["v"]) if rows else None
+        """The release the server serves: while a switch is under way there may be two pointers,
+        and the newest (as time sorts, not as strings do) is the one."""
+        rows = self.raw_select(f"SELECT ?v WHERE {{ GRAPH <{CONTROL}> {{ <{SERVICE}> <{ETC}currentRelease> ?v }} }}",
+                               timeout=timeout)
+        return max((str(r["v"]) for r in rows), key=version_key, default=None)
 
     def graphs(self, version: str) -> list[str]:
         rows = self.raw_select(f"SELECT ?g WHERE {{ GRAPH <{CONTROL}> {{ <{release_node(version)}> <{ETC}graph> ?g }} }}")
         return sorted(str(r["g"]) for r in rows)
-
-    def select(self, query: str) -> list[dict[str, Any]]:
-        """GraphStore: a SELECT over the union of the current release's graphs."""
-        version = self.current()
-        if version is None:
-            raise ReleaseError("the remote store holds no release yet: run `etclod push`")
-        return self.view(version).select(query)
 
     def union(self, version: str) -> str | None:
         rows = self.raw_select(f"SELECT ?g WHERE {{ GRAPH <{CONTROL}> {{ <{release_node(version)}> "
@@ -258,11 +279,17 @@ class RemoteStore:
             if response.status_code >= 400:
                 text = response.read().decode("utf-8", "replace")
                 raise RemoteQueryError(response.status_code, text)
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > max_bytes:
-                    raise RemoteQueryError(413, f"the answer is larger than {max_bytes} bytes")
-                chunks.append(chunk)
+            try:
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise RemoteQueryError(413, f"the answer is larger than {max_bytes} bytes")
+                    chunks.append(chunk)
+            except httpx.TimeoutException:
+                raise
+            except httpx.HTTPError as exc:  # a partial answer: never asked again elsewhere
+                raise RemoteStoreError(f"the answer of the SPARQL server at {self.endpoint} broke off after "
+                                       f"{size} bytes: {exc}") from exc
             return response.headers, b"".join(chunks)
 
     # ------------------------------------------------------------------ writing
@@ -297,8 +324,8 @@ class RemoteStore:
     def pushed(self, timeout: float | None = None) -> list[tuple[str, bool]]:
         """Every release the control graph knows, and whether its push completed."""
         rows = self.raw_select(f"""SELECT ?v ?done WHERE {{ GRAPH <{CONTROL}> {{ ?r <{ETC}version> ?v .
-            OPTIONAL {{ ?r <{ETC}complete> ?done }} }} }} ORDER BY ?v""", timeout=timeout)
-        return [(str(r["v"]), bool(r.get("done"))) for r in rows]
+            OPTIONAL {{ ?r <{ETC}complete> ?done }} }} }}""", timeout=timeout)
+        return sorted(((str(r["v"]), bool(r.get("done"))) for r in rows), key=lambda row: version_key(row[0]))
 
     def drop(self, version: str) -> None:
         for graph in self.graphs(version) + [union_graph(version)]:
@@ -309,17 +336,46 @@ class RemoteStore:
     def _make_current(self, version: str, current: str | None) -> None:
         # the new pointer goes in before the old comes out: a reader sees one or both, and
         # takes the newest, never none
+        now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        node = release_node(version)
         switch = f'INSERT DATA {{ GRAPH <{CONTROL}> {{ <{SERVICE}> <{ETC}currentRelease> "{version}" . ' \
-                 f'<{release_node(version)}> <{ETC}complete> true }} }}'
+                 f'<{node}> <{ETC}complete> true ; <{ETC}switchedAt> "{now}" }} }}'
         if current and current != version:  # every other pointer goes, a stale one too
             switch += (f' ; DELETE {{ GRAPH <{CONTROL}> {{ <{SERVICE}> <{ETC}currentRelease> ?v }} }} '
                        f'WHERE {{ GRAPH <{CONTROL}> {{ <{SERVICE}> <{ETC}currentRelease> ?v }} FILTER(STR(?v) != "{version}") }}')
+        switch += (f' ; DELETE {{ GRAPH <{CONTROL}> {{ <{node}> <{ETC}switchedAt> ?t }} }} '
+                   f'WHERE {{ GRAPH <{CONTROL}> {{ <{node}> <{ETC}switchedAt> ?t }} FILTER(STR(?t) != "{now}") }}')
         self.update(switch)
 
     def push(self, release: Path, keep: int = 2, progress: Callable[[int], None] | None = None) -> PushResult:
         """Load a sealed release, verify it against its manifest, then make it current.
         ``progress`` is told how many triples each upload carried."""
-        manifest = json.loads((release / "manifest.json").read_text("utf-8"))
+        result = self.load(release, progress)
+        if result.skipped:
+            current = self.current()
+            if current != result.version:  # a rollback: it is whole on the server already
+                self._make_current(result.version, current)
+                result.switched = True
+            return result
+        result.dropped += self.activate(result.version, keep)
+        return result
+
+    def activate(self, version: str, keep: int = 2) -> list[str]:
+        """Make a release loaded and verified by :meth:`load` current; drop the complete
+        releases past ``keep``. Returns the versions dropped."""
+        self._make_current(version, self.current())
+        complete = [v for v, done in self.pushed() if done and v != version]
+        dropped = []
+        for old in complete[:max(0, len(complete) - (keep - 1))]:
+            self.drop(old)
+            dropped.append(old)
+        return dropped
+
+    def load(self, release: Path, progress: Callable[[int], None] | None = None) -> PushResult:
+        """Load a sealed release into versioned graphs and verify every graph's count, without
+        making it current (:meth:`activate` does; a pool loads everywhere first). ``skipped``:
+        it was whole on the server already."""
+        manifest = read_manifest(release)
         version = manifest["version"]
         known = dict(self.pushed())
         checksum = manifest["files"]["dumps/etclod.nq.gz"]["sha256"]
@@ -328,10 +384,7 @@ class RemoteStore:
             if self.checksum(version) != checksum:
                 raise RemoteStoreError(f"the server holds a different release {version} (another var folder?); "
                                        "nothing was pushed")
-            if current != version:  # a rollback: it is whole on the server already
-                self._make_current(version, current)
-            return PushResult(version, len(self.graphs(version)), manifest["quads"], [], skipped=True,
-                              switched=current != version)
+            return PushResult(version, len(self.graphs(version)), manifest["quads"], [], skipped=True)
         dropped = []
         for old, complete in known.items():  # what a failed or killed push left behind
             if not complete and old != current:
@@ -370,21 +423,5 @@ class RemoteStore:
             raise RemoteStoreError(f"release {version}: {total} quads in its graphs on the server and "
                                    f"{self.count(union)} in its union graph; the manifest says {manifest['quads']}; "
                                    "the current release stays")
-        self._make_current(version, current)
-        complete = [v for v, done in self.pushed() if done and v != version]
-        for old in complete[:max(0, len(complete) - (keep - 1))]:
-            self.drop(old)
-            dropped.append(old)
         return PushResult(version, len(lines), total, dropped)
 
-
-def push_if_remote(settings: Settings, release: Path) -> PushResult | None:
-    """Publish a release just built to the remote store, when one is configured: what makes a
-    build served there (the admin routes use it; the CLI keeps build and push apart)."""
-    if settings.store_url is None:
-        return None
-    try:
-        return RemoteStore.from_settings(settings).push(release, keep=settings.keep_releases)
-    except RemoteStoreError as exc:
-        raise RemoteStoreError(f"release {release.name} was built, but pushing it to the SPARQL server failed, "
-                               f"so the server still serves the one before: {exc.message}; run `etclod push`") from exc

@@ -6,11 +6,19 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from etclod.errors import SettingsError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 """The checkout holding ``ontology/`` and ``data/`` (editable installs and the tests)."""
+PACKAGED_ONTOLOGY = Path(__file__).resolve().parent / "ontology"
+"""Where an installed wheel has the ontology (setup.py copies ``ontology/`` there)."""
+
+
+def default_ontology() -> Path:
+    """The ontology folder: the wheel's package data, else the checkout's ``ontology/``."""
+    return PACKAGED_ONTOLOGY if (PACKAGED_ONTOLOGY / "shapes.ttl").is_file() else PROJECT_ROOT / "ontology"
 
 
 def _int(environ: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
@@ -39,6 +47,28 @@ def _float(environ: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    """A yes/no setting as people write it: 1/0, true/false, yes/no, on/off, in any case.
+
+    >>> _bool({"ETCLOD_X": " Off "}, "ETCLOD_X", True), _bool({}, "ETCLOD_X", True)
+    (False, True)
+    """
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise SettingsError(f"{name} must be one of {'/'.join(TRUE_WORDS)} or {'/'.join(FALSE_WORDS)} "
+                        f"(any case), got {raw!r}")
+
+
 def base_uri(raw: str, name: str = "ETCLOD_BASE_URI") -> str:
     """The base of every IRI: an http(s) URI ending in a slash.
 
@@ -65,10 +95,59 @@ def _store_url(raw: str | None) -> str | None:
     return raw
 
 
-def _http_url(environ: Mapping[str, str], name: str) -> str | None:
+@dataclass(frozen=True)
+class StoreEndpoint:
+    """One SPARQL server of the pool: its query URL (``sparql+http://...``), credentials and
+    update / graph-store endpoints (None: Virtuoso's paths beside the query endpoint)."""
+
+    url: str
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    update_url: str | None = None
+    graph_store_url: str | None = None
+
+
+STORE_KEYS = ("USER", "PASSWORD", "UPDATE", "GRAPH_STORE")
+
+
+def _store_pool(environ: Mapping[str, str]) -> list[StoreEndpoint]:
+    """``ETCLOD_STORE`` as a comma-separated pool. Server ``n`` (1-based, in list order) takes
+    ``ETCLOD_STORE_<n>_USER``, ``_PASSWORD``, ``_UPDATE``, ``_GRAPH_STORE``; the unindexed
+    ``ETCLOD_STORE_USER``/``_PASSWORD`` are every server's default, the unindexed
+    ``ETCLOD_STORE_UPDATE``/``_GRAPH_STORE`` the first server's (as with one server).
+
+    >>> [e.url for e in _store_pool({"ETCLOD_STORE": "sparql+http://a/sparql, sparql+http://b/query"})]
+    ['sparql+http://a/sparql', 'sparql+http://b/query']
+    """
+    raw = environ.get("ETCLOD_STORE") or ""
+    urls = [u.strip() for u in raw.split(",") if u.strip()]
+    if len(urls) > 1 and "oxigraph" in urls:
+        raise SettingsError(f"ETCLOD_STORE is either oxigraph or a list of sparql+http:// servers, got {raw!r}")
+    urls = [u for u in (_store_url(u) for u in urls) if u is not None]
+    if len(set(urls)) != len(urls):
+        raise SettingsError(f"ETCLOD_STORE names a server twice: {raw!r}")
+    for name in environ:
+        parts = name.split("_", 3)
+        indexed = name.startswith("ETCLOD_STORE_") and len(parts) == 4 and parts[2].isdigit() and parts[3] in STORE_KEYS
+        if indexed and not 1 <= int(parts[2]) <= len(urls):
+            raise SettingsError(f"{name} is set, but ETCLOD_STORE lists {len(urls)} server(s): "
+                                f"number them 1 to {len(urls)} in the order of ETCLOD_STORE")
+    for key in ("UPDATE", "GRAPH_STORE"):
+        _http_url(environ, f"ETCLOD_STORE_{key}")
+
+    def get(n: int, key: str, inherit: bool) -> str | None:
+        own = f"ETCLOD_STORE_{n}_{key}"
+        name = own if environ.get(own) or not inherit else f"ETCLOD_STORE_{key}"
+        return _http_url(environ, name) if key in ("UPDATE", "GRAPH_STORE") else environ.get(name) or None
+
+    return [StoreEndpoint(url, get(n, "USER", True), get(n, "PASSWORD", True), get(n, "UPDATE", n == 1),
+                          get(n, "GRAPH_STORE", n == 1)) for n, url in enumerate(urls, start=1)]
+
+
+def _http_url(environ: Mapping[str, str], name: str, label: str | None = None) -> str | None:
     raw = environ.get(name) or None
     if raw is not None and not raw.startswith(("http://", "https://")):
-        raise SettingsError(f"{name} must be an http(s) URL, got {raw!r}")
+        raise SettingsError(f"{label or name} must be an http(s) URL, got {raw!r}")
     return raw
 
 
@@ -78,6 +157,15 @@ def _token(raw: str | None) -> str | None:
     if len(raw) < 16:
         raise SettingsError("ETCLOD_ADMIN_TOKEN must be at least 16 characters long")
     return raw
+
+
+def _first_store(pool: list[StoreEndpoint]) -> dict[str, Any]:
+    if not pool:
+        return {}
+    first = pool[0]
+    return {"store_url": first.url, "store_user": first.user, "store_password": first.password,
+            "store_update_url": first.update_url, "store_graph_store_url": first.graph_store_url,
+            "extra_stores": tuple(pool[1:])}
 
 
 @dataclass(frozen=True)
@@ -91,7 +179,7 @@ class Settings:
     base_uri: str = "http://localhost:8000/"
     data_dir: Path = Path("data")
     var_dir: Path = Path("var")
-    ontology_dir: Path = PROJECT_ROOT / "ontology"
+    ontology_dir: Path = field(default_factory=default_ontology)
     keep_releases: int = 10
     publisher_name: str = "etclod"
     publisher_uri: str = "https://w3id.org/etclod/publisher"
@@ -124,6 +212,10 @@ class Settings:
     """Graph Store Protocol endpoint; default: Virtuoso's ``/sparql-graph-crud-auth`` beside it."""
     store_poll: float = 2.0
     """Seconds between two looks at which release the remote store says is current."""
+    extra_stores: tuple[StoreEndpoint, ...] = ()
+    """Servers 2, 3 ... of the pool (``ETCLOD_STORE`` lists several); server 1 is ``store_url``."""
+    store_sync: bool = False
+    """This host (the build host) pushes the current release to a server of the pool that is behind."""
     max_file_mb: int = 200
     """Largest record file read (MB); a bigger one is refused, named, and nothing of it read."""
     max_removals: int | None = None
@@ -138,7 +230,7 @@ class Settings:
             base_uri=base_uri(environ.get("ETCLOD_BASE_URI", cls.base_uri)),
             data_dir=Path(environ.get("ETCLOD_DATA", str(cls.data_dir))),
             var_dir=Path(environ.get("ETCLOD_VAR", str(cls.var_dir))),
-            ontology_dir=Path(environ.get("ETCLOD_ONTOLOGY", str(cls.ontology_dir))),
+            ontology_dir=Path(environ["ETCLOD_ONTOLOGY"]) if environ.get("ETCLOD_ONTOLOGY") else default_ontology(),
             keep_releases=_int(environ, "ETCLOD_KEEP_RELEASES", cls.keep_releases, minimum=1),
             publisher_name=environ.get("ETCLOD_PUBLISHER_NAME", cls.publisher_name),
             publisher_uri=environ.get("ETCLOD_PUBLISHER_URI", cls.publisher_uri),
@@ -155,18 +247,23 @@ class Settings:
             worker_max_memory_mb=_int(environ, "ETCLOD_WORKER_MAX_MEMORY_MB", cls.worker_max_memory_mb, minimum=0),
             service_allow=tuple(u.strip() for u in environ.get("ETCLOD_SERVICE_ALLOW", "").split(",") if u.strip()),
             admin_token=_token(environ.get("ETCLOD_ADMIN_TOKEN")),
-            verify_checksums=environ.get("ETCLOD_VERIFY_CHECKSUMS", "1") not in ("0", "false", "no"),
+            verify_checksums=_bool(environ, "ETCLOD_VERIFY_CHECKSUMS", cls.verify_checksums),
             validator=_choice(environ, "ETCLOD_VALIDATOR", cls.validator, ("compiled", "pyshacl")),
-            store_url=_store_url(environ.get("ETCLOD_STORE")),
-            store_user=environ.get("ETCLOD_STORE_USER") or None,
-            store_password=environ.get("ETCLOD_STORE_PASSWORD") or None,
-            store_update_url=_http_url(environ, "ETCLOD_STORE_UPDATE"),
-            store_graph_store_url=_http_url(environ, "ETCLOD_STORE_GRAPH_STORE"),
+            **_first_store(_store_pool(environ)),
             store_poll=_float(environ, "ETCLOD_STORE_POLL", cls.store_poll),
+            store_sync=environ.get("ETCLOD_STORE_SYNC", "0") not in ("0", "false", "no", ""),
             max_file_mb=_int(environ, "ETCLOD_MAX_FILE_MB", cls.max_file_mb, minimum=1),
             max_removals=(_int(environ, "ETCLOD_MAX_REMOVALS", 0) if environ.get("ETCLOD_MAX_REMOVALS") else None),
             cache_mb=_int(environ, "ETCLOD_CACHE_MB", cls.cache_mb, minimum=0),
         )
+
+    def store_endpoints(self) -> tuple[StoreEndpoint, ...]:
+        """Every server of the pool, in ``ETCLOD_STORE``'s order; empty with the embedded store."""
+        if self.store_url is None:
+            return ()
+        first = StoreEndpoint(self.store_url, self.store_user, self.store_password, self.store_update_url,
+                              self.store_graph_store_url)
+        return (first, *self.extra_stores)
 
     def with_(self, **changes: object) -> Settings:
         """A copy with some fields changed (CLI flags override the environment)."""

@@ -269,7 +269,13 @@ def reject_dangling(loaded: list[rec.Loaded], rejected: list[rec.Rejection],
     naming the record they point at (SHACL would only see a missing resource). ``kept``:
     records held back at their last good version; ``fixed``: resources that are not records
     (the themes of ``themes.ttl``)."""
-    keep = {item.key: item for item in loaded}
+    keep: dict[tuple[str, str], rec.Loaded] = {}
+    for item in loaded:  # records of one id from two sources (merged later) each keep a place
+        key, n = item.key, 1
+        while key in keep:
+            n += 1
+            key = (item.key[0], f"{item.key[1]}\x00{n}")
+        keep[key] = item
     kept, known = set(kept), set(keep) | set(kept) | set(fixed)
     gone = {(r.type, r.id) for r in rejected if r.type and r.id} - kept - set(keep)
     ids: dict[str, list[str]] = {}

@@ -12,7 +12,7 @@ from etclod import inbox
 from etclod.errors import EtclodError
 from etclod.lastgood import RemovalsError
 from etclod.release import build_release
-from etclod.remote import push_if_remote
+from etclod.pool import push_if_remote
 
 
 class UnauthorizedError(EtclodError):

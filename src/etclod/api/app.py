@@ -18,7 +18,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from etclod import __version__
-from etclod.api import admin, browse, downloads, graphs, meta, reconcile, reconcile_v1, resources, sparql
+from etclod.api import admin, browse, downloads, graphs, ldes, meta, reconcile, reconcile_v1, resources, sparql
 from etclod.api.limits import BodyLimit
 from etclod.api.charts import figures
 from etclod.api.http import LanguageCookie, error_response, etclod_error_response
@@ -150,6 +150,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(reconcile.router)
     app.include_router(reconcile_v1.router)
     app.include_router(graphs.router)
+    app.include_router(ldes.router)
     app.include_router(browse.router)
     if settings.admin_token:
         app.include_router(admin.router)

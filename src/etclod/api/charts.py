@@ -25,9 +25,9 @@ QUERIES = {
 }
 TITLES = {
     "programmes": N_("Projects per programme"),
-    "countries": N_("Partners per country"),
+    "countries": N_("Partnerships per country of the partner"),
     "themes": N_("Projects per theme"),
-    "regions": N_("Partners per NUTS region"),
+    "regions": N_("Partnerships per NUTS region of the partner"),
 }
 COUNTED = {"programmes": (N_("%(n)s project"), N_("%(n)s projects")),
            "themes": (N_("%(n)s project"), N_("%(n)s projects")),

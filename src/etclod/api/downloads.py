@@ -13,11 +13,11 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from etclod.api.http import choose_language, etag_matches, get_and_head, wants_html
 from etclod.errors import NotFoundError
 from etclod.formats import DUMP_FORMATS, dump_name
+from etclod.manifest import FileEntry, Manifest
 from etclod.release import list_releases, read_manifest
 
 router = APIRouter()
 IMMUTABLE = "public, max-age=31536000, immutable"
-SERVED_FILES = ("catalog.ttl", "validation.ttl", "rejected.jsonl", "changes.nq.gz", "manifest.json")
 MEDIA = {".gz": "application/gzip", ".ttl": "text/turtle; charset=utf-8", ".jsonl": "application/jsonl",
          ".json": "application/json"}
 
@@ -28,7 +28,7 @@ class DumpResponse(FileResponse):
     chunk_size = 1 << 20
 
 
-def _file_response(request: Request, folder: Path, rel: str, manifest: dict, cache: str) -> Response:
+def _file_response(request: Request, folder: Path, rel: str, manifest: Manifest, cache: str) -> Response:
     entry = manifest["files"].get(rel)
     path = folder / rel
     if entry is None or not path.is_file():
@@ -45,7 +45,7 @@ def _file_response(request: Request, folder: Path, rel: str, manifest: dict, cac
                         if path.suffix == ".gz" else "inline")
 
 
-def _headers(entry: dict, manifest: dict, cache: str, etag: str) -> dict[str, str]:
+def _headers(entry: FileEntry, manifest: Manifest, cache: str, etag: str) -> dict[str, str]:
     digest = base64.b64encode(bytes.fromhex(entry["sha256"])).decode()
     return {"ETag": etag, "X-Checksum-SHA256": entry["sha256"], "Repr-Digest": f"sha-256=:{digest}:",
             "Cache-Control": cache, "Access-Control-Allow-Origin": "*", "X-Etclod-Release": manifest["version"]}
@@ -79,7 +79,7 @@ def accepts_gzip(header: str | None) -> bool:
     return False
 
 
-def _decoded_dump(request: Request, folder: Path, rel: str, manifest: dict, cache: str) -> Response | None:
+def _decoded_dump(request: Request, folder: Path, rel: str, manifest: Manifest, cache: str) -> Response | None:
     """``dumps/etclod.ttl`` and the like: the stored ``.gz`` as its RDF format. A client that
     takes gzip gets the stored bytes with ``Content-Encoding: gzip`` (so byte ranges address
     the stored file, and its checksum holds); any other gets them decompressed as they stream.
@@ -133,7 +133,7 @@ def releases(request: Request) -> Response:
                         headers={"Vary": "Accept"})
 
 
-def _release_folder(request: Request, version: str) -> tuple[Path, dict]:
+def _release_folder(request: Request, version: str) -> tuple[Path, Manifest]:
     settings = request.app.state.settings
     if version.startswith(".") or "/" in version or not version or len(version) > 64 or "\x00" in version:
         raise NotFoundError(f"no release {version[:64]!r}; /releases lists the kept ones")

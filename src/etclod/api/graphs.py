@@ -8,6 +8,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
 from etclod import i18n
+from etclod.api.resource_page import FORMAT_NAMES
 from etclod.api.http import cache_headers, choose_format, choose_language, conditional, etag_for, get_and_head
 from etclod.describe import pick_label
 from etclod.errors import NotFoundError, QueryError
@@ -55,7 +56,8 @@ async def named_graph(request: Request, name: str) -> Response:
             release=release.version, formats=RDF_FORMATS, dumps=dumps, query=graph_query(iri),
             source_href=f"/id/source/{name}" if titles else None, source_title=pick_label(titles, lang),
             holds=name.replace("/", " "),
-            crumbs=[(i18n.tr(lang, "Home"), "/"), (iri, None)])
+            format_names=FORMAT_NAMES,
+            crumbs=[(i18n.tr(lang, "Home"), "/"), (pick_label(titles, lang) or name.replace("/", " "), None)])
         return HTMLResponse(page, headers=headers)
     if count > settings.max_rows:
         raise QueryError(f"<{iri}> holds {count} triples, more than one answer gives (ETCLOD_MAX_ROWS="

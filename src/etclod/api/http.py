@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import html
-import json
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
@@ -180,12 +179,10 @@ def error_page(request: Request, code: str, message: str, status: int) -> str:
     lists = [(f"/id/{rtype}/", pages.type_name(rtype, lang, 1)) for rtype in ("programme", "project", "organisation")]
     return pages.render("error.html", lang=lang, request=request, title=f"{status} · {heading}", heading=heading,
                         explanation=explanation, message=message, lists=lists, code=code,
+                        crumbs=[(i18n.tr(lang, "Home"), "/"), (heading, None)],
                         release=release.version if release else "—")
 
 
 def etclod_error_response(request: Request, exc: EtclodError) -> Response:
     return error_response(request, exc.code, exc.message, exc.status, exc.headers or None)
 
-
-def json_body(data: Any) -> bytes:
-    return json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")

@@ -75,7 +75,7 @@ def releases_page(pages: Pages, request: Any, releases: list[dict[str, Any]], cu
 def validation_rows(pages: Pages, graph: Graph, labels: dict[Any, list[Any]], lang: str, base: str,
                     sh: Any) -> list[dict[str, Any]]:
     """The report's results: the resource and property by name, the value, the message."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for node in graph.subjects(RDF.type, sh.ValidationResult):
         focus = graph.value(node, sh.focusNode)
         path = graph.value(node, sh.resultPath)
@@ -86,7 +86,7 @@ def validation_rows(pages: Pages, graph: Graph, labels: dict[Any, list[Any]], la
             "path": pages.term(path, lang) if isinstance(path, URIRef) else "",
             "value": str(value) if value is not None else "",
             "message": str(graph.value(node, sh.resultMessage) or "")})
-    rows.sort(key=lambda r: (r["focus"]["text"], r["path"]))
+    rows.sort(key=lambda r: (str(r["focus"]["text"]), str(r["path"])))
     return rows
 
 

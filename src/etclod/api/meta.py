@@ -13,6 +13,7 @@ from rdflib import Graph, URIRef
 from rdflib.namespace import OWL, RDF, RDFS
 
 from etclod import i18n
+from etclod.api import rejections
 from etclod.api.charts import bar_chart, figures
 from etclod.api.info_pages import catalog_page, validation_rows
 from etclod.recordtypes import TYPES
@@ -25,7 +26,8 @@ from etclod.search import SEARCH_FILE
 from etclod.errors import EtclodError
 from etclod.executor import ValidateJob
 from etclod.formats import HTML, RDF_FORMATS
-from etclod.namespaces import ETC, SH, VOID
+from etclod.namespaces import PREFIXES, SH, VOID
+from etclod.pool import BALANCING
 
 router = APIRouter()
 
@@ -72,17 +74,21 @@ ONTOLOGY_GROUPS = ((N_("Classes"), OWL.Class), (N_("Relations to other resources
                    (N_("Properties with values"), OWL.DatatypeProperty))
 
 
+CURIE_IN_TEXT = re.compile(r"\b(%s):([A-Za-z][A-Za-z0-9_]*)" % "|".join(sorted(PREFIXES, key=len, reverse=True)))
+
+
 def _linked(pages: Any, text: str, lang: str) -> Markup:
-    """A term's comment with the terms it names (``etc:keptFromRelease``) as links labelled by
-    their names, not as prefixed names."""
-    parts = re.split(r"\betc:([A-Za-z][A-Za-z0-9]*)", text)
+    """A term's comment with the terms it names (``etc:keptFromRelease``, ``rdf:Statement``)
+    as links labelled by their names, not as prefixed names."""
     out = Markup("")
-    for index, part in enumerate(parts):
-        if index % 2:
-            out += Markup('<a href="#{0}">{1}</a>').format(part, pages.term(ETC[part], lang))
-        else:
-            out += part
-    return out
+    last = 0
+    for match in CURIE_IN_TEXT.finditer(text):
+        iri = f"{PREFIXES[match.group(1)]}{match.group(2)}"
+        href = f"#{match.group(2)}" if match.group(1) == "etc" else iri
+        out += text[last:match.start()]
+        out += Markup('<a href="{0}">{1}</a>').format(href, pages.term(iri, lang))
+        last = match.end()
+    return out + text[last:]
 
 
 def _ontology_page(request: Request, lang: str) -> str:
@@ -139,7 +145,7 @@ async def validate(request: Request) -> Response:
     await run_in_threadpool(check_untrusted, body, job.media_type)
     answer = await run_in_threadpool(request.app.state.pool.run, job)
     return Response(answer.body, media_type="text/turtle; charset=utf-8",
-                    headers={"X-Etclod-Conforms": "true" if answer.rows == 0 else "false"})
+                    headers={"X-Etclod-Conforms": "true" if answer.conforms else "false"})
 
 
 @get_and_head(router, "/validation", summary="The SHACL report of the current release")
@@ -149,25 +155,27 @@ def validation(request: Request) -> Response:
     with (release.path / "validation.ttl").open("rb") as handle:
         graph.parse(source=handle, format="turtle")
     fmt = choose_format(request, (HTML, *RDF_FORMATS))
+    base = request.app.state.settings.base_uri
+    held_iris = {(h["type"], h["id"]): h.get("iri") for h in release.manifest.get("held_back", [])}
     conflicts = [f"/releases/{release.version}/{name}" for name in ("conflicts.ttl", "conflicts.csv")
                  if name in release.manifest.get("files", {})]
     if fmt.key != "html":
         headers = {"Vary": "Accept"}
         if conflicts:  # the conflict report of the release: where sources disagree, and whose value won
             headers["Link"] = ", ".join(f'<{href}>; rel="related"' for href in conflicts)
-        return Response(serialize(graph, fmt, request.app.state.settings.base_uri), media_type=fmt.content_type,
-                        headers=headers)
+        rejections.add_to_report(graph, release.path, held_iris)
+        return Response(serialize(graph, fmt, base), media_type=fmt.content_type, headers=headers)
     lang = choose_language(request)
     pages = request.app.state.pages
     focus = {o for o in graph.objects(None, SH.focusNode) if isinstance(o, URIRef)}
     labels = labels_of(release.store, focus) if focus else {}
-    results = validation_rows(pages, graph, labels, lang, request.app.state.settings.base_uri, SH)
+    results = validation_rows(pages, graph, labels, lang, base, SH)
     conforms = graph.value(None, SH.conforms)
     crumbs = [(i18n.tr(lang, "Home"), "/"), (i18n.tr(lang, "Validation"), None)]
     page = pages.render(
         "validation.html", lang=lang, request=request, title=i18n.tr(lang, "Validation report"), results=results,
         conforms=bool(conforms and conforms.toPython()), manifest=release.manifest, release=release.version,
-        crumbs=crumbs, conflicts=conflicts)
+        crumbs=crumbs, conflicts=conflicts, **rejections.rows(release.path, held_iris, base))
     return HTMLResponse(page, headers={"Vary": "Accept, Accept-Language, Cookie"})
 
 
@@ -181,9 +189,13 @@ def health(request: Request) -> JSONResponse:
                              "protections": request.app.state.pool.protections()}, status_code=503)
     holder = request.app.state.holder
     warnings = holder.warnings
-    store = {"kind": "oxigraph"} if holder.remote is None else {"kind": "sparql", "endpoint": holder.remote.endpoint}
+    store: dict[str, object] = {"kind": "oxigraph"}
+    if holder.remote is not None:
+        store = {"kind": "sparql", "endpoint": holder.remote.members[0].endpoint, "balancing": BALANCING,
+                 "servers": holder.remote.states()}
     return JSONResponse({"status": "degraded" if warnings else "ok", "release": release.version,
                          "triples": release.manifest["triples"], "store": store, "warnings": warnings,
+                         "held_back": release.manifest.get("records", {}).get("held_back", 0),
                          "limits": request.app.state.settings.limits(),
                          "protections": request.app.state.pool.protections()})
 
@@ -191,7 +203,9 @@ def health(request: Request) -> JSONResponse:
 @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
 def metrics(request: Request) -> PlainTextResponse:
     release = request.app.state.holder.current_or_none()
-    text = request.app.state.metrics.render(release.version if release else None, request.app.state.pool.retired)
+    remote = request.app.state.holder.remote
+    text = request.app.state.metrics.render(release.version if release else None, request.app.state.pool.retired,
+                                            remote.states() if remote else None, remote.retries if remote else 0)
     answers = request.app.state.answers
     stats = answers.stats
     text += ("# HELP etclod_sparql_cache_total /sparql answers served from the cache (hit) or worked out (miss).\n"

@@ -81,7 +81,6 @@ class Metrics:
         self.latency = Histogram()
         self.queries = Histogram()
         self._timeouts = 0
-        self.refused = 0
         self._retired, self._retired_seen = retired, 0
         self.shared: Any = _Shared() if os.environ.get(MULTIPROC_ENV) else None
 
@@ -114,9 +113,14 @@ class Metrics:
             if self.shared is not None:
                 self.shared.queries.observe(seconds)
 
-    def render(self, release: str | None, workers_retired: int = 0) -> str:
+    def render(self, release: str | None, workers_retired: int = 0, stores: list[dict] | None = None,
+               store_retries: int = 0) -> str:
+        """The Prometheus text; ``stores``: the pool's servers (``StorePool.states``), as this
+        process sees them."""
         info = ["# HELP etclod_release_info The release being served.", "# TYPE etclod_release_info gauge",
                 f'etclod_release_info{{version="{release or ""}"}} 1']
+        if stores:
+            info += _store_lines(stores, store_retries)
         if self.shared is not None:  # every worker's counts, from the multiprocess files
             return self.shared.render() + "\n".join(info) + "\n"
         with self._lock:
@@ -139,6 +143,35 @@ class Metrics:
                       f"etclod_query_workers_retired_total {workers_retired}",
                       *info]
         return "\n".join(lines) + "\n"
+
+
+def _store_lines(stores: list[dict], retries: int) -> list[str]:
+    """The pool of SPARQL servers: who is in, why one is out, what each answered."""
+    lines = []
+    for name, kind, help_text, value in (
+            ("etclod_store_up", "gauge", "1 while the SPARQL server is in the pool, 0 while it is out.",
+             lambda s: int(s["state"] == "in")),
+            ("etclod_store_outstanding", "gauge", "Reads being answered by the SPARQL server now.",
+             lambda s: s["outstanding"]),
+            ("etclod_store_reads_total", "counter", "Reads the SPARQL server answered.", lambda s: s["answered"]),
+            ("etclod_store_failures_total", "counter", "Reads and health checks the SPARQL server failed.",
+             lambda s: s["failed"])):
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+        for s in stores:
+            lines.append(f'{name}{{server="{s["server"]}",endpoint="{_label(s["endpoint"])}"}} {value(s)}')
+    lines += ["# HELP etclod_store_out_info Why a SPARQL server is out of the pool.",
+              "# TYPE etclod_store_out_info gauge"]
+    for s in stores:
+        if s["state"] != "in":
+            lines.append(f'etclod_store_out_info{{server="{s["server"]}",endpoint="{_label(s["endpoint"])}",'
+                         f'reason="{_label(s["reason"] or "")}"}} 1')
+    lines += ["# HELP etclod_store_retries_total Reads asked again of another server after a server failed them.",
+              "# TYPE etclod_store_retries_total counter", f"etclod_store_retries_total {retries}"]
+    return lines
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")[:300]
 
 
 class MetricsMiddleware:

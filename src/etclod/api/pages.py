@@ -64,6 +64,7 @@ TERM_LABELS: dict[str, str] = {
     "http://www.w3.org/2004/02/skos/core#Concept": N_("Theme"), "http://www.w3.org/2004/02/skos/core#ConceptScheme": N_("Theme list"),
     "https://schema.org/Dataset": N_("Dataset"), "https://schema.org/NewsArticle": N_("News article"),
     "https://schema.org/WebPage": N_("Web page"),
+    "http://www.w3.org/1999/02/22-rdf-syntax-ns#Statement": N_("statement (RDF reification)"),
 }
 LANGUAGE_NAMES = {"lv": N_("in Latvian"), "en": N_("in English")}
 NAV = [("/", N_("Home")), ("/id/project/", N_("Projects")), ("/sparql", N_("Query")),

@@ -12,7 +12,9 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from etclod import recordtypes
+from etclod import i18n, recordtypes
+from etclod.i18n import N_
+from etclod.places import country_name, nuts_name
 from etclod.errors import QueryError
 from etclod.jsoninput import read_json
 from etclod.formats import parse_accept
@@ -339,6 +341,19 @@ def propose_properties(request: Request, type: str = "organisation", limit: int 
     return _answer(request, {"type": rtype, "properties": [{"id": p, "name": PROPERTIES[p]} for p in allowed][:limit]})
 
 
+PREVIEW_FIELDS = {"country": N_("Country"), "town": N_("Town"), "nuts": N_("Region (NUTS)"), "period": N_("Period")}
+
+
+def _place(field: str, value: str, lang: str) -> str:
+    """A country or NUTS region by name; other values as they are."""
+    code = value.rsplit("/", 1)[-1]
+    if field == "country":
+        return country_name(code, lang) or code
+    if field == "nuts":
+        return nuts_name(code) or code
+    return value
+
+
 def preview_card(request: Request, id: str) -> HTMLResponse:
     """A small HTML card of one resource, in the reader's language where it has a name in it."""
     index = request.app.state.holder.get().reconcile_index
@@ -349,11 +364,13 @@ def preview_card(request: Request, id: str) -> HTMLResponse:
         raise NotFoundError(f"no resource {id!r}")
     name, lang = name_in(entity, languages(request))
     others = [n for n in entity["names"] if n != name]
-    extra = [f"{html.escape(k)}: {html.escape(str(entity[k]).rsplit('/', 1)[-1])}"
+    words = lang if lang in i18n.LANGUAGES else "en"  # the card's own words: lv or en
+    extra = [f"{html.escape(i18n.tr(words, PREVIEW_FIELDS[k]))}: {html.escape(_place(k, str(entity[k]), words))}"
              for k in ("country", "town", "nuts", "period") if entity.get(k)]
+    kind = recordtypes.get(entity["type"]).label(words) if entity["type"] in recordtypes.TYPES else TYPES[entity["type"]]
     body = (f'<!doctype html><html lang="{html.escape(lang or "en")}"><head><meta charset="utf-8"><title>{html.escape(name)}</title>'
             f'</head><body style="font:14px sans-serif;margin:6px"><strong><a href="/id/{html.escape(entity["id"])}" target="_blank">'
-            f'{html.escape(name)}</a></strong><br><small>{TYPES[entity["type"]]}'
+            f'{html.escape(name)}</a></strong><br><small>{html.escape(kind[:1].upper() + kind[1:])}'
             f'{" · " + " · ".join(extra) if extra else ""}</small><br>'
             f'{"<br>".join(html.escape(n) for n in others[:3])}</body></html>')
     return HTMLResponse(body, headers={**CORS, "Vary": "Accept-Language"})

@@ -134,7 +134,8 @@ def render_resource(pages: Pages, request: Any, release: Any, description: d.Des
     graph, iri = description.graph, description.iri
     labels: dict[Any, list[Literal]] = {}
     for s, label in graph.subject_objects(RDFS.label):
-        labels.setdefault(s, []).append(label)
+        if isinstance(label, Literal):
+            labels.setdefault(s, []).append(label)
     store = release.store
     tables: list[dict[str, Any]] = []
     view = View(pages, lang, base, labels)

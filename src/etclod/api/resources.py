@@ -12,7 +12,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 import pyoxigraph as ox
 from rdflib import Graph
 
-from etclod import describe as d
 from etclod.api.http import get_and_head, cache_headers, choose_format, choose_language, conditional, etag_for
 from etclod.api.resource_page import render_resource
 from etclod.errors import NotFoundError, QueryError

@@ -12,7 +12,7 @@ from etclod.api.app import create_app
 from etclod.api.metrics import MULTIPROC_ENV
 from etclod.errors import EtclodError
 from etclod.release import build_release, current_path, current_version
-from etclod.remote import RemoteStore
+from etclod.pool import StorePool
 from etclod.settings import Settings
 
 
@@ -26,7 +26,7 @@ def _export(settings: Settings) -> None:
                        "ETCLOD_VAR": str(settings.var_dir.resolve()),
                        "ETCLOD_ONTOLOGY": str(settings.ontology_dir.resolve())})
     if settings.store_url is not None:
-        os.environ["ETCLOD_STORE"] = settings.store_url
+        os.environ["ETCLOD_STORE"] = ",".join(e.url for e in settings.store_endpoints())
 
 
 def fewer_malloc_arenas() -> None:
@@ -52,12 +52,13 @@ def serve(settings: Settings, *, host: str, port: int, workers: int = 1) -> int:
         print(f"release {result.version}: {result.published} records published, "
               f"{len(result.rejected)} rejected", file=sys.stderr)
     if settings.store_url is not None:
-        remote = RemoteStore.from_settings(settings)
+        remote = StorePool.from_settings(settings)
         release = current_path(settings)
         try:
             if remote.current() is None and release is not None:
                 pushed = remote.push(release, keep=settings.keep_releases)
-                print(f"pushed release {pushed.version} to {settings.store_url}", file=sys.stderr)
+                print(f"pushed release {pushed.version} to {', '.join(s.endpoint for s in pushed.switched)}",
+                      file=sys.stderr)
         except EtclodError as exc:  # serve anyway: /health says what is wrong until the server answers
             print(f"etclod serve: {exc.message}", file=sys.stderr)
     fewer_malloc_arenas()

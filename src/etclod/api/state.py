@@ -14,8 +14,9 @@ from typing import Any
 from rdflib import Graph
 
 from etclod.errors import EtclodError, ReleaseError
-from etclod.release import list_releases, read_manifest, verify_release
-from etclod.remote import RemoteStore
+from etclod.manifest import Manifest
+from etclod.release import list_releases, read_manifest, verify_release, version_key
+from etclod.pool import StorePool
 from etclod.settings import Settings
 from etclod.store import GraphStore, OxigraphStore, Runner
 
@@ -31,7 +32,7 @@ class ServedRelease:
 
     version: str
     path: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
     store: GraphStore
     """The embedded Oxigraph store in ``store/``, or the release's graphs on a SPARQL server."""
     created: dt.datetime
@@ -40,7 +41,7 @@ class ServedRelease:
     figures: Any = field(default=None, repr=False)
 
     @classmethod
-    def open(cls, path: Path, verify: bool = True, remote: RemoteStore | None = None,
+    def open(cls, path: Path, verify: bool = True, remote: StorePool | None = None,
              runner: Runner | None = None, max_rows: int = 100_000) -> ServedRelease:
         """Open a release; with ``verify``, refuse one whose files do not match its manifest.
         With ``remote``, its triples are the ones pushed to that SPARQL server (``store/`` need
@@ -104,7 +105,7 @@ class ReleaseHolder:
     def __init__(self, settings: Settings, runner: Runner | None = None) -> None:
         self.settings = settings
         self.runner = runner
-        self.remote = RemoteStore.from_settings(settings) if settings.store_url else None
+        self.remote = StorePool.from_settings(settings) if settings.store_url else None
         self._lock = threading.Lock()
         self._served: ServedRelease | None = None
         self._target: str | None = None
@@ -133,8 +134,7 @@ class ReleaseHolder:
                 raise ReleaseError(problem)
             return target
         try:
-            current = self.remote.current(timeout=POLL_TIMEOUT)
-            complete = sorted(v for v, done in self.remote.pushed(timeout=POLL_TIMEOUT) if done)
+            current, complete = self.remote.poll(timeout=POLL_TIMEOUT)
         except EtclodError as exc:
             log.error("%s", exc.message)
             problem = f"the SPARQL server is not answering: {exc.message}"
@@ -148,7 +148,7 @@ class ReleaseHolder:
         elif (self.settings.releases_dir / current).is_dir():
             target = f"releases/{current}"
         else:
-            here = [v for v in complete if v < current and (self.settings.releases_dir / v).is_dir()]
+            here = [v for v in complete if version_key(v) < version_key(current) and (self.settings.releases_dir / v).is_dir()]
             log.error("release %s is current on the SPARQL server but not in %s", current, self.settings.releases_dir)
             target = f"releases/{here[-1]}" if here else None
             if target is None:
@@ -218,7 +218,8 @@ class ReleaseHolder:
         problem, served = self._polled[2], self._served
         answering = [] if problem is None or served is None else [f"{problem}; serving release {served.version} "
                                                                    "as last seen"]
-        return answering + self._switch_warnings
+        pool = [] if self.remote is None else self.remote.warnings()
+        return answering + self._switch_warnings + pool
 
     def ready(self) -> ServedRelease | None:
         """The release being served, if answering from it needs no waiting: the embedded store,

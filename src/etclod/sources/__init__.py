@@ -74,12 +74,6 @@ class Imported:
             self.add(record)
         return True
 
-    def by_type(self) -> dict[str, list[dict[str, Any]]]:
-        out: dict[str, list[dict[str, Any]]] = {}
-        for (rtype, _), record in sorted(self.records.items()):
-            out.setdefault(rtype, []).append(record)
-        return out
-
 
 COUNTRY_LANGUAGE = {"LVA": "lv", "LTU": "lt", "EST": "et", "FIN": "fi", "SWE": "sv", "POL": "pl", "DEU": "de",
                     "AUT": "de", "CHE": "de", "LIE": "de", "DNK": "da", "NOR": "no", "ISL": "is", "FRO": "fo",
