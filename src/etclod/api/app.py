@@ -58,6 +58,16 @@ def worker_policy(settings: Settings) -> Policy:
                   (str(settings.releases_dir.resolve()), str(settings.ontology_dir.resolve())))
 
 
+def recover_uploads(settings: Settings) -> None:
+    from etclod.inbox import recover
+
+    try:
+        for line in recover(settings):
+            log.info("upload recovered: %s", line)
+    except (EtclodError, OSError) as exc:
+        log.warning("could not finish the uploads left in %s: %s", settings.inbox_dir, exc)
+
+
 def request_id(request: Request) -> str:
     """The client's X-Request-ID where it is a plain token, else one made up here."""
     given = request.headers.get("x-request-id", "")
@@ -87,6 +97,8 @@ def create_app(settings: Settings) -> FastAPI:
                         settings.var_dir)
         else:  # the landing page's figures take seconds at keep.eu scale: work them out now
             threading.Thread(target=warm_figures, args=(release,), daemon=True).start()
+        if settings.inbox_dir.is_dir():  # finish the uploads a kill left unjudged (under the inbox lock)
+            threading.Thread(target=recover_uploads, args=(settings,), daemon=True, name="etclod-recover").start()
         try:
             yield
         finally:
