@@ -373,14 +373,11 @@ def normal(term):
 
 
 def from_json(value: dict):
-    """A SPARQL JSON results term as an rdflib term."""
-    from rdflib import BNode, Literal, URIRef
+    """A SPARQL JSON results term as an rdflib term, read as etclod reads them."""
+    from etclod.results import read_json_term
+    from etclod.store import from_ox
 
-    if value["type"] == "uri":
-        return URIRef(value["value"])
-    if value["type"] == "bnode":
-        return BNode(value["value"])
-    return Literal(value["value"], lang=value.get("xml:lang"), datatype=value.get("datatype"))
+    return from_ox(read_json_term(value))
 
 
 class LoopbackListener:

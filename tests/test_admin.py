@@ -268,3 +268,22 @@ def test_the_same_bad_upload_twice(admin) -> None:
     assert reason["field"] == "end" and reason["message"] == "2019-02-30 is not a date (day 30 of February)"
     assert reason["line"] is not None
     assert current_version(settings) == before
+
+
+def test_an_alias_bomb_upload_is_refused_and_its_status_stays_small(admin) -> None:
+    from test_record_files import BOMB
+
+    settings, client = admin
+    response = client.post("/admin/records", content=BOMB.encode(), headers={**YAML, **AUTH})
+    assert response.status_code == 422 and len(response.content) < 5000
+    status = settings.inbox_dir / response.json()["upload"]["id"] / "status.json"
+    assert status.stat().st_size < 5000 and "expands to more than" in status.read_text("utf-8")
+
+
+def test_a_long_rejected_value_is_cut_in_the_status_with_its_length(admin) -> None:
+    settings, client = admin
+    response = client.post("/admin/records", content=body([project(id="long", acronym="L", titel="x" * 200_000)]),
+                           headers={**YAML, **AUTH})
+    assert response.status_code == 422
+    status = (settings.inbox_dir / response.json()["upload"]["id"] / "status.json").read_text("utf-8")
+    assert len(status) < 20_000 and "(cut: 200000 characters)" in status

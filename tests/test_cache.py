@@ -56,7 +56,7 @@ def test_etag_names_release_query_dataset_and_format_and_304_runs_nothing(client
                           headers={"Accept": "text/csv"})
     etags = {r.headers["etag"] for r in (json, csv, other, narrowed)}
     assert len(etags) == 4
-    assert csv.headers["cache-control"] == "public, no-cache"
+    assert csv.headers["cache-control"] == f"public, max-age={cached.app.state.settings.cache_seconds}"
     queries_before = cached.app.state.metrics.queries.n
     hits_before = cached.app.state.answers.stats.hits
     not_modified = cached.get("/sparql", params={"query": SELECT},
@@ -111,3 +111,19 @@ def test_the_cache_is_bounded_in_bytes_and_drops_the_least_recently_used() -> No
     assert not cache.put("r", keys[5], b"x" * (cache.max_bytes // 4 + 1))  # too large to keep
     assert cache.get("r", keys[5]) is None
     assert AnswerCache(0, size=len).put("r", keys[0], b"") is False
+
+
+@pytest.mark.parametrize("query,media", [(SELECT, "text/csv"), (ASK, "application/sparql-results+json"),
+                                         (CONSTRUCT, "application/n-triples")], ids=["select", "ask", "construct"])
+def test_memory_and_disk_query_stores_answer_the_same(seed_release, query, media) -> None:
+    settings, _ = seed_release
+    answers = []
+    for mode in ("memory", "disk"):
+        with TestClient(create_app(settings.with_(query_store=mode, cache_mb=0))) as client:
+            assert client.app.state.holder.get().store.in_memory is (mode == "memory")
+            response = client.get("/sparql", params={"query": query}, headers={"Accept": media})
+            assert response.status_code == 200, response.text
+            answers.append(response.content)
+    if query is CONSTRUCT:  # a graph's triples come in no set order
+        answers = [sorted(a.splitlines()) for a in answers]
+    assert answers[0] == answers[1] and len(answers[0]) > 3

@@ -105,13 +105,13 @@ def test_triple_terms_as_sparql_1_2_results(client, key) -> None:
     fmt = by_key(key)
     response = client.get("/sparql", params={"query": query}, headers={"Accept": fmt.media_type})
     assert response.status_code == 200, response.text
-    reference = ox.Store().query(query).serialize(format=fmt.results)
+    reference = ox.Store().query(query).serialize(format=ox.QueryResultsFormat.from_media_type(fmt.media_type))
     if key == "json":
         assert json.loads(response.content)["results"] == json.loads(reference)["results"]
         assert json.loads(response.content)["results"]["bindings"][0]["t"]["value"]["object"]["xml:lang"] == "en"
     else:  # both parse back to the same triple term
-        ours = list(ox.parse_query_results(response.content, format=fmt.results))
-        theirs = list(ox.parse_query_results(reference, format=fmt.results))
+        ours = list(ox.parse_query_results(response.content, format=ox.QueryResultsFormat.from_media_type(fmt.media_type)))
+        theirs = list(ox.parse_query_results(reference, format=ox.QueryResultsFormat.from_media_type(fmt.media_type)))
         assert ours[0]["t"] == theirs[0]["t"] and isinstance(ours[0]["t"], ox.Triple)
 
 

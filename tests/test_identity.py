@@ -110,6 +110,12 @@ def test_imports_in_any_order_merge_into_the_published_data(order: tuple[str, ..
     assert named("Aleksandrovas internātpamatskola") == {curated[("organisation", "aleksandrovas-internatpamatskola")]}
     assert named("Latvijas Universitāte") == {curated[("organisation", "latvijas-universitate")]}
     assert named("Liepājas Diakonijas centrs") == {curated[("organisation", "liepajas-diakonijas-centrs")]}
+    # the other name in one language is kept as an alternative name, in the graph of its source
+    liepaja = curated[("organisation", "liepajas-diakonijas-centrs")]
+    assert _select(store, f"SELECT ?g WHERE {{ GRAPH ?g {{ <{liepaja}> skos:altLabel ?l }} "
+                          "FILTER(STR(?l) = 'SIA „Liepājas Diakonijas centrs”') }") == \
+        [{"g": f"{BASE}graph/keep-eu-project-30001"}]
+    assert len(_select(store, f"SELECT ?l WHERE {{ <{liepaja}> skos:prefLabel ?l FILTER(LANG(?l) = 'lv') }}")) == 1
     pskov = _select(store, "SELECT DISTINCT ?s WHERE { ?s a org:Organization ; etc:country "
                            "<http://publications.europa.eu/resource/authority/country/RUS> }")
     assert len(pskov) == 2 and all("pskov" in r["s"] for r in pskov)
@@ -232,3 +238,30 @@ def test_precedence_is_configurable_and_never_renames_a_curated_resource(tmp_pat
     assert chosen == {"4900000"}
     manifest = json.loads((release / "manifest.json").read_text("utf-8"))
     assert manifest["precedence"][:2] == ["keep", "curated"]
+
+
+def test_a_merged_record_that_is_rejected_leaves_its_resource_and_what_points_at_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], curated: dict[tuple[str, str], str]) -> None:
+    """keep.eu says SEMPRE's EU funding is above the published budget: its record is rejected,
+    but SEMPRE stays published, and keep.eu's partnerships of SEMPRE still point at it."""
+    data = tmp_path / "data"
+    shutil.copytree(SEED_DATA, data)
+    env = {"ETCLOD_DATA": str(data), "ETCLOD_VAR": str(tmp_path / "var"), "ETCLOD_BASE_URI": BASE}
+    export = json.loads((SECOND / "keep-export.json").read_text("utf-8"))
+    sempre_export = export["results"][0]
+    sempre_export["eu_funding"] = "9 999 999,00"
+    del sempre_export["total_budget"]
+    (tmp_path / "keep.json").write_text(json.dumps(sempre_export, ensure_ascii=False), "utf-8")
+    (data / "projects.yaml").write_text((data / "projects.yaml").read_text("utf-8").replace(
+        '  eu_funding: "3827755.48"   # ERDF\n', ""), "utf-8")
+    assert main(["import", "keep", str(tmp_path / "keep.json")], environ=env) == 0
+    assert main(["build"], environ=env) == 1
+    err = capsys.readouterr().err
+    release = (tmp_path / "var" / "current").resolve()
+    rejected = [json.loads(line) for line in (release / "rejected.jsonl").read_text("utf-8").splitlines()]
+    assert [(r["type"], r["id"]) for r in rejected] == [("project", "keep-21622")], err
+    store = _store(release)
+    sempre = curated[("project", "sempre")]
+    members = _select(store, f"SELECT ?m WHERE {{ ?m org:organization <{sempre}> }}")
+    assert f"{BASE}id/partnership/keep-21622-4" in {r["m"] for r in members}
+    assert not _select(store, f"SELECT ?e WHERE {{ <{sempre}> etc:euFunding ?e }}")

@@ -102,9 +102,11 @@ def _print_rejections(rejected: list[rec.Rejection], out: TextIO) -> None:
 
 
 def _print_held_and_removed(held: list[rec.Rejection], removed: list[dict[str, str]], out: TextIO) -> None:
+    from etclod.lastgood import describe_reasons
+
     for r in held:
-        print(f"kept from release {r.kept_from}: {r.type} {r.id!r} ({r.file}) stays published as it was "
-              "until its record is fixed or taken out of the data", file=out)
+        print(f"kept from release {r.kept_from}: {r.type} {r.id!r} stays published as it was until its record is "
+              f"fixed or taken out of the data: {describe_reasons(r)}", file=out)
     for g in removed:
         print(f"unpublished: {g['type']} {g['id']!r} (was in {g['file']}; no record has that id now)", file=out)
 

@@ -44,7 +44,7 @@ class Said:
 @dataclass
 class Conflict:
     resource: str
-    field: str
+    record_field: str
     predicate: str
     language: str
     chosen: Said
@@ -100,7 +100,7 @@ def resolve(mapped: list[Mapped], base: str) -> list[Conflict]:
                     conflicts.append(conflict)
                 conflict.others.append(Said(o, str(m.graph), _record(m)))
             m.triples = kept + extra
-    conflicts.sort(key=lambda c: (c.resource, c.field, c.language, c.predicate))
+    conflicts.sort(key=lambda c: (c.resource, c.record_field, c.language, c.predicate))
     return conflicts
 
 
@@ -130,7 +130,7 @@ def write_conflicts(folder: Path, conflicts: list[Conflict]) -> int:
         writer.writerow(CSV_COLUMNS)
         for c in conflicts:
             for said, chosen in [(c.chosen, "yes"), *((o, "no") for o in c.others)]:
-                writer.writerow([c.resource, c.field, c.language, _csv_text(said.value), said.graph, said.record,
+                writer.writerow([c.resource, c.record_field, c.language, _csv_text(said.value), said.graph, said.record,
                                  chosen])
     graph = Graph()
     graph.bind("etc", str(ETC))
@@ -140,12 +140,12 @@ def write_conflicts(folder: Path, conflicts: list[Conflict]) -> int:
         graph.add((node, RDF.type, ETC.Conflict))
         graph.add((node, ETC.conflictResource, URIRef(c.resource)))
         graph.add((node, ETC.conflictProperty, URIRef(c.predicate)))
-        graph.add((node, ETC.conflictField, Literal(c.field)))
+        graph.add((node, ETC.conflictField, Literal(c.record_field)))
         if c.language:
             graph.add((node, ETC.conflictLanguage, Literal(c.language)))
-        for said, chosen in [(c.chosen, True), *((o, False) for o in c.others)]:
+        for said, won in [(c.chosen, True), *((o, False) for o in c.others)]:
             value = BNode()
-            graph.add((node, ETC.chosenValue if chosen else ETC.otherValue, value))
+            graph.add((node, ETC.chosenValue if won else ETC.otherValue, value))
             graph.add((value, RDF.value, said.value))
             graph.add((value, PROV.wasDerivedFrom, URIRef(said.graph)))
             graph.add((value, ETC.record, Literal(said.record)))

@@ -105,10 +105,10 @@ def partners(store: GraphStore, project: str) -> list[Row]:
     rows = store.select(f"""
         PREFIX org: <{ORG}> PREFIX etc: <{ETC}>
         SELECT ?org ?role ?budget WHERE {{
-          ?m org:organization {r} ; org:member ?org ; org:role ?role .
-          OPTIONAL {{ ?m etc:partnerBudget ?budget }}
-        }}""")
-    out = [Row(row["org"], {"role": row["role"], "budget": row.get("budget")}) for row in rows]
+          ?m org:organization {r} ; org:member ?org .
+          OPTIONAL {{ ?m org:role ?role }} OPTIONAL {{ ?m etc:partnerBudget ?budget }}
+        }}""")  # the role is optional: none is published where no source states it
+    out = [Row(row["org"], {"role": row.get("role"), "budget": row.get("budget")}) for row in rows]
     return sorted(out, key=lambda r: (r.values["role"] != ETC.LeadPartner, str(r.iri)))
 
 
@@ -129,8 +129,9 @@ def projects_of_organisation(store: GraphStore, organisation: str) -> list[Row]:
     rows = store.select(f"""
         PREFIX org: <{ORG}> PREFIX etc: <{ETC}>
         SELECT ?p ?role ?budget ?programme WHERE {{
-          ?m org:member {r} ; org:organization ?p ; org:role ?role .
-          OPTIONAL {{ ?m etc:partnerBudget ?budget }} OPTIONAL {{ ?p etc:programme ?programme }}
+          ?m org:member {r} ; org:organization ?p .
+          OPTIONAL {{ ?m org:role ?role }} OPTIONAL {{ ?m etc:partnerBudget ?budget }}
+          OPTIONAL {{ ?p etc:programme ?programme }}
         }} ORDER BY ?p LIMIT 1000""")
     return [Row(row["p"], {k: row.get(k) for k in ("role", "budget", "programme")}) for row in rows]
 

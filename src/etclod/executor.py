@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from etclod.errors import EtclodError, QueryError
+from etclod.errors import error_class, EtclodError, NotAcceptableError, QueryError, QueryFailedError, ResultTooLargeError
 from etclod.query import syntax_message
 from etclod.sandbox import NOT_AVAILABLE, Policy
 
@@ -50,6 +50,9 @@ class Job:
     named_graphs: tuple[str, ...] | None = None
     base_iri: str | None = None
     """What relative IRIs in the query resolve against (the endpoint's IRI, as the protocol allows)."""
+    in_memory: bool = False
+    """Answer from an in-memory copy of the release (loaded from its N-Quads dump beside the
+    store folder, once per worker) instead of the on-disk store (ETCLOD_QUERY_STORE)."""
 
 
 @dataclass(frozen=True)
@@ -97,13 +100,12 @@ def evaluate(store: Any, job: Job) -> Answer:
     result = store.query(job.query, **options)
     if isinstance(result, ox.QueryBoolean):
         if job.select_format is None:
-            raise QueryError("this ASK query's answer cannot be given in the requested format",
-                             code="not_acceptable", status=406)
+            raise NotAcceptableError("this ASK query's answer cannot be given in the requested format")
         return Answer("ask", write_ask(bool(result), job.select_format), 1)
     if isinstance(result, ox.QuerySolutions):
         if job.select_format is None:
-            raise QueryError("this SELECT query's results cannot be given in the requested format; "
-                             "ask for JSON, XML, CSV or TSV", code="not_acceptable", status=406)
+            raise NotAcceptableError("this SELECT query's results cannot be given in the requested format; "
+                             "ask for JSON, XML, CSV or TSV")
         variables = [v.value for v in result.variables]
         rows = []
         for solution in result:
@@ -112,9 +114,8 @@ def evaluate(store: Any, job: Job) -> Answer:
                 raise too_many(job.max_rows, "rows")
         return Answer("select", write_select(variables, rows, job.select_format), len(rows))
     if job.graph_format is None:
-        raise QueryError("this CONSTRUCT/DESCRIBE query's triples cannot be given in the requested "
-                         "format; ask for Turtle, N-Triples, JSON-LD or RDF/XML",
-                         code="not_acceptable", status=406)
+        raise NotAcceptableError("this CONSTRUCT/DESCRIBE query's triples cannot be given in the requested "
+                         "format; ask for Turtle, N-Triples, JSON-LD or RDF/XML")
     triples = []
     for triple in result:
         triples.append(triple)
@@ -151,9 +152,9 @@ def timed_out(limit: float) -> QueryTimeoutError:
 
 
 def too_many(limit: int, what: str) -> QueryError:
-    return QueryError(f"the result has more than {limit} {what} (ETCLOD_MAX_ROWS); it is refused, not "
+    return ResultTooLargeError(f"the result has more than {limit} {what} (ETCLOD_MAX_ROWS); it is refused, not "
                       "truncated: page through it with ORDER BY, LIMIT and OFFSET, or download the "
-                      "dumps at /dumps/", code="result_too_large", status=400)
+                      "dumps at /dumps/")
 
 
 WORKER_START_SECONDS = 60.0
@@ -170,6 +171,23 @@ def resident_bytes() -> int:
         return int(os.pread(_STATM[0], 200, 0).split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return 0
+
+
+def open_store(path: str, in_memory: bool = False) -> Any:
+    """A release's store for a worker: the on-disk store read-only, or an in-memory copy
+    bulk-loaded from the release's N-Quads dump (``dumps/etclod.nq.gz`` beside ``store/``)."""
+    import os
+
+    import pyoxigraph as ox
+
+    if not in_memory:
+        return ox.Store.read_only(path)
+    from isal import igzip
+
+    store = ox.Store()
+    with igzip.open(os.path.join(os.path.dirname(path), "dumps", "etclod.nq.gz"), "rb") as dump:
+        store.bulk_load(dump, format=ox.RdfFormat.N_QUADS)
+    return store
 
 
 def memory_exceeded(limit_mb: int) -> QueryError:
@@ -213,11 +231,12 @@ def _worker_main(conn: Any, max_growth: int = 0, policy: Policy | None = None) -
                 check_syntax(job.query, job.base_iri)
                 message = ("ok", Answer("syntax", b"", 0))
             else:
-                store = stores.get(job.store_path)
+                key = f"{job.store_path}\x00{job.in_memory}"
+                store = stores.get(key)
                 if store is None:
                     if len(stores) >= 2:
                         stores.pop(next(iter(stores)))
-                    store = stores[job.store_path] = ox.Store.read_only(job.store_path)
+                    store = stores[key] = open_store(job.store_path, job.in_memory)
                     baseline = baseline or resident_bytes()
                 message = ("ok", evaluate(store, job))
         except SyntaxError as exc:
@@ -405,5 +424,5 @@ class QueryPool:
                     self._idle.put(worker)
             if status == "error":
                 code, message, http_status = payload
-                raise QueryError(message, code=code, status=http_status)
+                raise error_class(code)(message, code=code, status=http_status)
             return payload

@@ -26,6 +26,11 @@ class Format:
         return ox.RdfFormat.from_media_type(self.media_type)
 
     @property
+    def results(self) -> ox.QueryResultsFormat:
+        """pyoxigraph's results format of this media type (the tests parse answers with it)."""
+        return ox.QueryResultsFormat.from_media_type(self.media_type)
+
+    @property
     def content_type(self) -> str:
         if self.media_type.startswith("text/") or self.media_type.endswith(("+json", "+xml", "/json")):
             return f"{self.media_type}; charset=utf-8"

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from etclod.errors import EtclodError, InputError
+from etclod.errors import EtclodError, UnsupportedMediaTypeError
 from etclod.lastgood import RemovalsError
 from etclod.release import BuildResult, build_release, check_data, current_path, ensure_var, read_manifest
 from etclod.pool import push_if_remote
@@ -98,9 +98,8 @@ def receive(settings: Settings, body: bytes, content_type: str) -> Upload:
     """Keep an upload (durably) and return it; a repeat of a kept upload returns the first."""
     suffix = SUFFIX_OF.get(content_type.split(";")[0].strip().lower())
     if suffix is None:
-        raise InputError(f"upload records as YAML (application/yaml), JSON (application/json) or CSV "
-                         f"(text/csv), not {content_type or 'no content type'}",
-                         code="unsupported_media_type", status=415)
+        raise UnsupportedMediaTypeError(f"upload records as YAML (application/yaml), JSON (application/json) or CSV "
+                         f"(text/csv), not {content_type or 'no content type'}")
     ensure_var(settings)
     digest = hashlib.sha256(body).hexdigest()
     upload_id = digest[:20]

@@ -19,7 +19,7 @@ from typing import Any
 import pyoxigraph as ox
 
 from etclod import recordtypes
-from etclod.errors import QueryError
+from etclod.errors import BadCursorError, BadFacetError, NotFoundError
 from etclod.namespaces import class_iri, sparql_prefixes
 
 FACET_TARGET = {f.name: f.target for t in recordtypes.TYPES.values() for f in t.facets if f.target}
@@ -106,8 +106,7 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
             return key, rid
     except (ValueError, TypeError):
         pass
-    raise QueryError(f"cursor {cursor!r} is not a list cursor: use the link rel=next of the previous page",
-                     code="bad_cursor")
+    raise BadCursorError(f"cursor {cursor!r} is not a list cursor: use the link rel=next of the previous page")
 
 
 @dataclass
@@ -125,12 +124,11 @@ def list_resources(path: Path, base: str, rtype: str, filters: dict[str, str], c
     all of them."""
     listed = _listed()
     if rtype not in listed:
-        raise QueryError(f"no list of {rtype!r}; types are {', '.join(listed)}", code="not_found", status=404)
+        raise NotFoundError(f"no list of {rtype!r}; types are {', '.join(listed)}")
     allowed = [facet.name for facet in listed[rtype].facets]
     for name in filters:
         if name not in allowed:
-            raise QueryError(f"{rtype} lists have no facet {name!r}; they have {', '.join(allowed) or 'none'}",
-                             code="bad_facet")
+            raise BadFacetError(f"{rtype} lists have no facet {name!r}; they have {', '.join(allowed) or 'none'}")
     chosen = ["SELECT id FROM entity WHERE type = ?"]
     args: list[Any] = [rtype]
     for name, value in sorted(filters.items()):

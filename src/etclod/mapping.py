@@ -191,17 +191,30 @@ def map_project(r: rec.Project, s: URIRef, ctx: Context) -> list[Triple]:
     out += _optional(s, ETC.inforegioId, r.inforegio_id)
     out += _optional(s, FOAF.homepage, r.homepage, URIRef)
     out += [(s, ETC.theme, ctx.ref("theme", t)) for t in r.themes]
+    out += _labels(s, r.themes_note, ETC.themesNote)
+    out += [(s, ETC.participatingOrganisation, ctx.ref("organisation", o)) for o in r.participants]
+    out += _labels(s, r.place, ETC.place)
+    out += _labels(s, r.results, ETC.results)
+    if r.contact is not None:
+        c = mint_part(s, "contact")
+        out += [(s, SCHEMA.contactPoint, c), (c, RDF.type, SCHEMA.ContactPoint)]
+        out += _optional(c, SCHEMA.email, r.contact.email)
+        out += _optional(c, SCHEMA.telephone, r.contact.phone)
+        out += _optional(c, ETC.contactOrganisation, r.contact.organisation and ctx.ref("organisation",
+                                                                                         r.contact.organisation))
+        out += _labels(c, r.contact.about, SCHEMA.description)
     return out
 
 
 def map_partnership(r: rec.Partnership, s: URIRef, ctx: Context) -> list[Triple]:
     project, member = ctx.ref("project", r.project), ctx.ref("organisation", r.organisation)
-    role = ETC.LeadPartner if r.role == "lead-partner" else ETC.Partner
-    label = (f"{ctx.labels.get(member, r.organisation)} in {ctx.labels.get(project, r.project)} "
-             f"({r.role.replace('-', ' ')})")
+    label = f"{ctx.labels.get(member, r.organisation)} in {ctx.labels.get(project, r.project)}" + (
+        f" ({r.role.replace('-', ' ')})" if r.role else "")
     out: list[Triple] = [(s, RDF.type, ETC.Partnership), (s, RDF.type, ORG.Membership),
-                         (s, ORG.organization, project), (s, ORG.member, member), (s, ORG.role, role),
+                         (s, ORG.organization, project), (s, ORG.member, member),
                          (s, RDFS.label, Literal(label, lang="en"))]
+    if r.role:  # no role where no source states one: none is invented
+        out.append((s, ORG.role, ETC.LeadPartner if r.role == "lead-partner" else ETC.Partner))
     out += _optional(s, ETC.partnerBudget, r.budget, amount_literal)
     out += _optional(s, ETC.partnerEuFunding, r.eu_funding, amount_literal)
     return out
@@ -219,6 +232,8 @@ def map_organisation(r: rec.Organisation, s: URIRef, ctx: Context) -> list[Tripl
     out += _optional(s, ORG.subOrganizationOf, r.parent and ctx.ref("organisation", r.parent))
     out += _optional(s, FOAF.homepage, r.homepage, URIRef)
     out += _optional(s, FOAF.mbox, r.email and f"mailto:{r.email}", URIRef)
+    out += _optional(s, SCHEMA.telephone, r.phone)
+    out += _optional(s, SCHEMA.faxNumber, r.fax)
     out += _optional(s, ETC.pic, r.pic)
     out += _optional(s, ETC.nationalId, r.national_id)
     if r.town or r.postcode or r.address:
@@ -261,6 +276,12 @@ def map_event(r: rec.Event, s: URIRef, ctx: Context) -> list[Triple]:
                                   (SCHEMA.performer, "organisation", r.performers),
                                   (ETC.discussedProgramme, "programme", r.programmes)):
         out += [(s, predicate, ctx.ref(rtype, i)) for i in ids]
+    for index, quotation in enumerate(r.quotations, start=1):
+        q = mint_part(s, f"quotation-{index}")
+        out += [(s, ETC.quotation, q), (q, RDF.type, SCHEMA.Quotation),
+                (q, SCHEMA.spokenByCharacter, ctx.ref("person", quotation.speaker))]
+        out += _labels(q, quotation.text, SCHEMA.text)
+        out += _optional(q, SCHEMA.about, quotation.about and ctx.ref("project", quotation.about))
     return out
 
 

@@ -21,10 +21,10 @@ from typing import Any
 import httpx
 import pyoxigraph as ox
 
-from etclod.errors import QueryError
+from etclod.errors import NotAcceptableError, QueryFailedError
 from etclod.executor import Answer, Job, timed_out, too_many
 from etclod.remote import RemoteQueryError, RemoteStoreError, RemoteUnavailableError, RemoteView, versioned
-from etclod.results import write_ask, write_select
+from etclod.results import read_json_term, write_ask, write_select
 
 EMPTY_GRAPH = "urn:etclod:no-graph"
 """Named as the only graph of an empty dataset part: no parameter would mean every graph."""
@@ -52,19 +52,7 @@ class _Terms:
         return ox.NamedNode(value.removeprefix(self.prefix))
 
     def from_json(self, value: dict[str, str]) -> Any:
-        kind = value.get("type")
-        if kind == "uri":
-            return self.iri(value["value"])
-        if kind == "bnode":
-            return ox.BlankNode(re.sub(r"[^A-Za-z0-9]", "", value["value"]) or "b")
-        if kind == "triple":  # SPARQL 1.2 (and the RDF-star note's "s", "p", "o")
-            parts = value["value"]
-            return ox.Triple(*(self.from_json(parts.get(long, parts.get(long[0], {})))
-                               for long in ("subject", "predicate", "object")))
-        if value.get("xml:lang"):
-            return ox.Literal(value["value"], language=value["xml:lang"])
-        datatype = value.get("datatype")
-        return ox.Literal(value["value"], datatype=ox.NamedNode(datatype) if datatype else None)
+        return read_json_term(value, self.iri)
 
     def from_ox(self, term: Any) -> Any:
         if isinstance(term, ox.NamedNode) and term.value.startswith(self.prefix):
@@ -78,11 +66,11 @@ def answer(view: RemoteView, job: Job, timeout: float, form: str, text: str) -> 
     syntax checked in a worker); ``form`` its form (select, ask, construct, describe)."""
     graph = form in ("construct", "describe")
     if graph and job.graph_format is None:
-        raise QueryError("this CONSTRUCT/DESCRIBE query's triples cannot be given in the requested "
-                         "format; ask for Turtle, N-Triples, JSON-LD or RDF/XML", code="not_acceptable", status=406)
+        raise NotAcceptableError("this CONSTRUCT/DESCRIBE query's triples cannot be given in the requested "
+                         "format; ask for Turtle, N-Triples, JSON-LD or RDF/XML")
     if not graph and job.select_format is None:
-        raise QueryError(f"this {form.upper() if form else 'SELECT'} query's results cannot be given in the "
-                         "requested format; ask for JSON, XML, CSV or TSV", code="not_acceptable", status=406)
+        raise NotAcceptableError(f"this {form.upper() if form else 'SELECT'} query's results cannot be given in the "
+                         "requested format; ask for JSON, XML, CSV or TSV")
     accept = "application/n-triples" if graph else "application/sparql-results+json"
     try:
         headers, body = view.remote.query(text, _dataset(view, job.default_graphs, view.default_dataset()),
@@ -101,7 +89,7 @@ def answer(view: RemoteView, job: Job, timeout: float, form: str, text: str) -> 
         if "timeout" in exc.text.lower() or "S1T00" in exc.text:
             raise timed_out(timeout) from None
         if exc.server_status < 500 or QUERY_FAULT.search(exc.text):
-            raise QueryError(f"the SPARQL server cannot run this query: {reason}", code="query_failed") from None
+            raise QueryFailedError(f"the SPARQL server cannot run this query: {reason}") from None
         raise RemoteUnavailableError(f"the SPARQL server at {view.remote.endpoint} failed the query "
                                      f"({exc.server_status}): {reason[:300]}") from None
     if headers.get("x-sql-state", "").startswith("S1T"):  # Virtuoso's anytime query: a partial answer

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from etclod.errors import QueryError
+from etclod.errors import ExtensionRefusedError, MissingQueryError, NotAcceptableError, QueryError, QueryTooLongError, ReadOnlyError, ServiceRefusedError, SyntaxQueryError
 from etclod.formats import RDF_FORMATS, RESULT_FORMATS, Format, by_key, negotiate
 from etclod.lexer import Token, tokenize
 
@@ -258,7 +258,7 @@ def check_syntax(query: str, base_iri: str | None = None) -> None:
     try:
         ox.Store().query(text, base_iri=base_iri)
     except SyntaxError as exc:
-        raise QueryError(syntax_message(str(exc)), code="syntax_error") from exc
+        raise SyntaxQueryError(syntax_message(str(exc))) from exc
 
 
 def with_base(query: str, base_iri: str | None) -> str:
@@ -292,8 +292,8 @@ def check_query(query: str, max_length: int, service_allow: tuple[str, ...] = ()
     tokenised once, here (linear in its length); the answer carries the tokens. ``base_iri``:
     what relative IRIs resolve against (the endpoint's IRI)."""
     if not query.strip():
-        raise QueryError("the query is empty: send it as ?query=, as a form field or as an "
-                         "application/sparql-query body", code="missing_query")
+        raise MissingQueryError("the query is empty: send it as ?query=, as a form field or as an "
+                         "application/sparql-query body")
     if len(query) > max_length:
         raise QueryError(f"the query is {len(query)} characters long; the limit is {max_length}",
                          code="query_too_long", status=413)
@@ -311,14 +311,14 @@ def check_query(query: str, max_length: int, service_allow: tuple[str, ...] = ()
     if "SERVICE" in words:
         for endpoint in service_endpoints(checked):
             if endpoint is None or endpoint not in service_allow:
-                raise QueryError(f"SERVICE {('<' + endpoint + '>') if endpoint else 'with a variable or prefixed name'} "
+                raise ServiceRefusedError(f"SERVICE {('<' + endpoint + '>') if endpoint else 'with a variable or prefixed name'} "
                                  "is refused: this endpoint only calls the endpoints on its allow-list "
                                  "(ETCLOD_SERVICE_ALLOW)", code="service_refused")
     for _, iri in checked.iris:
         if iri.lower().startswith(REFUSED_NAMESPACES):
-            raise QueryError(f"<{iri}> is refused: functions and pragmas of a particular SPARQL server "
+            raise ExtensionRefusedError(f"<{iri}> is refused: functions and pragmas of a particular SPARQL server "
                              "(Virtuoso's bif: and sql:, Jena's java:) can reach its files and "
-                             "system; this endpoint runs standard SPARQL only", code="extension_refused")
+                             "system; this endpoint runs standard SPARQL only")
     if form is None:
         raise QueryError("not a SPARQL query: expected SELECT, CONSTRUCT, DESCRIBE or ASK",
                          code="bad_query")
@@ -349,12 +349,11 @@ def pick_result_format(kind: str, accept: str | None, param: str | None) -> Form
         fmt = by_key(key)
         if fmt is not None and fmt in offered:
             return fmt
-        raise QueryError(f"result format {param!r} is not available for this query; use one of "
-                         + ", ".join(f.key for f in offered), code="not_acceptable", status=406)
+        raise NotAcceptableError(f"result format {param!r} is not available for this query; use one of "
+                         + ", ".join(f.key for f in offered))
     fmt = negotiate(accept, offered)
     if fmt is None:
-        raise QueryError(f"cannot answer this {'graph' if kind == 'graph' else kind} query as {accept!r}; "
-                         "available: " + ", ".join(f.media_type for f in offered),
-                         code="not_acceptable", status=406)
+        raise NotAcceptableError(f"cannot answer this {'graph' if kind == 'graph' else kind} query as {accept!r}; "
+                         "available: " + ", ".join(f.media_type for f in offered))
     return fmt
 

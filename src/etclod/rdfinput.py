@@ -13,7 +13,7 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from etclod.errors import InputError
+from etclod.errors import InputError, UnsupportedMediaTypeError
 
 MAX_DEPTH = 64
 RDF_INPUT = {"text/turtle": ox.RdfFormat.TURTLE, "application/n-triples": ox.RdfFormat.N_TRIPLES,
@@ -97,8 +97,7 @@ def check_untrusted(data: bytes, media_type: str) -> ox.RdfFormat:
     """Refuse what a parser could turn into a fetch, a file read or a crash; return the format."""
     fmt = RDF_INPUT.get(media_type.split(";")[0].strip().lower())
     if fmt is None:
-        raise RdfInputError(f"send RDF as one of {', '.join(RDF_INPUT)}, not {media_type or 'no content type'}",
-                            code="unsupported_media_type", status=415)
+        raise UnsupportedMediaTypeError(f"send RDF as one of {', '.join(RDF_INPUT)}, not {media_type or 'no content type'}")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

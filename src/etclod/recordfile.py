@@ -368,7 +368,7 @@ def _read_json_items(text: str) -> Parsed | None:
             pos = stop
         except RecursionError:
             return None
-    return Parsed(items, unreadable, lazy_lines=True)
+    return Parsed(items, unreadable)  # lines per record only: the token pass would count the broken one
 
 
 _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}:,\n]')

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import difflib
 import hashlib
 import re
 import typing
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter,
+from pydantic import (BaseModel, ConfigDict, Field, TypeAdapter,
                       ValidationError, model_validator)
 
 from etclod import recordfile
@@ -20,148 +18,8 @@ from etclod.errors import InputError
 from etclod import recordtypes
 from etclod.outcome import (Loaded, LoadResult, Published, Reason, Rejection, bounded,  # noqa: F401
                              jsonable as _jsonable)
-
-MAX_TEXT = 100_000
-"""The longest text a record field may hold; longer is an error, not a silent cut."""
-
-# --- value types ---------------------------------------------------------------------------
-
-def language_problem(tag: Any) -> str | None:
-    """Why ``tag`` is not a BCP 47 language tag (checked by ``langcodes`` against the IANA
-    registry), or None when it is one.
-
-    >>> language_problem("lv") is None, language_problem("en-GB") is None, language_problem("xx-yy-zz") is None
-    (True, True, False)
-    """
-    import langcodes
-
-    if not isinstance(tag, str) or not tag:
-        return f"{tag!r} is not a language tag (use lv, en, lt ...)"
-    try:
-        valid = langcodes.tag_is_valid(tag) and langcodes.Language.get(tag).is_valid()
-    except (ValueError, LookupError):
-        valid = False
-    if not valid:
-        return f"{tag!r} is not a BCP 47 language tag (use lv, en, lt, de ...)"
-    return None
-
-
-def _lang_text(value: Any) -> Any:
-    if isinstance(value, dict):
-        for lang in value:
-            problem = language_problem(lang)
-            if problem:
-                raise ValueError(problem)
-    return value
-
-
-def _languages(value: Any) -> Any:
-    for tag in value if isinstance(value, list) else []:
-        problem = language_problem(tag)
-        if problem:
-            raise ValueError(problem)
-    return value
-
-
-def _country(value: Any) -> Any:
-    """An alpha-3 country code; a two-letter one gets the three-letter code to use instead."""
-    import pycountry
-
-    if not isinstance(value, str):
-        return value
-    code = value.strip()
-    if len(code) == 2:
-        found = pycountry.countries.get(alpha_2=code.upper())
-        hint = f": use the three-letter code {found.alpha_3!r}" if found else ""
-        raise ValueError(f"{value!r} is a two-letter country code{hint} (ISO 3166 alpha-3, as the EU country table)")
-    if len(code) == 3 and code != code.upper() and pycountry.countries.get(alpha_3=code.upper()):
-        raise ValueError(f"{value!r}: write the country code in capitals, {code.upper()!r}")
-    if len(code) == 3 and code.isalpha() and code.isupper() and code != "XKX" and \
-            pycountry.countries.get(alpha_3=code) is None:
-        raise ValueError(f"{value!r} is not an ISO 3166 alpha-3 country code (LVA, LTU, EST ...)")
-    return code
-
-
-LangText = Annotated[Union[dict[str, str], str], BeforeValidator(_lang_text),
-                     Field(description="Text per language: {lv: ..., en: ...}. A plain string "
-                                       "has no language and is rejected where a language is required.")]
-
-_PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
-
-
-def _partial_date(value: Any) -> str:
-    if isinstance(value, dt.datetime):
-        value = value.date()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, int) and 1000 <= value <= 9999:
-        return str(value)
-    if not isinstance(value, str):
-        raise ValueError("a date must be YYYY-MM-DD, YYYY-MM or YYYY")
-    text = value.strip()
-    match = _PARTIAL_DATE.match(text)
-    if not match:
-        raise ValueError(f"{value!r} is not a date: use YYYY-MM-DD, YYYY-MM or YYYY")
-    year, month, day = match.groups()
-    if month and not 1 <= int(month) <= 12:
-        raise ValueError(f"{text} is not a date (there is no month {int(month)}; use YYYY-MM-DD)")
-    try:
-        dt.date(int(year), int(month or 1), int(day or 1))
-    except ValueError as exc:
-        name = dt.date(2000, int(month or 1), 1).strftime("%B")
-        raise ValueError(f"{text} is not a date (day {int(day or 0)} of {name})") from exc
-    return text
-
-
-PartialDate = Annotated[str, BeforeValidator(_partial_date),
-                        Field(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$",
-                              description="YYYY-MM-DD, or YYYY-MM / YYYY when only that is known")]
-
-
-def _amount(value: Any) -> Any:
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, str):
-        if "e" in value.lower():
-            raise ValueError(f"{value!r} is not an amount: write it in plain digits (1000.50), not as a power of ten")
-        try:
-            return Decimal(value.replace(" ", "").replace("\u00a0", ""))
-        except InvalidOperation as exc:
-            raise ValueError(f"{value!r} is not a number") from exc
-    return value
-
-
-Amount = Annotated[Decimal, BeforeValidator(_amount),
-                   Field(description="EUR, a decimal number; quote it in YAML to keep every digit")]
-Ref = Annotated[str, Field(min_length=1, description="the id of another record")]
-HTTP_IRI = r"^https?://[^\s<>\"{}|\\^`]+$"
-"""An http(s) IRI: no spaces, no characters IRIs forbid, no javascript: or file: schemes."""
-EMAIL = r"^[^\s@<>\"]+@[^\s@<>\"]+\.[^\s@<>\"]+$"
-
-
-_BAD_CHARACTER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
-"""NUL, the control characters but tab, newline and carriage return, and lone surrogates."""
-
-
-def _bad_character(value: Any, where: str = "") -> str | None:
-    """Where a NUL, another control character or a lone surrogate hides in a value."""
-    if isinstance(value, str):
-        match = _BAD_CHARACTER.search(value)
-        if match:
-            return f"{where or 'a value'} holds the character U+{ord(match.group()):04X} at position {match.start()}"
-        return None
-    if isinstance(value, dict):
-        items = value.items()
-    elif isinstance(value, list):
-        items = enumerate(value)
-    else:
-        return None
-    for key, item in items:
-        found = _bad_character(item, f"{where}.{key}" if where else str(key))
-        if found:
-            return found
-    return None
-
+from etclod.values import (EMAIL, HTTP_IRI, MAX_TEXT, PHONE, Amount, LangText, PartialDate, Ref,  # noqa: F401
+                           CountryCode, Languages, bad_character, language_problem)
 
 # --- records --------------------------------------------------------------------------------
 
@@ -177,7 +35,7 @@ class _Record(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _no_bad_characters(cls, data: Any) -> Any:
-        found = _bad_character(data)
+        found = bad_character(data)
         if found:
             raise ValueError(f"{found}: NUL, control characters and lone surrogates cannot be published")
         return data
@@ -209,7 +67,7 @@ class SourceDocument(_Record):
     url: str | None = Field(None, pattern=HTTP_IRI)
     published: PartialDate | None = None
     publisher: Ref | None = None
-    language: Annotated[list[str], BeforeValidator(_languages)] = Field(default_factory=list)
+    language: Languages = Field(default_factory=list)
     REFERENCES = {"publisher": "organisation"}
 
 
@@ -224,6 +82,25 @@ class Programme(_Sourced):
     funds: list[str] = Field(default_factory=list, description="ERDF, ENI, IPA ...")
     strand: str | None = None
     homepage: str | None = Field(None, pattern=HTTP_IRI)
+
+
+class Contact(BaseModel):
+    """Whom to ask about something a project made (a contact point)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, str_max_length=MAX_TEXT)
+    organisation: Ref | None = None
+    email: str | None = Field(None, pattern=EMAIL)
+    phone: str | None = Field(None, pattern=PHONE)
+    about: LangText | None = Field(None, description="what to ask about")
+
+
+class Quotation(BaseModel):
+    """Words someone said, as a source quotes them."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, str_max_length=MAX_TEXT)
+    text: LangText
+    speaker: Ref = Field(description="the person who said it")
+    about: Ref | None = Field(None, description="the project it is about")
 
 
 class Project(_Sourced):
@@ -245,7 +122,19 @@ class Project(_Sourced):
     intervention_category: str | None = Field(None, description="the EU category of intervention code")
     inforegio_id: str | None = Field(None, description="the project's id in Kohesio / InfoRegio")
     homepage: str | None = Field(None, pattern=HTTP_IRI)
-    REFERENCES = {"programme": "programme", "themes": "theme"}
+    themes_note: LangText | None = Field(None, description="how the themes were found, where no source states "
+                                                           "them (e.g. inferred from a description)")
+    participants: list[Ref] = Field(default_factory=list, description="organisations taking part in the "
+                                                                      "project without a stated partner role")
+    place: LangText | None = Field(None, description="where the project works, as the source names it")
+    results: LangText | None = Field(None, description="results the source reports")
+    contact: Contact | None = None
+    REFERENCES = {"programme": "programme", "themes": "theme", "participants": "organisation"}
+
+    def references(self) -> list[tuple[str, str, str]]:
+        contact = [("contact.organisation", "organisation", self.contact.organisation)] \
+            if self.contact and self.contact.organisation else []
+        return [*super().references(), *contact]
 
 
 class Partnership(_Sourced):
@@ -254,7 +143,8 @@ class Partnership(_Sourced):
     type: Literal["partnership"]
     project: Ref
     organisation: Ref
-    role: Literal["lead-partner", "partner"] = "partner"
+    role: Literal["lead-partner", "partner"] | None = Field(
+        None, description="lead-partner or partner, where a source states it (else no role is published)")
     budget: Amount | None = None
     eu_funding: Amount | None = Field(None, description="the partner's EU co-financing in EUR")
     REFERENCES = {"project": "project", "organisation": "organisation"}
@@ -266,8 +156,7 @@ class Organisation(_Sourced):
     alt_names: list[str] = Field(default_factory=list)
     kind: str | None = Field(None, description="ministry, municipality, school, NGO ...")
     public: bool = False
-    country: Annotated[str | None, BeforeValidator(_country)] = Field(None, pattern=r"^[A-Z]{3}$",
-                                                                      description="ISO 3166 alpha-3, e.g. LVA")
+    country: CountryCode = Field(None, pattern=r"^[A-Z]{3}$", description="ISO 3166 alpha-3, e.g. LVA")
     nuts: str | None = Field(None, pattern=r"^[A-Z]{2}[0-9A-Z]{0,3}$", description="NUTS code, e.g. LV003")
     town: str | None = None
     postcode: str | None = None
@@ -276,6 +165,8 @@ class Organisation(_Sourced):
     pic: str | None = Field(None, pattern=r"^[0-9]{6,12}$", description="EU Participant Identification Code")
     national_id: str | None = Field(None, description="a national register number")
     email: str | None = Field(None, pattern=EMAIL)
+    phone: str | None = Field(None, pattern=PHONE)
+    fax: str | None = Field(None, pattern=PHONE)
     homepage: str | None = Field(None, pattern=HTTP_IRI)
     REFERENCES = {"parent": "organisation"}
 
@@ -314,9 +205,15 @@ class Event(_Sourced):
     speakers: list[Ref] = Field(default_factory=list)
     performers: list[Ref] = Field(default_factory=list)
     programmes: list[Ref] = Field(default_factory=list, description="programmes discussed")
+    quotations: list[Quotation] = Field(default_factory=list, description="words quoted, with who said them")
     REFERENCES = {"organiser": "organisation", "moderator": "person", "themes": "theme",
                   "projects": "project", "participants": "organisation", "speakers": "person",
                   "performers": "organisation", "programmes": "programme"}
+
+    def references(self) -> list[tuple[str, str, str]]:
+        quoted = [(f"quotations[{i}].speaker", "person", q.speaker) for i, q in enumerate(self.quotations)]
+        quoted += [(f"quotations[{i}].about", "project", q.about) for i, q in enumerate(self.quotations) if q.about]
+        return [*super().references(), *quoted]
 
 
 class Theme(_Sourced):

@@ -23,7 +23,7 @@ from rdflib import Graph
 from etclod import lastgood
 from etclod import records as rec
 from etclod.catalog import build_catalog
-from etclod.errors import InputError, ReleaseError
+from etclod.errors import BuildRunningError, InputError, ReleaseError
 from etclod.formats import DUMP_FORMATS, dump_name
 from etclod.conflict import Conflict, resolve, write_conflicts
 from etclod.manifest import MANIFEST, Changes, FileEntry, Manifest, parse_manifest, published, read_manifest
@@ -198,8 +198,7 @@ def build_lock(settings: Settings) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            raise InputError(f"another build is running in {str(settings.var_dir)!r}; try again when it is done",
-                             code="build_running", status=409) from exc
+            raise BuildRunningError(f"another build is running in {str(settings.var_dir)!r}; try again when it is done") from exc
         yield
 
 
@@ -455,6 +454,7 @@ def _manifest(settings: Settings, folder: Path, version: str, previous: str | No
                     "held_back": len(checked.held),
                     "merged": merged_away(checked.merges)},
         "held_back": [{"type": r.type, "id": r.id, "file": r.file, "kept_from": r.kept_from,
+                       "reason": rec.bounded(lastgood.describe_reasons(r)),
                        "iri": checked.previous.iris.get((r.type or "", r.id or "")) if checked.previous else None}
                       for r in checked.held],
         "removed": checked.removals,

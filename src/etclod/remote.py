@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from rdflib import BNode, Literal, URIRef
 
 from etclod.errors import EtclodError, ReleaseError
 from etclod.executor import Answer, Job, SyntaxJob
@@ -28,7 +27,8 @@ from etclod.manifest import read_manifest
 from etclod.release import version_key
 from etclod.namespaces import ETC
 from etclod.settings import Settings
-from etclod.store import Dataset, Page, ResultFormat, Runner
+from etclod.results import read_json_term
+from etclod.store import Dataset, Page, ResultFormat, Runner, from_ox
 
 if TYPE_CHECKING:
     from etclod.describe import Description
@@ -72,18 +72,8 @@ def union_graph(version: str) -> str:
 
 
 def term(value: dict[str, str]) -> Any:
-    """A SPARQL JSON results term as an rdflib term."""
-    kind = value.get("type")
-    if kind == "uri":
-        return URIRef(value["value"])
-    if kind == "bnode":
-        return BNode(value["value"])
-    if value.get("xml:lang"):
-        return Literal(value["value"], lang=value["xml:lang"])
-    datatype = value.get("datatype")
-    if datatype == "http://www.w3.org/2001/XMLSchema#string":
-        datatype = None
-    return Literal(value["value"], datatype=URIRef(datatype) if datatype else None)
+    """A SPARQL JSON results term as an rdflib term (read by ``results.read_json_term``)."""
+    return from_ox(read_json_term(value))
 
 
 class ServerAuth(httpx.Auth):

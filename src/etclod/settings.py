@@ -222,6 +222,11 @@ class Settings:
     """Records of the current release one build may unpublish; None: 5 % of them, at least 1."""
     cache_mb: int = 64
     """Memory for ``/sparql`` answers kept until the next release (0: none are kept)."""
+    cache_seconds: int = 60
+    """How long a cache may reuse an answer (page, dump, catalogue, /sparql) before revalidating it."""
+    query_store: str = "auto"
+    """What query workers answer from: ``memory`` (a copy of the release), ``disk`` (its store),
+    ``auto``: memory for releases under ``store.MEMORY_BELOW`` quads."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -255,6 +260,8 @@ class Settings:
             max_file_mb=_int(environ, "ETCLOD_MAX_FILE_MB", cls.max_file_mb, minimum=1),
             max_removals=(_int(environ, "ETCLOD_MAX_REMOVALS", 0) if environ.get("ETCLOD_MAX_REMOVALS") else None),
             cache_mb=_int(environ, "ETCLOD_CACHE_MB", cls.cache_mb, minimum=0),
+            cache_seconds=_int(environ, "ETCLOD_CACHE_SECONDS", cls.cache_seconds, minimum=0),
+            query_store=_choice(environ, "ETCLOD_QUERY_STORE", cls.query_store, ("auto", "memory", "disk")),
         )
 
     def store_endpoints(self) -> tuple[StoreEndpoint, ...]:

@@ -130,13 +130,30 @@ class GraphStore(Protocol):
     def describe(self, iri: str, page: Page = Page()) -> Description: ...
 
 
+MEMORY_BELOW = 300_000
+"""Quads under which ``ETCLOD_QUERY_STORE=auto`` answers ``/sparql`` from an in-memory copy (about
+3,500 keep.eu projects; a copy costs each query worker about 420 bytes a quad)
+(see benchmarks/README.md: faster first runs, at the cost of each worker holding the release)."""
+
+
+def query_in_memory(mode: str, quads: int) -> bool:
+    """Whether the query workers answer from memory: ``memory``, ``disk``, or ``auto`` by size.
+
+    >>> query_in_memory("auto", 250_000), query_in_memory("auto", 2_500_000), query_in_memory("memory", 10**9)
+    (True, False, True)
+    """
+    return mode == "memory" or (mode == "auto" and quads < MEMORY_BELOW)
+
+
 class OxigraphStore:
     """A release's embedded store, opened read-only; ``/sparql`` runs in ``runner``'s worker
     processes, which open the same folder themselves."""
 
     def __init__(self, path: Path, runner: Runner | None = None, max_rows: int = 100_000,
-                 version: str = "") -> None:
+                 version: str = "", in_memory: bool = False) -> None:
         self.path, self.runner, self.max_rows, self.version = path, runner, max_rows, version
+        self.in_memory = in_memory
+        """Workers answer from an in-memory copy of the release (``ETCLOD_QUERY_STORE``)."""
         try:
             self.store = ox.Store.read_only(str(path))
         except OSError as exc:
@@ -157,7 +174,7 @@ class OxigraphStore:
         if self.runner is None:
             raise ReleaseError("this store was opened without query workers")
         job = Job(str(self.path), checked.text, format.select, format.graph, self.max_rows,
-                  dataset.default, dataset.named, checked.base_iri)
+                  dataset.default, dataset.named, checked.base_iri, self.in_memory)
         return self.runner.run(job)
 
     def describe(self, iri: str, page: Page = Page()) -> Description:

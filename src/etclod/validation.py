@@ -160,6 +160,9 @@ def judge(mapped: list[Mapped], fixed: Iterable[Triple], shapes: Graph, base: st
             key = (m.loaded.key[0], f"{m.loaded.key[1]}\x00{n}")
         accepted[key] = m
         key_of[id(m)] = key
+    iri_of: dict[tuple[str, str], URIRef] = {}
+    for m in mapped:
+        iri_of.setdefault(m.loaded.key, m.iri)
     rejected: list[rec.Rejection] = []
     first: ValidationReport | None = None
     passes = 0
@@ -204,7 +207,9 @@ def judge(mapped: list[Mapped], fixed: Iterable[Triple], shapes: Graph, base: st
                 swapped.append(replacement)
                 for s, _, _ in replacement.triples:
                     owner[s] = replacement
-        _cascade(accepted, set(reasons) - {m.loaded.key for m in swapped}, rejected)
+        live = {m.iri for m in accepted.values()}  # a resource lives while one of its records does
+        _cascade(accepted, set(reasons) - {m.loaded.key for m in swapped}, rejected,
+                 alive=lambda key: iri_of.get(key) in live)
         gone = [before[key] for key in before if key not in accepted or accepted[key] is not before[key]]
         targets = [s for s in (store, compiled.store if compiled is not None and store is None else None)
                    if s is not None]
@@ -244,17 +249,18 @@ def _rejection(loaded: rec.Loaded, reasons: list[rec.Reason]) -> rec.Rejection:
 
 
 def _cascade(items: dict[tuple[str, str], Any], gone: set[tuple[str, str]], rejected: list[rec.Rejection],
-             loaded_of: Any = lambda item: item.loaded) -> None:
+             loaded_of: Any = lambda item: item.loaded, alive: Any = lambda key: False) -> None:
     """Reject every item that points at a record in ``gone``, then those that point at them,
     until none does. A key still in ``items`` is not gone (a duplicate was rejected, the first
-    record of that id stays)."""
+    record of that id stays), nor is a record merged into a resource that is still published
+    (``alive``: another source's record of it stands)."""
     while gone:
         next_gone: set[tuple[str, str]] = set()
         for key, item in list(items.items()):
             loaded = loaded_of(item)
             why = [rec.Reason(f"points at {rtype} {rid!r}, which is rejected", fname, rid, "reference")
                    for fname, rtype, rid in loaded.record.references()
-                   if (rtype, rid) in gone and (rtype, rid) not in items]
+                   if (rtype, rid) in gone and (rtype, rid) not in items and not alive((rtype, rid))]
             if why:
                 rejected.append(_rejection(loaded, why))
                 del items[key]

@@ -26,7 +26,7 @@ from etclod.api.metrics import Metrics, MetricsMiddleware
 from etclod.api.pages import Pages
 from etclod.api.state import ReleaseHolder
 from etclod.cache import AnswerCache
-from etclod.errors import EtclodError
+from etclod.errors import EtclodError, codes_markdown
 from etclod.executor import QueryPool
 from etclod.sandbox import Policy
 from etclod.settings import Settings
@@ -108,7 +108,9 @@ def create_app(settings: Settings) -> FastAPI:
     # ReDoc files (FastAPI's documented self-hosting), so the API pages work without internet
     app = FastAPIOffline(title="etclod", version=__version__, lifespan=lifespan, redoc_url=None,
                   description="Linked open data for European Territorial Cooperation (Interreg): "
-                              "resources, SPARQL 1.1, dumps and a DCAT-AP catalogue.")
+                              "resources, SPARQL 1.1, dumps and a DCAT-AP catalogue.\n\n"
+                              "Every error answers `{\"error\": code, \"message\": ..., \"status\": ...}` "
+                              "with one of these codes:\n\n" + codes_markdown())
     app.state.settings = settings
     app.state.pool = QueryPool(settings.query_workers, settings.query_timeout, settings.max_concurrent_queries,
                                settings.worker_max_growth_mb, worker_policy(settings))

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from etclod import i18n
 from etclod.api.http import choose_format, choose_language
-from etclod.errors import QueryError, ReleaseError
+from etclod.errors import BadTypeError, ReleaseError
 from etclod.formats import DATA_FORMATS
 from etclod.i18n import N_
 from etclod.listing import labels_for
@@ -31,7 +31,7 @@ def search(request: Request, q: str = Query("", max_length=500), type: str | Non
            offset: int = Query(0, ge=0, le=100_000), format: str | None = None) -> Response:
     fmt = choose_format(request, SEARCH_FORMATS)
     if type is not None and type != "" and type not in TYPES:
-        raise QueryError(f"unknown type {type!r}; types are {', '.join(TYPES)}", code="bad_type")
+        raise BadTypeError(f"unknown type {type!r}; types are {', '.join(TYPES)}")
     type = type or None
     release = request.app.state.holder.get()
     path = release.path / SEARCH_FILE

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import (FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response,
+                               StreamingResponse)
 
-from etclod.api.http import choose_language, etag_matches, get_and_head, wants_html
+from etclod.api.http import choose_language, etag_matches, fresh_for, get_and_head, wants_html
 from etclod.errors import NotFoundError
 from etclod.formats import DUMP_FORMATS, dump_name
 from etclod.manifest import FileEntry, Manifest
@@ -109,13 +110,21 @@ def _gunzip(path: Path, chunk: int = 1 << 20) -> Iterator[bytes]:
             yield data
 
 
+@get_and_head(router, "/dumps/", summary="Where the dumps are listed: the catalogue")
+def dumps_index() -> Response:
+    """The folder of dumps has no listing of its own: the catalogue lists every dump with its
+    format, size and checksum (a page for a browser, DCAT-AP for a harvester)."""
+    return RedirectResponse("/catalog", status_code=303)
+
+
 @get_and_head(router, "/dumps/{name}", summary="A dump of the current release")
 def dump(request: Request, name: str) -> Response:
     """``etclod.{nt,ttl,nq,jsonld}.gz`` of the current release (byte ranges, HEAD, sha256
     header), and ``etclod.{nt,ttl,nq,jsonld}`` as that RDF format: gzip-coded for a client
     that accepts it, plain otherwise."""
     release = request.app.state.holder.get()
-    return _file_response(request, release.path, f"dumps/{name}", release.manifest, "public, max-age=60")
+    return _file_response(request, release.path, f"dumps/{name}", release.manifest,
+                          fresh_for(request.app.state.settings.cache_seconds))
 
 
 @router.get("/releases", summary="Every kept release with its manifest (JSON; a page for a browser)")

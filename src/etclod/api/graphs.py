@@ -11,7 +11,7 @@ from etclod import i18n
 from etclod.api.resource_page import FORMAT_NAMES
 from etclod.api.http import cache_headers, choose_format, choose_language, conditional, etag_for, get_and_head
 from etclod.describe import pick_label
-from etclod.errors import NotFoundError, QueryError
+from etclod.errors import NotFoundError, ResultTooLargeError
 from etclod.formats import HTML, RDF_FORMATS
 from etclod.query import CheckedQuery
 from etclod.store import Dataset, ResultFormat
@@ -43,7 +43,7 @@ async def named_graph(request: Request, name: str) -> Response:
     early = conditional(request, release, etag, vary)
     if early is not None:
         return early
-    headers = cache_headers(release, etag, vary=vary)
+    headers = cache_headers(release, etag, vary=vary, max_age=request.app.state.settings.cache_seconds)
     count = graphs[iri]
     dumps = sorted(f.removeprefix("dumps/") for f in release.manifest.get("files", {})
                    if f.startswith("dumps/") and (f.startswith("dumps/etclod.nq") or name.replace("/", "-") in f))
@@ -60,9 +60,8 @@ async def named_graph(request: Request, name: str) -> Response:
             crumbs=[(i18n.tr(lang, "Home"), "/"), (pick_label(titles, lang) or name.replace("/", " "), None)])
         return HTMLResponse(page, headers=headers)
     if count > settings.max_rows:
-        raise QueryError(f"<{iri}> holds {count} triples, more than one answer gives (ETCLOD_MAX_ROWS="
-                         f"{settings.max_rows}); download it: /dumps/etclod.nq.gz", code="result_too_large",
-                         status=413)
+        raise ResultTooLargeError(f"<{iri}> holds {count} triples, more than one answer gives (ETCLOD_MAX_ROWS="
+                         f"{settings.max_rows}); download it: /dumps/etclod.nq.gz", status=413)
     answer = await run_in_threadpool(release.store.answer, CheckedQuery(graph_query(iri), "construct"),
                                      ResultFormat(None, fmt.media_type), Dataset())
     headers["Link"] = '</dumps/etclod.nq.gz>; rel="alternate"; type="application/n-quads"'

@@ -144,14 +144,22 @@ def not_modified(request: Request, etag: str, release: ServedRelease) -> bool:
     return False
 
 
-def cache_headers(release: ServedRelease, etag: str, *, vary: str = "Accept") -> dict[str, str]:
+def fresh_for(seconds: int) -> str:
+    """``Cache-Control`` of an answer that holds until the next release: a cache may reuse it
+    for ``seconds`` (``ETCLOD_CACHE_SECONDS``) without asking, then revalidates it with its
+    ETag (``304`` while the release is the same)."""
+    return f"public, max-age={seconds}"
+
+
+def cache_headers(release: ServedRelease, etag: str, *, vary: str = "Accept", max_age: int = 60) -> dict[str, str]:
     return {"ETag": etag, "Last-Modified": format_datetime(release.created, usegmt=True),
-            "Vary": vary, "Cache-Control": "public, max-age=60"}
+            "Vary": vary, "Cache-Control": fresh_for(max_age)}
 
 
 def conditional(request: Request, release: ServedRelease, etag: str, vary: str = "Accept") -> Response | None:
     if not_modified(request, etag, release):
-        return Response(status_code=304, headers=cache_headers(release, etag, vary=vary))
+        return Response(status_code=304, headers=cache_headers(release, etag, vary=vary,
+                                                               max_age=request.app.state.settings.cache_seconds))
     return None
 
 

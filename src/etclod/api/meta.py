@@ -40,7 +40,7 @@ def _rdf(request: Request, graph: Graph, etag_parts: tuple[str, ...]) -> Respons
     if early is not None:
         return early
     body = serialize(graph, fmt, request.app.state.settings.base_uri)
-    headers = cache_headers(release, etag)
+    headers = cache_headers(release, etag, max_age=request.app.state.settings.cache_seconds)
     headers["Access-Control-Allow-Origin"] = "*"
     return Response(body, media_type=fmt.content_type, headers=headers)
 

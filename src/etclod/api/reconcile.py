@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from etclod import i18n, recordtypes
 from etclod.i18n import N_
 from etclod.places import country_name, nuts_name
-from etclod.errors import QueryError
+from etclod.errors import BadCallbackError, BadTypeError, QueryError
 from etclod.jsoninput import read_json
 from etclod.formats import parse_accept
 from etclod.reconcile import TYPES, Candidate, has_value, name_in
@@ -33,7 +33,7 @@ def _answer(request: Request, data: Any, headers: dict[str, str] | None = None) 
     callback = request.query_params.get("callback")
     if callback:
         if not CALLBACK.match(callback):
-            raise QueryError("callback must be a JavaScript identifier", code="bad_callback")
+            raise BadCallbackError("callback must be a JavaScript identifier")
         body = f"/**/{callback}({json.dumps(data, ensure_ascii=False)});"
         return Response(body, media_type="application/javascript; charset=utf-8", headers=headers)
     return JSONResponse(data, headers=headers)
@@ -88,7 +88,7 @@ def _one_type(value: Any) -> str:
     text = str(value).rsplit("/", 1)[-1].rsplit("#", 1)[-1].lower()
     text = {"organization": "organisation", "funding scheme": "programme"}.get(text, text)
     if text not in TYPES:
-        raise QueryError(f"unknown type {value!r}; types are {', '.join(TYPES)}", code="bad_type")
+        raise BadTypeError(f"unknown type {value!r}; types are {', '.join(TYPES)}")
     return text
 
 
@@ -106,11 +106,11 @@ def from_conditions(query: dict[str, Any]) -> dict[str, Any]:
     0.2 shape the matcher reads: the names as the query text, ids to look up, properties."""
     conditions = query.get("conditions")
     if not isinstance(conditions, list) or not conditions:
-        raise QueryError("conditions is a non-empty list of {matchType, propertyValue}", code="bad_query")
+        raise QueryError("conditions is a non-empty list of {matchType, propertyValue}")
     names, ids, properties, required = [], [], [], []
     for number, condition in enumerate(conditions):
         if not isinstance(condition, dict) or "propertyValue" not in condition:
-            raise QueryError(f"condition {number} needs matchType and propertyValue", code="bad_query")
+            raise QueryError(f"condition {number} needs matchType and propertyValue")
         values = condition["propertyValue"] if isinstance(condition["propertyValue"], list) else [condition["propertyValue"]]
         values = [v.get("id") if isinstance(v, dict) else v for v in values]
         kind = condition.get("matchType")
@@ -121,12 +121,12 @@ def from_conditions(query: dict[str, Any]) -> dict[str, Any]:
         elif kind == "property":
             pid = condition.get("propertyId")
             if not isinstance(pid, str) or not pid:
-                raise QueryError(f"condition {number} matches a property: it needs propertyId", code="bad_query")
+                raise QueryError(f"condition {number} matches a property: it needs propertyId")
             properties += [{"pid": pid, "v": v} for v in values if v is not None]
             if condition.get("required"):
                 required += [(pid, str(v)) for v in values if v is not None]
         else:
-            raise QueryError(f"condition {number}: matchType is name, id or property, not {kind!r}", code="bad_query")
+            raise QueryError(f"condition {number}: matchType is name, id or property, not {kind!r}")
     return {"query": " ".join(names), "ids": ids, "properties": properties, "required": required,
             "type": query.get("type"), "limit": query.get("limit", 5)}
 
@@ -137,13 +137,13 @@ def _run(request: Request, query: Any, langs: list[str] | None = None) -> list[d
     if isinstance(query, dict) and "conditions" in query:
         query = from_conditions(query)
     if not isinstance(query, dict) or not isinstance(query.get("query", ""), str):
-        raise QueryError("each reconciliation query is an object with a query string", code="bad_query")
+        raise QueryError("each reconciliation query is an object with a query string")
     text = query.get("query", "")
     limit = query.get("limit", 5)
     if isinstance(limit, float) and limit.is_integer():
         limit = int(limit)
     if not isinstance(limit, int) or isinstance(limit, bool) or not 0 < limit <= 100:
-        raise QueryError("limit must be an integer from 1 to 100", code="bad_query")
+        raise QueryError("limit must be an integer from 1 to 100")
     properties = {}
     if not isinstance(query.get("properties") or [], list) or not isinstance(query.get("ids") or [], list) \
             or not all(isinstance(i, str) for i in query.get("ids") or []):
@@ -175,16 +175,16 @@ def _run(request: Request, query: Any, langs: list[str] | None = None) -> list[d
 
 def _extend(request: Request, extend: Any) -> dict[str, Any]:
     if not isinstance(extend, dict) or not isinstance(extend.get("ids"), list):
-        raise QueryError("extend is an object with ids and properties", code="bad_query")
+        raise QueryError("extend is an object with ids and properties")
     if not isinstance(extend.get("properties") or [], list) or len(extend["ids"]) > MAX_EXTEND_IDS:
         raise QueryError(f"extend names at most {MAX_EXTEND_IDS} ids and a list of properties "
-                         "[{\"id\": \"country\"}]", code="bad_query")
+                         "[{\"id\": \"country\"}]")
     wanted = [p.get("id") for p in extend.get("properties") or [] if isinstance(p, dict)]
     if not all(isinstance(p, str) for p in wanted):
         raise QueryError("each property to extend is named by a string id: {\"id\": \"country\"}", code="bad_query")
     unknown = [p for p in wanted if p not in PROPERTIES]
     if unknown:
-        raise QueryError(f"unknown properties {unknown}; available: {', '.join(PROPERTIES)}", code="bad_query")
+        raise QueryError(f"unknown properties {unknown}; available: {', '.join(PROPERTIES)}")
     index = request.app.state.holder.get().reconcile_index
     base = request.app.state.settings.base_uri
     rows: dict[str, dict[str, list[dict[str, Any]]]] = {}
@@ -228,13 +228,13 @@ async def reconcile(request: Request) -> Response:
             try:
                 form = parse_qs(body.decode("utf-8"))
             except UnicodeDecodeError as exc:
-                raise QueryError("the form is not UTF-8", code="bad_query") from exc
+                raise QueryError("the form is not UTF-8") from exc
             params.update({k: v[0] for k, v in form.items()})
     if "extend" in params:
         try:
             return _answer(request, _extend(request, _read(request, params["extend"], "extend")))
         except ValueError as exc:
-            raise QueryError(f"extend is not JSON: {exc}", code="bad_query") from exc
+            raise QueryError(f"extend is not JSON: {exc}") from exc
     if "queries" not in params:
         link = V1_LINK.format(base=request.app.state.settings.base_uri)
         return _answer(request, manifest(request), {"Link": link})
@@ -244,7 +244,7 @@ async def reconcile(request: Request) -> Response:
     if draft:
         return _answer(request, match_batch(request, queries, langs))
     if not isinstance(queries, dict):
-        raise QueryError("queries is an object of named queries: {\"q0\": {\"query\": ...}}", code="bad_query")
+        raise QueryError("queries is an object of named queries: {\"q0\": {\"query\": ...}}")
     return _answer(request, {key: {"result": _run(request, q, langs)} for key, q in list(queries.items())[:100]})
 
 
@@ -267,7 +267,7 @@ def _check_batch(request: Request, queries: Any) -> None:
 def match_batch(request: Request, queries: Any, langs: list[str]) -> dict[str, Any]:
     """A 1.0-draft batch (a list of queries; ``lang`` of a query before Accept-Language)."""
     if not isinstance(queries, list):
-        raise QueryError("queries is a list of queries", code="bad_query")
+        raise QueryError("queries is a list of queries")
     _check_batch(request, queries)
     results = []
     for query in queries[:100]:
@@ -282,7 +282,7 @@ def page(request: Request, cursor: int, offset: int | None, limit: int | None) -
     start = offset if offset is not None else cursor
     size = 10 if limit is None else limit
     if start < 0 or not 0 < size <= 100:
-        raise QueryError("cursor and offset are 0 or more; limit is from 1 to 100", code="bad_query")
+        raise QueryError("cursor and offset are 0 or more; limit is from 1 to 100")
     return start, size
 
 

@@ -49,14 +49,14 @@ async def _json_body(request: Request, field: str) -> Any:
         if ctype == "application/x-www-form-urlencoded":
             values = parse_qs(body.decode("utf-8")).get(field)
             if not values:
-                raise QueryError(f"the form has no {field} field", code="bad_query")
+                raise QueryError(f"the form has no {field} field")
             value = _read(request, values[0], field)
             return value if field != "queries" else {"queries": value}
         return _read(request, body or b"null", "the body")
     except UnicodeDecodeError as exc:
-        raise QueryError("the body is not UTF-8", code="bad_query") from exc
+        raise QueryError("the body is not UTF-8") from exc
     except ValueError as exc:
-        raise QueryError(f"the body is not JSON: {exc}", code="bad_query") from exc
+        raise QueryError(f"the body is not JSON: {exc}") from exc
 
 
 @router.post(f"{ROOT}/match", summary="Reconciliation 1.0-draft: a batch of queries")
@@ -65,7 +65,7 @@ async def match(request: Request) -> Response:
     ``query`` string in place of conditions."""
     document = await _json_body(request, "queries")
     if not isinstance(document, dict) or not isinstance(document.get("queries"), list):
-        raise QueryError('the body is {"queries": [...]}', code="bad_query")
+        raise QueryError('the body is {"queries": [...]}')
     return _answer(request, match_batch(request, document["queries"], languages(request)))
 
 

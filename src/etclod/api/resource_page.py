@@ -13,7 +13,7 @@ from etclod import i18n
 from etclod.api.pages import LANGUAGE_NAMES, Pages, local_href, value_label
 from etclod.formats import RDF_FORMATS
 from etclod.i18n import N_
-from etclod.namespaces import ETC, LOCN, ORG
+from etclod.namespaces import ETC, LOCN, ORG, SCHEMA
 from etclod.places import country_name
 
 NAME_PREDICATES = (SKOS.prefLabel, DCTERMS.title, FOAF.name, RDFS.label)
@@ -25,6 +25,10 @@ NUMBERS = {XSD.integer, XSD.decimal, XSD.double, XSD.float, XSD.int, XSD.long, X
            XSD.positiveInteger}
 DATES = {XSD.date, XSD.gYearMonth, XSD.gYear, XSD.dateTime}
 FORMAT_NAMES = {"ttl": "Turtle", "jsonld": "JSON-LD", "nt": "N-Triples", "rdf": "RDF/XML"}
+FIRST = [ETC.acronym, ETC.projectCode, ETC.cci, DCTERMS.description, ETC.programme, SCHEMA.startDate,
+         SCHEMA.endDate, ETC.totalBudget, ETC.euFunding, ETC.partnerBudget, ETC.partnerEuFunding, ETC.period,
+         ETC.strand, ETC.fund, ETC.theme, ETC.country, ETC.nutsRegion, LOCN.address]
+"""The rows a reader looks for first, in this order; the others follow by label."""
 COVERED = {"organisation": {ORG.member}, "project": {ORG.organization, ETC.programme},
            "programme": {ETC.programme}}
 """Incoming links a table of the page already lists."""
@@ -144,7 +148,7 @@ def render_resource(pages: Pages, request: Any, release: Any, description: d.Des
         view.labels.update(d.labels_of(store, {r.iri for r in rows}))
         tables.append({"title": view.word("partners"),
                        "heading": [view.word(w) for w in ("organisation", "role", "budget")],
-                       "rows": [[view.link(r.iri), {"text": pages.term(r.values["role"], lang)},
+                       "rows": [[view.link(r.iri), {"text": pages.term(r.values["role"], lang) if r.values["role"] else ""},
                                  view.cell(r.values["budget"], ETC.partnerBudget)] for r in rows]})
         funding = d.funding_in_programme(store, str(iri))
         if funding is not None:
@@ -163,9 +167,14 @@ def render_resource(pages: Pages, request: Any, release: Any, description: d.Des
                                        | {r.values["programme"] for r in rows if r.values["programme"]}))
         tables.append({"title": view.word("projects"),
                        "heading": [view.word(w) for w in ("project", "role", "budget", "programme")],
-                       "rows": [[view.link(r.iri), {"text": pages.term(r.values["role"], lang)},
+                       "rows": [[view.link(r.iri), {"text": pages.term(r.values["role"], lang) if r.values["role"] else ""},
                                  view.cell(r.values["budget"], ETC.partnerBudget), view.cell(r.values["programme"])]
                                 for r in rows]})
+    for table in tables:  # a column no row has a value in says nothing
+        empty = [i for i in range(len(table["heading"])) if all(not row[i].get("text") for row in table["rows"])]
+        if table["rows"] and empty:
+            table["heading"] = [h for i, h in enumerate(table["heading"]) if i not in empty]
+            table["rows"] = [[c for i, c in enumerate(row) if i not in empty] for row in table["rows"]]
     title, properties = _properties(view, graph, iri, rtype)
     if rtype == "partnership":
         title = " · ".join(view.link(o)["text"] for p in (ORG.member, ORG.organization) for o in graph.objects(iri, p)) or title
@@ -197,7 +206,8 @@ def _properties(view: View, graph: Any, iri: URIRef, rtype: str) -> tuple[str, l
     rows: dict[str, list[dict[str, Any]]] = {}
     if names:
         rows[_capital(view.word("title"))] = [view.literal(n) for n in names]
-    for p in sorted(set(graph.predicates(iri)), key=lambda p: pages.term(p, lang).casefold()):
+    order = {p: i for i, p in enumerate(FIRST)}
+    for p in sorted(set(graph.predicates(iri)), key=lambda p: (order.get(p, len(order)), pages.term(p, lang).casefold())):
         if p in NAME_PREDICATES or p in NOT_SHOWN or p == RDF.type:
             continue
         objects = _by_language_first(list(graph.objects(iri, p)), lang)

@@ -94,7 +94,7 @@ def _resource(request: Request, rtype: str, key: str, cursor: str | None, releas
     if not description.exists:
         raise NotFoundError(f"no {rtype} {key!r} in release {release.version}; "
                             f"the {rtype} list is at /id/{rtype}/")
-    headers = cache_headers(release, etag, vary=vary)
+    headers = cache_headers(release, etag, vary=vary, max_age=request.app.state.settings.cache_seconds)
     if description.next_cursor:
         headers["Link"] = f'<{request.url.path}?cursor={description.next_cursor}>; rel="next"'
     if fmt.key == "html":

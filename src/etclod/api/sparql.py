@@ -13,9 +13,9 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF, XSD  # noqa: F401
 
 from etclod import i18n
-from etclod.api.http import choose_format, choose_language, etag_for, etag_matches, wants_html
+from etclod.api.http import choose_format, choose_language, etag_for, etag_matches, fresh_for, wants_html
 from etclod.api.resources import serialize
-from etclod.errors import QueryError
+from etclod.errors import BadEncodingError, MissingQueryError, MultipleQueriesError, NotAcceptableError, ReadOnlyError, UnsupportedCharsetError, UnsupportedMediaTypeError
 from etclod.examples import examples
 from etclod.cache import cache_key
 from etclod.executor import QueryTimeoutError
@@ -89,8 +89,8 @@ DIRECT = "application/sparql-query"
 
 def _one_query(values: list[str], where: str) -> str | None:
     if len(values) > 1:
-        raise QueryError(f"{where} gives the query parameter {len(values)} times; the SPARQL Protocol takes "
-                         "exactly one query per request", code="multiple_queries")
+        raise MultipleQueriesError(f"{where} gives the query parameter {len(values)} times; the SPARQL Protocol takes "
+                         "exactly one query per request")
     return values[0] if values else None
 
 
@@ -108,13 +108,12 @@ def _content_type(request: Request) -> tuple[str, str | None]:
 
 def _utf8(body: bytes, charset: str | None, what: str) -> str:
     if charset not in (None, "utf-8", "utf8"):
-        raise QueryError(f"the {what} is declared as {charset}; the SPARQL Protocol takes UTF-8 only: send it "
-                         "encoded as UTF-8 (charset=utf-8)", code="unsupported_charset", status=415)
+        raise UnsupportedCharsetError(f"the {what} is declared as {charset}; the SPARQL Protocol takes UTF-8 only: send it "
+                         "encoded as UTF-8 (charset=utf-8)")
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise QueryError(f"the {what} is not UTF-8 (byte {exc.start}): send it encoded as UTF-8",
-                         code="bad_encoding") from exc
+        raise BadEncodingError(f"the {what} is not UTF-8 (byte {exc.start}): send it encoded as UTF-8") from exc
 
 
 async def read_protocol(request: Request) -> tuple[str | None, dict[str, list[str]]]:
@@ -130,31 +129,29 @@ async def read_protocol(request: Request) -> tuple[str | None, dict[str, list[st
     for key, value in request.query_params.multi_items():
         params.setdefault(key, []).append(value)
     if any(name in params for name in UPDATE_PARAMS):
-        raise QueryError(READ_ONLY, code="read_only")
+        raise ReadOnlyError(READ_ONLY)
     if request.method not in ("POST",):
         return _one_query(params.get("query", []), "the URL"), params
     ctype, charset = _content_type(request)
     if ctype == "application/sparql-update":
-        raise QueryError(READ_ONLY, code="read_only")
+        raise ReadOnlyError(READ_ONLY)
     if ctype not in (FORM, DIRECT):
-        raise QueryError(f"POST a query as {FORM} or {DIRECT}, not {ctype or 'a body with no Content-Type'}",
-                         code="unsupported_media_type", status=415)
+        raise UnsupportedMediaTypeError(f"POST a query as {FORM} or {DIRECT}, not {ctype or 'a body with no Content-Type'}")
     body = await request.body()
     if ctype == DIRECT:
         if "query" in params:
-            raise QueryError(f"a POST of {DIRECT} carries the query in its body; the URL names one too: "
-                             "send it once", code="multiple_queries")
+            raise MultipleQueriesError(f"a POST of {DIRECT} carries the query in its body; the URL names one too: "
+                             "send it once")
         return _utf8(body, charset, "query body"), params
     form = parse_qs(_utf8(body, charset, "form body"), keep_blank_values=True)
     if any(name in form for name in UPDATE_PARAMS):
-        raise QueryError(READ_ONLY, code="read_only")
+        raise ReadOnlyError(READ_ONLY)
     if "query" in params and "query" in form:
-        raise QueryError("the query is given both in the URL and in the form body; send it once, in the body",
-                         code="multiple_queries")
+        raise MultipleQueriesError("the query is given both in the URL and in the form body; send it once, in the body")
     query = _one_query(form.get("query", []) or params.get("query", []), "the form")
     if query is None:
-        raise QueryError("the form has no query field: POST query=... (URL-encoded) or the query itself as "
-                         f"{DIRECT}", code="missing_query")
+        raise MissingQueryError("the form has no query field: POST query=... (URL-encoded) or the query itself as "
+                         f"{DIRECT}")
     for key, values in form.items():
         params.setdefault(key, []).extend(values)
     return query, params
@@ -205,7 +202,8 @@ async def sparql(
     data = Dataset(default, named)
     parts = (checked.text, repr(data.default), repr(data.named), repr(fmt.select), repr(fmt.graph))
     etag = etag_for(release, "sparql", *parts, "html" if browser else "")
-    headers = {"Vary": "Accept", "X-Etclod-Release": release.version, "ETag": etag, "Cache-Control": CACHE_CONTROL}
+    headers = {"Vary": "Accept", "X-Etclod-Release": release.version, "ETag": etag,
+               "Cache-Control": fresh_for(settings.cache_seconds)}
     cacheable = deterministic(checked)
     if cacheable and etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
@@ -237,9 +235,6 @@ async def sparql(
     return Response(answer.body, media_type=answer_fmt.content_type, headers=headers)
 
 
-CACHE_CONTROL = "public, no-cache"
-"""A reverse proxy may keep an answer and must ask again with its ETag before reusing it: the
-answer stands (304, no query run) until the next release, whose ETags all differ."""
 NONDETERMINISTIC = {"RAND", "NOW", "UUID", "STRUUID", "SERVICE"}
 """Words of a query whose answer may differ from one run to the next: never cached."""
 
@@ -256,8 +251,7 @@ def _head(form: str, select_fmt: Format | None, graph_fmt: Format | None, browse
     evaluated (so no Content-Length: the answer's size is not known without running it)."""
     fmt = graph_fmt if form in ("construct", "describe") else select_fmt
     if fmt is None:
-        raise QueryError(f"this {form.upper()} query's answer cannot be given in the requested format",
-                         code="not_acceptable", status=406)
+        raise NotAcceptableError(f"this {form.upper()} query's answer cannot be given in the requested format")
     media = "text/html; charset=utf-8" if browser and form == "select" else fmt.content_type
     headers = {**headers, "X-Etclod-Evaluated": "no"}
     if not cacheable:
@@ -268,10 +262,10 @@ def _head(form: str, select_fmt: Format | None, graph_fmt: Format | None, browse
     return response
 
 
-def _try_format(kind: str, accept: str | None, param: str | None) -> tuple[Format | None, QueryError | None]:
+def _try_format(kind: str, accept: str | None, param: str | None) -> tuple[Format | None, NotAcceptableError | None]:
     try:
         return pick_result_format(kind, accept, param), None
-    except QueryError as exc:
+    except NotAcceptableError as exc:
         return None, exc
 
 

@@ -18,7 +18,7 @@ from etclod.manifest import Manifest
 from etclod.release import list_releases, read_manifest, verify_release, version_key
 from etclod.pool import StorePool
 from etclod.settings import Settings
-from etclod.store import GraphStore, OxigraphStore, Runner
+from etclod.store import GraphStore, OxigraphStore, Runner, query_in_memory
 
 log = logging.getLogger("etclod")
 POLL_TIMEOUT = 5.0
@@ -42,7 +42,7 @@ class ServedRelease:
 
     @classmethod
     def open(cls, path: Path, verify: bool = True, remote: StorePool | None = None,
-             runner: Runner | None = None, max_rows: int = 100_000) -> ServedRelease:
+             runner: Runner | None = None, max_rows: int = 100_000, query_store: str = "disk") -> ServedRelease:
         """Open a release; with ``verify``, refuse one whose files do not match its manifest.
         With ``remote``, its triples are the ones pushed to that SPARQL server (``store/`` need
         not be here: the push verified the counts). ``runner`` and ``max_rows``: where and under
@@ -60,7 +60,8 @@ class ServedRelease:
             view.runner, view.max_rows = runner, max_rows
             store = view
         else:
-            store = OxigraphStore(path / "store", runner, max_rows, manifest["version"])
+            store = OxigraphStore(path / "store", runner, max_rows, manifest["version"],
+                                  query_in_memory(query_store, manifest["quads"]))
             if verify and len(store) != manifest["quads"]:
                 raise ReleaseError(f"release {path.name} is corrupt: its store holds {len(store)} quads, "
                                    f"the manifest says {manifest['quads']}")
@@ -199,7 +200,7 @@ class ReleaseHolder:
                 return self._served
             try:
                 served = ServedRelease.open(candidate, self.settings.verify_checksums, self.remote,
-                                            self.runner, self.settings.max_rows)
+                                            self.runner, self.settings.max_rows, self.settings.query_store)
             except ReleaseError as exc:
                 log.error("%s", exc.message)
                 warnings.append(exc.message)
