@@ -224,3 +224,21 @@ class BadTypeError(QueryError):
 
 class BadCallbackError(QueryError):
     code = "bad_callback"
+
+
+class QueryTooDeepError(QueryError):
+    code = "query_too_deep"
+
+
+class AmbiguousQueryError(QueryError):
+    code = "ambiguous_query"
+
+
+class QueryMemoryError(QueryError):
+    code = "query_memory"
+    status = 503
+
+
+class BatchTooLargeError(QueryError):
+    code = "batch_too_large"
+    status = 413

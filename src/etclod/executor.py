@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from etclod.errors import error_class, EtclodError, NotAcceptableError, QueryError, QueryFailedError, ResultTooLargeError
+from etclod.errors import QueryMemoryError, error_class, EtclodError, NotAcceptableError, QueryError, QueryFailedError, ResultTooLargeError
 from etclod.query import syntax_message
 from etclod.sandbox import NOT_AVAILABLE, Policy
 
@@ -190,10 +190,9 @@ def open_store(path: str, in_memory: bool = False) -> Any:
     return store
 
 
-def memory_exceeded(limit_mb: int) -> QueryError:
-    return QueryError(f"the query needed more memory than a query worker may use ({limit_mb} MB, "
-                      "ETCLOD_WORKER_MAX_MEMORY_MB) and was stopped; narrow it or add a LIMIT",
-                      code="query_memory", status=503)
+def memory_exceeded(limit_mb: int) -> QueryMemoryError:
+    return QueryMemoryError(f"the query needed more memory than a query worker may use ({limit_mb} MB, "
+                      "ETCLOD_WORKER_MAX_MEMORY_MB) and was stopped; narrow it or add a LIMIT")
 
 
 def _worker_main(conn: Any, max_growth: int = 0, policy: Policy | None = None) -> None:
@@ -282,7 +281,7 @@ class _Worker:
         if code == -signal.SIGABRT and memory_mb:  # Rust aborts when an allocation fails
             return memory_exceeded(memory_mb)
         what = f"was killed by signal {-code}" if code is not None and code < 0 else f"ended (exit code {code})"
-        return QueryError(f"the query worker {what}; the query was not answered", code="query_failed", status=503)
+        return QueryFailedError(f"the query worker {what}; the query was not answered", status=503)
 
     def kill(self) -> None:
         self.process.kill()
@@ -411,8 +410,7 @@ class QueryPool:
                     threading.Thread(target=self._retire, args=(worker,), daemon=True).start()
                     worker = None
             except (EOFError, OSError, BrokenPipeError) as exc:
-                error = QueryError("the query worker failed; the query was not answered",
-                                   code="query_failed", status=503)
+                error = QueryFailedError("the query worker failed; the query was not answered", status=503)
                 if worker is not None:
                     error = worker.death(self.policy.max_memory_mb)
                     worker.kill()

@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from etclod.errors import InputError
+from etclod.errors import BatchTooLargeError, InputError
 
 MAX_DEPTH = 32
 _STRUCTURE = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
@@ -43,8 +43,7 @@ def read_json(data: str | bytes, what: str, max_bytes: int, max_depth: int = MAX
     """``data`` parsed, or a JsonInputError naming ``what`` and the bound it breaks."""
     size = len(data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data)
     if size > max_bytes:
-        raise JsonInputError(f"{what} is {size} bytes long; the limit is {max_bytes}: send fewer queries at a time",
-                             code="too_large", status=413)
+        raise BatchTooLargeError(f"{what} is {size} bytes long; the limit is {max_bytes}: send fewer queries at a time")
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
     except UnicodeDecodeError as exc:

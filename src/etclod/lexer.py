@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from etclod.errors import QueryError
+from etclod.errors import QueryTooDeepError, SyntaxQueryError, QueryError
 
 MAX_NESTING = 200
 """Brackets (``{ ( [ << {|``) open at once; pyoxigraph's recursive parser overflows its
@@ -131,8 +131,7 @@ def tokenize(text: str) -> list[Token]:
     try:
         return _tokenize(text)
     except _Located as exc:
-        raise QueryError(f"SPARQL syntax error at {_position(text, exc.offset)}: {exc.message}",
-                         code="syntax_error") from None
+        raise SyntaxQueryError(f"SPARQL syntax error at {_position(text, exc.offset)}: {exc.message}") from None
 
 
 def _tokenize(text: str) -> list[Token]:
@@ -292,8 +291,8 @@ def _paren_kind(frame: _Frame, previous: Token | None, tokens: list[Token]) -> s
 
 def _push(stack: list[_Frame], frame: _Frame, pos: int) -> None:
     if len(stack) > MAX_NESTING:
-        raise QueryError(f"the query nests brackets deeper than {MAX_NESTING} levels (at offset {pos}); "
-                         "no query needs that many", code="query_too_deep")
+        raise QueryTooDeepError(f"the query nests brackets deeper than {MAX_NESTING} levels (at offset {pos}); "
+                         "no query needs that many")
     stack.append(frame)
 
 

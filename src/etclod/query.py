@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from etclod.errors import ExtensionRefusedError, MissingQueryError, NotAcceptableError, QueryError, QueryTooLongError, ReadOnlyError, ServiceRefusedError, SyntaxQueryError
+from etclod.errors import AmbiguousQueryError, ExtensionRefusedError, MissingQueryError, NotAcceptableError, QueryError, QueryTooLongError, ReadOnlyError, ServiceRefusedError, SyntaxQueryError
 from etclod.formats import RDF_FORMATS, RESULT_FORMATS, Format, by_key, negotiate
 from etclod.lexer import Token, tokenize
 
@@ -90,8 +90,8 @@ class CheckedQuery:
         text = "".join(out)
         again = [(t.kind, t.value) for t in tokenize(text)]
         if again != expected:
-            raise QueryError("this query cannot be passed on unambiguously: written out again it reads "
-                             "differently; write it with plain IRIs and strings", code="ambiguous_query")
+            raise AmbiguousQueryError("this query cannot be passed on unambiguously: written out again it reads "
+                             "differently; write it with plain IRIs and strings")
         return text
 
 
@@ -295,33 +295,31 @@ def check_query(query: str, max_length: int, service_allow: tuple[str, ...] = ()
         raise MissingQueryError("the query is empty: send it as ?query=, as a form field or as an "
                          "application/sparql-query body")
     if len(query) > max_length:
-        raise QueryError(f"the query is {len(query)} characters long; the limit is {max_length}",
-                         code="query_too_long", status=413)
+        raise QueryTooLongError(f"the query is {len(query)} characters long; the limit is {max_length}")
     checked = CheckedQuery.read(query, base_iri)
     words = [t.value for t in checked.tokens if t.kind == "word"]
     form = next((w for w in words if w in QUERY_WORDS | UPDATE_WORDS), None)
     if form in UPDATE_WORDS or (form is None and any(w in UPDATE_WORDS for w in words)):
-        raise QueryError(f"SPARQL Update ({form or 'update'}) is refused: this endpoint is read-only; "
-                         "data changes only through a new release", code="read_only")
+        raise ReadOnlyError(f"SPARQL Update ({form or 'update'}) is refused: this endpoint is read-only; "
+                         "data changes only through a new release")
     glued = _glued_service(checked)
     if glued is not None:
-        raise QueryError(f"{glued.text!r} holds SERVICE glued to other letters, which the engine reads as "
+        raise ServiceRefusedError(f"{glued.text!r} holds SERVICE glued to other letters, which the engine reads as "
                          "a SERVICE clause; SERVICE is refused unless its endpoint is on the allow-list "
-                         "(ETCLOD_SERVICE_ALLOW)", code="service_refused")
+                         "(ETCLOD_SERVICE_ALLOW)")
     if "SERVICE" in words:
         for endpoint in service_endpoints(checked):
             if endpoint is None or endpoint not in service_allow:
                 raise ServiceRefusedError(f"SERVICE {('<' + endpoint + '>') if endpoint else 'with a variable or prefixed name'} "
                                  "is refused: this endpoint only calls the endpoints on its allow-list "
-                                 "(ETCLOD_SERVICE_ALLOW)", code="service_refused")
+                                 "(ETCLOD_SERVICE_ALLOW)")
     for _, iri in checked.iris:
         if iri.lower().startswith(REFUSED_NAMESPACES):
             raise ExtensionRefusedError(f"<{iri}> is refused: functions and pragmas of a particular SPARQL server "
                              "(Virtuoso's bif: and sql:, Jena's java:) can reach its files and "
                              "system; this endpoint runs standard SPARQL only")
     if form is None:
-        raise QueryError("not a SPARQL query: expected SELECT, CONSTRUCT, DESCRIBE or ASK",
-                         code="bad_query")
+        raise QueryError("not a SPARQL query: expected SELECT, CONSTRUCT, DESCRIBE or ASK")
     return checked
 
 

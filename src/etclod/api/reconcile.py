@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from etclod import i18n, recordtypes
 from etclod.i18n import N_
 from etclod.places import country_name, nuts_name
-from etclod.errors import BadCallbackError, BadTypeError, QueryError
+from etclod.errors import BatchTooLargeError, BadCallbackError, BadTypeError, QueryError
 from etclod.jsoninput import read_json
 from etclod.formats import parse_accept
 from etclod.reconcile import TYPES, Candidate, has_value, name_in
@@ -147,8 +147,7 @@ def _run(request: Request, query: Any, langs: list[str] | None = None) -> list[d
     properties = {}
     if not isinstance(query.get("properties") or [], list) or not isinstance(query.get("ids") or [], list) \
             or not all(isinstance(i, str) for i in query.get("ids") or []):
-        raise QueryError("properties and ids of a query are lists: [{\"pid\": ..., \"v\": ...}], [\"type/key\"]",
-                         code="bad_query")
+        raise QueryError("properties and ids of a query are lists: [{\"pid\": ..., \"v\": ...}], [\"type/key\"]")
     for prop in query.get("properties") or []:
         if isinstance(prop, dict):
             pid = prop.get("pid") or prop.get("id")
@@ -181,7 +180,7 @@ def _extend(request: Request, extend: Any) -> dict[str, Any]:
                          "[{\"id\": \"country\"}]")
     wanted = [p.get("id") for p in extend.get("properties") or [] if isinstance(p, dict)]
     if not all(isinstance(p, str) for p in wanted):
-        raise QueryError("each property to extend is named by a string id: {\"id\": \"country\"}", code="bad_query")
+        raise QueryError("each property to extend is named by a string id: {\"id\": \"country\"}")
     unknown = [p for p in wanted if p not in PROPERTIES]
     if unknown:
         raise QueryError(f"unknown properties {unknown}; available: {', '.join(PROPERTIES)}")
@@ -260,8 +259,7 @@ def _check_batch(request: Request, queries: Any) -> None:
     """A batch over ``reconcile_max_queries`` is refused, never cut short."""
     limit = request.app.state.settings.reconcile_max_queries
     if isinstance(queries, (dict, list)) and len(queries) > limit:
-        raise QueryError(f"the batch holds {len(queries)} queries; the limit is {limit} a batch: split it",
-                         code="batch_too_large", status=413)
+        raise BatchTooLargeError(f"the batch holds {len(queries)} queries; the limit is {limit} a batch: split it")
 
 
 def match_batch(request: Request, queries: Any, langs: list[str]) -> dict[str, Any]:
