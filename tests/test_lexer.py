@@ -203,3 +203,4 @@ def test_written_out_for_a_server_the_query_reads_the_same() -> None:
     assert "<http://e/a#>" in text and "<urn:v:rel>" in text and '"x\\ny"' in text
     assert text.count("\n") == query.count("\n") - 1  # the line break inside the long string is escaped
     assert [t.value for t in tokenize(text) if t.kind == "string"] == ["it's A", "x\ny"]
+    assert "COALESCE(1)" in CheckedQuery.read("SELECT (COALESCE(1) AS ?x) {}").for_server()  # not COALESCE (1)

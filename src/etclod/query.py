@@ -71,7 +71,7 @@ class CheckedQuery:
             previous_end = token.end
             if "\n" in gap:  # line numbers stay those of the query as written
                 out.append("\n" * gap.count("\n"))
-            elif out:
+            elif out and gap:  # tokens written together stay together (Oxigraph refuses COALESCE (1))
                 out.append(" ")
             if i in uses:
                 iri = mapping.get(uses[i], uses[i])
