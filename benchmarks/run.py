@@ -23,6 +23,12 @@
    (load, verify every graph's count, switch) against the raw pyoxigraph load; the research
    queries through etclod's `/sparql` on Virtuoso against the same on the embedded store, and
    straight to Virtuoso's own endpoint (the proxy's cost); descriptions per second likewise.
+8. with ``--store virtuoso --replicas 2``: two Virtuosos as one pool (``ETCLOD_STORE=a,b``)
+   against one of them alone, through the same single `etclod serve` (answer cache off):
+   descriptions and one-resource /sparql lookups per second at 16 and 64 connections, the
+   reads and CPU each Virtuoso took; then one server killed (SIGKILL) under 16 connections:
+   the time until the pool holds it out (every read on the other), the client requests that
+   failed meanwhile, and the slowest request across the kill.
 
 Everything runs on this machine over loopback; nothing else is contacted.
 """
@@ -39,8 +45,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import pyoxigraph as ox
@@ -186,6 +194,138 @@ def virtuoso_rows(work: Path, env: dict[str, str], release: Path, raw: float, ht
     return rows
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def store_metrics(client: httpx.Client) -> dict[tuple[str, str], float]:
+    """The pool's per-server figures from /metrics: (metric, server) -> value."""
+    found = {}
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith("etclod_store_") and 'server="' in line:
+            name = line.split("{", 1)[0]
+            server = line.split('server="', 1)[1].split('"', 1)[0]
+            found[(name, server)] = float(line.rsplit(" ", 1)[1])
+    return found
+
+
+async def failover(url: str, paths: list[str], concurrency: int, kill, deadline: float = 60):  # type: ignore[no-untyped-def]
+    """Requests at ``concurrency`` throughout; ``kill`` one server after 3 s. Returns the
+    requests that failed, the slowest request in flight at the kill, and when the last
+    request the killed server took part in ended (s after the kill)."""
+    failed, slowest, stop = 0, 0.0, False
+    killed_at: list[float] = []
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+        async def worker(i: int) -> None:
+            nonlocal failed, slowest
+            n = i
+            while not stop:
+                started = time.monotonic()
+                response = await client.get(paths[n % len(paths)], headers={"Accept": "text/turtle"})
+                if response.status_code != 200:
+                    failed += 1
+                if killed_at and started <= killed_at[0]:
+                    slowest = max(slowest, time.monotonic() - started)
+                n += concurrency
+
+        async def killer() -> None:
+            nonlocal stop
+            await asyncio.sleep(3)
+            killed_at.append(time.monotonic())
+            kill()
+            await asyncio.sleep(5)
+            stop = True
+
+        await asyncio.gather(killer(), *(worker(i) for i in range(concurrency)))
+    return failed, slowest
+
+
+def pool_rows(work: Path, env: dict[str, str], paths: list[str], replicas: int) -> list[tuple[str, str, str, str, str]]:
+    """Two (or more) Virtuosos as one pool against one of them alone: descriptions and a
+    lookup query per second at 16 and 64 connections through one `etclod serve`, the CPU each
+    Virtuoso spent, and the time from one server killed to every request on the others."""
+    script = ROOT / "scripts" / "virtuoso.sh"
+    servers = []
+    for n in range(replicas):
+        folder, http = work / f"pool-virtuoso-{n + 1}", free_port()
+        subprocess.run(["bash", str(script), "start", str(folder), str(free_port()), str(http)], check=True,
+                       capture_output=True, env={**os.environ, "VIRTUOSO_BUFFERS": "170000",
+                                                 "VIRTUOSO_MAX_SECONDS": "300"})
+        servers.append((folder, f"sparql+http://127.0.0.1:{http}/sparql", int((folder / "pid").read_text())))
+    etclod = [sys.executable, "-m", "etclod"]
+    base = {**env, "ETCLOD_STORE_USER": "dba", "ETCLOD_STORE_PASSWORD": "dba", "ETCLOD_CACHE_MB": "0",
+            "ETCLOD_STORE": ",".join(url for _, url, _ in servers)}
+    lookups = ["/sparql?" + urlencode({"query": f"SELECT ?p ?o WHERE {{ <{BASE}{path[1:]}> ?p ?o }}"})
+               for path in paths]
+    rows = []
+    try:
+        subprocess.run([*etclod, "push"], env=base, check=True, capture_output=True)
+        figures: dict[tuple[str, str, int], float] = {}
+        for label, store in (("one server", servers[0][1]), (f"pool of {replicas}", base["ETCLOD_STORE"])):
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            server = subprocess.Popen([*etclod, "serve", "--port", str(port)], env={**base, "ETCLOD_STORE": store},
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                wait_up(f"{url}/health", server)
+                cpu = [cpu_seconds(pid) for _, _, pid in servers]
+                for kind, targets, accept in (("descriptions", paths, "text/turtle"),
+                                              ("lookups", lookups, "text/csv")):
+                    for connections in (16, 64):
+                        figures[(label, kind, connections)] = asyncio.run(rate(url, targets, 10, connections, accept))
+                spent = [cpu_seconds(pid) - before for (_, _, pid), before in zip(servers, cpu)]
+                figures[(label, "cpu", 0)] = sum(spent)
+                if label != "one server":
+                    reads = store_metrics(httpx.Client(base_url=url, timeout=30))
+                    share = ", ".join(f"server {n + 1} {reads.get(('etclod_store_reads_total', str(n + 1)), 0):.0f} reads "
+                                      f"{spent[n]:.0f} s CPU" for n in range(replicas))
+                    rows.append((f"pool of {replicas}: reads and Virtuoso CPU per server", share,
+                                 "etclod serve CPU (all of it)", f"{cpu_seconds(server.pid):.0f} s", "2 cores shared by all"))
+            finally:
+                stop(server)
+        for kind in ("descriptions", "lookups"):
+            for connections in (16, 64):
+                one, pool = figures[("one server", kind, connections)], figures[(f"pool of {replicas}", kind, connections)]
+                rows.append((f"pool of {replicas}: {kind}, {connections} conn.", f"{pool:.0f}/s", "one server",
+                             f"{one:.0f}/s", f"{pool / one:.2f}x (ideal {replicas}x with cores to spare)"))
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        server = subprocess.Popen([*etclod, "serve", "--port", str(port)], env=base, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        try:
+            wait_up(f"{url}/health", server)
+            watcher = httpx.Client(base_url=url, timeout=30)
+            out_after: list[float] = []
+
+            def kill() -> None:
+                killed = time.monotonic()
+                os.kill(servers[0][2], signal.SIGKILL)
+
+                def watch() -> None:
+                    while time.monotonic() - killed < 30:
+                        if store_metrics(watcher).get(("etclod_store_up", "1")) == 0:
+                            out_after.append(time.monotonic() - killed)
+                            return
+                        time.sleep(0.01)
+
+                threading.Thread(target=watch, daemon=True).start()
+
+            failed, slowest = asyncio.run(failover(url, paths, 16, kill))
+            rows.append(("pool: server 1 killed -> out of the pool (all reads on the others)",
+                         f"{out_after[0] * 1000:.0f} ms" if out_after else "not seen in 30 s",
+                         "client requests failed meanwhile", str(failed),
+                         f"slowest request across the kill {slowest * 1000:.0f} ms"))
+        finally:
+            stop(server)
+    finally:
+        for folder, _, _ in servers:
+            subprocess.run(["bash", str(script), "stop", str(folder)], check=False, capture_output=True)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--projects", type=int, default=30_000)
@@ -197,6 +337,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="ETCLOD_QUERY_STORE of the server")
     parser.add_argument("--store", choices=("oxigraph", "virtuoso"), default="oxigraph",
                         help="virtuoso: also push the release to a local Virtuoso and measure it beside the embedded store")
+    parser.add_argument("--replicas", type=int, default=1,
+                        help="with --store virtuoso: also run that many Virtuosos as one pool (ETCLOD_STORE a,b)")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="etclod-bench-"))
     data, var = work / "data", work / "var"
@@ -307,6 +449,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.store == "virtuoso":
         rows += virtuoso_rows(work, env, release, raw, http_times, describe_rate, paths, build, repeated)
+        if args.replicas > 1:
+            rows += pool_rows(work, env, paths, args.replicas)
 
     if not args.skip_rdflib:
         port = free_port()

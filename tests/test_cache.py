@@ -7,14 +7,13 @@ import warnings
 import pytest
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
-from fastapi.testclient import TestClient  # noqa: E402
+from conftest import project
+from fastapi.testclient import TestClient
 
-from etclod.api.app import create_app  # noqa: E402
-from etclod.cache import AnswerCache, cache_key  # noqa: E402
-from etclod.formats import RDF_FORMATS, RESULT_FORMATS  # noqa: E402
-from etclod.release import build_release  # noqa: E402
-
-from conftest import project  # noqa: E402
+from etclod.api.app import create_app
+from etclod.cache import AnswerCache, cache_key
+from etclod.formats import RDF_FORMATS, RESULT_FORMATS
+from etclod.release import build_release
 
 SELECT = """PREFIX etc: <https://w3id.org/etclod/def#>
 SELECT ?p ?acronym WHERE { ?p a etc:Project ; etc:acronym ?acronym } ORDER BY ?acronym"""

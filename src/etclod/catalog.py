@@ -9,9 +9,10 @@ from typing import Any
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, OWL, RDF, RDFS, SKOS, XSD
 
+from etclod import namespaces
 from etclod.manifest import Manifest
 from etclod.formats import DUMP_FORMATS, Format, dump_name
-from etclod.namespaces import (ADMS, ADMS_LICENCE_TYPE, ETC_ONTOLOGY, EU_ACCESS_RIGHT, EU_AVAILABILITY,
+from etclod.namespaces import (ETC, catalog_iri, dataset_iri, service_iri, ADMS, ADMS_LICENCE_TYPE, ETC_ONTOLOGY, EU_ACCESS_RIGHT, EU_AVAILABILITY,
                                EU_COUNTRY, EU_FILE_TYPE, EU_LANGUAGE, EU_LICENCE, EU_THEME, GSP, IANA_MEDIA,
                                PREFIXES, SPDX, VCARD, VOID)
 from etclod.settings import Settings
@@ -31,20 +32,8 @@ RIGHTS = ("Open data: anyone may copy, adapt and redistribute it, also commercia
           "(CC BY 4.0); no personal data beyond public roles named in public sources.")
 
 
-def catalog_iri(base: str) -> URIRef:
-    return URIRef(f"{base}catalog")
-
-
-def dataset_iri(base: str) -> URIRef:
-    return URIRef(f"{base}dataset")
-
-
-def service_iri(base: str) -> URIRef:
-    return URIRef(f"{base}sparql#service")
-
-
 def distribution_iri(base: str, fmt: Format) -> URIRef:
-    return URIRef(f"{base}dataset#dump-{fmt.key}")
+    return namespaces.distribution_iri(base, fmt.key)
 
 
 def _typed(graph: Graph, node: URIRef, rdf_type: URIRef, **labels: Any) -> URIRef:
@@ -227,7 +216,7 @@ def _void(g: Graph, base: str, dataset: URIRef, manifest: Manifest,
                  (VOID.sparqlEndpoint, URIRef(f"{base}sparql")),
                  (VOID.uriSpace, Literal(f"{base}id/")),
                  (VOID.feature, URIRef("http://www.w3.org/ns/formats/N-Triples")),
-                 (VOID.vocabulary, URIRef("https://w3id.org/etclod/def#"))):
+                 (VOID.vocabulary, URIRef(str(ETC)))):
         g.add((dataset, p, o))
     for index, (cls, count) in enumerate(sorted(manifest["classes"].items()), start=1):
         part = URIRef(f"{base}dataset#class-{index}")

@@ -47,11 +47,11 @@ def new_graph() -> Graph:
 def describe_query(iri: str) -> str:
     """The SPARQL a reader can run to get what a page shows of a resource (without paging)."""
     r = _iri(iri)
-    return (f"CONSTRUCT {{ ?s ?p ?o . ?x ?in {r} . ?o <http://www.w3.org/2000/01/rdf-schema#label> ?label }}\n"
+    return (f"CONSTRUCT {{ ?s ?p ?o . ?x ?in {r} . ?o <{RDFS.label}> ?label }}\n"
             f"WHERE {{\n  {{ {r} ?p ?o . BIND({r} AS ?s) }}\n"
             f"  UNION {{ {r} ?link ?s . FILTER(STRSTARTS(STR(?s), CONCAT(STR({r}), \"#\"))) ?s ?p ?o }}\n"
             f"  UNION {{ ?x ?in {r} }}\n"
-            f"  OPTIONAL {{ ?o <http://www.w3.org/2000/01/rdf-schema#label> ?label }}\n}}")
+            f"  OPTIONAL {{ ?o <{RDFS.label}> ?label }}\n}}")
 
 
 def describe(store: GraphStore, iri: str, *, cursor: int = 0, page_size: int = 200) -> Description:
@@ -85,7 +85,7 @@ def describe(store: GraphStore, iri: str, *, cursor: int = 0, page_size: int = 2
     if incoming:
         values = " ".join(_iri(str(s)) for s in {s for s, _ in incoming})
         for row in store.select(f"""SELECT ?s ?label WHERE {{ VALUES ?s {{ {values} }}
-                                     ?s <http://www.w3.org/2000/01/rdf-schema#label> ?label }}"""):
+                                     ?s <{RDFS.label}> ?label }}"""):
             graph.add((row["s"], RDFS.label, row["label"]))
     next_cursor = str(cursor + page_size) if len(rows) > page_size else None
     return Description(node, graph, incoming, next_cursor, cursor)

@@ -12,8 +12,8 @@ from typing import Any, BinaryIO
 
 import pyoxigraph as ox
 
-from etclod.manifest import Changes
 from etclod.formats import DUMP_FORMATS, dump_name
+from etclod.manifest import Changes
 from etclod.namespaces import PREFIXES
 
 ALL_TRIPLES = "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }"

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 from etclod.i18n import N_
+from etclod.namespaces import PREFIXES as PREFIX_OF
 
-PREFIXES = """PREFIX etc: <https://w3id.org/etclod/def#>
-PREFIX org: <http://www.w3.org/ns/org#>
-PREFIX dct: <http://purl.org/dc/terms/>
-PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
-PREFIX schema: <https://schema.org/>
-"""
+PREFIXES = "".join(f"PREFIX {name}: <{PREFIX_OF[name]}>\n" for name in ("etc", "org", "dct", "rdfs", "schema"))
 
 EXAMPLES: list[tuple[str, str]] = [
     (N_("EU funding per programme, over the projects with figures"), """SELECT ?programme ?title (COUNT(?project) AS ?projects) (SUM(?eu) AS ?eu_funding) WHERE {

@@ -20,6 +20,10 @@ class Format:
     kind: str
     aliases: tuple[str, ...] = ()
     rdflib_name: str | None = None
+    name: str = ""
+    """What people call it (the catalogue page names a distribution's format so)."""
+    w3c: str = ""
+    """Its name in http://www.w3.org/ns/formats/ (the service description lists them)."""
 
     @property
     def oxigraph(self) -> ox.RdfFormat:
@@ -39,18 +43,38 @@ class Format:
 
 FORMATS: tuple[Format, ...] = (
     Format("html", "text/html", "html", "html", ("application/xhtml+xml",)),
-    Format("ttl", "text/turtle", "ttl", "rdf", ("application/x-turtle",), "turtle"),
-    Format("jsonld", "application/ld+json", "jsonld", "rdf", (), "json-ld"),
-    Format("nt", "application/n-triples", "nt", "rdf", ("text/plain",), "nt"),
-    Format("rdf", "application/rdf+xml", "rdf", "rdf", ("application/xml", "text/xml"), "xml"),
-    Format("nq", "application/n-quads", "nq", "dataset", (), "nquads"),
-    Format("trig", "application/trig", "trig", "dataset", (), "trig"),
-    Format("json", "application/sparql-results+json", "srj", "results", ("application/json",)),
-    Format("data", "application/json", "json", "data"),
-    Format("xml", "application/sparql-results+xml", "srx", "results", ()),
-    Format("csv", "text/csv", "csv", "results", ()),
-    Format("tsv", "text/tab-separated-values", "tsv", "results", ()),
+    Format("ttl", "text/turtle", "ttl", "rdf", ("application/x-turtle",), "turtle", "Turtle", "Turtle"),
+    Format("jsonld", "application/ld+json", "jsonld", "rdf", (), "json-ld", "JSON-LD", "JSON-LD"),
+    Format("nt", "application/n-triples", "nt", "rdf", ("text/plain",), "nt", "N-Triples", "N-Triples"),
+    Format("rdf", "application/rdf+xml", "rdf", "rdf", ("application/xml", "text/xml"), "xml", "RDF/XML", "RDF_XML"),
+    Format("nq", "application/n-quads", "nq", "dataset", (), "nquads", "N-Quads"),
+    Format("trig", "application/trig", "trig", "dataset", (), "trig", "TriG"),
+    Format("json", "application/sparql-results+json", "srj", "results", ("application/json",),
+           name="SPARQL results JSON", w3c="SPARQL_Results_JSON"),
+    Format("data", "application/json", "json", "data", name="JSON"),
+    Format("xml", "application/sparql-results+xml", "srx", "results", (), name="SPARQL results XML",
+           w3c="SPARQL_Results_XML"),
+    Format("csv", "text/csv", "csv", "results", (), name="CSV", w3c="SPARQL_Results_CSV"),
+    Format("tsv", "text/tab-separated-values", "tsv", "results", (), name="TSV", w3c="SPARQL_Results_TSV"),
 )
+
+# --- the other media types etclod reads or serves (not representations it negotiates)
+
+RDF_INPUT_FORMATS = tuple(f for f in FORMATS if f.kind in ("rdf", "dataset"))
+"""What ``POST /validate`` reads."""
+RECORD_FILE_SUFFIX = {"application/yaml": ".yaml", "application/x-yaml": ".yaml", "text/yaml": ".yaml",
+                      "text/x-yaml": ".yaml", "application/json": ".json", "text/csv": ".csv"}
+"""Record files uploaded to ``POST /admin/records``, by Content-Type: the suffix they are kept with."""
+RELEASE_FILE_MEDIA = {".gz": "application/gzip", ".ttl": "text/turtle; charset=utf-8", ".jsonl": "application/jsonl",
+                      ".json": "application/json"}
+"""A release's files as served, by suffix (anything else is application/octet-stream)."""
+FORMAT_PARAMS = {
+    "json": "json", "srj": "json", "application/sparql-results+json": "json",
+    "xml": "xml", "srx": "xml", "csv": "csv", "tsv": "tsv", "turtle": "ttl", "ttl": "ttl",
+    "n3": "ttl", "nt": "nt", "ntriples": "nt", "n-triples": "nt", "jsonld": "jsonld",
+    "json-ld": "jsonld", "rdf": "rdf", "rdfxml": "rdf", "rdf+xml": "rdf",
+}
+"""The values of the ``format``/``output``/``results`` parameters SPARQL clients send, as keys."""
 
 RDF_FORMATS = tuple(f for f in FORMATS if f.kind == "rdf")
 HTML = next(f for f in FORMATS if f.key == "html")

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from etclod.errors import EtclodError, UnsupportedMediaTypeError
+from etclod.formats import RECORD_FILE_SUFFIX
 from etclod.lastgood import RemovalsError
 from etclod.release import BuildResult, build_release, check_data, current_path, ensure_var, read_manifest
 from etclod.pool import push_if_remote
@@ -36,8 +37,7 @@ from etclod.settings import Settings
 
 log = logging.getLogger("etclod")
 FINAL = ("published", "rejected", "failed")
-SUFFIX_OF = {"application/yaml": ".yaml", "application/x-yaml": ".yaml", "text/yaml": ".yaml",
-             "text/x-yaml": ".yaml", "application/json": ".json", "text/csv": ".csv"}
+SUFFIX_OF = RECORD_FILE_SUFFIX
 
 
 class UploadRejectedError(EtclodError):

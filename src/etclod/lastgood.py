@@ -73,7 +73,7 @@ class Previous:
         """The release a record's published version comes from: this one, or the one it was
         already kept from."""
         for quad in self.store.quads_for_pattern(ox.NamedNode(self.iris[key]), ox.NamedNode(_MARKS[0]), None, None):
-            return str(quad.object.value)
+            return str(getattr(quad.object, "value", self.version))
         return self.version
 
 
@@ -92,14 +92,17 @@ def read_previous(release: Path | None, base: str) -> Previous | None:
     iris: dict[tuple[str, str], str] = {}
     graphs: dict[tuple[str, str], str] = {}
     for quad in store.quads_for_pattern(None, ox.NamedNode(str(ETC.record)), None, None):
+        subject = quad.subject
+        if not isinstance(quad.object, ox.Literal) or not isinstance(subject, ox.NamedNode):
+            continue
         match = _RECORD.match(quad.object.value)
-        parts = split_resource_iri(base, quad.subject.value) if isinstance(quad.subject, ox.NamedNode) else None
+        parts = split_resource_iri(base, subject.value)
         if match is None or parts is None:
             continue
         file, rtype, rid = match.groups()
         key = (rtype, rid)
         records[key] = rec.Published(file, parts)
-        iris[key] = quad.subject.value
+        iris[key] = subject.value
         graphs[key] = quad.graph_name.value if isinstance(quad.graph_name, ox.NamedNode) else ""
     return Previous(release.name, release, base, records, iris, graphs, store)
 
@@ -122,11 +125,11 @@ def held_mapped(previous: Previous, key: tuple[str, str], reason: str) -> Mapped
                 seen.add(o.value)
                 subjects.append(o)
     since = previous.since(key)
-    subject = URIRef(iri)
-    triples += [(subject, ETC.keptFromRelease, Literal(since)),
-                (subject, ETC.heldBackReason, Literal(reason, lang="en"))]
+    resource = URIRef(iri)
+    triples += [(resource, ETC.keptFromRelease, Literal(since)),
+                (resource, ETC.heldBackReason, Literal(reason, lang="en"))]
     file = previous.records[key].file
-    return Mapped(rec.Loaded(HeldRecord(*key), file, None, {}), subject, URIRef(previous.graphs[key]), triples)
+    return Mapped(rec.Loaded(HeldRecord(*key), file, None, {}), resource, URIRef(previous.graphs[key]), triples)
 
 
 def short_label(mapped: Mapped) -> str:

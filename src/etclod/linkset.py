@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
+from etclod.namespaces import linkset_graph
 from etclod import records as rec
 
 LINKS_DIR = "links"
@@ -50,10 +51,6 @@ def target_of(iri: str) -> str | None:
         if iri.startswith(prefixes):
             return key
     return None
-
-
-def linkset_graph(base: str, key: str) -> str:
-    return f"{base}graph/links/{key}"
 
 
 def load_links(data_dir: Path, base: str, published: set[str]) -> Linksets:

@@ -20,7 +20,7 @@ import pyoxigraph as ox
 
 from etclod import recordtypes
 from etclod.errors import BadCursorError, BadFacetError, NotFoundError
-from etclod.namespaces import class_iri, sparql_prefixes
+from etclod.namespaces import class_iri, RDFS, sparql_prefixes
 
 FACET_TARGET = {f.name: f.target for t in recordtypes.TYPES.values() for f in t.facets if f.target}
 """Facets whose values are our own resources (their labels come from the entity table)."""
@@ -44,7 +44,7 @@ def write_listing(connection: sqlite3.Connection, store: ox.Store, base: str) ->
     connection.execute("CREATE TABLE entity (id TEXT PRIMARY KEY, type TEXT, label_en TEXT, label_lv TEXT, label TEXT)")
     connection.execute("CREATE TABLE facet (id TEXT, type TEXT, name TEXT, value TEXT)")
     labels: dict[str, dict[str, str]] = {}
-    for row in store.query("SELECT ?e ?l WHERE { ?e <http://www.w3.org/2000/01/rdf-schema#label> ?l }",
+    for row in store.query(f"SELECT ?e ?l WHERE {{ ?e <{RDFS.label}> ?l }}",
                            use_default_graph_as_union=True):
         iri = row["e"].value
         if iri.startswith(prefix) and "#" not in iri:

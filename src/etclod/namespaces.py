@@ -88,6 +88,43 @@ def sparql_prefixes() -> str:
     return "".join(f"PREFIX {prefix}: <{ns}>\n" for prefix, ns in sorted(PREFIXES.items()))
 
 
+def catalog_iri(base: str) -> URIRef:
+    """The DCAT catalogue of a deployment.
+
+    >>> catalog_iri("http://localhost:8000/")
+    rdflib.term.URIRef('http://localhost:8000/catalog')
+    """
+    return URIRef(f"{base}catalog")
+
+
+def dataset_iri(base: str) -> URIRef:
+    return URIRef(f"{base}dataset")
+
+
+def service_iri(base: str) -> URIRef:
+    """The SPARQL service (its DCAT data service and its service description)."""
+    return URIRef(f"{base}sparql#service")
+
+
+def endpoint_iri(base: str) -> URIRef:
+    return URIRef(f"{base}sparql")
+
+
+def service_node(base: str, fragment: str) -> URIRef:
+    """A node of the service description: ``{base}sparql#{fragment}``."""
+    return URIRef(f"{base}sparql#{fragment}")
+
+
+def distribution_iri(base: str, key: str) -> URIRef:
+    """The DCAT distribution of the dump in the format of key ``key``."""
+    return URIRef(f"{base}dataset#dump-{key}")
+
+
+def linkset_graph(base: str, key: str) -> str:
+    """The named graph of the linkset ``key`` (owl:sameAs and the like to one other dataset)."""
+    return f"{base}graph/links/{key}"
+
+
 def mint(base: str, rtype: str, key: str) -> URIRef:
     """The IRI of a resource: ``{base}id/{type}/{key}``.
 

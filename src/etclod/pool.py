@@ -268,16 +268,30 @@ class StorePool:
 
     def run(self, version: str, read: Callable[[RemoteView], T]) -> T:
         """``read`` on one server's view of ``version``; once more on another server if the
-        first failed with nothing answered (:class:`RemoteUnavailableError`)."""
+        first failed with nothing answered (:class:`RemoteUnavailableError`) or does not hold
+        the release (``ReleaseError``, raised as is when no server does)."""
         order = self._order(version)
-        last: RemoteUnavailableError | None = None
+        last: EtclodError | None = None
         for attempt, member in enumerate(order[:2]):
             if attempt:
                 self.retries += 1
             with self._lock:
                 member.outstanding += 1
             try:
-                result = read(member.view(version))
+                view = member.view(version)
+            except ReleaseError as exc:  # it answers but does not hold this release: not a failure
+                with self._lock:
+                    member.outstanding -= 1
+                last = exc
+                continue
+            except RemoteUnavailableError as exc:
+                with self._lock:
+                    member.outstanding -= 1
+                self._failed(member, exc)
+                last = exc
+                continue
+            try:
+                result = read(view)
             except RemoteUnavailableError as exc:
                 self._failed(member, exc)
                 last = exc

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from etclod.errors import AmbiguousQueryError, ExtensionRefusedError, MissingQueryError, NotAcceptableError, QueryError, QueryTooLongError, ReadOnlyError, ServiceRefusedError, SyntaxQueryError
-from etclod.formats import RDF_FORMATS, RESULT_FORMATS, Format, by_key, negotiate
+from etclod.formats import FORMAT_PARAMS, RDF_FORMATS, RESULT_FORMATS, Format, by_key, negotiate
 from etclod.lexer import Token, tokenize
 
 UPDATE_WORDS = {"INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH"}
@@ -323,12 +323,6 @@ def check_query(query: str, max_length: int, service_allow: tuple[str, ...] = ()
     return checked
 
 
-FORMAT_PARAMS = {
-    "json": "json", "srj": "json", "application/sparql-results+json": "json",
-    "xml": "xml", "srx": "xml", "csv": "csv", "tsv": "tsv", "turtle": "ttl", "ttl": "ttl",
-    "n3": "ttl", "nt": "nt", "ntriples": "nt", "n-triples": "nt", "jsonld": "jsonld",
-    "json-ld": "jsonld", "rdf": "rdf", "rdfxml": "rdf", "rdf+xml": "rdf",
-}
 
 
 def pick_result_format(kind: str, accept: str | None, param: str | None) -> Format:

@@ -14,11 +14,10 @@ from typing import Any
 import pyoxigraph as ox
 
 from etclod.errors import InputError, UnsupportedMediaTypeError
+from etclod.formats import RDF_INPUT_FORMATS
 
 MAX_DEPTH = 64
-RDF_INPUT = {"text/turtle": ox.RdfFormat.TURTLE, "application/n-triples": ox.RdfFormat.N_TRIPLES,
-             "application/ld+json": ox.RdfFormat.JSON_LD, "application/rdf+xml": ox.RdfFormat.RDF_XML,
-             "application/n-quads": ox.RdfFormat.N_QUADS, "application/trig": ox.RdfFormat.TRIG}
+RDF_INPUT = {f.media_type: f.oxigraph for f in RDF_INPUT_FORMATS}
 _DECLARATION = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _TURTLE_OPEN = re.compile(r'"""|\'\'\'|["\'<#\[\]()]')
 _TURTLE_CLOSE = {'"""': re.compile(r'(?:[^"\\]|\\.|"(?!""))*"""', re.DOTALL),

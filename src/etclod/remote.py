@@ -28,7 +28,7 @@ from etclod.release import version_key
 from etclod.namespaces import ETC
 from etclod.settings import Settings
 from etclod.results import read_json_term
-from etclod.store import Dataset, Page, ResultFormat, Runner, from_ox
+from etclod.store import ALL_GRAPHS, FIRST_PAGE, Dataset, Page, ResultFormat, Runner, from_ox
 
 if TYPE_CHECKING:
     from etclod.describe import Description
@@ -125,7 +125,7 @@ class RemoteView:
         # GRAPH too reaches this release's graphs only
         return self.remote.raw_select(query, self.default_dataset(), named=self.named_dataset(query))
 
-    def answer(self, checked: CheckedQuery, format: ResultFormat, dataset: Dataset = Dataset()) -> Answer:
+    def answer(self, checked: CheckedQuery, format: ResultFormat, dataset: Dataset = ALL_GRAPHS) -> Answer:
         """GraphStore: the server answers, under the runner's limits (``proxy.answer``)."""
         from etclod.proxy import answer
 
@@ -141,7 +141,7 @@ class RemoteView:
         self.runner.run(SyntaxJob(text, checked.base_iri))
         return self.runner.run_here(answer, self, job, self.runner.timeout, checked.form, text)
 
-    def describe(self, iri: str, page: Page = Page()) -> Description:
+    def describe(self, iri: str, page: Page = FIRST_PAGE) -> Description:
         from etclod.describe import describe
 
         return describe(self, iri, cursor=page.cursor, page_size=page.size)
@@ -390,8 +390,8 @@ class RemoteStore:
         graph_list = ", ".join(f"<{versioned(version, g)}>" for g in sorted(lines))
         self.update(f"INSERT DATA {{ GRAPH <{CONTROL}> {{ <{node}> <{ETC}version> \"{version}\" ; "
                     f"<{ETC}checksum> \"{checksum}\" ; <{ETC}unionGraph> <{union}> ; <{ETC}graph> {graph_list} . }} }}")
-        for graph, triples in sorted(lines.items()):
-            target = versioned(version, graph)
+        for name, triples in sorted(lines.items()):
+            target = versioned(version, name)
             for start in range(0, len(triples), CHUNK):
                 chunk = triples[start:start + CHUNK]
                 self.upload(target, b"".join(chunk))
@@ -403,9 +403,9 @@ class RemoteStore:
             self.upload(union, b"".join(everything[start:start + CHUNK]))
         del everything
         found = self.counts(version)
-        for graph, triples in sorted(lines.items()):
-            if found.get(versioned(version, graph), 0) != len(triples):
-                raise RemoteStoreError(f"graph {graph} of release {version} holds {found.get(versioned(version, graph), 0)} "
+        for name, triples in sorted(lines.items()):
+            if found.get(versioned(version, name), 0) != len(triples):
+                raise RemoteStoreError(f"graph {name} of release {version} holds {found.get(versioned(version, name), 0)} "
                                        f"triples on the server, the release {len(triples)}: the push stops; the current "
                                        "release stays")
         total = sum(len(triples) for triples in lines.values())

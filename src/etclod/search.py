@@ -11,13 +11,13 @@ from typing import Any
 
 import pyoxigraph as ox
 
+from etclod.namespaces import sparql_prefixes
 from etclod.listing import write_listing
 from etclod.names import words
 
 SEARCH_FILE = "search.sqlite"
-DESCRIPTIONS = """SELECT ?e ?d WHERE { ?e <http://purl.org/dc/terms/description> ?d }"""
-CODES = """SELECT ?e ?c WHERE { VALUES ?p { <https://w3id.org/etclod/def#projectCode>
-    <https://w3id.org/etclod/def#acronym> <https://w3id.org/etclod/def#cci> <https://w3id.org/etclod/def#keepId> }
+DESCRIPTIONS = sparql_prefixes() + """SELECT ?e ?d WHERE { ?e dct:description ?d }"""
+CODES = sparql_prefixes() + """SELECT ?e ?c WHERE { VALUES ?p { etc:projectCode etc:acronym etc:cci etc:keepId }
     ?e ?p ?c }"""
 """Codes a person types to find a resource: project codes (``LLI-151``), acronyms, CCI codes,
 keep.eu ids."""

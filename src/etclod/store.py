@@ -100,6 +100,10 @@ class Page:
     size: int = 200
 
 
+ALL_GRAPHS = Dataset()
+FIRST_PAGE = Page()
+
+
 class Runner(Protocol):
     """Where a store's ``/sparql`` answers are worked out: ``executor.QueryPool``."""
 
@@ -125,9 +129,9 @@ class GraphStore(Protocol):
 
     def select(self, query: str) -> list[dict[str, Any]]: ...
 
-    def answer(self, checked: CheckedQuery, format: ResultFormat, dataset: Dataset = Dataset()) -> Answer: ...
+    def answer(self, checked: CheckedQuery, format: ResultFormat, dataset: Dataset = ALL_GRAPHS) -> Answer: ...
 
-    def describe(self, iri: str, page: Page = Page()) -> Description: ...
+    def describe(self, iri: str, page: Page = FIRST_PAGE) -> Description: ...
 
 
 MEMORY_BELOW = 300_000
@@ -168,7 +172,7 @@ class OxigraphStore:
         names = [v.value for v in solutions.variables]
         return [{n: from_ox(s[n]) for n in names if s[n] is not None} for s in solutions]
 
-    def answer(self, checked: CheckedQuery, format: ResultFormat, dataset: Dataset = Dataset()) -> Answer:
+    def answer(self, checked: CheckedQuery, format: ResultFormat, dataset: Dataset = ALL_GRAPHS) -> Answer:
         """Evaluate in a worker process (killed at the time limit; the answer refused past
         ``max_rows``)."""
         if self.runner is None:
@@ -177,7 +181,7 @@ class OxigraphStore:
                   dataset.default, dataset.named, checked.base_iri, self.in_memory)
         return self.runner.run(job)
 
-    def describe(self, iri: str, page: Page = Page()) -> Description:
+    def describe(self, iri: str, page: Page = FIRST_PAGE) -> Description:
         from etclod.describe import describe
 
         return describe(self, iri, cursor=page.cursor, page_size=page.size)

@@ -139,6 +139,7 @@ def bad_character(value: Any, where: str = "") -> str | None:
         if match:
             return f"{where or 'a value'} holds the character U+{ord(match.group()):04X} at position {match.start()}"
         return None
+    items: Any
     if isinstance(value, dict):
         items = value.items()
     elif isinstance(value, list):

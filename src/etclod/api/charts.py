@@ -9,20 +9,21 @@ from typing import Any
 from etclod import i18n
 from etclod.describe import pick_label
 from etclod.i18n import N_
+from etclod.namespaces import RDFS, sparql_prefixes
 from etclod.places import place_label
 
-QUERIES = {
+QUERIES = {name: sparql_prefixes() + query for name, query in {
     "programmes": """SELECT ?k (COUNT(DISTINCT ?p) AS ?n) (SUM(?eu) AS ?v) (COUNT(DISTINCT ?counted) AS ?c) WHERE {
-        ?p <https://w3id.org/etclod/def#programme> ?k
-        OPTIONAL { ?p <https://w3id.org/etclod/def#euFunding> ?eu BIND(?p AS ?counted) } }
+        ?p etc:programme ?k
+        OPTIONAL { ?p etc:euFunding ?eu BIND(?p AS ?counted) } }
         GROUP BY ?k ORDER BY DESC(?n) ?k LIMIT 12""",
-    "countries": """SELECT ?k (COUNT(?m) AS ?n) WHERE { ?m <http://www.w3.org/ns/org#member> ?o .
-        ?o <https://w3id.org/etclod/def#country> ?k } GROUP BY ?k ORDER BY DESC(?n) ?k LIMIT 12""",
-    "themes": """SELECT ?k (COUNT(DISTINCT ?p) AS ?n) WHERE { ?p a <https://w3id.org/etclod/def#Project> ;
-        <https://w3id.org/etclod/def#theme> ?k } GROUP BY ?k ORDER BY DESC(?n) ?k LIMIT 12""",
-    "regions": """SELECT ?k (COUNT(?m) AS ?n) WHERE { ?m <http://www.w3.org/ns/org#member> ?o .
-        ?o <https://w3id.org/etclod/def#nutsRegion> ?k } GROUP BY ?k ORDER BY DESC(?n) ?k LIMIT 12""",
-}
+    "countries": """SELECT ?k (COUNT(?m) AS ?n) WHERE { ?m org:member ?o .
+        ?o etc:country ?k } GROUP BY ?k ORDER BY DESC(?n) ?k LIMIT 12""",
+    "themes": """SELECT ?k (COUNT(DISTINCT ?p) AS ?n) WHERE { ?p a etc:Project ;
+        etc:theme ?k } GROUP BY ?k ORDER BY DESC(?n) ?k LIMIT 12""",
+    "regions": """SELECT ?k (COUNT(?m) AS ?n) WHERE { ?m org:member ?o .
+        ?o etc:nutsRegion ?k } GROUP BY ?k ORDER BY DESC(?n) ?k LIMIT 12""",
+}.items()}
 TITLES = {
     "programmes": N_("Projects per programme"),
     "countries": N_("Partnerships per country of the partner"),
@@ -45,7 +46,7 @@ def figures(store: Any) -> dict[str, list[dict[str, Any]]]:
         if keys and name in ("programmes", "themes"):
             values = " ".join(f"<{k}>" for k in sorted(keys))
             for row in store.select(f"SELECT ?k ?l WHERE {{ VALUES ?k {{ {values} }} "
-                                    f"?k <http://www.w3.org/2000/01/rdf-schema#label> ?l }}"):
+                                    f"?k <{RDFS.label}> ?l }}"):
                 labels.setdefault(str(row["k"]), []).append(row["l"])
         out[name] = [{"key": str(r["k"]), "count": int(r["n"]),
                       "value": str(r["v"]) if r.get("v") is not None and int(r.get("c") or 0) else None,

@@ -13,14 +13,13 @@ from fastapi.responses import (FileResponse, HTMLResponse, JSONResponse, Redirec
 
 from etclod.api.http import choose_language, etag_matches, fresh_for, get_and_head, wants_html
 from etclod.errors import NotFoundError
-from etclod.formats import DUMP_FORMATS, dump_name
+from etclod.formats import DUMP_FORMATS, RELEASE_FILE_MEDIA, dump_name
 from etclod.manifest import FileEntry, Manifest
 from etclod.release import list_releases, read_manifest
 
 router = APIRouter()
 IMMUTABLE = "public, max-age=31536000, immutable"
-MEDIA = {".gz": "application/gzip", ".ttl": "text/turtle; charset=utf-8", ".jsonl": "application/jsonl",
-         ".json": "application/json"}
+MEDIA = RELEASE_FILE_MEDIA
 
 
 class DumpResponse(FileResponse):

@@ -12,10 +12,10 @@ from rdflib.namespace import DCAT, DCTERMS, RDF
 from etclod import i18n
 from etclod.api.pages import Pages, local_href
 from etclod.describe import pick_label
+from etclod.formats import FORMATS
 from etclod.namespaces import SPDX, VOID
 
-MEDIA_NAMES = {"application/n-triples": "N-Triples", "text/turtle": "Turtle", "application/n-quads": "N-Quads",
-               "application/ld+json": "JSON-LD", "application/rdf+xml": "RDF/XML", "application/trig": "TriG"}
+MEDIA_NAMES = {f.media_type: f.name for f in FORMATS if f.kind in ("rdf", "dataset")}
 
 
 def _text(graph: Graph, subject: Any, predicate: Any, lang: str) -> str | None:

@@ -37,7 +37,7 @@ TERM_LABELS: dict[str, str] = {
     "http://purl.org/dc/terms/issued": N_("Published"), "http://purl.org/dc/terms/language": N_("Language"),
     "http://purl.org/dc/terms/publisher": N_("Publisher"), "http://purl.org/dc/terms/source": N_("Source"),
     "http://www.w3.org/1999/02/22-rdf-syntax-ns#type": N_("Type"),
-    "http://www.w3.org/2000/01/rdf-schema#label": N_("Name"), "http://www.w3.org/2000/01/rdf-schema#comment": N_("Note"),
+    str(RDFS.label): N_("Name"), str(RDFS.comment): N_("Note"),
     "http://www.w3.org/2004/02/skos/core#prefLabel": N_("Name"), "http://www.w3.org/2004/02/skos/core#altLabel": N_("Also known as"),
     "http://www.w3.org/2004/02/skos/core#closeMatch": N_("Close match"), "http://www.w3.org/2004/02/skos/core#exactMatch": N_("Same as"),
     "http://www.w3.org/2004/02/skos/core#hasTopConcept": N_("Top themes"), "http://www.w3.org/2004/02/skos/core#inScheme": N_("Theme list"),

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from etclod.namespaces import ETC
 from etclod import i18n, recordtypes
 from etclod.i18n import N_
 from etclod.places import country_name, nuts_name
@@ -57,7 +58,7 @@ def manifest(request: Request) -> dict[str, Any]:
         "versions": ["0.2"],  # the 1.0 draft has its own manifest, at /reconcile/v1
         "name": "etclod: European Territorial Cooperation organisations, projects and programmes",
         "identifierSpace": f"{base}id/",
-        "schemaSpace": "https://w3id.org/etclod/def#",
+        "schemaSpace": str(ETC),
         "defaultTypes": [{"id": key, "name": name} for key, name in TYPES.items()],
         "view": {"url": f"{base}id/{{{{id}}}}"},
         "preview": {"url": f"{service}/preview?id={{{{id}}}}", "width": 400, "height": 120},

@@ -53,7 +53,7 @@ def rows(release: Path, held_iris: dict[tuple[str, str], str], base: str) -> dic
         entry = {"record": f"{row['type']} '{row['id']}'" if row.get("id") else "", "file": row["file"],
                  "reasons": reasons, "kept_from": row.get("kept_from")}
         if row.get("kept_from"):
-            iri = held_iris.get((row.get("type"), row.get("id")))
+            iri = held_iris.get((row.get("type") or "", row.get("id") or ""))
             entry["href"] = "/" + iri[len(base):] if iri and iri.startswith(base) else iri
             held.append(entry)
         else:
@@ -79,7 +79,7 @@ def add_to_report(graph: Graph, release: Path, held_iris: dict[tuple[str, str], 
             graph.add((node, ETC.reason, Literal(f"{_where(row, reason)}{field}: {reason.get('message')}", lang="en")))
         if row.get("kept_from"):
             graph.add((node, ETC.keptFromRelease, Literal(row["kept_from"])))
-            iri = held_iris.get((row.get("type"), row.get("id")))
+            iri = held_iris.get((row.get("type") or "", row.get("id") or ""))
             if iri:
                 graph.add((node, RDFS.seeAlso, URIRef(iri)))
     return graph

@@ -19,33 +19,27 @@ from etclod.errors import BadEncodingError, MissingQueryError, MultipleQueriesEr
 from etclod.examples import examples
 from etclod.cache import cache_key
 from etclod.executor import QueryTimeoutError
-from etclod.formats import RDF_FORMATS, Format
-from etclod.namespaces import ETC, SD, VOID
+from etclod.formats import FORMATS, RDF_FORMATS, Format
+from etclod.namespaces import DCTERMS, endpoint_iri, ETC, ORG, SD, service_iri, service_node, VOID
 from etclod.query import CheckedQuery, check_query, dataset, keywords, pick_result_format
 from etclod.store import Dataset, ResultFormat
 
 router = APIRouter()
 FORMAT_PARAM_NAMES = ("format", "output", "results")
-EXAMPLE = """PREFIX etc: <https://w3id.org/etclod/def#>
-PREFIX dct: <http://purl.org/dc/terms/>
-PREFIX org: <http://www.w3.org/ns/org#>
-SELECT ?project ?acronym ?programme (COUNT(?membership) AS ?partners) WHERE {
+EXAMPLE = f"PREFIX etc: <{ETC}>\nPREFIX dct: <{DCTERMS}>\nPREFIX org: <{ORG}>\n" + """SELECT ?project ?acronym ?programme (COUNT(?membership) AS ?partners) WHERE {
   ?project a etc:Project ; etc:acronym ?acronym ; etc:programme ?p .
   ?p dct:title ?programme . FILTER(LANG(?programme) = "en")
   OPTIONAL { ?membership org:organization ?project }
 } GROUP BY ?project ?acronym ?programme ORDER BY ?acronym"""
-RESULT_FORMAT_IRIS = {
-    "json": "SPARQL_Results_JSON", "xml": "SPARQL_Results_XML", "csv": "SPARQL_Results_CSV",
-    "tsv": "SPARQL_Results_TSV", "ttl": "Turtle", "nt": "N-Triples", "jsonld": "JSON-LD", "rdf": "RDF_XML",
-}
+RESULT_FORMAT_IRIS = {f.key: f.w3c for f in FORMATS if f.w3c}
 
 
 def service_description(request: Request, protections: dict[str, str] | None = None) -> Graph:
     settings = request.app.state.settings
     release = request.app.state.holder.get()
     base = settings.base_uri
-    endpoint = URIRef(f"{base}sparql")
-    service, dataset = URIRef(f"{base}sparql#service"), URIRef(f"{base}sparql#dataset")
+    endpoint = endpoint_iri(base)
+    service, dataset = service_iri(base), service_node(base, "dataset")
     g = Graph()
     g.bind("sd", SD)
     g.bind("void", VOID)
@@ -65,13 +59,13 @@ def service_description(request: Request, protections: dict[str, str] | None = N
         g.add((service, ETC["worker" + name.capitalize()], Literal(held)))
     g.add((service, SD.defaultDataset, dataset))
     g.add((dataset, RDF.type, SD.Dataset))
-    default = URIRef(f"{base}sparql#default-graph")
+    default = service_node(base, "default-graph")
     g.add((dataset, SD.defaultGraph, default))
     g.add((default, RDF.type, SD.Graph))
     g.add((default, VOID.triples, Literal(release.manifest["triples"], datatype=XSD.integer)))
     for index, (name, count) in enumerate(sorted(release.manifest["graphs"].items()), start=1):
-        named = URIRef(f"{base}sparql#named-graph-{index}")
-        graph_node = URIRef(f"{base}sparql#graph-{index}")
+        named = service_node(base, f"named-graph-{index}")
+        graph_node = service_node(base, f"graph-{index}")
         g.add((dataset, SD.namedGraph, named))
         g.add((named, RDF.type, SD.NamedGraph))
         g.add((named, SD.name, URIRef(name)))
@@ -198,9 +192,9 @@ async def sparql(
     if select_fmt is None and graph_fmt is None:
         raise select_error if checked.form in ("select", "ask") else graph_error  # type: ignore[misc]
     default, named = dataset(checked, params)
-    fmt = ResultFormat(select_fmt.key if select_fmt else None, graph_fmt.media_type if graph_fmt else None)
+    wanted = ResultFormat(select_fmt.key if select_fmt else None, graph_fmt.media_type if graph_fmt else None)
     data = Dataset(default, named)
-    parts = (checked.text, repr(data.default), repr(data.named), repr(fmt.select), repr(fmt.graph))
+    parts = (checked.text, repr(data.default), repr(data.named), repr(wanted.select), repr(wanted.graph))
     etag = etag_for(release, "sparql", *parts, "html" if browser else "")
     headers = {"Vary": "Accept", "X-Etclod-Release": release.version, "ETag": etag,
                "Cache-Control": fresh_for(settings.cache_seconds)}
@@ -217,7 +211,7 @@ async def sparql(
         metrics = request.app.state.metrics
         started = time.perf_counter()
         try:
-            answer = await run_in_threadpool(release.store.answer, checked, fmt, data)
+            answer = await run_in_threadpool(release.store.answer, checked, wanted, data)
         except QueryTimeoutError:
             metrics.timeouts += 1
             raise
@@ -228,6 +222,7 @@ async def sparql(
         else:
             del headers["ETag"]
             headers["Cache-Control"] = "no-store"
+    assert answer is not None
     answer_fmt = graph_fmt if answer.kind == "graph" else select_fmt
     assert answer_fmt is not None
     if browser and answer.kind == "select":

@@ -17,6 +17,35 @@
       return out;
     };
   }
+  // the results table's own words in the page's language (DataTables' language options; the
+  // few labels YASGUI writes itself are replaced as they appear)
+  var words = {};
+  try { words = JSON.parse(element.getAttribute("data-words") || "{}"); } catch (e) { words = {}; }
+  if (Table && Table.defaults && Table.defaults.tableConfig) {
+    var language = Table.defaults.tableConfig.language || {};
+    ["info", "infoEmpty", "emptyTable", "zeroRecords", "lengthMenu"].forEach(function (key) {
+      if (words[key]) { language[key] = words[key]; }
+    });
+    language.infoFiltered = "";
+    Table.defaults.tableConfig.language = language;
+    Table.defaults.openIriInNewWindow = false;
+  }
+  function translate() {
+    element.querySelectorAll(".yasr .label, .yasr .yasr_btn span, .yasr .pageSizerLabel, .yasr option, .yasr [title], .yasr [aria-label]").forEach(function (node) {
+      var text = node.textContent.trim();
+      if (node.children.length === 0 && words[text] && node.textContent !== words[text]) { node.textContent = words[text]; }
+      if (node.title && words[node.title]) { node.title = words[node.title]; }
+      var aria = node.getAttribute("aria-label");
+      if (aria && words[aria]) { node.setAttribute("aria-label", words[aria]); }
+    });
+    element.querySelectorAll(".yasr .yasr_response_chip").forEach(function (node) {
+      var match = /^(\d+) results? in ([\d.]+) seconds$/.exec(node.textContent.trim());
+      if (match && words.chip) { node.textContent = words.chip.replace("_N_", match[1]).replace("_S_", match[2]); }
+    });
+    element.querySelectorAll(".yasr input[placeholder]").forEach(function (node) {
+      if (words[node.placeholder]) { node.placeholder = words[node.placeholder]; }
+    });
+  }
   document.getElementById("plain-form").style.display = "none";
   var yasgui = new Yasgui(element, {
     requestConfig: { endpoint: new URL("/sparql", window.location.href).href, method: "POST" },
@@ -34,7 +63,8 @@
     });
   }
   label();
-  new MutationObserver(label).observe(element, { childList: true, subtree: true });
+  translate();
+  new MutationObserver(function () { label(); translate(); }).observe(element, { childList: true, subtree: true });
   document.querySelectorAll("a.example").forEach(function (link) {
     link.addEventListener("click", function (event) {
       event.preventDefault();
