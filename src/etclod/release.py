@@ -152,7 +152,7 @@ def check_data(settings: Settings, reporter: Reporter | None = None, previous: P
         reporter.advance()
     conflicts = resolve(mapped, settings.base_uri)
     store = ox.Store()
-    store.bulk_extend(to_quads(graph_iri(settings.base_uri, THEMES_GRAPH_KEY), themes))
+    store.bulk_extend(to_quads(graph_iri(settings.base_uri, THEMES_GRAPH_KEY), sorted(themes)))
     store.bulk_extend(q for m in mapped for q in to_quads(m.graph, m.triples))
     reporter.done("map", time.perf_counter() - t0, f"{len(mapped)} records mapped, {len(store)} quads")
     t0 = time.perf_counter()

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 CONTROL = "urn:etclod:control"
 SERVICE = "urn:etclod:service"
 CHUNK = 20_000
+BATCH = 2_000
+"""Graphs smaller than this many triples are loaded this many triples to a SPARQL Update."""
 
 
 class RemoteStoreError(EtclodError):
@@ -296,6 +298,13 @@ class RemoteStore:
         if response.status_code >= 400:
             raise RemoteStoreError(f"uploading to {graph} failed: {response.status_code} {response.text[:300]}")
 
+    def insert(self, graphs: list[tuple[str, list[bytes]]], progress: Callable[[int], None] | None = None) -> None:
+        """Several small graphs in one SPARQL Update (N-Triples lines are valid triples there)."""
+        body = " ".join(f"GRAPH <{graph}> {{ {b''.join(triples).decode('utf-8')} }}" for graph, triples in graphs)
+        self.update(f"INSERT DATA {{ {body} }}")
+        if progress is not None:
+            progress(sum(len(triples) for _, triples in graphs))
+
     def count(self, graph: str) -> int:
         rows = self.raw_select(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}")
         return int(rows[0]["n"]) if rows else 0
@@ -390,13 +399,22 @@ class RemoteStore:
         graph_list = ", ".join(f"<{versioned(version, g)}>" for g in sorted(lines))
         self.update(f"INSERT DATA {{ GRAPH <{CONTROL}> {{ <{node}> <{ETC}version> \"{version}\" ; "
                     f"<{ETC}checksum> \"{checksum}\" ; <{ETC}unionGraph> <{union}> ; <{ETC}graph> {graph_list} . }} }}")
+        batch: list[tuple[str, list[bytes]]] = []  # small graphs (one per keep.eu project) go many to a request
         for name, triples in sorted(lines.items()):
             target = versioned(version, name)
+            if len(triples) < BATCH:
+                batch.append((target, triples))
+                if sum(len(t) for _, t in batch) >= BATCH:
+                    self.insert(batch, progress)
+                    batch = []
+                continue
             for start in range(0, len(triples), CHUNK):
                 chunk = triples[start:start + CHUNK]
                 self.upload(target, b"".join(chunk))
                 if progress is not None:
                     progress(len(chunk))
+        if batch:
+            self.insert(batch, progress)
         # every triple once more in the union graph: what queries name as their default graph
         everything = [t for _, triples in sorted(lines.items()) for t in triples]
         for start in range(0, len(everything), CHUNK):
