@@ -7,6 +7,7 @@ import fcntl
 import hashlib
 import json
 import os
+import threading
 import shutil
 import time
 from collections.abc import Iterator
@@ -205,7 +206,7 @@ def ensure_var(settings: Settings) -> None:
     """Create ``var/releases`` and prove we can write there, or say clearly why not."""
     try:
         settings.releases_dir.mkdir(parents=True, exist_ok=True)
-        probe = settings.releases_dir / f"{TMP_PREFIX}probe-{os.getpid()}"
+        probe = settings.releases_dir / f"{TMP_PREFIX}probe-{os.getpid()}-{threading.get_ident()}"
         probe.mkdir(exist_ok=True)
         probe.rmdir()
     except OSError as exc:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from etclod.errors import EtclodError, ReleaseError
-from etclod.executor import Answer, Job
+from etclod.executor import Answer, Job, SyntaxJob
 from etclod.query import CheckedQuery, keywords
 from etclod.manifest import read_manifest
 from etclod.release import version_key
@@ -135,7 +135,13 @@ class RemoteView:
             raise ReleaseError("this release's view was opened without a query runner")
         job = Job("", checked.text, format.select, format.graph, self.max_rows, dataset.default, dataset.named,
                   checked.base_iri)
-        return self.runner.run_here(answer, self, job, self.runner.timeout)
+        if not checked.tokens:
+            checked = CheckedQuery.read(checked.text, checked.base_iri)
+        # the server reads the very tokens the checks read; pyoxigraph's parser recurses, so the
+        # strict syntax check runs in a worker, never in this process
+        text = checked.for_server(dict(self.graphs), without_dataset=True)
+        self.runner.run(SyntaxJob(text, checked.base_iri))
+        return self.runner.run_here(answer, self, job, self.runner.timeout, checked.form, text)
 
     def describe(self, iri: str, page: Page = FIRST_PAGE) -> Description:
         from etclod.describe import describe
