@@ -378,3 +378,51 @@ def from_json(value: dict):
     from etclod.store import from_ox
 
     return from_ox(read_json_term(value))
+
+
+class LoopbackListener:
+    """A loopback port that counts every connection made to it and closes each at once (so a
+    client waiting for an answer fails fast). ``connections()`` is exact without sleeping: it
+    connects itself and counts what was accepted before its own connection (the kernel hands
+    connections over in order)."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/sparql"
+        self._seen: list[int] = []
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                conn, peer = self.sock.accept()
+            except OSError:
+                return
+            conn.close()
+            with self._cond:
+                self._seen.append(peer[1])
+                self._cond.notify_all()
+
+    def connections(self) -> int:
+        """Connections made so far by anyone else."""
+        import socket
+
+        probe = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        port = probe.getsockname()[1]
+        with self._cond:
+            assert self._cond.wait_for(lambda: port in self._seen, timeout=30), "the listener stopped"
+            self._seen.remove(port)  # the probes are not counted: every other entry is
+            count = len(self._seen)
+        probe.close()
+        return count
+
+    def close(self) -> None:
+        self.sock.close()

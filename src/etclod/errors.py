@@ -32,6 +32,12 @@ CODES: dict[str, tuple[int, str]] = {
     "extension_refused": (400, "a non-standard extension function of the engine"),
     "result_too_large": (400, "the answer has more rows or triples than ETCLOD_MAX_ROWS; never truncated"),
     "query_failed": (400, "the engine or the SPARQL server could not run the query (503: a worker failed)"),
+    "query_too_deep": (400, "the query nests brackets deeper than the tokenizer allows (200)"),
+    "ambiguous_query": (400, "a query that would read differently once re-written for the SPARQL server"),
+    "query_memory": (503, "the query needed more memory than ETCLOD_WORKER_MAX_MEMORY_MB; the worker is replaced"),
+    "bad_json": (400, "JSON that cannot be read safely: syntax, nesting, lone surrogates"),
+    "batch_too_large": (413, "a reconciliation batch with more queries than allowed; never cut short"),
+    "upload_failed": (422, "an upload that could not be judged; it is marked failed with the reason"),
     "query_timeout": (503, "the query ran past ETCLOD_QUERY_TIMEOUT and was stopped"),
     "too_many_queries": (503, "too many queries running or waiting; try again (Retry-After)"),
     "bad_cursor": (400, "a page cursor that is not one this list gave"),
@@ -218,3 +224,21 @@ class BadTypeError(QueryError):
 
 class BadCallbackError(QueryError):
     code = "bad_callback"
+
+
+class QueryTooDeepError(QueryError):
+    code = "query_too_deep"
+
+
+class AmbiguousQueryError(QueryError):
+    code = "ambiguous_query"
+
+
+class QueryMemoryError(QueryError):
+    code = "query_memory"
+    status = 503
+
+
+class BatchTooLargeError(QueryError):
+    code = "batch_too_large"
+    status = 413

@@ -8,8 +8,11 @@ This module imports nothing heavy: spawned workers import it.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing as mp
+import os
 import queue
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,8 +20,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from etclod.errors import error_class, EtclodError, NotAcceptableError, QueryError, QueryFailedError, ResultTooLargeError
+from etclod.errors import QueryMemoryError, error_class, EtclodError, NotAcceptableError, QueryError, QueryFailedError, ResultTooLargeError
 from etclod.query import syntax_message
+from etclod.sandbox import NOT_AVAILABLE, Policy
+
+log = logging.getLogger("etclod")
 
 class QueryTimeoutError(EtclodError):
     code = "query_timeout"
@@ -58,6 +64,15 @@ class ValidateJob:
     media_type: str
     shapes_path: str
     max_triples: int
+
+
+@dataclass(frozen=True)
+class SyntaxJob:
+    """Parse a query strictly (``query.check_syntax``) without evaluating it: pyoxigraph's
+    parser recurses and can crash on hostile nesting, so it never runs in the server process."""
+
+    query: str
+    base_iri: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,12 +127,13 @@ def evaluate(store: Any, job: Job) -> Answer:
 
 def validate_rdf(job: ValidateJob) -> Answer:
     """Parse untrusted RDF safely and validate it; the answer is the SHACL report in Turtle."""
+    from pathlib import Path
+
     from rdflib import Graph
 
     from etclod.rdfinput import parse_untrusted
     from etclod.store import from_ox
     from etclod.validation import load_shapes, validate_graph
-    from pathlib import Path
 
     quads = parse_untrusted(job.data, job.media_type)
     if len(quads) > job.max_triples:
@@ -141,13 +157,18 @@ def too_many(limit: int, what: str) -> QueryError:
                       "dumps at /dumps/")
 
 
+WORKER_START_SECONDS = 60.0
+"""How long a new worker may take to start (import, give up its rights) before it counts as failed."""
+_STATM: list[int] = []
+"""A descriptor of /proc/self/statm, opened before the worker gives up reading /proc."""
+
+
 def resident_bytes() -> int:
     """This process's resident memory (Linux ``/proc``; 0 where that cannot be read)."""
-    import os
-
     try:
-        with open("/proc/self/statm", "rb") as handle:
-            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        if not _STATM:
+            _STATM.append(os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC))
+        return int(os.pread(_STATM[0], 200, 0).split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return 0
 
@@ -169,11 +190,31 @@ def open_store(path: str, in_memory: bool = False) -> Any:
     return store
 
 
-def _worker_main(conn: Any, max_growth: int = 0) -> None:
-    """A worker process: answer jobs until the pipe closes. With ``max_growth`` (bytes), a
-    worker that has grown past it since it opened its first store says so with its answer
-    and ends: memory a big query made the allocator keep is given back by a fresh worker."""
+def memory_exceeded(limit_mb: int) -> QueryMemoryError:
+    return QueryMemoryError(f"the query needed more memory than a query worker may use ({limit_mb} MB, "
+                      "ETCLOD_WORKER_MAX_MEMORY_MB) and was stopped; narrow it or add a LIMIT")
 
+
+def _worker_main(conn: Any, max_growth: int = 0, policy: Policy | None = None) -> None:
+    """A worker process: give up the network, memory past the limit and reading outside the
+    releases (``sandbox.protect``), say which of these hold, then answer jobs until the pipe
+    closes. With ``max_growth`` (bytes), a worker that has grown past it since it opened its
+    first store says so with its answer and ends: memory a big query made the allocator keep
+    is given back by a fresh worker."""
+    from etclod.sandbox import protect
+
+    policy = policy or Policy()
+    os.environ["RUST_BACKTRACE"] = "0"  # a failed allocation aborts with one line, not a backtrace
+    resident_bytes()  # opens /proc/self/statm while it may
+    import pyoxigraph as ox  # noqa: F401  (loaded before the sandbox closes the file system)
+
+    from etclod import rdfinput, results, validation  # noqa: F401  (loaded once, before the first job's clock)
+    from etclod.query import check_syntax
+
+    # rdflib logs a traceback for every literal it cannot read ("x"^^xsd:decimal): the
+    # report names the value, the log needs none of it
+    logging.getLogger("rdflib.term").setLevel(logging.ERROR)
+    conn.send(("hello", protect(policy), False))
     stores: dict[str, Any] = {}
     baseline = 0
     while True:
@@ -181,9 +222,13 @@ def _worker_main(conn: Any, max_growth: int = 0) -> None:
             job = conn.recv()
         except (EOFError, OSError):
             return
+        retire = False
         try:
             if isinstance(job, ValidateJob):
                 message: tuple[str, Any] = ("ok", validate_rdf(job))
+            elif isinstance(job, SyntaxJob):
+                check_syntax(job.query, job.base_iri)
+                message = ("ok", Answer("syntax", b"", 0))
             else:
                 key = f"{job.store_path}\x00{job.in_memory}"
                 store = stores.get(key)
@@ -197,21 +242,46 @@ def _worker_main(conn: Any, max_growth: int = 0) -> None:
             message = ("error", ("syntax_error", syntax_message(str(exc)), 400))
         except EtclodError as exc:
             message = ("error", (exc.code, exc.message, exc.status))
+        except MemoryError:
+            error = memory_exceeded(policy.max_memory_mb)
+            message, retire = ("error", (error.code, error.message, error.status)), True
         except (OSError, ValueError, RuntimeError, TypeError) as exc:
             message = ("error", ("query_failed", f"the query could not be evaluated: {exc}", 400))
-        retire = bool(max_growth and baseline and resident_bytes() - baseline > max_growth)
+        retire = retire or bool(max_growth and baseline and resident_bytes() - baseline > max_growth)
         conn.send((*message, retire))
         if retire:
             return
 
 
 class _Worker:
-    def __init__(self, ctx: Any, max_growth: int = 0) -> None:
+    def __init__(self, ctx: Any, max_growth: int = 0, policy: Policy | None = None) -> None:
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_worker_main, args=(child, max_growth), daemon=True,
+        self.process = ctx.Process(target=_worker_main, args=(child, max_growth, policy), daemon=True,
                                    name="etclod-query")
         self.process.start()
         child.close()
+        self.protections: dict[str, str] | None = None
+
+    def greet(self, timeout: float) -> dict[str, str]:
+        """The worker's first message: which protections hold in it."""
+        if self.protections is None:
+            if not self.conn.poll(timeout):
+                raise EOFError("the query worker did not start")
+            kind, report, _ = self.conn.recv()
+            if kind != "hello":
+                raise EOFError(f"the query worker said {kind!r} first")
+            self.protections = report
+        return self.protections
+
+    def death(self, memory_mb: int) -> QueryError:
+        """Why the worker ended, as the client is told (and logged in one line)."""
+        self.process.join(timeout=5)
+        code = self.process.exitcode
+        log.warning("query worker %s ended with exit code %s", self.process.pid, code)
+        if code == -signal.SIGABRT and memory_mb:  # Rust aborts when an allocation fails
+            return memory_exceeded(memory_mb)
+        what = f"was killed by signal {-code}" if code is not None and code < 0 else f"ended (exit code {code})"
+        return QueryFailedError(f"the query worker {what}; the query was not answered", status=503)
 
     def kill(self) -> None:
         self.process.kill()
@@ -222,8 +292,11 @@ class _Worker:
 class QueryPool:
     """A fixed number of worker processes; at most ``max_concurrent`` queries running or waiting."""
 
-    def __init__(self, size: int, timeout: float, max_concurrent: int, max_growth_mb: int = 0) -> None:
+    def __init__(self, size: int, timeout: float, max_concurrent: int, max_growth_mb: int = 0,
+                 policy: Policy | None = None) -> None:
         self.size, self.timeout = size, timeout
+        self.policy = policy or Policy()
+        self._protections: dict[str, str] | None = None
         self.max_growth = max_growth_mb * 1024 * 1024
         self.retired = 0
         """Workers replaced because they had grown past ``max_growth_mb``."""
@@ -247,7 +320,7 @@ class QueryPool:
             if self._started:
                 return
             for _ in range(self.size):
-                self._idle.put(_Worker(self._ctx, self.max_growth))
+                self._idle.put(_Worker(self._ctx, self.max_growth, self.policy))
             self._started = True
 
     def close(self) -> None:
@@ -266,7 +339,23 @@ class QueryPool:
 
     def _replace(self) -> None:
         if not self._closed:
-            self._idle.put(_Worker(self._ctx, self.max_growth))
+            self._idle.put(_Worker(self._ctx, self.max_growth, self.policy))
+
+    def protections(self) -> dict[str, str]:
+        """Which protections hold in the workers on this host (asked of a worker once)."""
+        if self._protections is None:
+            self.start()
+            try:
+                worker = self._idle.get(timeout=self.timeout)
+            except queue.Empty:
+                return {k: "unknown: every worker is busy" for k in ("network", "memory", "filesystem")}
+            try:
+                self._protections = worker.greet(WORKER_START_SECONDS)
+            except (EOFError, OSError):
+                return {k: NOT_AVAILABLE + ": the worker did not start" for k in ("network", "memory", "filesystem")}
+            finally:
+                self._idle.put(worker)
+        return self._protections
 
     @contextmanager
     def slot(self) -> Iterator[None]:
@@ -295,7 +384,7 @@ class QueryPool:
             finally:
                 self._running.release()
 
-    def run(self, job: Job | ValidateJob) -> Answer:
+    def run(self, job: Job | ValidateJob | SyntaxJob) -> Answer:
         """Evaluate ``job`` in a worker; raise QueryTimeoutError past the limit (the worker is
         killed and replaced) and BusyError when too many queries are already in hand."""
         self.start()
@@ -307,6 +396,8 @@ class QueryPool:
                 raise BusyError(f"no query worker came free within {self.timeout:g} s; try again "
                                 "in a moment") from None
             try:
+                self._protections = worker.greet(WORKER_START_SECONDS)  # its start is not the query's time
+                deadline = max(deadline, time.monotonic() + min(self.timeout, 1.0))
                 worker.conn.send(job)
                 remaining = max(0.0, deadline - time.monotonic())
                 if not worker.conn.poll(remaining):
@@ -319,15 +410,17 @@ class QueryPool:
                     threading.Thread(target=self._retire, args=(worker,), daemon=True).start()
                     worker = None
             except (EOFError, OSError, BrokenPipeError) as exc:
+                error = QueryFailedError("the query worker failed; the query was not answered", status=503)
                 if worker is not None:
+                    error = worker.death(self.policy.max_memory_mb)
                     worker.kill()
                     worker = None
                     threading.Thread(target=self._replace, daemon=True).start()
-                raise QueryFailedError("the query worker failed; the query was not answered", status=503) from exc
+                raise error from exc
             finally:
                 if worker is not None:
                     self._idle.put(worker)
             if status == "error":
                 code, message, http_status = payload
-                raise error_class(code)(message, status=http_status)
+                raise error_class(code)(message, code=code, status=http_status)
             return payload

@@ -4,15 +4,26 @@ Every upload is written to ``var/inbox/<id>/`` before anything else happens, so 
 uploaded is lost. An upload whose records all pass is copied to ``var/inbox/accepted/`` (which
 every build reads besides the data folder) and a release is built; one with any rejected
 record is kept, marked rejected with every reason, and publishes nothing.
+
+Every upload ends ``published``, ``rejected`` (with reasons) or ``failed`` (with the reason):
+uploads are judged one after another under one lock (so two that clash are not both let in,
+and the same upload sent twice at once gets one answer), a file enters ``accepted/`` by an
+atomic rename, and :func:`recover` (run when the server starts) finishes what a kill left:
+an upload in ``accepted/`` that the current release holds is marked published, one it does
+not hold is built (once), any other is judged again; leftover trial folders are removed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
+import logging
 import json
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,10 +31,12 @@ from typing import Any
 from etclod.errors import EtclodError, UnsupportedMediaTypeError
 from etclod.formats import RECORD_FILE_SUFFIX
 from etclod.lastgood import RemovalsError
-from etclod.release import BuildResult, build_release, check_data, current_path, ensure_var
+from etclod.release import BuildResult, build_release, check_data, current_path, ensure_var, read_manifest
 from etclod.pool import push_if_remote
 from etclod.settings import Settings
 
+log = logging.getLogger("etclod")
+FINAL = ("published", "rejected", "failed")
 SUFFIX_OF = RECORD_FILE_SUFFIX
 
 
@@ -44,9 +57,41 @@ class Upload:
 
 
 def _write_status(folder: Path, status: dict[str, Any]) -> None:
-    tmp = folder / "status.json.tmp"
-    tmp.write_text(json.dumps(status, indent=2, ensure_ascii=False, sort_keys=True) + "\n", "utf-8")
+    """Atomically, and in ASCII: any text survives (a lone surrogate is written \\ud800)."""
+    tmp = folder / f"status.json.{os.getpid()}.tmp"
+    with tmp.open("w", encoding="ascii") as handle:
+        handle.write(json.dumps(status, indent=2, ensure_ascii=True, sort_keys=True) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
     os.replace(tmp, folder / "status.json")
+
+
+@contextmanager
+def inbox_lock(settings: Settings) -> Iterator[None]:
+    """Uploads are judged one at a time (across processes too): the second of two that clash
+    is judged with the first already in ``accepted/``."""
+    settings.inbox_dir.mkdir(parents=True, exist_ok=True)
+    with open(settings.inbox_dir / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def submit(settings: Settings, body: bytes, content_type: str) -> tuple[Upload, bool]:
+    """Keep an upload and judge it, under the inbox lock; ``True`` with an upload judged before
+    (the same bytes sent again, or at the same time: both get its one verdict)."""
+    with inbox_lock(settings):
+        upload = receive(settings, body, content_type)
+        if upload.status["status"] in FINAL:
+            return upload, True
+        return process(settings, upload)[0], False
+
+
+def _fail(upload: Upload, reason: str) -> None:
+    upload.status.update(status="failed", reason=reason)
+    _write_status(upload.folder, upload.status)
 
 
 def receive(settings: Settings, body: bytes, content_type: str) -> Upload:
@@ -76,9 +121,41 @@ def receive(settings: Settings, body: bytes, content_type: str) -> Upload:
 
 
 def process(settings: Settings, upload: Upload) -> tuple[Upload, BuildResult | None]:
-    """Validate an upload with everything already published; release it if every record passes."""
-    if upload.status["status"] in ("published", "rejected"):
+    """Validate an upload with everything already published; release it if every record
+    passes. It always ends published, rejected or failed (the reason kept in its status)."""
+    if upload.status["status"] in FINAL:
         return upload, None
+    try:
+        return _process(settings, upload)
+    except (UploadRejectedError, RemovalsError) as exc:
+        if isinstance(exc, RemovalsError):
+            _fail(upload, exc.message)
+        raise
+    except EtclodError as exc:
+        if exc.code != "build_running":  # another build holds the lock: kept, the client told to resend
+            _fail(upload, exc.message)
+        raise
+    except (OSError, ValueError, RecursionError, MemoryError) as exc:
+        _fail(upload, f"the upload could not be judged: {type(exc).__name__}: {exc}")
+        raise UploadFailedError(f"the upload could not be judged ({type(exc).__name__}); nothing was "
+                                "published, and it is marked failed") from exc
+
+
+class UploadFailedError(EtclodError):
+    code = "upload_failed"
+    status = 422
+
+
+def _accept(source: Path, target: Path) -> None:
+    """Into ``accepted/`` whole or not at all (a build never reads half a file)."""
+    part = target.with_name(f".{target.name}.part")
+    shutil.copyfile(source, part)
+    with part.open("rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(part, target)
+
+
+def _process(settings: Settings, upload: Upload) -> tuple[Upload, BuildResult | None]:
     accepted_dir = settings.inbox_dir / "accepted"
     source = upload.folder / upload.status["file"]
     target_name = f"{upload.id}{source.suffix}"
@@ -102,10 +179,10 @@ def process(settings: Settings, upload: Upload) -> tuple[Upload, BuildResult | N
         raise UploadRejectedError(f"{len(mine)} records of the upload are rejected; nothing was published",
                                   upload.status)
     accepted_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(source, accepted_dir / target_name)
+    _accept(source, accepted_dir / target_name)
     try:
         result = build_release(settings)
-    except RemovalsError:  # the data folder lost records meanwhile: the guard holds for uploads too
+    except (EtclodError, OSError):  # the removal guard, a build that fails: it never stays accepted
         (accepted_dir / target_name).unlink(missing_ok=True)
         raise
     upload.status.update(status="published", release=result.version,
@@ -113,6 +190,54 @@ def process(settings: Settings, upload: Upload) -> tuple[Upload, BuildResult | N
     _write_status(upload.folder, upload.status)
     push_if_remote(settings, result.path)  # after the status: a failed push leaves it published here
     return upload, result
+
+
+def _in_current(settings: Settings, label: str) -> str | None:
+    """The current release's version, if it was built with the accepted file ``label``."""
+    current = current_path(settings)
+    if current is None:
+        return None
+    try:
+        manifest = read_manifest(current)
+    except (OSError, ValueError, EtclodError):
+        return None
+    return manifest.get("version", current.name) if label in manifest.get("inputs", {}) else None
+
+
+def recover(settings: Settings) -> list[str]:
+    """Finish every upload a kill left unjudged, exactly once; say what was done."""
+    if not settings.inbox_dir.is_dir():
+        return []
+    done = []
+    with inbox_lock(settings):
+        for leftover in settings.inbox_dir.glob(".trial-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        accepted_dir = settings.inbox_dir / "accepted"
+        for part in accepted_dir.glob(".*.part") if accepted_dir.is_dir() else ():
+            part.unlink(missing_ok=True)
+        for folder in sorted(settings.inbox_dir.iterdir()):
+            try:
+                status = json.loads((folder / "status.json").read_text("utf-8"))
+            except (OSError, ValueError):
+                continue
+            if status.get("status") in FINAL:
+                continue
+            upload = Upload(status["id"], folder, status)
+            name = f"{upload.id}{Path(status['file']).suffix}"
+            version = _in_current(settings, f"inbox/{name}") if (accepted_dir / name).is_file() else None
+            try:
+                if version is not None:  # killed after the switch, before the status
+                    status.update(status="published", release=version)
+                    _write_status(folder, status)
+                elif (accepted_dir / name).is_file():  # killed before or during the build
+                    (accepted_dir / name).unlink()
+                    process(settings, upload)
+                else:
+                    process(settings, upload)
+            except EtclodError as exc:
+                log.info("upload %s: %s", upload.id, exc.message)
+            done.append(f"{upload.id}: {upload.status['status']}")
+    return done
 
 
 def list_uploads(settings: Settings) -> list[dict[str, Any]]:

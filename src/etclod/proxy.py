@@ -1,8 +1,10 @@
 """Execution layer for a remote store: ``/sparql`` queries answered by the SPARQL server.
 
 The same contract as the embedded engine's workers (``executor.evaluate``): the query has
-passed ``check_query``; it is also parsed strictly here, so no server extension reaches the
-server. The release's graph names are rewritten to their versioned names on the server and
+passed ``check_query``, and the server is sent the text re-written from the very tokens the
+checks read (``CheckedQuery.for_server``: no comments, IRIs in full, strings in one plain
+form), parsed strictly in a query worker first, so no server extension and no reading the
+checks did not see reaches the server. The release's graph names are rewritten to their versioned names on the server and
 back in the answer, so a client sees the same graph IRIs on both stores. The answer is
 refused, never truncated, past ``max_rows``; past the time limit the query is stopped (the
 server is told the limit too) and a partial answer (Virtuoso's "anytime" results) is refused
@@ -21,7 +23,6 @@ import pyoxigraph as ox
 
 from etclod.errors import NotAcceptableError, QueryFailedError
 from etclod.executor import Answer, Job, timed_out, too_many
-from etclod.query import check_syntax, query_form, rewrite_iris, with_base, without_dataset_clauses
 from etclod.remote import RemoteQueryError, RemoteStoreError, RemoteUnavailableError, RemoteView, versioned
 from etclod.results import read_json_term, write_ask, write_select
 
@@ -59,10 +60,10 @@ class _Terms:
         return term
 
 
-def answer(view: RemoteView, job: Job, timeout: float) -> Answer:
-    """Run ``job`` on the SPARQL server holding ``view``'s release; answer as a worker would."""
-    check_syntax(job.query, job.base_iri)
-    form = query_form(job.query)
+def answer(view: RemoteView, job: Job, timeout: float, form: str, text: str) -> Answer:
+    """Run ``job`` on the SPARQL server holding ``view``'s release; answer as a worker would.
+    ``text`` is the query as the server is to read it (``CheckedQuery.for_server``, its
+    syntax checked in a worker); ``form`` its form (select, ask, construct, describe)."""
     graph = form in ("construct", "describe")
     if graph and job.graph_format is None:
         raise NotAcceptableError("this CONSTRUCT/DESCRIBE query's triples cannot be given in the requested "
@@ -70,7 +71,6 @@ def answer(view: RemoteView, job: Job, timeout: float) -> Answer:
     if not graph and job.select_format is None:
         raise NotAcceptableError(f"this {form.upper() if form else 'SELECT'} query's results cannot be given in the "
                          "requested format; ask for JSON, XML, CSV or TSV")
-    text = rewrite_iris(without_dataset_clauses(with_base(job.query, job.base_iri)), dict(view.graphs))
     accept = "application/n-triples" if graph else "application/sparql-results+json"
     try:
         headers, body = view.remote.query(text, _dataset(view, job.default_graphs, view.default_dataset()),

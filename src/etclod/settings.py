@@ -191,6 +191,12 @@ class Settings:
     query_workers: int = max(2, min(4, os.cpu_count() or 2))
     max_concurrent_queries: int = 64
     worker_max_growth_mb: int = 256
+    worker_max_memory_mb: int = 2048
+    reconcile_max_queries: int = 100
+    """Queries in one reconciliation batch; a larger batch is refused (413), never cut short."""
+    reconcile_max_bytes: int = 1_000_000
+    """Bytes of one reconciliation batch (``queries`` or ``extend``, as JSON)."""
+    """Address space a query worker may take (RLIMIT_AS); over it the query is stopped (0: no limit)."""
     """A query worker that has grown this much since it opened its store is replaced (0: never)."""
     max_body_bytes: int = 5_000_000
     service_allow: tuple[str, ...] = ()
@@ -243,6 +249,7 @@ class Settings:
                                         minimum=1),
             max_body_bytes=_int(environ, "ETCLOD_MAX_BODY_BYTES", cls.max_body_bytes, minimum=1),
             worker_max_growth_mb=_int(environ, "ETCLOD_WORKER_MAX_GROWTH_MB", cls.worker_max_growth_mb, minimum=0),
+            worker_max_memory_mb=_int(environ, "ETCLOD_WORKER_MAX_MEMORY_MB", cls.worker_max_memory_mb, minimum=0),
             service_allow=tuple(u.strip() for u in environ.get("ETCLOD_SERVICE_ALLOW", "").split(",") if u.strip()),
             admin_token=_token(environ.get("ETCLOD_ADMIN_TOKEN")),
             verify_checksums=_bool(environ, "ETCLOD_VERIFY_CHECKSUMS", cls.verify_checksums),
@@ -278,7 +285,8 @@ class Settings:
         return {"query_timeout_seconds": self.query_timeout, "max_rows": self.max_rows,
                 "max_query_length": self.max_query_length, "max_body_bytes": self.max_body_bytes,
                 "max_concurrent_queries": self.max_concurrent_queries, "query_workers": self.query_workers,
-                "worker_max_growth_mb": self.worker_max_growth_mb,
+                "worker_max_growth_mb": self.worker_max_growth_mb, "worker_max_memory_mb": self.worker_max_memory_mb,
+                "reconcile_max_queries": self.reconcile_max_queries, "reconcile_max_bytes": self.reconcile_max_bytes,
                 "incoming_page_size": self.incoming_page_size, "service_allow": list(self.service_allow)}
 
     @property

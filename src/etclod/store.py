@@ -13,7 +13,7 @@ from rdflib import BNode, Literal, URIRef
 from rdflib.namespace import XSD
 
 from etclod.errors import ReleaseError
-from etclod.executor import Answer, Job
+from etclod.executor import Answer, Job, SyntaxJob
 from etclod.query import CheckedQuery
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ class Runner(Protocol):
 
     timeout: float
 
-    def run(self, job: Job) -> Answer: ...
+    def run(self, job: Job | SyntaxJob) -> Answer: ...
 
     def run_here(self, function: Callable[..., Answer], *args: Any) -> Answer: ...
 

@@ -47,21 +47,27 @@ async def upload_records(request: Request) -> JSONResponse:
     upload twice publishes once."""
     settings = request.app.state.settings
     body = await request.body()
-    upload = await run_in_threadpool(inbox.receive, settings, body, request.headers.get("content-type", ""))
-    if upload.status["status"] == "published":
-        return JSONResponse({**upload.status, "duplicate": True}, status_code=200)
-    if upload.status["status"] == "rejected":
-        return JSONResponse({"error": "upload_rejected", "status": 422, "duplicate": True,
-                             "message": "this upload was rejected before; nothing was published",
-                             "upload": upload.status}, status_code=422)
-    try:
-        upload, _ = await run_in_threadpool(inbox.process, settings, upload)
+    try:  # judged one upload at a time: the same bytes twice at once get one verdict
+        upload, judged_before = await run_in_threadpool(inbox.submit, settings, body,
+                                                        request.headers.get("content-type", ""))
     except inbox.UploadRejectedError as exc:
         return JSONResponse({"error": exc.code, "message": exc.message, "status": exc.status,
                              "upload": exc.document}, status_code=422)
     except RemovalsError as exc:
         return _removals(exc)
+    if judged_before:
+        return _judged_before(upload)
     return JSONResponse(upload.status, status_code=201)
+
+
+def _judged_before(upload: inbox.Upload) -> JSONResponse:
+    if upload.status["status"] == "published":
+        return JSONResponse({**upload.status, "duplicate": True}, status_code=200)
+    verdict = upload.status["status"]
+    return JSONResponse({"error": f"upload_{verdict}", "status": 422, "duplicate": True,
+                         "message": f"this upload was {verdict} before; nothing was published"
+                                    + (f": {upload.status['reason']}" if upload.status.get("reason") else ""),
+                         "upload": upload.status}, status_code=422)
 
 
 def _removals(exc: RemovalsError) -> JSONResponse:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -27,6 +28,7 @@ from etclod.api.state import ReleaseHolder
 from etclod.cache import AnswerCache
 from etclod.errors import EtclodError, codes_markdown
 from etclod.executor import QueryPool
+from etclod.sandbox import Policy
 from etclod.settings import Settings
 from etclod.validation import load_shapes
 
@@ -45,6 +47,44 @@ def warm_figures(release: object) -> None:
         log.exception("could not work out the landing page's figures")
 
 
+def worker_policy(settings: Settings) -> Policy:
+    """What query workers may do: read the releases and the ontology, within the memory limit."""
+    try:  # Landlock rules name folders that exist: the releases folder must, before any release
+        settings.releases_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        log.warning("cannot create %s (%s): query workers may not read releases made later", settings.releases_dir,
+                    exc.strerror)
+    return Policy(settings.worker_max_memory_mb,
+                  (str(settings.releases_dir.resolve()), str(settings.ontology_dir.resolve())))
+
+
+def recover_uploads(settings: Settings) -> None:
+    from etclod.inbox import recover
+
+    try:
+        for line in recover(settings):
+            log.info("upload recovered: %s", line)
+    except (EtclodError, OSError) as exc:
+        log.warning("could not finish the uploads left in %s: %s", settings.inbox_dir, exc)
+
+
+def request_id(request: Request) -> str:
+    """The client's X-Request-ID where it is a plain token, else one made up here."""
+    given = request.headers.get("x-request-id", "")
+    if not (0 < len(given) <= 64 and given.isascii() and given.replace("-", "").replace("_", "").isalnum()):
+        given = request.scope.setdefault("etclod.request_id", uuid.uuid4().hex[:16])
+    return given
+
+
+def refused(request: Request, response: Response, code: str, message: str) -> Response:
+    """A client's mistake: one log line with the request id (no traceback), and the id in the answer."""
+    rid = request_id(request)
+    log.info("request %s: %s %s refused %s %s: %s", rid, request.method, request.url.path[:200],
+             response.status_code, code, message[:300].encode("unicode_escape").decode("ascii"))
+    response.headers["X-Request-ID"] = rid
+    return response
+
+
 def create_app(settings: Settings) -> FastAPI:
     """The etclod web application for ``settings``; resources opened at start-up live on
     ``app.state`` (settings, the release holder, templates, shapes, metrics)."""
@@ -57,6 +97,8 @@ def create_app(settings: Settings) -> FastAPI:
                         settings.var_dir)
         else:  # the landing page's figures take seconds at keep.eu scale: work them out now
             threading.Thread(target=warm_figures, args=(release,), daemon=True).start()
+        if settings.inbox_dir.is_dir():  # finish the uploads a kill left unjudged (under the inbox lock)
+            threading.Thread(target=recover_uploads, args=(settings,), daemon=True, name="etclod-recover").start()
         try:
             yield
         finally:
@@ -71,7 +113,7 @@ def create_app(settings: Settings) -> FastAPI:
                               "with one of these codes:\n\n" + codes_markdown())
     app.state.settings = settings
     app.state.pool = QueryPool(settings.query_workers, settings.query_timeout, settings.max_concurrent_queries,
-                               settings.worker_max_growth_mb)
+                               settings.worker_max_growth_mb, worker_policy(settings))
     app.state.holder = ReleaseHolder(settings, app.state.pool)
     app.state.pages = Pages(settings.ontology_dir)
     app.state.shapes = load_shapes(settings.ontology_dir / "shapes.ttl")
@@ -90,24 +132,26 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(EtclodError)
     async def on_etclod_error(request: Request, exc: EtclodError) -> Response:
-        return etclod_error_response(request, exc)
+        return refused(request, etclod_error_response(request, exc), exc.code, exc.message)
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, exc: StarletteHTTPException) -> Response:
         message = exc.detail if isinstance(exc.detail, str) else "request refused"
         if exc.status_code == 404 and message == "Not Found":
             message = f"nothing is published at {request.url.path}; see / for what is"
-        return error_response(request, HTTP_CODES.get(exc.status_code, "http_error"), message,
-                              exc.status_code, getattr(exc, "headers", None))
+        code = HTTP_CODES.get(exc.status_code, "http_error")
+        return refused(request, error_response(request, code, message, exc.status_code, getattr(exc, "headers", None)),
+                       code, message)
 
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(request: Request, exc: RequestValidationError) -> Response:
         problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors())
-        return error_response(request, "bad_request", problems or "invalid request", 400)
+        return refused(request, error_response(request, "bad_request", problems or "invalid request", 400),
+                       "bad_request", problems)
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error on %s", request.url.path)
+        log.exception("unexpected error on %s (request %s)", request.url.path, request_id(request))
         # answered outside every middleware (Starlette's ServerErrorMiddleware): CORS by hand
         return error_response(request, "internal_error",
                               "the server failed to answer this request; it has been logged", 500,

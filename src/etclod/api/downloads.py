@@ -143,8 +143,8 @@ def releases(request: Request) -> Response:
 
 def _release_folder(request: Request, version: str) -> tuple[Path, Manifest]:
     settings = request.app.state.settings
-    if version.startswith(".") or "/" in version or not version:
-        raise NotFoundError(f"no release {version!r}")
+    if version.startswith(".") or "/" in version or not version or len(version) > 64 or "\x00" in version:
+        raise NotFoundError(f"no release {version[:64]!r}; /releases lists the kept ones")
     folder = settings.releases_dir / version
     if not (folder / "manifest.json").is_file():
         raise NotFoundError(f"no release {version!r}; /releases lists the kept ones")

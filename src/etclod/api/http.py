@@ -143,7 +143,7 @@ def not_modified(request: Request, etag: str, release: ServedRelease) -> bool:
     if ims:
         try:
             return release.created.replace(microsecond=0) <= parsedate_to_datetime(ims)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # an hour of 20 digits overflows
             return False
     return False
 

@@ -140,7 +140,9 @@ async def validate(request: Request) -> Response:
     job = ValidateJob(body, request.headers.get("content-type", ""),
                       str(settings.ontology_dir / "shapes.ttl"), settings.max_rows)
     from etclod.rdfinput import check_untrusted
-    check_untrusted(body, job.media_type)  # refuse early, in one place, before any worker
+    # refuse early, before any worker; the checks are bounded and never recurse, but a few MB
+    # of them is still work: off the event loop
+    await run_in_threadpool(check_untrusted, body, job.media_type)
     answer = await run_in_threadpool(request.app.state.pool.run, job)
     return Response(answer.body, media_type="text/turtle; charset=utf-8",
                     headers={"X-Etclod-Conforms": "true" if answer.conforms else "false"})
@@ -183,7 +185,8 @@ def health(request: Request) -> JSONResponse:
         release = request.app.state.holder.get()
     except EtclodError as exc:
         return JSONResponse({"status": "no_release", "release": None, "message": exc.message,
-                             "limits": request.app.state.settings.limits()}, status_code=503)
+                             "limits": request.app.state.settings.limits(),
+                             "protections": request.app.state.pool.protections()}, status_code=503)
     holder = request.app.state.holder
     warnings = holder.warnings
     store: dict[str, object] = {"kind": "oxigraph"}
@@ -193,7 +196,8 @@ def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "degraded" if warnings else "ok", "release": release.version,
                          "triples": release.manifest["triples"], "store": store, "warnings": warnings,
                          "held_back": release.manifest.get("records", {}).get("held_back", 0),
-                         "limits": request.app.state.settings.limits()})
+                         "limits": request.app.state.settings.limits(),
+                         "protections": request.app.state.pool.protections()})
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)

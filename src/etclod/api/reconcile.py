@@ -16,7 +16,8 @@ from etclod.namespaces import ETC
 from etclod import i18n, recordtypes
 from etclod.i18n import N_
 from etclod.places import country_name, nuts_name
-from etclod.errors import BadCallbackError, BadTypeError, QueryError
+from etclod.errors import BatchTooLargeError, BadCallbackError, BadTypeError, QueryError
+from etclod.jsoninput import read_json
 from etclod.formats import parse_accept
 from etclod.reconcile import TYPES, Candidate, has_value, name_in
 
@@ -145,6 +146,9 @@ def _run(request: Request, query: Any, langs: list[str] | None = None) -> list[d
     if not isinstance(limit, int) or isinstance(limit, bool) or not 0 < limit <= 100:
         raise QueryError("limit must be an integer from 1 to 100")
     properties = {}
+    if not isinstance(query.get("properties") or [], list) or not isinstance(query.get("ids") or [], list) \
+            or not all(isinstance(i, str) for i in query.get("ids") or []):
+        raise QueryError("properties and ids of a query are lists: [{\"pid\": ..., \"v\": ...}], [\"type/key\"]")
     for prop in query.get("properties") or []:
         if isinstance(prop, dict):
             pid = prop.get("pid") or prop.get("id")
@@ -172,7 +176,12 @@ def _run(request: Request, query: Any, langs: list[str] | None = None) -> list[d
 def _extend(request: Request, extend: Any) -> dict[str, Any]:
     if not isinstance(extend, dict) or not isinstance(extend.get("ids"), list):
         raise QueryError("extend is an object with ids and properties")
+    if not isinstance(extend.get("properties") or [], list) or len(extend["ids"]) > MAX_EXTEND_IDS:
+        raise QueryError(f"extend names at most {MAX_EXTEND_IDS} ids and a list of properties "
+                         "[{\"id\": \"country\"}]")
     wanted = [p.get("id") for p in extend.get("properties") or [] if isinstance(p, dict)]
+    if not all(isinstance(p, str) for p in wanted):
+        raise QueryError("each property to extend is named by a string id: {\"id\": \"country\"}")
     unknown = [p for p in wanted if p not in PROPERTIES]
     if unknown:
         raise QueryError(f"unknown properties {unknown}; available: {', '.join(PROPERTIES)}")
@@ -209,10 +218,7 @@ async def reconcile(request: Request) -> Response:
         body = await request.body()
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype == "application/json":
-            try:
-                document = json.loads(body or b"{}")
-            except ValueError as exc:
-                raise QueryError(f"the body is not JSON: {exc}") from exc
+            document = _read(request, body or b"{}", "the body")
             if isinstance(document, dict) and isinstance(document.get("queries"), list):
                 draft = True
                 params["queries"] = json.dumps(document["queries"])
@@ -226,16 +232,14 @@ async def reconcile(request: Request) -> Response:
             params.update({k: v[0] for k, v in form.items()})
     if "extend" in params:
         try:
-            return _answer(request, _extend(request, json.loads(params["extend"])))
+            return _answer(request, _extend(request, _read(request, params["extend"], "extend")))
         except ValueError as exc:
             raise QueryError(f"extend is not JSON: {exc}") from exc
     if "queries" not in params:
         link = V1_LINK.format(base=request.app.state.settings.base_uri)
         return _answer(request, manifest(request), {"Link": link})
-    try:
-        queries = json.loads(params["queries"])
-    except ValueError as exc:
-        raise QueryError(f"queries is not JSON: {exc}") from exc
+    queries = _read(request, params["queries"], "queries")
+    _check_batch(request, queries)
     langs = languages(request)
     if draft:
         return _answer(request, match_batch(request, queries, langs))
@@ -244,10 +248,26 @@ async def reconcile(request: Request) -> Response:
     return _answer(request, {key: {"result": _run(request, q, langs)} for key, q in list(queries.items())[:100]})
 
 
+MAX_EXTEND_IDS = 1000
+
+
+def _read(request: Request, data: str | bytes, what: str) -> Any:
+    """Bounded JSON: size, nesting and lone surrogates checked (``jsoninput.read_json``)."""
+    return read_json(data, what, request.app.state.settings.reconcile_max_bytes)
+
+
+def _check_batch(request: Request, queries: Any) -> None:
+    """A batch over ``reconcile_max_queries`` is refused, never cut short."""
+    limit = request.app.state.settings.reconcile_max_queries
+    if isinstance(queries, (dict, list)) and len(queries) > limit:
+        raise BatchTooLargeError(f"the batch holds {len(queries)} queries; the limit is {limit} a batch: split it")
+
+
 def match_batch(request: Request, queries: Any, langs: list[str]) -> dict[str, Any]:
     """A 1.0-draft batch (a list of queries; ``lang`` of a query before Accept-Language)."""
     if not isinstance(queries, list):
         raise QueryError("queries is a list of queries")
+    _check_batch(request, queries)
     results = []
     for query in queries[:100]:
         wanted = [query["lang"], *langs] if isinstance(query, dict) and isinstance(query.get("lang"), str) else langs

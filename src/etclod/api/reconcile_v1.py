@@ -6,14 +6,13 @@ speaks); the two manifests cannot be one document (0.2's ``suggest`` entries are
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from etclod.api.reconcile import (CORS, PROPERTIES, _answer, _extend, languages, match_batch, page,
+from etclod.api.reconcile import (CORS, _read, PROPERTIES, _answer, _extend, languages, match_batch, page,
                                   preview_card, propose_properties, suggest_entities, suggest_names)
 from etclod.errors import QueryError
 from etclod.reconcile import TYPES
@@ -51,8 +50,9 @@ async def _json_body(request: Request, field: str) -> Any:
             values = parse_qs(body.decode("utf-8")).get(field)
             if not values:
                 raise QueryError(f"the form has no {field} field")
-            return json.loads(values[0]) if field != "queries" else {"queries": json.loads(values[0])}
-        return json.loads(body or b"null")
+            value = _read(request, values[0], field)
+            return value if field != "queries" else {"queries": value}
+        return _read(request, body or b"null", "the body")
     except UnicodeDecodeError as exc:
         raise QueryError("the body is not UTF-8") from exc
     except ValueError as exc:

@@ -89,7 +89,7 @@ def _resource(request: Request, rtype: str, key: str, cursor: str | None, releas
     iri = f"{settings.base_uri}id/{rtype}/{key}"
     try:
         description = release.store.describe(iri, Page(offset, settings.incoming_page_size))
-    except ValueError as exc:
+    except (ValueError, SyntaxError) as exc:  # SyntaxError: an IRI the query parser refuses (%7f, %zz)
         raise NotFoundError(f"{request.url.path} is not a resource IRI we could mint") from exc
     if not description.exists:
         raise NotFoundError(f"no {rtype} {key!r} in release {release.version}; "
@@ -109,6 +109,6 @@ def _resource(request: Request, rtype: str, key: str, cursor: str | None, releas
 def _offset(cursor: str | None) -> int:
     if cursor is None or cursor == "":
         return 0
-    if not cursor.isdigit() or len(cursor) > 12:
+    if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 12:  # '²'.isdigit() is True
         raise QueryError(f"cursor {cursor!r} is not a page cursor: use the link rel=next of the previous page")
     return int(cursor)

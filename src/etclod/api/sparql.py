@@ -6,7 +6,6 @@ from typing import Any
 
 import json
 import time
-from dataclasses import replace
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Query, Request
@@ -26,7 +25,7 @@ from etclod.cache import cache_key
 from etclod.executor import QueryTimeoutError
 from etclod.formats import FORMATS, RDF_FORMATS, Format
 from etclod.namespaces import DCTERMS, endpoint_iri, ETC, ORG, SD, service_iri, service_node, VOID
-from etclod.query import check_query, dataset, keywords, pick_result_format
+from etclod.query import CheckedQuery, check_query, dataset, keywords, pick_result_format
 from etclod.store import Dataset, ResultFormat
 
 router = APIRouter()
@@ -40,7 +39,7 @@ EXAMPLE = f"PREFIX etc: <{ETC}>\nPREFIX dct: <{DCTERMS}>\nPREFIX org: <{ORG}>\n"
 RESULT_FORMAT_IRIS = {f.key: f.w3c for f in FORMATS if f.w3c}
 
 
-def service_description(request: Request) -> Graph:
+def service_description(request: Request, protections: dict[str, str] | None = None) -> Graph:
     settings = request.app.state.settings
     release = request.app.state.holder.get()
     base = settings.base_uri
@@ -61,6 +60,8 @@ def service_description(request: Request) -> Graph:
         prop = ETC["limit" + "".join(w.capitalize() for w in words)]
         for item in value if isinstance(value, list) else [value]:
             g.add((service, prop, Literal(item)))
+    for name, held in (protections or {}).items():  # what the query workers give up on this host
+        g.add((service, ETC["worker" + name.capitalize()], Literal(held)))
     g.add((service, SD.defaultDataset, dataset))
     g.add((dataset, RDF.type, SD.Dataset))
     default = service_node(base, "default-graph")
@@ -181,10 +182,12 @@ async def sparql(
                 release=release.version if release else "—", crumbs=_crumbs(lang))
             return HTMLResponse(page, headers={"Vary": "Accept, Accept-Language, Cookie"})
         fmt = choose_format(request, RDF_FORMATS)
-        return Response(serialize(service_description(request), fmt, settings.base_uri),
+        protections = await run_in_threadpool(request.app.state.pool.protections)
+        return Response(serialize(service_description(request, protections), fmt, settings.base_uri),
                         media_type=fmt.content_type, headers={"Vary": "Accept"})
-    checked = replace(check_query(query, settings.max_query_length, settings.service_allow),
-                      base_iri=f"{settings.base_uri}sparql")
+    # tokenised once, off the event loop: a long query never stalls other clients
+    checked = await run_in_threadpool(check_query, query, settings.max_query_length, settings.service_allow,
+                                      f"{settings.base_uri}sparql")
     release = request.app.state.holder.get()
     param = next((params[n][0] for n in FORMAT_PARAM_NAMES if params.get(n)), None)
     accept = request.headers.get("accept")
@@ -193,14 +196,14 @@ async def sparql(
     graph_fmt, graph_error = _try_format("graph", accept, param)
     if select_fmt is None and graph_fmt is None:
         raise select_error if checked.form in ("select", "ask") else graph_error  # type: ignore[misc]
-    default, named = dataset(checked.text, params)
+    default, named = dataset(checked, params)
     wanted = ResultFormat(select_fmt.key if select_fmt else None, graph_fmt.media_type if graph_fmt else None)
     data = Dataset(default, named)
     parts = (checked.text, repr(data.default), repr(data.named), repr(wanted.select), repr(wanted.graph))
     etag = etag_for(release, "sparql", *parts, "html" if browser else "")
     headers = {"Vary": "Accept", "X-Etclod-Release": release.version, "ETag": etag,
                "Cache-Control": fresh_for(settings.cache_seconds)}
-    cacheable = deterministic(checked.text)
+    cacheable = deterministic(checked)
     if cacheable and etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     if request.method == "HEAD":
@@ -236,7 +239,7 @@ NONDETERMINISTIC = {"RAND", "NOW", "UUID", "STRUUID", "SERVICE"}
 """Words of a query whose answer may differ from one run to the next: never cached."""
 
 
-def deterministic(query: str) -> bool:
+def deterministic(query: str | CheckedQuery) -> bool:
     """Whether the same query on the same release always has the same answer (no clock, no
     random numbers, no other endpoint)."""
     return not NONDETERMINISTIC.intersection(keywords(query))
