@@ -178,6 +178,41 @@ def test_a_renamed_id_is_a_removal_the_guard_counts(steward, capsys) -> None:
     assert f"{BASE}id/partnership/vital-cities-liepajas-pilseta" in records_of(steward.current())
 
 
+def test_a_typo_in_a_reference_holds_the_published_record(steward, capsys) -> None:
+    line = steward.edit("partnerships.yaml", "organisation: latvijas-universitate\n",
+                        "organisation: latvijas-universitat\n")
+    capsys.readouterr()
+    assert steward.build() == 1
+    err = capsys.readouterr().err
+    assert (f"rejected partnerships.yaml:{line} partnership 'sempre-latvijas-universitate' field 'organisation': "
+            "points at organisation 'latvijas-universitat', which is not in the data; did you mean "
+            "'latvijas-universitate'?") in err
+    assert "unpublished" not in err
+    assert_all_kept(steward.first, steward.current())
+    [entry] = steward.rejected()
+    assert (entry["id"], entry["kept_from"]) == ("sempre-latvijas-universitate", steward.first.name)
+    manifest = json.loads((steward.current() / "manifest.json").read_text("utf-8"))
+    assert manifest["records"]["held_back"] == 1 and manifest["removed"] == []
+
+
+def test_a_held_version_pointing_at_a_removed_record_is_not_counted_as_kept(steward, capsys) -> None:
+    text = (steward.data / "people.yaml").read_text("utf-8")
+    start = text.index("- type: person\n  id: diana-jakaite")
+    end = text.index("- type: person", start + 1)
+    (steward.data / "people.yaml").write_text(text[:start] + text[end:], "utf-8")  # the moderator taken out
+    capsys.readouterr()
+    assert steward.build("--allow-removals") == 1
+    err = capsys.readouterr().err
+    assert "unpublished: event 'seminar-2018-01-25' (was in events.yaml; its record is rejected" in err
+    assert "unpublished: person 'diana-jakaite' (was in people.yaml; no record has that id now)" in err
+    [entry] = steward.rejected()  # one entry for the seminar, not kept: its published version points at her
+    assert entry["id"] == "seminar-2018-01-25" and entry["kept_from"] is None
+    assert [r["check"] for r in entry["reasons"]] == ["reference", "shacl"]
+    manifest = json.loads((steward.current() / "manifest.json").read_text("utf-8"))
+    assert manifest["records"]["held_back"] == 0 and manifest["held_back"] == []
+    assert {g["id"] for g in manifest["removed"]} == {"seminar-2018-01-25", "diana-jakaite"}
+
+
 def test_the_published_record_wins_a_clash(steward, capsys) -> None:
     (steward.data / "new-project.yaml").write_text(
         "- type: project\n  id: sempre\n  acronym: BRIDGES\n  programme: urbact-iii\n"

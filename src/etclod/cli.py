@@ -101,14 +101,18 @@ def _print_rejections(rejected: list[rec.Rejection], out: TextIO) -> None:
             print(f"rejected {where} {what}{field}: {rec.bounded(reason.message)}{value}{kept}", file=out)
 
 
-def _print_held_and_removed(held: list[rec.Rejection], removed: list[dict[str, str]], out: TextIO) -> None:
+def _print_held_and_removed(held: list[rec.Rejection], removed: list[dict[str, str]], out: TextIO,
+                            rejected: Sequence[rec.Rejection] = ()) -> None:
     from etclod.lastgood import describe_reasons
 
     for r in held:
         print(f"kept from release {r.kept_from}: {r.type} {r.id!r} stays published as it was until its record is "
               f"fixed or taken out of the data: {describe_reasons(r)}", file=out)
+    present = {(r.type, r.id) for r in rejected}
     for g in removed:
-        print(f"unpublished: {g['type']} {g['id']!r} (was in {g['file']}; no record has that id now)", file=out)
+        why = ("its record is rejected (see above)" if (g["type"], g["id"]) in present
+               else "no record has that id now")
+        print(f"unpublished: {g['type']} {g['id']!r} (was in {g['file']}; {why})", file=out)
 
 
 def _summary(rejected: list[rec.Rejection], out: TextIO) -> None:
@@ -132,7 +136,8 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
         print(f"not published (--strict): {len(result.rejected)} records rejected", file=sys.stdout)
         return EXIT_REJECTED
     manifest = result.manifest
-    _print_held_and_removed([r for r in result.rejected if r.kept_from], manifest.get("removed", []), out)
+    _print_held_and_removed([r for r in result.rejected if r.kept_from], manifest.get("removed", []), out,
+                            result.rejected)
     for group in manifest.get("merges", [])[:20]:
         print(f"merged {group.get('type', 'organisation')} {', '.join(group['merged'])} into {group['kept']} ({group['key']})", file=out)
     if len(manifest.get("merges", [])) > 20:
@@ -178,7 +183,7 @@ def summary_table(result: Any, times: dict[str, float], out: TextIO) -> None:
 def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     checked = check_data(settings, PlainReporter(sys.stderr))
     _print_rejections(checked.rejected, sys.stdout)
-    _print_held_and_removed(checked.held, checked.removals, sys.stdout)
+    _print_held_and_removed(checked.held, checked.removals, sys.stdout, checked.rejected)
     held = len(checked.held)
     print(f"{len(checked.verdict.accepted) - held} records valid, {len(checked.rejected)} rejected"
           + (f" ({held} of them kept from release {checked.previous.version} as they were)"

@@ -187,6 +187,24 @@ def hold_unloaded(previous: Previous | None, loaded: Iterable[rec.Loaded], rejec
     return held
 
 
+def hold_dangling(previous: Previous | None, rejected: list[rec.Rejection], held: set[tuple[str, str]],
+                  remaining: set[tuple[str, str]]) -> list[Mapped]:
+    """Hold back every record of the current release that ``rejected`` (the references check:
+    a typo in an id it points at, or a record it points at rejected) takes out, unless another
+    record of its id still stands or it is held already. Their rejections say so."""
+    if previous is None:
+        return []
+    out = []
+    for r in rejected:
+        key = (r.type or "", r.id or "")
+        if key not in previous.records or key in held or key in remaining or r.kept_from:
+            continue
+        r.kept_from = previous.since(key)
+        held.add(key)
+        out.append(held_mapped(previous, key, describe_reasons(r)))
+    return out
+
+
 def holder(previous: Previous | None) -> Any:
     """For validation: a record of the current release that the shapes now reject is held
     back at its published version (a Mapped to validate in its place), once."""

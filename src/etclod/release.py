@@ -138,7 +138,22 @@ def check_data(settings: Settings, reporter: Reporter | None = None, previous: P
     loaded, merges, problems = merge_records(load.loaded, settings.data_dir)
     rejected += problems
     held = lastgood.hold_unloaded(before, loaded, rejected, load.unreadable_files)
-    loaded = reject_dangling(loaded, rejected, [m.loaded.key for m in held], [("theme", t) for t in theme_iris if t != THEME_SCHEME_KEY])
+    fixed = [("theme", t) for t in theme_iris if t != THEME_SCHEME_KEY]
+    while True:  # a published record the references check rejects is held back too; then again
+        mark = len(rejected)
+        standing = reject_dangling(loaded, rejected, [m.loaded.key for m in held], fixed)
+        more = lastgood.hold_dangling(before, rejected[mark:], {m.loaded.key for m in held},
+                                      {item.key for item in standing})
+        if not more:
+            loaded = standing
+            break
+        keep = [r for r in rejected[mark:] if r.kept_from]
+        del rejected[mark:]
+        rejected += keep
+        held += more
+        taken = {(r.type, r.id, r.file, r.line) for r in keep}
+        loaded = [item for item in loaded
+                  if (item.record.type, item.record.id, item.file, item.line) not in taken]
     ctx = build_context(settings.base_uri, loaded, theme_iris, merges.alias)
     if held:  # references to a held-back record point at its published IRI
         ctx = Context(ctx.base, {**{m.loaded.key: m.iri for m in held}, **ctx.iris},
@@ -160,7 +175,16 @@ def check_data(settings: Settings, reporter: Reporter | None = None, previous: P
     shapes = load_shapes(settings.ontology_dir / "shapes.ttl")
     verdict = judge(mapped, list(themes), shapes, settings.base_uri, settings.validator, store,
                     lastgood.holder(before))
-    rejected += verdict.rejected
+    held_keys = {m.loaded.key for m in held}
+    kept_by_key = {(r.type, r.id): r for r in rejected if r.kept_from}
+    for r in verdict.rejected:  # a held-back version the shapes reject (what it points at is gone): not kept
+        first = kept_by_key.get((r.type, r.id)) if (r.type, r.id) in held_keys and not r.kept_from else None
+        if first is None:
+            rejected.append(r)
+            continue
+        first.kept_from = None
+        first.reasons += [rec.Reason(f"its published version cannot be kept either: {reason.message}", reason.field,
+                                     reason.value, reason.check) for reason in r.reasons]
     rec.locate(rejected)
     published = {str(m.iri) for m in verdict.accepted} | {str(s) for s in themes.subjects()}
     links = load_links(settings.data_dir, settings.base_uri, published)
