@@ -265,7 +265,7 @@ def test_an_upload_that_outwaits_its_deadline_ends_failed_and_is_judged_again_wh
         during = client.post("/admin/records", content=payload, headers={**YAML, **AUTH})
         assert during.status_code == 503, during.text
         assert int(during.headers["Retry-After"]) > 0
-        assert during.json()["error"] == "build_running" and "send it again" in during.json()["message"]
+        assert during.json()["error"] == "upload_build_running" and "send it again" in during.json()["message"]
         [kept] = upload_statuses(client)
         assert kept["status"] == "failed" and kept["reason"] == "a build was running; send it again"
         built = build.release()

@@ -110,10 +110,11 @@ BUSY = "build_running"
 BUSY_REASON = "a build was running; send it again"
 
 
-class UploadBuildRunningError(BuildRunningError):
+class UploadBuildRunningError(EtclodError):
     """An upload waited ``ETCLOD_UPLOAD_BUILD_WAIT`` seconds for a running build, in vain: it is
     marked failed, and the answer (503, with Retry-After) says to send it again."""
 
+    code = "upload_build_running"
     status = 503
 
 
