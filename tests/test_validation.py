@@ -36,6 +36,14 @@ def test_bad_project_is_rejected_with_reason(make_settings, fields, field, fragm
     assert ("programme", "prog") in accepted_ids(checked)
 
 
+def test_a_post_role_without_language_names_the_posts_role_field(make_settings) -> None:
+    person = {"type": "person", "id": "pp", "name": "P", "posts": [{"organisation": "org", "role": "5"}],
+              "sources": ["src"]}
+    checked = check_data(make_settings([person]))
+    reason = reasons_of(checked, "person", "pp")[0]
+    assert reason.check == "shacl" and reason.field == "posts.role" and "role" in reason.message
+
+
 def test_unknown_programme_reference_names_the_id(make_settings) -> None:
     checked = check_data(make_settings([project(programme="ghost")]))
     reason = reasons_of(checked, "project", "proj")[0]

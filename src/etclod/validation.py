@@ -194,6 +194,8 @@ def judge(mapped: list[Mapped], fixed: Iterable[Triple], shapes: Graph, base: st
                 raise InputError(f"the project's own data does not conform to the shapes: "
                                  f"{r.focus} {r.path}: {r.message}")
             field_name = FIELD_OF_PREDICATE.get(r.path, str(r.path) if r.path else None)
+            if r.path == RDFS.label and "#post-" in str(r.focus):  # a post's label is its role, not a title
+                field_name = "posts.role"
             reasons.setdefault(key_of[id(m)], []).append(
                 rec.Reason(r.message, field_name, _display_value(base, r.value), "shacl"))
         before = dict(accepted)
