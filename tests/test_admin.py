@@ -180,42 +180,99 @@ def test_admin_build(admin) -> None:
     assert client.get("/health").json()["release"] == response.json()["release"]
 
 
-def test_an_upload_during_a_build_is_kept_refused_with_409_and_published_when_sent_again(admin) -> None:
-    """A real build held mid-way (its reporter waits at the first stage) while an upload
-    arrives: the upload is kept in the inbox, the answer says a build is running (409, not a
-    500 or a silent loss), the running build finishes, and the same upload sent again is
-    published once, in a release after that build's."""
-    import concurrent.futures as cf
+class HeldBuild:
+    """A real ``build_release`` in a thread, held at its first stage (so it holds the project's
+    build lock) until :meth:`release`; entering waits, with a deadline, until it is held."""
+
+    def __init__(self, settings) -> None:
+        import concurrent.futures as cf
+        import threading
+
+        from etclod.release import NullReporter
+
+        self.settings, self.in_build, self.go_on = settings, threading.Event(), threading.Event()
+        held = self
+
+        class Held(NullReporter):
+            def stage(self, name: str, total: int | None = None) -> None:
+                held.in_build.set()
+                held.go_on.wait(60)
+
+        self.pool = cf.ThreadPoolExecutor(max_workers=2)
+        self.running = self.pool.submit(build_release, settings, reporter=Held())
+
+    def __enter__(self) -> HeldBuild:
+        assert self.in_build.wait(60), "the build did not start"
+        from etclod.errors import BuildRunningError
+        from etclod.release import build_lock
+
+        with pytest.raises(BuildRunningError), build_lock(self.settings):  # the lock is really held
+            pass
+        return self
+
+    def release(self):
+        self.go_on.set()
+        return self.running.result(timeout=120)
+
+    def __exit__(self, *exc) -> None:
+        self.go_on.set()
+        self.pool.shutdown(wait=True)
+
+
+def upload_statuses(client) -> list[dict]:
+    return client.get("/admin/records", headers=AUTH).json()["uploads"]
+
+
+def until(predicate, what: str, seconds: float = 60.0):
+    """Wait for ``predicate()`` to be true, with a deadline."""
     import threading
+    import time
 
-    from etclod.release import NullReporter
+    deadline, tick = time.monotonic() + seconds, threading.Event()
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        tick.wait(0.02)
+    return value
 
+
+def test_an_upload_during_a_build_waits_for_it_and_ends_published(admin) -> None:
+    """A real build holds the build lock while an upload arrives: the upload waits (its status
+    says so), the build finishes, and the upload is judged and published in a release after
+    that build's; it never stays ``received``."""
     settings, client = admin
-    in_build, go_on = threading.Event(), threading.Event()
-
-    class Held(NullReporter):
-        def stage(self, name: str, total: int | None = None) -> None:
-            in_build.set()
-            go_on.wait(60)
-
     payload = body([project(id="during", acronym="DURING")])
-    with cf.ThreadPoolExecutor(max_workers=1) as pool:
-        running = pool.submit(build_release, settings, reporter=Held())
-        try:
-            assert in_build.wait(60), "the build did not start"
-            during = client.post("/admin/records", content=payload, headers={**YAML, **AUTH})
-        finally:
-            go_on.set()
-        built = running.result()
-    assert during.status_code == 409, during.text
-    assert during.json()["error"] == "build_running" and "try again" in during.json()["message"]
-    kept = client.get("/admin/records", headers=AUTH).json()["uploads"]
-    assert [u["status"] for u in kept] == ["received"]  # nothing uploaded is lost
-    again = client.post("/admin/records", content=payload, headers={**YAML, **AUTH})
-    assert again.status_code == 201, again.text
-    assert again.json()["release"] != built.version and current_version(settings) == again.json()["release"]
-    assert [m["version"] for m in list_releases(settings)][-2:] == [built.version, again.json()["release"]]
+    with HeldBuild(settings) as build:
+        answer = build.pool.submit(client.post, "/admin/records", content=payload, headers={**YAML, **AUTH})
+        waiting = until(lambda: [u for u in upload_statuses(client) if u.get("waiting")], "the upload to wait")
+        assert [u["status"] for u in waiting] == ["received"] and not answer.done()
+        built = build.release()
+        during = answer.result(timeout=120)
+    assert during.status_code == 201, during.text
+    assert during.json()["status"] == "published" and "waiting" not in during.json()
+    assert during.json()["release"] != built.version and current_version(settings) == during.json()["release"]
+    assert [m["version"] for m in list_releases(settings)][-2:] == [built.version, during.json()["release"]]
+    assert [u["status"] for u in upload_statuses(client)] == ["published"]
     assert client.get("/id/project/during?format=nt").status_code == 200
+
+
+def test_an_upload_that_outwaits_its_deadline_ends_failed_and_is_judged_again_when_sent_again(admin) -> None:
+    """With a build holding the lock past ETCLOD_UPLOAD_BUILD_WAIT, the upload ends ``failed``
+    with the reason and the answer (503, Retry-After) says to send it again; sent again after
+    the build, it is judged anew and published."""
+    settings, _ = admin
+    payload = body([project(id="late", acronym="LATE")])
+    with TestClient(create_app(settings.with_(upload_build_wait=0.2))) as client, HeldBuild(settings) as build:
+        during = client.post("/admin/records", content=payload, headers={**YAML, **AUTH})
+        assert during.status_code == 503, during.text
+        assert int(during.headers["Retry-After"]) > 0
+        assert during.json()["error"] == "upload_build_running" and "send it again" in during.json()["message"]
+        [kept] = upload_statuses(client)
+        assert kept["status"] == "failed" and kept["reason"] == "a build was running; send it again"
+        built = build.release()
+        again = client.post("/admin/records", content=payload, headers={**YAML, **AUTH})
+        assert again.status_code == 201, again.text
+        assert again.json()["release"] != built.version and current_version(settings) == again.json()["release"]
+        assert [u["status"] for u in upload_statuses(client)] == ["published"]
 
 
 def guarded(settings):

@@ -37,6 +37,7 @@ CODES: dict[str, tuple[int, str]] = {
     "query_memory": (503, "the query needed more memory than ETCLOD_WORKER_MAX_MEMORY_MB; the worker is replaced"),
     "bad_json": (400, "JSON that cannot be read safely: syntax, nesting, lone surrogates"),
     "batch_too_large": (413, "a reconciliation batch with more queries than allowed; never cut short"),
+    "upload_build_running": (503, "an upload waited ETCLOD_UPLOAD_BUILD_WAIT seconds for a running build; marked failed: send it again"),
     "upload_failed": (422, "an upload that could not be judged; it is marked failed with the reason"),
     "query_timeout": (503, "the query ran past ETCLOD_QUERY_TIMEOUT and was stopped"),
     "too_many_queries": (503, "too many queries running or waiting; try again (Retry-After)"),

@@ -11,6 +11,9 @@ and the same upload sent twice at once gets one answer), a file enters ``accepte
 atomic rename, and :func:`recover` (run when the server starts) finishes what a kill left:
 an upload in ``accepted/`` that the current release holds is marked published, one it does
 not hold is built (once), any other is judged again; leftover trial folders are removed.
+An upload that meets a running build (``etclod build``, ``/admin/build``) waits for it, up to
+``ETCLOD_UPLOAD_BUILD_WAIT`` seconds, and is then judged with that build's release; past the
+deadline it ends ``failed`` ("a build was running; send it again"), and sent again it is judged anew.
 """
 
 from __future__ import annotations
@@ -22,16 +25,17 @@ import logging
 import json
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from etclod.errors import EtclodError, UnsupportedMediaTypeError
+from etclod.errors import BuildRunningError, EtclodError, UnsupportedMediaTypeError
 from etclod.formats import RECORD_FILE_SUFFIX
 from etclod.lastgood import RemovalsError
-from etclod.release import BuildResult, build_release, check_data, current_path, ensure_var, read_manifest
+from etclod.release import BuildResult, build_lock, build_release, check_data, current_path, ensure_var, read_manifest
 from etclod.pool import push_if_remote
 from etclod.settings import Settings
 
@@ -84,14 +88,70 @@ def submit(settings: Settings, body: bytes, content_type: str) -> tuple[Upload, 
     (the same bytes sent again, or at the same time: both get its one verdict)."""
     with inbox_lock(settings):
         upload = receive(settings, body, content_type)
+        if upload.status["status"] == "failed" and upload.status.get("error") == BUSY:  # sent again
+            upload.status.update(status="received")
+            for key in ("reason", "error"):
+                upload.status.pop(key, None)
+            _write_status(upload.folder, upload.status)
         if upload.status["status"] in FINAL:
             return upload, True
         return process(settings, upload)[0], False
 
 
-def _fail(upload: Upload, reason: str) -> None:
+def _fail(upload: Upload, reason: str, error: str | None = None) -> None:
     upload.status.update(status="failed", reason=reason)
+    if error is not None:
+        upload.status["error"] = error
+    upload.status.pop("waiting", None)
     _write_status(upload.folder, upload.status)
+
+
+BUSY = "build_running"
+BUSY_REASON = "a build was running; send it again"
+
+
+class UploadBuildRunningError(EtclodError):
+    """An upload waited ``ETCLOD_UPLOAD_BUILD_WAIT`` seconds for a running build, in vain: it is
+    marked failed, and the answer (503, with Retry-After) says to send it again."""
+
+    code = "upload_build_running"
+    status = 503
+
+
+def _wait_for_builds(settings: Settings, upload: Upload, deadline: float) -> bool:
+    """Until no build holds the build lock (``True``) or the deadline passes (``False``); while
+    it waits, the upload's status says so (``GET /admin/records``)."""
+    while True:
+        try:
+            with build_lock(settings):
+                pass
+        except BuildRunningError:
+            if time.monotonic() >= deadline:
+                return False
+            if "waiting" not in upload.status:
+                upload.status["waiting"] = "a build is running; the upload is judged when it ends"
+                _write_status(upload.folder, upload.status)
+            time.sleep(0.05)
+            continue
+        if upload.status.pop("waiting", None) is not None:
+            _write_status(upload.folder, upload.status)
+        return True
+
+
+def _judge_after_builds(settings: Settings, upload: Upload) -> tuple[Upload, BuildResult | None]:
+    """:func:`_process`, after any running build; again if one starts between (to the deadline)."""
+    deadline = time.monotonic() + settings.upload_build_wait
+    while True:
+        if _wait_for_builds(settings, upload, deadline):
+            try:
+                return _process(settings, upload)
+            except BuildRunningError:  # a build began after the wait: the accepted file is gone again
+                if time.monotonic() < deadline:
+                    continue
+        _fail(upload, BUSY_REASON, error=BUSY)
+        raise UploadBuildRunningError(f"a build was running for {settings.upload_build_wait:g} s "
+                                      f"(ETCLOD_UPLOAD_BUILD_WAIT); upload {upload.id} is marked failed "
+                                      "and nothing of it was published: send it again")
 
 
 def receive(settings: Settings, body: bytes, content_type: str) -> Upload:
@@ -126,14 +186,13 @@ def process(settings: Settings, upload: Upload) -> tuple[Upload, BuildResult | N
     if upload.status["status"] in FINAL:
         return upload, None
     try:
-        return _process(settings, upload)
-    except (UploadRejectedError, RemovalsError) as exc:
+        return _judge_after_builds(settings, upload)
+    except (UploadRejectedError, RemovalsError, UploadBuildRunningError) as exc:
         if isinstance(exc, RemovalsError):
             _fail(upload, exc.message)
         raise
     except EtclodError as exc:
-        if exc.code != "build_running":  # another build holds the lock: kept, the client told to resend
-            _fail(upload, exc.message)
+        _fail(upload, exc.message)
         raise
     except (OSError, ValueError, RecursionError, MemoryError) as exc:
         _fail(upload, f"the upload could not be judged: {type(exc).__name__}: {exc}")

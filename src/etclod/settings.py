@@ -220,6 +220,8 @@ class Settings:
     """Largest record file read (MB); a bigger one is refused, named, and nothing of it read."""
     max_removals: int | None = None
     """Records of the current release one build may unpublish; None: 5 % of them, at least 1."""
+    upload_build_wait: float = 60.0
+    """Seconds an admin upload waits for a running build to end before it is marked failed."""
     cache_mb: int = 64
     """Memory for ``/sparql`` answers kept until the next release (0: none are kept)."""
     cache_seconds: int = 60
@@ -259,6 +261,7 @@ class Settings:
             store_sync=environ.get("ETCLOD_STORE_SYNC", "0") not in ("0", "false", "no", ""),
             max_file_mb=_int(environ, "ETCLOD_MAX_FILE_MB", cls.max_file_mb, minimum=1),
             max_removals=(_int(environ, "ETCLOD_MAX_REMOVALS", 0) if environ.get("ETCLOD_MAX_REMOVALS") else None),
+            upload_build_wait=_float(environ, "ETCLOD_UPLOAD_BUILD_WAIT", cls.upload_build_wait),
             cache_mb=_int(environ, "ETCLOD_CACHE_MB", cls.cache_mb, minimum=0),
             cache_seconds=_int(environ, "ETCLOD_CACHE_SECONDS", cls.cache_seconds, minimum=0),
             query_store=_choice(environ, "ETCLOD_QUERY_STORE", cls.query_store, ("auto", "memory", "disk")),
