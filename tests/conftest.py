@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import yaml
 
 from etclod.settings import PROJECT_ROOT, Settings
+
+T = TypeVar("T")
 
 SEED_DATA = PROJECT_ROOT / "data"
 SHARED = PROJECT_ROOT.parent / "shared"
@@ -108,14 +112,35 @@ def seed_count(record_type: str) -> int:
     return sum(1 for record in seed_records() if record.type == record_type)
 
 
-def wait_until(condition: Callable[[], object], what: str, timeout: float = 30.0) -> None:
-    """Poll ``condition`` until it is true; fail the test naming ``what`` after ``timeout``
-    seconds. Waits for the thing itself, never for a guessed time."""
-    deadline = time.monotonic() + timeout
-    while not condition():
+def wait_until(condition: Callable[[], T], what: str, timeout: float = 30.0, *,
+               seconds: float | None = None) -> T:
+    """Poll ``condition`` until it gives a true value, and return that value; fail the test
+    naming ``what`` after ``timeout`` (or ``seconds``) seconds. Waits for the thing itself,
+    never for a guessed time."""
+    limit = timeout if seconds is None else seconds
+    deadline = time.monotonic() + limit
+    while not (value := condition()):
         if time.monotonic() > deadline:
-            pytest.fail(f"waited {timeout:g} s for {what}")
+            pytest.fail(f"waited {limit:g} s for {what}")
         time.sleep(0.02)
+    return value
+
+
+def wait_for_health(url: str, process: subprocess.Popen[bytes], what: str, timeout: float = 120.0) -> None:
+    """Wait until the server at ``url`` answers ``/health`` with 200; fail naming ``what``, with
+    the end of the process's stderr, if it exits first or ``timeout`` seconds pass."""
+    import httpx
+
+    def up() -> bool:
+        if process.poll() is not None:
+            stderr = process.stderr.read().decode(errors="replace")[-3000:] if process.stderr else ""
+            pytest.fail(f"{what} exited with {process.returncode}: {stderr}")
+        try:
+            return httpx.get(f"{url}/health", timeout=5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_until(up, f"{what} to answer /health", timeout)
 
 
 def jsonld_with_local_context(text: str) -> str:

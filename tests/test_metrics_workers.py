@@ -6,10 +6,9 @@ import os
 import re
 import subprocess
 import sys
-import time
 
 import httpx
-from conftest import BASE, free_port
+from conftest import BASE, free_port, wait_for_health
 
 ROUTE = 'etclod_requests_total{method="GET",route="/id/{rtype}/{key}",status="200"}'
 
@@ -25,16 +24,7 @@ def test_metrics_sum_every_worker(seed_release) -> None:
                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None, process.stderr.read().decode()
-            assert time.monotonic() < deadline, "etclod serve --workers 2 did not start"
-            time.sleep(0.2)
+        wait_for_health(url, process, "etclod serve --workers 2")
         sent = 20
         for _ in range(sent):  # a new connection each: the kernel spreads them over the workers
             with httpx.Client(timeout=30) as client:

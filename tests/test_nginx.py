@@ -11,12 +11,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import BASE, free_port, project, write_records
+from conftest import BASE, free_port, project, wait_until, write_records
 
 from etclod.cli import main
 from etclod.settings import PROJECT_ROOT
@@ -57,16 +56,6 @@ def requests_counted(etclod: httpx.Client, route: str) -> int:
         if match and match.group(1) == route and match.group(2)[0] in "23":
             total += int(float(match.group(3)))
     return total
-
-
-def wait_until(check, what: str, seconds: float = 60):  # type: ignore[no-untyped-def]
-    deadline = time.time() + seconds
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.time() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def records(budget: str) -> list[dict[str, object]]:

@@ -8,12 +8,11 @@ import http.server
 import itertools
 import json
 import threading
-import time
 from typing import ClassVar
 
 import httpx
 import pytest
-from conftest import BASE, OxigraphServer, project, write_records
+from conftest import BASE, OxigraphServer, project, wait_until, write_records
 
 from etclod.cli import main
 from etclod.pool import StorePool
@@ -46,16 +45,6 @@ def metric(text: str, name: str, server: int) -> float:
         if line.startswith(f'{name}{{server="{server}"'):
             return float(line.rsplit(" ", 1)[1])
     raise AssertionError(f"no {name} for server {server} in /metrics")
-
-
-def wait_for(check, what: str, seconds: float = 60):  # type: ignore[no-untyped-def]
-    deadline = time.time() + seconds
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.time() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def test_a_pool_pushes_everywhere_spreads_fails_over_and_catches_up(virtuoso, oxigraph_server, make_settings,
@@ -100,8 +89,8 @@ def test_a_pool_pushes_everywhere_spreads_fails_over_and_catches_up(virtuoso, ox
     thread.start()
     try:
         assert main(["push"], environ=env) == 0
-        wait_for(lambda: client.get("/health").json()["release"] == second.version, "the switch")
-        wait_for(lambda: len(seen) > 10 and seen[-1][0] == second.version, "answers from the new release")
+        wait_until(lambda: client.get("/health").json()["release"] == second.version, "the switch")
+        wait_until(lambda: len(seen) > 10 and seen[-1][0] == second.version, "answers from the new release")
     finally:
         stop.set()
         thread.join()
@@ -118,7 +107,7 @@ def test_a_pool_pushes_everywhere_spreads_fails_over_and_catches_up(virtuoso, ox
         for route in DATA_ROUTES:
             response = client.get(route)
             assert response.status_code == 200, (route, response.text)
-    health = wait_for(lambda: (h := client.get("/health").json())["store"]["servers"][1]["state"] == "out" and h,
+    health = wait_until(lambda: (h := client.get("/health").json())["store"]["servers"][1]["state"] == "out" and h,
                       "server 2 out")
     assert health["status"] == "degraded" and health["store"]["servers"][0]["state"] == "in"
     assert "did not answer" in health["store"]["servers"][1]["reason"]
@@ -134,7 +123,7 @@ def test_a_pool_pushes_everywhere_spreads_fails_over_and_catches_up(virtuoso, ox
     captured = capsys.readouterr()
     assert f"server 2 ({servers[1].endpoint}) failed to load and verify" in captured.err
     assert servers[0].current() == third.version
-    wait_for(lambda: client.get("/health").json()["release"] == third.version, "the switch to the third release")
+    wait_until(lambda: client.get("/health").json()["release"] == third.version, "the switch to the third release")
     assert '"300"' in client.get("/id/project/proj?format=nt").text
     assert main(["releases"], environ=env) == 0
     listing = capsys.readouterr().out
@@ -143,14 +132,14 @@ def test_a_pool_pushes_everywhere_spreads_fails_over_and_catches_up(virtuoso, ox
 
     # it comes back with the release it had: out (behind) until `etclod push --sync` catches it up
     oxi.start()
-    health = wait_for(lambda: (h := client.get("/health").json())["store"]["servers"][1]["answering"] and h,
+    health = wait_until(lambda: (h := client.get("/health").json())["store"]["servers"][1]["answering"] and h,
                       "server 2 answering")
     assert health["store"]["servers"][1]["state"] == "out" and second.version in health["store"]["servers"][1]["reason"]
     assert main(["push", "--sync"], environ=env) == 0
     synced = capsys.readouterr().out
     assert "is already on server 1" in synced and f"pushed release {third.version} to server 2" in synced
     assert servers[1].current() == third.version
-    wait_for(lambda: client.get("/health").json()["store"]["servers"][1]["state"] == "in", "server 2 back in")
+    wait_until(lambda: client.get("/health").json()["store"]["servers"][1]["state"] == "in", "server 2 back in")
     assert main(["releases", "--json"], environ=env) == 0
     listed = json.loads(capsys.readouterr().out)
     assert [(s["state"], s["release"]) for s in listed["servers"]] == [("in", third.version)] * 2
@@ -184,11 +173,11 @@ def test_the_build_hosts_poll_catches_a_returning_server_up(oxigraph_server, mak
         assert [s.number for s in pushed.failed] == [2] and [s.number for s in pushed.switched] == [1]
         other.start()
         with TestClient(create_app(pool)) as client:  # not the build host: it stays out, behind
-            states = wait_for(lambda: (s := client.get("/health").json()["store"]["servers"])[1]["answering"] and s,
+            states = wait_until(lambda: (s := client.get("/health").json()["store"]["servers"])[1]["answering"] and s,
                               "the returning server answering")
             assert states[1]["state"] == "out" and first.version in states[1]["reason"]
         with TestClient(create_app(pool.with_(store_sync=True))) as client:
-            states = wait_for(lambda: (s := client.get("/health").json()["store"]["servers"])[1]["state"] == "in"
+            states = wait_until(lambda: (s := client.get("/health").json()["store"]["servers"])[1]["state"] == "in"
                               and s, "the returning server caught up and back in")
             assert [s["release"] for s in states] == [second.version, second.version]
     finally:

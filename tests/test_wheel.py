@@ -10,12 +10,11 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import time
 from pathlib import Path
 
 import httpx
 
-from conftest import free_port
+from conftest import free_port, wait_for_health
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "src", "ontology")
@@ -73,16 +72,7 @@ def test_wheel_installs_builds_and_serves_outside_the_checkout(tmp_path) -> None
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None, server.stderr.read().decode()[-3000:]
-            assert time.monotonic() < deadline, "etclod serve from the wheel did not start"
-            time.sleep(0.2)
+        wait_for_health(url, server, "etclod serve from the wheel")
         with httpx.Client(base_url=url, timeout=30) as client:
             turtle = client.get("/id/project/sempre", headers={"Accept": "text/turtle"})
             assert turtle.status_code == 200 and "SEMPRE" in turtle.text
