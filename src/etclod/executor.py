@@ -342,11 +342,13 @@ class QueryPool:
             self._idle.put(_Worker(self._ctx, self.max_growth, self.policy))
 
     def protections(self) -> dict[str, str]:
-        """Which protections hold in the workers on this host (asked of a worker once)."""
+        """Which protections hold in the workers on this host (asked of a worker once, and
+        learnt from every query's worker). Never waits for a busy worker: /health asks this,
+        and must answer while every worker runs a long query."""
         if self._protections is None:
             self.start()
             try:
-                worker = self._idle.get(timeout=self.timeout)
+                worker = self._idle.get_nowait()
             except queue.Empty:
                 return {k: "unknown: every worker is busy" for k in ("network", "memory", "filesystem")}
             try:
