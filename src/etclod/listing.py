@@ -21,6 +21,7 @@ import pyoxigraph as ox
 from etclod import recordtypes
 from etclod.errors import BadCursorError, BadFacetError, NotFoundError
 from etclod.namespaces import class_iri, RDFS, sparql_prefixes
+from etclod.oxtyped import select
 
 FACET_TARGET = {f.name: f.target for t in recordtypes.TYPES.values() for f in t.facets if f.target}
 """Facets whose values are our own resources (their labels come from the entity table)."""
@@ -44,21 +45,21 @@ def write_listing(connection: sqlite3.Connection, store: ox.Store, base: str) ->
     connection.execute("CREATE TABLE entity (id TEXT PRIMARY KEY, type TEXT, label_en TEXT, label_lv TEXT, label TEXT)")
     connection.execute("CREATE TABLE facet (id TEXT, type TEXT, name TEXT, value TEXT)")
     labels: dict[str, dict[str, str]] = {}
-    for row in store.query(f"SELECT ?e ?l WHERE {{ ?e <{RDFS.label}> ?l }}",
+    for row in select(store, f"SELECT ?e ?l WHERE {{ ?e <{RDFS.label}> ?l }}",
                            use_default_graph_as_union=True):
         iri = row["e"].value
         if iri.startswith(prefix) and "#" not in iri:
             labels.setdefault(iri, {}).setdefault(row["l"].language or "", row["l"].value)
     # a partnership is named, in each language, by its organisation and project (its own
     # label is one English sentence)
-    for row in store.query("SELECT ?e ?o ?p WHERE { ?e <http://www.w3.org/ns/org#member> ?o ; "
+    for row in select(store, "SELECT ?e ?o ?p WHERE { ?e <http://www.w3.org/ns/org#member> ?o ; "
                            "<http://www.w3.org/ns/org#organization> ?p }", use_default_graph_as_union=True):
         member, project = labels.get(row["o"].value, {}), labels.get(row["p"].value, {})
         if member and project:
             labels[row["e"].value] = {lang: f"{_pick(member, lang)} · {_pick(project, lang)}" for lang in ("en", "lv")}
     entities = []
     for rtype in _listed():
-        for row in store.query(f"SELECT DISTINCT ?e WHERE {{ ?e a <{class_iri(rtype)}> }}",
+        for row in select(store, f"SELECT DISTINCT ?e WHERE {{ ?e a <{class_iri(rtype)}> }}",
                                use_default_graph_as_union=True):
             iri = row["e"].value
             if not iri.startswith(prefix) or "#" in iri:
@@ -76,7 +77,7 @@ def write_listing(connection: sqlite3.Connection, store: ox.Store, base: str) ->
     for rtype, record_type in _listed().items():
         for facet in record_type.facets:
             name = facet.name
-            rows = store.query(f"{sparql_prefixes()}SELECT DISTINCT ?e ?v WHERE {{ ?e a <{class_iri(rtype)}> . "
+            rows = select(store, f"{sparql_prefixes()}SELECT DISTINCT ?e ?v WHERE {{ ?e a <{class_iri(rtype)}> . "
                                f"{facet.pattern} }}", use_default_graph_as_union=True)
             connection.executemany("INSERT INTO facet VALUES (?, ?, ?, ?)",
                                    ((r["e"].value[len(prefix):], rtype, name, _value(r["v"])) for r in rows

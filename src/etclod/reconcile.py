@@ -23,6 +23,7 @@ from etclod import recordtypes
 from etclod.dump import gzip_writer
 from etclod.names import words
 from etclod.namespaces import sparql_prefixes
+from etclod.oxtyped import select
 
 INDEX_FILE = "reconcile.json.gz"
 TYPES = {name: t.reconcile.name for name, t in recordtypes.reconciled().items() if t.reconcile}
@@ -74,7 +75,7 @@ def similarity(query: list[str], name: list[str]) -> float:
     q, n = set(query), set(name)
     if q == n:
         return 100.0
-    shared = len(q & n)
+    shared: float = len(q & n)
     for token in q - n:
         if len(token) >= 3 and any(other.startswith(token) or token.startswith(other)
                                    for other in n - q if len(other) >= 3):
@@ -90,7 +91,7 @@ def build_index(store: ox.Store, base: str) -> list[dict[str, Any]]:
     prefix = f"{base}id/"
     for rtype, record_type in recordtypes.reconciled().items():
         assert record_type.reconcile is not None
-        for row in store.query(sparql_prefixes() + record_type.reconcile.query, use_default_graph_as_union=True):
+        for row in select(store, sparql_prefixes() + record_type.reconcile.query, use_default_graph_as_union=True):
             iri = row["e"].value
             if not iri.startswith(prefix):
                 continue

@@ -14,6 +14,7 @@ import pyoxigraph as ox
 from etclod.namespaces import sparql_prefixes
 from etclod.listing import write_listing
 from etclod.names import words
+from etclod.oxtyped import select
 
 SEARCH_FILE = "search.sqlite"
 DESCRIPTIONS = sparql_prefixes() + """SELECT ?e ?d WHERE { ?e dct:description ?d }"""
@@ -27,12 +28,12 @@ def write_search(path: Path, entities: list[dict[str, Any]], store: ox.Store, ba
     """Index every entity of the reconciliation index, with its descriptions."""
     descriptions: dict[str, list[str]] = {}
     prefix = f"{base}id/"
-    for row in store.query(DESCRIPTIONS, use_default_graph_as_union=True):
+    for row in select(store, DESCRIPTIONS, use_default_graph_as_union=True):
         iri = row["e"].value
         if iri.startswith(prefix):
             descriptions.setdefault(iri[len(prefix):], []).append(row["d"].value)
     codes: dict[str, list[str]] = {}
-    for row in store.query(CODES, use_default_graph_as_union=True):
+    for row in select(store, CODES, use_default_graph_as_union=True):
         iri = row["e"].value
         if iri.startswith(prefix):
             codes.setdefault(iri[len(prefix):], []).append(row["c"].value)

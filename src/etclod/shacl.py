@@ -20,6 +20,7 @@ from rdflib.namespace import RDF, RDFS, XSD
 
 from etclod.errors import InputError
 from etclod.namespaces import SH
+from etclod.oxtyped import select
 
 SUPPORTED = {SH.path, SH.minCount, SH.maxCount, SH.datatype, SH["class"], SH.nodeKind, SH.pattern,
              SH.flags, SH.minInclusive, SH.maxInclusive, SH.minLength, SH.uniqueLang, SH["in"], SH["or"], SH.message,
@@ -189,7 +190,7 @@ def run_checks(store: ox.Store, compiled: CompiledShapes) -> list[dict[str, Any]
     """Run every check on ``store`` (its default graph as the union); return plain results."""
     results = []
     for check in compiled.checks:
-        solutions = store.query(check.query, use_default_graph_as_union=True)
+        solutions = select(store, check.query, use_default_graph_as_union=True)
         names = {v.value for v in solutions.variables}
         for row in solutions:
             value = _from_ox(row["value"]) if "value" in names and row["value"] is not None else None

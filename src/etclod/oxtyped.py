@@ -1,0 +1,52 @@
+"""Typed access to pyoxigraph's answers: ``Store.query()`` returns a union of solutions, a
+boolean and triples, and ``serialize()`` returns ``bytes | None``; these narrow them once, and
+raise a TypeError naming the query where the old code would have failed on a missing attribute.
+
+Layer 2 (beside ``formats.py``), so every layer that queries a pyoxigraph store can use it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyoxigraph as ox
+
+
+def _form(query: str) -> str:
+    return " ".join(query.split())[:120]
+
+
+def select(store: ox.Store, query: str, **options: Any) -> ox.QuerySolutions:
+    """``store.query`` of a SELECT query, typed: its solutions, else a TypeError naming the query.
+
+    >>> [row["n"].value for row in select(ox.Store(), "SELECT (1 AS ?n) {}")]
+    ['1']
+    """
+    result = store.query(query, **options)
+    if not isinstance(result, ox.QuerySolutions):
+        raise TypeError(f"expected solutions of a SELECT query, got {type(result).__name__}: {_form(query)}")
+    return result
+
+
+def construct(store: ox.Store, query: str, **options: Any) -> ox.QueryTriples:
+    """``store.query`` of a CONSTRUCT or DESCRIBE query, typed: its triples, else a TypeError."""
+    result = store.query(query, **options)
+    if not isinstance(result, ox.QueryTriples):
+        raise TypeError(f"expected triples of a CONSTRUCT query, got {type(result).__name__}: {_form(query)}")
+    return result
+
+
+def ask(store: ox.Store, query: str, **options: Any) -> bool:
+    """``store.query`` of an ASK query, typed: its answer, else a TypeError."""
+    result = store.query(query, **options)
+    if not isinstance(result, ox.QueryBoolean):
+        raise TypeError(f"expected the boolean of an ASK query, got {type(result).__name__}: {_form(query)}")
+    return bool(result)
+
+
+def serialized(data: bytes | None) -> bytes:
+    """What a pyoxigraph ``serialize()`` without an output returns: bytes (None only when it was
+    given a file to write to)."""
+    if data is None:
+        raise TypeError("serialize() wrote to a file where bytes were expected")
+    return data
