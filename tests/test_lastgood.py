@@ -336,3 +336,28 @@ def test_validation_shows_every_rejection_held_and_cascaded_in_both_languages_an
 from rdflib.namespace import RDF as _RDF  # noqa: E402
 
 RDF_TYPE = _RDF.type
+
+
+def test_validation_counts_and_words_agree_when_the_only_rejection_is_held_back(steward, capsys) -> None:
+    """A held-back record is a rejected record (the count says so), so the page must not also
+    say that no record is rejected; it says none is besides the held-back ones, in both languages."""
+    from fastapi.testclient import TestClient
+
+    from etclod.api.app import create_app
+    from etclod.settings import Settings
+
+    steward.edit("projects.yaml", "  end: 2019-02\n", "  end: 2019-02-30\n")
+    capsys.readouterr()
+    assert steward.build() == 1
+    records = json.loads((steward.current() / "manifest.json").read_text("utf-8"))["records"]
+    assert records["rejected"] == records["held_back"] == len(steward.rejected()) == 1
+    with TestClient(create_app(Settings.from_env(steward.env))) as client:
+        page = {lang: " ".join(html.unescape(client.get("/validation", headers={
+            "Accept": "text/html", "Accept-Language": lang}).text).split()) for lang in ("en", "lv")}
+    assert f"{records['published']} records published (1 of them kept from an earlier release)," in page["en"]
+    assert "1 record rejected (1 of them held back)" in page["en"]
+    assert "No record is rejected." not in page["en"]
+    assert "No record is rejected besides the held-back ones above." in page["en"]
+    assert "noraidīts 1 ieraksts (1 no tiem aizturēts)" in page["lv"]
+    assert "Neviens ieraksts nav noraidīts." not in page["lv"]
+    assert "Neviens ieraksts, izņemot augstāk aizturētos, nav noraidīts." in page["lv"]
