@@ -51,6 +51,28 @@ def test_yaml_values_are_text_as_written(tmp_path: Path) -> None:
     assert record.title == {"no": "Prosjekt", "lv": "Projekts"} and record.keep_id == 21622
 
 
+@pytest.mark.parametrize(("field", "number", "written"), [("id", 123, "123"), ("acronym", 1.5, "1.5"),
+                                                        ("code", True, "true")])
+def test_a_json_number_for_a_text_field_is_a_field_error_not_made_text(tmp_path: Path, capsys, field: str,
+                                                                       number: object, written: str) -> None:
+    """YAML and CSV values are text as written; JSON says what a value is, and a number (or
+    true/false) where text belongs is the steward's mistake: named, at its line, with the fix."""
+    text = json.dumps([SOURCE, PROGRAMME, project(id="other"), project(**{field: number})], indent=2)
+    result = load(tmp_path, "projects.json", text)
+    [rejection] = result.rejected
+    [reason] = rejection.reasons
+    expected = text.index(f'"{field}": {json.dumps(number)}')
+    expected_line = text[:expected].count("\n") + 1
+    record = written if field == "id" else "proj"
+    assert (rejection.type, rejection.id, reason.field) == ("project", record, field)
+    assert rejection.line_of(reason) == expected_line
+    assert reason.message == f'{field} must be text: write "{written}" in quotes'
+    assert sorted(item.record.id for item in result.loaded) == ["other", "prog", "src"]
+    assert main(["validate", "--data", str(tmp_path / "data")]) == 1
+    assert (f"rejected projects.json:{expected_line} project '{record}' field '{field}': {field} must be text: "
+            f'write "{written}" in quotes') in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("fmt", ["yaml", "json", "csv"])
 def test_impossible_date_is_a_field_error_at_the_fields_line(tmp_path: Path, fmt: str) -> None:
     if fmt == "yaml":

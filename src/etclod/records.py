@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import difflib
+import json
 import hashlib
 import re
 import typing
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Union
 
@@ -510,8 +512,6 @@ def _validate(file: str, item: recordfile.Item, source: Any) -> Loaded | Rejecti
         hint = did_you_mean(str(rtype), MODELS) if isinstance(rtype, str) else ""
         return Rejection(file, [Reason(f"{message}; expected one of {', '.join(MODELS)}{hint}", "type", rtype)],
                          line, rtype if isinstance(rtype, str) else None, rid, raw, lines, source=source)
-    if isinstance(raw.get("id"), int):
-        raw = {**raw, "id": str(raw["id"])}
     reasons = [Reason(message, name, check="file", line=at) for name, at, message in item.problems]
     try:
         record = MODELS[rtype].model_validate(raw)
@@ -553,6 +553,10 @@ def _reason(err: Any, model: type[BaseModel]) -> Reason:
         message = f"unknown field {field_name!r}{hint or ' (check its spelling; `etclod schema` lists the fields)'}"
     elif err.get("type") == "int_parsing_size":
         message = f"a whole number of {len(str(err.get('input')))} digits is too long (at most 4300 digits)"
+    elif err.get("type") == "string_type" and isinstance(err.get("input"), (bool, int, float, Decimal)):
+        # only JSON gives numbers (YAML and CSV values are text as written): never made text silently
+        written = json.dumps(err["input"]) if isinstance(err["input"], bool) else str(err["input"])
+        message = f'{field_name} must be text: write "{written}" in quotes'
     elif message.startswith("Value error, "):
         message = message[len("Value error, "):]
     value = err.get("input") if err.get("type") != "missing" else None
