@@ -17,13 +17,14 @@ import gzip
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 import pyoxigraph as ox
 
 from rdflib.namespace import DCTERMS, RDF, RDFS, XSD
 
 from etclod.namespaces import ACTIVITY, ETC, LDES, TREE
+from etclod.oxtyped import value
 
 RDF_TYPE = ox.NamedNode(str(RDF.type))
 XSD_DATETIME = ox.NamedNode(str(XSD.dateTime))
@@ -60,7 +61,8 @@ def changed_resources(changes: Path, base: str) -> set[str]:
     """Every resource with a quad added or removed in ``changes.nq.gz`` (subject or ``#part``)."""
     found: set[str] = set()
     with gzip.open(changes, "rb") as handle:
-        for quad in ox.parse(handle, format=ox.RdfFormat.N_QUADS):
+        # a GzipFile is a binary file, though typeshed does not call it typing.IO[bytes]
+        for quad in ox.parse(cast("IO[bytes]", handle), format=ox.RdfFormat.N_QUADS):
             if isinstance(quad.subject, ox.NamedNode):
                 resource = resource_of(quad.subject.value, base)
                 if resource is not None:
@@ -72,7 +74,8 @@ def states(dump: Path, base: str, wanted: set[str] | None = None) -> dict[str, l
     """resource -> its triples (its own and its ``#parts``') in a release's N-Quads dump."""
     out: dict[str, list[ox.Triple]] = defaultdict(list)
     with gzip.open(dump, "rb") as handle:
-        for quad in ox.parse(handle, format=ox.RdfFormat.N_QUADS):
+        # a GzipFile is a binary file, though typeshed does not call it typing.IO[bytes]
+        for quad in ox.parse(cast("IO[bytes]", handle), format=ox.RdfFormat.N_QUADS):
             if not isinstance(quad.subject, ox.NamedNode):
                 continue
             resource = resource_of(quad.subject.value, base)
@@ -108,7 +111,7 @@ def fragment(folder: Path, manifest: Mapping[str, Any], base: str, following: Ma
             out.append(ox.Triple(member, RDF_TYPE, _n(ACTIVITY.Delete)))
             continue
         for triple in triples:
-            subject = member if triple.subject.value == resource else triple.subject
+            subject = member if value(triple.subject) == resource else triple.subject
             out.append(ox.Triple(subject, triple.predicate, triple.object))
     return out
 
@@ -154,11 +157,11 @@ def apply(state: dict[str, set[tuple[str, ...]]], page: Iterable[ox.Triple], bas
     nexts = []
     for triple in triples:
         if triple.predicate == _n(TREE.node):
-            nexts.append(triple.object.value)
+            nexts.append(value(triple.object))
     for triple in triples:
         if triple.predicate != IS_VERSION_OF:
             continue
-        member, resource = triple.subject, triple.object.value
+        member, resource = triple.subject, value(triple.object)
         own = by_subject[str(member)]
         if any(t.predicate == RDF_TYPE and t.object == _n(ACTIVITY.Delete) for t in own):
             state.pop(resource, None)

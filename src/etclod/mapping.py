@@ -98,10 +98,12 @@ def short_label(record: Any) -> str:
     for name in ("acronym", "name", "title", "label"):
         value = getattr(record, name, None)
         if isinstance(value, dict) and value:
-            return value.get("en") or value.get("lv") or next(iter(value.values()))
+            label: str = value.get("en") or value.get("lv") or next(iter(value.values()))
+            return label
         if isinstance(value, str) and value:
             return value
-    return record.id
+    rid: str = record.id
+    return rid
 
 
 def lang_literals(value: Any) -> list[Literal]:

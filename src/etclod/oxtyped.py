@@ -50,3 +50,15 @@ def serialized(data: bytes | None) -> bytes:
     if data is None:
         raise TypeError("serialize() wrote to a file where bytes were expected")
     return data
+
+
+def value(term: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple) -> str:
+    """A term's ``.value`` (IRI, blank node id or lexical form); a TypeError for an RDF-star
+    triple term, which has none.
+
+    >>> value(ox.NamedNode("http://example.org/a")), value(ox.Literal("1"))
+    ('http://example.org/a', '1')
+    """
+    if isinstance(term, ox.Triple):
+        raise TypeError(f"expected an IRI, blank node or literal, got the triple term {term}")
+    return term.value

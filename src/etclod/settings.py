@@ -275,7 +275,7 @@ class Settings:
                               self.store_graph_store_url)
         return (first, *self.extra_stores)
 
-    def with_(self, **changes: object) -> Settings:
+    def with_(self, **changes: Any) -> Settings:
         """A copy with some fields changed (CLI flags override the environment)."""
         return replace(self, **changes)
 

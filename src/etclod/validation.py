@@ -189,14 +189,14 @@ def judge(mapped: list[Mapped], fixed: Iterable[Triple], shapes: Graph, base: st
             return Verdict(list(accepted.values()), rejected, first, report, passes)
         reasons: dict[tuple[str, str], list[rec.Reason]] = {}
         for r in violations:
-            m = _owner_of(owner.get(r.focus, []), r, accepted, key_of)
-            if m is None:
+            record = _owner_of(owner.get(r.focus, []), r, accepted, key_of)
+            if record is None:
                 raise InputError(f"the project's own data does not conform to the shapes: "
                                  f"{r.focus} {r.path}: {r.message}")
-            field_name = FIELD_OF_PREDICATE.get(r.path, str(r.path) if r.path else None)
+            field_name = FIELD_OF_PREDICATE.get(r.path, str(r.path)) if r.path else None
             if r.path == RDFS.label and "#post-" in str(r.focus):  # a post's label is its role, not a title
                 field_name = "posts.role"
-            reasons.setdefault(key_of[id(m)], []).append(
+            reasons.setdefault(key_of[id(record)], []).append(
                 rec.Reason(r.message, field_name, _display_value(base, r.value), "shacl"))
         before = dict(accepted)
         swapped: list[Mapped] = []
@@ -217,8 +217,8 @@ def judge(mapped: list[Mapped], fixed: Iterable[Triple], shapes: Graph, base: st
                    if s is not None]
         for target in targets:
             for m in gone:
-                graph = m.graph if target is store else None
-                for quad in to_quads(graph, m.triples) if graph is not None else _default_quads(m.triples):
+                named = m.graph if target is store else None
+                for quad in to_quads(named, m.triples) if named is not None else _default_quads(m.triples):
                     target.remove(quad)
             for m in swapped:
                 target.extend(to_quads(m.graph, m.triples) if target is store else _default_quads(m.triples))

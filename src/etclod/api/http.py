@@ -189,10 +189,11 @@ def error_page(request: Request, code: str, message: str, status: int) -> str:
     heading, explanation = i18n.error_words(status, lang)
     release = request.app.state.holder.current_or_none()
     lists = [(f"/id/{rtype}/", pages.type_name(rtype, lang, 1)) for rtype in ("programme", "project", "organisation")]
-    return pages.render("error.html", lang=lang, request=request, title=f"{status} · {heading}", heading=heading,
-                        explanation=explanation, message=message, lists=lists, code=code,
-                        crumbs=[(i18n.tr(lang, "Home"), "/"), (heading, None)],
-                        release=release.version if release else "—")
+    page: str = pages.render("error.html", lang=lang, request=request, title=f"{status} · {heading}", heading=heading,
+                            explanation=explanation, message=message, lists=lists, code=code,
+                            crumbs=[(i18n.tr(lang, "Home"), "/"), (heading, None)],
+                            release=release.version if release else "—")
+    return page
 
 
 def etclod_error_response(request: Request, exc: EtclodError) -> Response:

@@ -96,7 +96,7 @@ def _ontology_page(request: Request, lang: str) -> str:
     onto = pages.ontology
     terms = []
     for kind, rdf_type in ONTOLOGY_GROUPS:
-        items = []
+        items: list[dict[str, Any]] = []
         for term in onto.subjects(RDF.type, rdf_type):
             comment = pick_label(list(onto.objects(term, RDFS.comment)), lang)
             label = pick_label(list(onto.objects(term, RDFS.label)), lang) or pages.term(term, lang)
@@ -108,8 +108,9 @@ def _ontology_page(request: Request, lang: str) -> str:
         terms.append((i18n.tr(lang, kind), items))
     holder = request.app.state.holder.current_or_none()
     crumbs = [(i18n.tr(lang, "Home"), "/"), (i18n.tr(lang, "Ontology"), None)]
-    return pages.render("def.html", lang=lang, request=request, title=i18n.tr(lang, "The etclod ontology"),
-                        groups=terms, crumbs=crumbs, release=holder.version if holder else "—")
+    html: str = pages.render("def.html", lang=lang, request=request, title=i18n.tr(lang, "The etclod ontology"),
+                             groups=terms, crumbs=crumbs, release=holder.version if holder else "—")
+    return html
 
 
 @get_and_head(router, "/def", summary="The ontology (HTML documentation or RDF)")

@@ -13,7 +13,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -70,7 +70,8 @@ class _Shared:
         from prometheus_client.multiprocess import MultiProcessCollector
 
         registry = CollectorRegistry()
-        MultiProcessCollector(registry)
+        # prometheus_client leaves MultiProcessCollector's __init__ unannotated
+        cast("Callable[[CollectorRegistry], object]", MultiProcessCollector)(registry)
         return generate_latest(registry).decode("utf-8")
 
 
@@ -122,7 +123,8 @@ class Metrics:
         if stores:
             info += _store_lines(stores, store_retries)
         if self.shared is not None:  # every worker's counts, from the multiprocess files
-            return self.shared.render() + "\n".join(info) + "\n"
+            shared: str = self.shared.render()
+            return shared + "\n".join(info) + "\n"
         with self._lock:
             lines = ["# HELP etclod_requests_total HTTP requests by method, route and status.",
                      "# TYPE etclod_requests_total counter"]

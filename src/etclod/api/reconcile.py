@@ -179,8 +179,9 @@ def _extend(request: Request, extend: Any) -> dict[str, Any]:
     if not isinstance(extend.get("properties") or [], list) or len(extend["ids"]) > MAX_EXTEND_IDS:
         raise QueryError(f"extend names at most {MAX_EXTEND_IDS} ids and a list of properties "
                          "[{\"id\": \"country\"}]")
-    wanted = [p.get("id") for p in extend.get("properties") or [] if isinstance(p, dict)]
-    if not all(isinstance(p, str) for p in wanted):
+    named = [p.get("id") for p in extend.get("properties") or [] if isinstance(p, dict)]
+    wanted = [p for p in named if isinstance(p, str)]
+    if len(wanted) != len(named):
         raise QueryError("each property to extend is named by a string id: {\"id\": \"country\"}")
     unknown = [p for p in wanted if p not in PROPERTIES]
     if unknown:

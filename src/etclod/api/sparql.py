@@ -305,6 +305,7 @@ def _results_page(request: Request, query: str, body: bytes, version: str) -> st
     base = request.app.state.settings.base_uri
     rows = [[_cell(row.get(n), base) for n in names] for row in data["results"]["bindings"]]
     lang = choose_language(request)
-    return request.app.state.pages.render("sparql.html", lang=lang, request=request, title="SPARQL",
-                                          example=query, names=names, rows=rows, release=version,
-                                          examples=examples(), crumbs=_crumbs(lang))
+    html: str = request.app.state.pages.render("sparql.html", lang=lang, request=request, title="SPARQL",
+                                               example=query, names=names, rows=rows, release=version,
+                                               examples=examples(), crumbs=_crumbs(lang))
+    return html
