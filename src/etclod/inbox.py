@@ -247,6 +247,7 @@ def _process(settings: Settings, upload: Upload) -> tuple[Upload, BuildResult | 
     upload.status.update(status="published", release=result.version,
                          records=sum(1 for m in checked.verdict.accepted if m.loaded.file == label))
     _write_status(upload.folder, upload.status)
+    assert result.path is not None  # only a strict build publishes nothing, and this one is not strict
     push_if_remote(settings, result.path)  # after the status: a failed push leaves it published here
     return upload, result
 

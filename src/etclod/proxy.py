@@ -23,6 +23,7 @@ import pyoxigraph as ox
 
 from etclod.errors import NotAcceptableError, QueryFailedError
 from etclod.executor import Answer, Job, timed_out, too_many
+from etclod.oxtyped import serialized
 from etclod.remote import RemoteQueryError, RemoteStoreError, RemoteUnavailableError, RemoteView, versioned
 from etclod.results import read_json_term, write_ask, write_select
 
@@ -109,7 +110,7 @@ def _read(terms: _Terms, job: Job, form: str | None, body: bytes) -> Answer:
             if len(triples) > job.max_rows:
                 raise too_many(job.max_rows, "triples")
         assert job.graph_format is not None
-        data = ox.serialize(triples, format=ox.RdfFormat.from_media_type(job.graph_format))
+        data = serialized(ox.serialize(triples, format=ox.RdfFormat.from_media_type(job.graph_format)))
         return Answer("graph", data, len(triples))
     assert job.select_format is not None
     results = json.loads(body)

@@ -15,10 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import pyoxigraph as ox
-from rdflib import Graph
+from rdflib import Graph, URIRef
 
 from etclod import lastgood
 from etclod import records as rec
@@ -32,8 +32,9 @@ from etclod.merge import MergeReport, merge_records, merged_away
 from etclod.linkset import Linksets, load_links
 from etclod.reconcile import INDEX_FILE, build_index, write_index
 from etclod.search import SEARCH_FILE, write_search
-from etclod.mapping import THEME_SCHEME_KEY, Context, build_context, map_record, record_graph, record_iri
+from etclod.mapping import THEME_SCHEME_KEY, Context, build_context, map_record, record_graph, record_iri, Triple
 from etclod.namespaces import graph_iri
+from etclod.oxtyped import serialized
 from etclod.settings import Settings
 from etclod.dump import Digests, PendingDumps, statistics, write_changes, write_linksets, write_store
 from etclod.store import to_quads
@@ -135,7 +136,7 @@ def check_data(settings: Settings, reporter: Reporter | None = None, previous: P
     t0 = time.perf_counter()
     themes = themes_graph(settings)
     theme_iris = {str(s).rsplit("/", 1)[-1]: s for s in themes.subjects()
-                  if str(s).startswith(f"{settings.base_uri}id/theme/")}
+                  if isinstance(s, URIRef) and str(s).startswith(f"{settings.base_uri}id/theme/")}
     loaded, merges, problems = merge_records(load.loaded, settings.data_dir)
     rejected += problems
     held = lastgood.hold_unloaded(before, loaded, rejected, load.unreadable_files)
@@ -174,7 +175,8 @@ def check_data(settings: Settings, reporter: Reporter | None = None, previous: P
     t0 = time.perf_counter()
     reporter.stage("validate")
     shapes = load_shapes(settings.ontology_dir / "shapes.ttl")
-    verdict = judge(mapped, list(themes), shapes, settings.base_uri, settings.validator, store,
+    # rdflib types a graph's triples as Node triples; judge hands them to to_ox, which takes any term
+    verdict = judge(mapped, cast("list[Triple]", list(themes)), shapes, settings.base_uri, settings.validator, store,
                     lastgood.holder(before))
     held_keys = {m.loaded.key for m in held}
     kept_by_key = {(r.type, r.id): r for r in rejected if r.kept_from}
@@ -397,7 +399,7 @@ def _publish(settings: Settings, checked: Checked, reporter: Reporter, timings: 
     store = checked.store
     t0 = time.perf_counter()
     reporter.stage("dumps", len(DUMP_FORMATS))
-    nquads = store.dump(format=ox.RdfFormat.N_QUADS)
+    nquads = serialized(store.dump(format=ox.RdfFormat.N_QUADS))
     # the on-disk store is bulk-loaded in a thread while the dumps and indexes are written:
     # pyoxigraph lets go of the GIL while it loads, so the two share the cores; leaving the
     # block waits for the load, also when a step fails (the folder is removed after it)

@@ -88,6 +88,7 @@ async def build(request: Request) -> JSONResponse:
         result = await run_in_threadpool(build_release, settings)
     except RemovalsError as exc:
         return _removals(exc)
+    assert result.path is not None  # only a strict build publishes nothing, and this one is not strict
     pushed = await run_in_threadpool(push_if_remote, settings, result.path)
     return JSONResponse({"release": result.version, "published": result.published,
                          "pushed_to": settings.store_url.removeprefix("sparql+") if pushed else None,

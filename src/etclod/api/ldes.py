@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import pyoxigraph as ox
 from rdflib.namespace import DCTERMS
@@ -20,6 +19,7 @@ from etclod import ldes
 from etclod.api.http import choose_format, etag_for, etag_matches, get_and_head
 from etclod.errors import NotFoundError
 from etclod.formats import RDF_FORMATS
+from etclod.manifest import Manifest
 from etclod.release import list_releases
 
 router = APIRouter(tags=["change stream"])
@@ -46,7 +46,7 @@ def _answer(request: Request, triples: list[ox.Triple], etag: str, cache: str) -
     return Response(body, media_type=fmt.content_type, headers=headers)
 
 
-def _kept(request: Request) -> list[dict[str, Any]]:
+def _kept(request: Request) -> list[Manifest]:
     return list_releases(request.app.state.settings)
 
 

@@ -18,6 +18,7 @@ from etclod.errors import NotFoundError, QueryError
 from etclod.formats import HTML, RDF_FORMATS, Format
 from etclod import recordtypes
 from etclod.namespaces import PREFIXES, RESOURCE_TYPES
+from etclod.oxtyped import serialized
 from etclod.store import Page, to_ox
 
 router = APIRouter()
@@ -39,8 +40,8 @@ def serialize(graph: Graph, fmt: Format, base: str) -> bytes:
         data["@context"] = f"{base}context.jsonld"
         return json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
     triples = sorted((ox.Triple(to_ox(s), to_ox(p), to_ox(o)) for s, p, o in graph), key=str)
-    return ox.serialize(triples, format=fmt.oxigraph,
-                        prefixes=OX_PREFIXES if fmt.key in ("ttl", "rdf") else None)
+    return serialized(ox.serialize(triples, format=fmt.oxigraph,
+                                   prefixes=OX_PREFIXES if fmt.key in ("ttl", "rdf") else None))
 
 
 @router.get("/context.jsonld", include_in_schema=True, summary="The JSON-LD @context our documents use")
