@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF, RDFS
+from rdflib.term import Identifier
 
 from etclod.namespaces import ETC, ORG
 from etclod.store import GraphStore
@@ -159,8 +160,11 @@ def pick_label(labels: list[Any], lang: str) -> str | None:
     return next(iter(by_lang.values()), None)
 
 
-def types_of(graph: Graph, iri: URIRef) -> set[URIRef]:
-    return set(graph.objects(iri, RDF.type))
+def types_of(graph: Graph, iri: URIRef) -> set[Identifier]:
+    # rdflib types a graph's objects as Node; a description's graph holds what a store's
+    # select() answers (store.from_ox, results.read_json_term): URIRefs, Literals, BNodes,
+    # all Identifiers
+    return cast("set[Identifier]", set(graph.objects(iri, RDF.type)))
 
 
 def funding_in_programme(store: GraphStore, project: str) -> dict[str, Any] | None:

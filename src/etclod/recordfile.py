@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, cast
 
 import yaml
 
@@ -103,7 +103,8 @@ class _Loader(yaml.SafeLoader):
     """PyYAML's safe composer with no implicit resolvers (every plain scalar is text), and
     counts of depth, aliases and nodes as the file is composed."""
 
-    yaml_implicit_resolvers: ClassVar[dict[Any, Any]] = {}
+    # PyYAML reads it off the class; its stubs declare it an instance variable (so no ClassVar)
+    yaml_implicit_resolvers: dict[Any, Any] = {}
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
@@ -111,18 +112,22 @@ class _Loader(yaml.SafeLoader):
         self.aliases = 0
         self.nodes = 0
 
+    def _next_mark(self) -> Any:
+        # types-PyYAML leaves Parser.peek_event unannotated; it returns the next yaml.Event
+        return cast("Callable[[], yaml.Event]", self.peek_event)().start_mark
+
     def compose_node(self, parent: Any, index: Any) -> Any:
         self.nodes += 1
         if self.check_event(yaml.AliasEvent):
             self.aliases += 1
             if self.aliases > MAX_ALIASES:
-                mark = self.peek_event().start_mark
+                mark = self._next_mark()
                 raise _Limit(f"the file uses more than {MAX_ALIASES} YAML aliases (line {mark.line + 1}); "
                              "write the values out instead")
         self.depth += 1
         try:
             if self.depth > MAX_DEPTH:
-                mark = self.peek_event().start_mark
+                mark = self._next_mark()
                 raise _Limit(f"the YAML is nested more than {MAX_DEPTH} levels deep (line {mark.line + 1}, "
                              f"column {mark.column + 1}); a record needs far fewer")
             return super().compose_node(parent, index)
@@ -454,7 +459,7 @@ def _read_csv(text: str, list_fields: Callable[[str], set[str]]) -> Parsed:
             break
         problems: list[tuple[str | None, int | None, str]] = []
         if None in row:
-            extra = row.pop(None)  # type: ignore[call-overload]
+            extra = row.pop(None)
             problems.append((None, start, f"row has {len(header) + len(extra)} cells, the header has {len(header)}"))
         lists = list_fields((row.get("type") or "").strip())
         record: dict[str, Any] = {}

@@ -10,7 +10,7 @@ import typing
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union, cast
 
 from pydantic import (BaseModel, ConfigDict, Field, TypeAdapter,
                       ValidationError, model_validator)
@@ -250,7 +250,8 @@ class Theme(_Sourced):
 MODELS: dict[str, type[_Record]] = {name: t.model for name, t in recordtypes.TYPES.items()}
 """type -> model, from the registry of record types (``recordtypes.TYPES``)."""
 AnyRecord = Annotated[Union[tuple(MODELS.values())], Field(discriminator="type")]  # type: ignore[valid-type]  # noqa: UP007 (a Union of a computed tuple has no | form)
-_ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyRecord)
+# a Union computed at run time is no static type: mypy sees a special form, pydantic a type
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(cast(Any, AnyRecord))
 
 
 def json_schema() -> dict[str, Any]:

@@ -22,7 +22,8 @@ def partner_id(partner: dict[str, Any], country: str | None, where: str = "") ->
 
 
 def _translations(project: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
-    titles, summaries = {}, {}
+    titles: dict[str, str] = {}
+    summaries: dict[str, str] = {}
     raw = project.get("translations") or []
     items = raw.items() if isinstance(raw, dict) else ((t.get("language"), t) for t in raw if isinstance(t, dict))
     for lang, t in items:
@@ -30,8 +31,9 @@ def _translations(project: dict[str, Any]) -> tuple[dict[str, str], dict[str, st
         if isinstance(t, dict):
             if t.get("title"):
                 titles[lang] = t["title"]
-            if t.get("summary") or t.get("description"):
-                summaries[lang] = t.get("summary") or t.get("description")
+            summary = t.get("summary") or t.get("description")
+            if summary:
+                summaries[lang] = summary
     if project.get("title") and "en" not in titles:
         titles["en"] = project["title"]
     return titles, summaries
