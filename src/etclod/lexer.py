@@ -20,6 +20,7 @@ What it follows, because a checker that reads a query differently from the engin
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from etclod.errors import QueryTooDeepError, SyntaxQueryError
@@ -152,10 +153,10 @@ def _tokenize(text: str) -> list[Token]:
     while pos < length:
         char = text[pos]
         if char in " \t\r\n":
-            pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
+            pos = _WS.match(text, pos).end()  # type: ignore[union-attr]  # matches: text[pos] is blank
             continue
         if char == "#":
-            pos = _COMMENT.match(text, pos).end()  # type: ignore[union-attr]
+            pos = _COMMENT.match(text, pos).end()  # type: ignore[union-attr]  # matches: text[pos] is #
             continue
         frame = stack[-1]
         previous = tokens[-1] if tokens else None
@@ -205,7 +206,7 @@ def _tokenize(text: str) -> list[Token]:
             add("langtag", match.end())
             continue
         if char.isdigit() or char == "." and pos + 1 < length and text[pos + 1].isdigit():
-            add("number", _NUMBER.match(text, pos).end())  # type: ignore[union-attr]
+            add("number", _NUMBER.match(text, pos).end())  # type: ignore[union-attr]  # matches: a digit or .digit is here
             continue
         if char == ":" or pos >= no_colon_before and _NAME_RUN.match(text, pos):
             prefix_end = pos
@@ -260,7 +261,7 @@ def _tokenize(text: str) -> list[Token]:
     return tokens
 
 
-def _pname(text: str, pos: int, colon: int, add: object) -> None:
+def _pname(text: str, pos: int, colon: int, add: Callable[[str, int, str], None]) -> None:
     local = _LOCAL.match(text, colon + 1)
     end = colon + 1
     if local is not None:
@@ -269,7 +270,7 @@ def _pname(text: str, pos: int, colon: int, add: object) -> None:
             end -= 1
     raw_local = text[colon + 1:end]
     value = text[pos:colon] + ":" + re.sub(r"\\(.)", r"\1", raw_local)
-    add("pname", end, value)  # type: ignore[operator]
+    add("pname", end, value)
 
 
 def _paren_kind(frame: _Frame, previous: Token | None, tokens: list[Token]) -> str:

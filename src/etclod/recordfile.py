@@ -344,10 +344,10 @@ def _read_json_items(text: str) -> Parsed | None:
     """A JSON list of records that does not parse as a whole, read record by record: after a
     record that does not parse, reading goes on at the next line that opens a record at the
     same indentation as the first one. None when the file is not such a list."""
-    pos = _WS.match(text).end()  # type: ignore[union-attr]
+    pos = _WS.match(text).end()  # type: ignore[union-attr]  # [ \t\n\r]* matches everywhere
     if text[pos: pos + 1] != "[":
         return None
-    pos = _WS.match(text, pos + 1).end()  # type: ignore[union-attr]
+    pos = _WS.match(text, pos + 1).end()  # type: ignore[union-attr]  # [ \t\n\r]* matches everywhere
     first = text.rfind("\n", 0, pos) + 1
     opener = re.compile("^" + re.escape(text[first:pos]) + r"\{", re.MULTILINE)
     items: list[Item] = []
@@ -356,9 +356,9 @@ def _read_json_items(text: str) -> Parsed | None:
         try:
             value, end = _DECODER.raw_decode(text, pos)
             items.append(Item(value, text.count("\n", 0, pos) + 1))
-            pos = _WS.match(text, end).end()  # type: ignore[union-attr]
+            pos = _WS.match(text, end).end()  # type: ignore[union-attr]  # [ \t\n\r]* matches everywhere
             if text[pos: pos + 1] == ",":
-                pos = _WS.match(text, pos + 1).end()  # type: ignore[union-attr]
+                pos = _WS.match(text, pos + 1).end()  # type: ignore[union-attr]  # [ \t\n\r]* matches everywhere
             elif text[pos: pos + 1] != "]":
                 raise json.JSONDecodeError("Expecting ',' delimiter", text, pos)
         except json.JSONDecodeError as exc:

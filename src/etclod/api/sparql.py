@@ -195,7 +195,9 @@ async def sparql(
     select_fmt, select_error = _try_format("select", "application/sparql-results+json" if browser else accept, param)
     graph_fmt, graph_error = _try_format("graph", accept, param)
     if select_fmt is None and graph_fmt is None:
-        raise select_error if checked.form in ("select", "ask") else graph_error  # type: ignore[misc]
+        error = select_error if checked.form in ("select", "ask") else graph_error
+        assert error is not None  # _try_format gives an error wherever it gives no format
+        raise error
     default, named = dataset(checked, params)
     wanted = ResultFormat(select_fmt.key if select_fmt else None, graph_fmt.media_type if graph_fmt else None)
     data = Dataset(default, named)
