@@ -205,7 +205,9 @@ def _tokenize(text: str) -> list[Token]:
                 raise _error("a language tag is malformed", pos)
             add("langtag", match.end())
             continue
-        if char.isdigit() or char == "." and pos + 1 < length and text[pos + 1].isdigit():
+        # ASCII digits only, as the grammar's: str.isdigit() is true of '¹' and '٣' too, which
+        # no SPARQL number starts with
+        if "0" <= char <= "9" or char == "." and pos + 1 < length and "0" <= text[pos + 1] <= "9":
             add("number", _NUMBER.match(text, pos).end())  # type: ignore[union-attr]  # matches: a digit or .digit is here
             continue
         if char == ":" or pos >= no_colon_before and _NAME_RUN.match(text, pos):
