@@ -23,12 +23,10 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -36,7 +34,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from load import free_port  # noqa: E402
-from run import stop, wait_up  # noqa: E402
+from run import stop, timed, wait_up  # noqa: E402
 
 SIMPLE = "SELECT (COUNT(*) AS ?n) WHERE { ?s a <https://w3id.org/etclod/def#Project> }"
 RUNAWAY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l . ?m ?n2 ?o }"
@@ -57,15 +55,6 @@ HOSTILE = {
     "remote context": (b'{"@context": "http://127.0.0.1:9/ctx.jsonld", "@id": "http://a"}', "application/ld+json"),
 }
 HARMLESS = (b"<http://a> <http://b> <http://c> .", "application/n-triples")
-
-
-def seconds(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def query(client: httpx.Client, text: str, expect: int = 200) -> None:
@@ -102,24 +91,24 @@ def main() -> int:
         wait_up(f"{url}/health", server)
         with httpx.Client(base_url=url, timeout=60) as client:
             query(client, SIMPLE)
-            idle = seconds(lambda: query(client, SIMPLE), args.repeat)
-            stopped = seconds(lambda: query(client, RUNAWAY, 503), args.repeat)
+            idle = timed(lambda: query(client, SIMPLE), args.repeat)
+            stopped = timed(lambda: query(client, RUNAWAY, 503), args.repeat)
             rows.append(row("runaway query until 503 (baseline: the limit)", stopped, args.timeout,
                             "<= 1.5x", stopped <= 1.5 * args.timeout))
             with cf.ThreadPoolExecutor(max_workers=1) as other:
                 runaway = other.submit(query, httpx.Client(base_url=url, timeout=60), RUNAWAY, 503)
                 time.sleep(0.2)  # let it reach a worker: a benchmark measures, it asserts nothing
-                during = seconds(lambda: query(client, SIMPLE), args.repeat)
+                during = timed(lambda: query(client, SIMPLE), args.repeat)
                 runaway.result()
             rows.append(row("simple query during a runaway (baseline: idle)", during, idle,
                             "<= 3x + 50 ms", during <= 3 * idle + 0.05))
-            harmless = seconds(lambda: validate(client, *HARMLESS), args.repeat)
+            harmless = timed(lambda: validate(client, *HARMLESS), args.repeat)
             for name, (body, ctype) in HOSTILE.items():
-                took = seconds(lambda: validate(client, body, ctype), args.repeat)
+                took = timed(lambda: validate(client, body, ctype), args.repeat)
                 rows.append(row(f"validate {name} (baseline: one harmless triple)", took, harmless, "< 3 s",
                                 took < 3.0))
-            count = seconds(lambda: query(client, COUNT), args.repeat)
-            regex = seconds(lambda: query(client, REGEX), args.repeat)
+            count = timed(lambda: query(client, COUNT), args.repeat)
+            regex = timed(lambda: query(client, REGEX), args.repeat)
             rows.append(row("backtracking-prone regex (baseline: COUNT(*))", regex, count,
                             "<= 1.5x the limit", regex <= 1.5 * args.timeout))
     finally:
