@@ -9,6 +9,7 @@ import rdflib
 
 from etclod import records as rec
 from etclod.mapping import build_context, map_record
+from etclod.oxtyped import from_ox
 from etclod.release import themes_graph
 from etclod.settings import PROJECT_ROOT, Settings
 from etclod.validation import CompiledValidator, load_shapes, validate_graph
@@ -83,8 +84,8 @@ def records_graph(folder, settings: Settings) -> rdflib.Graph:
     for t in themes:
         graph.add(t)
     for item in loaded:
-        for t in map_record(item.record, ctx, item.file):
-            graph.add(t)
+        for s, p, o in map_record(item.record, ctx, item.file):  # pyoxigraph terms, as rdflib's for pyshacl
+            graph.add((from_ox(s), from_ox(p), from_ox(o)))
     return graph
 
 
