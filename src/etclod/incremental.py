@@ -378,6 +378,13 @@ def old_quads(store: ox.Store, iri: str, graph: str) -> set[ox.Quad]:
     return out
 
 
+def _iri(term: Any) -> str | None:
+    """The IRI of a term, rdflib's or pyoxigraph's (None: not an IRI)."""
+    if isinstance(term, ox.NamedNode):
+        return term.value
+    return str(term) if isinstance(term, URIRef) else None
+
+
 def check_shapes(settings: Settings, mapped: list[tuple[Key, Any, list[Any]]], previous: ox.Store,
                  themes: Any, changed_iris: set[str]) -> None:
     """Validate the changed records on a small store: their triples, the themes, and the types
@@ -389,12 +396,13 @@ def check_shapes(settings: Settings, mapped: list[tuple[Key, Any, list[Any]]], p
     store.bulk_extend(ox.Quad(to_ox(s), to_ox(p), to_ox(o), ox.DefaultGraph()) for s, p, o in themes)
     subjects: set[str] = set()
     targets: set[str] = set()
-    for _key, _iri, triples in mapped:
+    for _key, _node, triples in mapped:
         store.bulk_extend(ox.Quad(to_ox(s), to_ox(p), to_ox(o), ox.DefaultGraph()) for s, p, o in triples)
         for s, _p, o in triples:
-            subjects.add(str(s))
-            if isinstance(o, URIRef):
-                targets.add(str(o))
+            subjects.add(_iri(s) or "")
+            target = _iri(o)
+            if target is not None:
+                targets.add(target)
     rdf_type = ox.NamedNode(str(RDF.type))
     for target in targets - subjects:
         if target.split("#")[0] in changed_iris:
@@ -403,7 +411,7 @@ def check_shapes(settings: Settings, mapped: list[tuple[Key, Any, list[Any]]], p
                      for q in previous.quads_for_pattern(ox.NamedNode(target), rdf_type, None, None))
     report = CompiledValidator(load_shapes(settings.ontology_dir / "shapes.ttl"), store).report()
     for r in report.results:
-        if str(r.focus) in subjects:
+        if _iri(r.focus) in subjects:
             raise Fallback(f"a changed record has a validation result ({r.focus}: {r.message})")
 
 
