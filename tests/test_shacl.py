@@ -135,3 +135,23 @@ def test_subclasses_in_the_data_are_followed_as_pyshacl_does() -> None:
 """
     found = compare(rdflib.Graph().parse(data=data, format="turtle"))
     assert any(focus.endswith("project/sub") for focus, _, _, _ in found)
+
+
+def test_batched_queries_give_what_each_check_alone_gives() -> None:
+    """The checks run batched (a node shape's value checks in one query, its counts in
+    another); each check's own query, run alone, finds the same results, as many times."""
+    from etclod.shacl import Batch, CompiledShapes, run_checks
+
+    validator = CompiledValidator.of_triples(SHAPES, list(rdflib.Graph().parse(data=BROKEN, format="turtle")))
+    compiled = validator.compiled
+    assert len(compiled.batches) < len(compiled.checks)
+    assert sorted(id(c) for b in compiled.batches for c, _ in b.tests) == sorted(id(c) for c in compiled.checks)
+    alone = CompiledShapes(compiled.checks, [Batch(c.query, ((c, None),)) for c in compiled.checks])
+
+    def found(shapes: CompiledShapes) -> Counter:
+        return Counter((str(r["focus"]), str(r["path"]), str(r["component"]), str(r["value"]), r["message"],
+                        str(r["shape"])) for r in run_checks(validator.store, shapes))
+
+    batched = found(compiled)
+    assert batched == found(alone)
+    assert sum(batched.values()) > 60

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import gc
 import hashlib
 import json
 import os
@@ -223,6 +224,21 @@ def ensure_var(settings: Settings) -> None:
 
 
 @contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off for a build: a build makes millions of small tuples
+    (triples, rows) that all live to its end, and each full collection walked all of them
+    again (a fifth of a 3,000-project build's CPU time) while finding next to nothing. The
+    build's few cycles are collected once it is done."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+@contextmanager
 def build_lock(settings: Settings) -> Iterator[None]:
     """One build at a time per var folder."""
     with open(settings.var_dir / ".build.lock", "w") as handle:
@@ -376,7 +392,7 @@ def build_release(settings: Settings, *, strict: bool = False, allow_removals: b
         raise InputError(f"data folder {str(settings.data_dir)!r} does not exist or is not a folder "
                          "(ETCLOD_DATA or --data)")
     ensure_var(settings)
-    with build_lock(settings):
+    with build_lock(settings), collector_paused():
         clean_leftovers(settings)
         timings: dict[str, float] = {}
         started = time.perf_counter()

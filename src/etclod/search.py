@@ -39,6 +39,10 @@ def write_search(path: Path, entities: list[dict[str, Any]], store: ox.Store, ba
             codes.setdefault(iri[len(prefix):], []).append(row["c"].value)
     connection = sqlite3.connect(path)
     try:
+        # a new file in the release's temporary folder: no journal, no syncs (the build syncs
+        # the whole folder before it seals it, and a killed build's folder is thrown away)
+        connection.execute("PRAGMA journal_mode = OFF")
+        connection.execute("PRAGMA synchronous = OFF")
         connection.execute('CREATE VIRTUAL TABLE search USING fts5(id UNINDEXED, type UNINDEXED, name, names, '
                            'description, folded, tokenize="unicode61 remove_diacritics 2")')
         # ``folded``: the names transliterated by the one name normalisation (etclod.names), so
