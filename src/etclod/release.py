@@ -72,6 +72,10 @@ class BuildResult:
     rejected: list[rec.Rejection]
     path: Path | None
     manifest: Manifest = field(default_factory=lambda: Manifest())
+    kind: str = "full"
+    """``full`` or ``incremental`` (built on the current release: ``delta``)."""
+    why_full: str | None = None
+    """Why a build not asked to be full was (None: it was asked, or it was incremental)."""
 
     @property
     def published(self) -> int:
@@ -374,13 +378,14 @@ def write_rejected(path: Path, rejected: list[rec.Rejection]) -> None:
 
 
 def build_release(settings: Settings, *, strict: bool = False, allow_removals: bool = False,
-                  reporter: Reporter | None = None) -> BuildResult:
+                  reporter: Reporter | None = None, full: bool = False) -> BuildResult:
     """Turn the data folder into a new sealed release and switch ``var/current`` to it.
 
     With ``strict``, a single rejected record means nothing is published. A build that would
     unpublish more records of the current release than ``settings.max_removals`` raises
     :class:`lastgood.RemovalsError` and publishes nothing, unless ``allow_removals``.
     Killed at any point, it leaves the previous release current; the next build cleans up.
+    Unless ``full``, it builds on the current release where the change is local (``delta``).
     """
     reporter = reporter or NullReporter()
     if not settings.data_dir.is_dir():
@@ -395,6 +400,16 @@ def build_release(settings: Settings, *, strict: bool = False, allow_removals: b
         tmp = settings.releases_dir / f"{TMP_PREFIX}{version}-{os.getpid()}"
         tmp.mkdir()
         try:
+            why_full = None
+            if not full:
+                from etclod import delta  # it builds on this module
+
+                outcome = delta.build(settings, reporter, version, tmp, allow_removals=allow_removals)
+                if isinstance(outcome, BuildResult):
+                    return outcome
+                why_full = outcome
+                shutil.rmtree(tmp, ignore_errors=True)
+                tmp.mkdir()
             checked = check_data(settings, reporter)
             timings["check"] = time.perf_counter() - started
             if not allow_removals:
@@ -403,7 +418,9 @@ def build_release(settings: Settings, *, strict: bool = False, allow_removals: b
                 del checked.store
                 shutil.rmtree(tmp, ignore_errors=True)
                 return BuildResult(None, checked.rejected, None)
-            return _publish(settings, checked, reporter, timings, version, tmp)
+            result = _publish(settings, checked, reporter, timings, version, tmp)
+            result.why_full = why_full
+            return result
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -450,6 +467,9 @@ def _publish(settings: Settings, checked: Checked, reporter: Reporter, timings: 
     reporter.done("store", time.perf_counter() - t0, f"{stats['quads']} quads (loaded beside the dumps in "
                                                      f"{timings['store']:.1f} s)")
 
+    from etclod.incremental import write_state
+
+    write_state(tmp, settings, checked, themes_graph(settings))
     manifest = _manifest(settings, tmp, version, previous, checked, stats, counts, changes, digests)
     write_catalog(settings, tmp, manifest, stats)
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n",
@@ -474,7 +494,7 @@ def _manifest(settings: Settings, folder: Path, version: str, previous: str | No
     triples_of["changes.nq.gz"] = changes["added"] + changes["removed"]
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder).as_posix()
-        if path.is_file() and not rel.startswith("store/"):
+        if path.is_file() and not rel.startswith(("store/", "build-state/")):
             sha, size = digests.get(str(path)) or (_sha256(path), path.stat().st_size)
             entry: FileEntry = {"sha256": sha, "bytes": size}
             if rel in triples_of:

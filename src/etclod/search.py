@@ -48,8 +48,9 @@ def write_search(path: Path, entities: list[dict[str, Any]], store: ox.Store, ba
         # ``folded``: the names transliterated by the one name normalisation (etclod.names), so
         # ``pskov`` finds ``Псков`` and ``lodz`` finds ``Łódź``, as merging and reconciling agree
         connection.executemany("INSERT INTO search VALUES (?, ?, ?, ?, ?, ?)", (
-            (e["id"], e["type"], e["names"][0], " | ".join([*e["names"], *codes.get(e["id"], [])]),
-             " ".join(descriptions.get(e["id"], [])), " | ".join(" ".join(words(n)) for n in e["names"]))
+            # codes and descriptions sorted: one order, whatever order the store gives rows in
+            (e["id"], e["type"], e["names"][0], " | ".join([*e["names"], *sorted(codes.get(e["id"], []))]),
+             " ".join(sorted(descriptions.get(e["id"], []))), " | ".join(" ".join(words(n)) for n in e["names"]))
             for e in entities))
         write_listing(connection, store, base)
         connection.commit()
