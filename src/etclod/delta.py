@@ -197,6 +197,6 @@ def write_delta(path: Path, added: set[ox.Quad], removed: set[ox.Quad], digests:
     """``changes.nq.gz`` from the delta itself (the lines ``dump.write_changes`` would write)."""
     plus, minus = sorted(inc.nquad_lines(added)), sorted(inc.nquad_lines(removed))
     with gzip_writer(path, digests) as out:
-        out.write(_renamed(plus, b"urn:etclod:added:"))  # one block (dump._renamed)
+        out.write(_renamed(plus, b"urn:etclod:added:"))
         out.write(_renamed(minus, b"urn:etclod:removed:"))
     return {"added": len(plus), "removed": len(minus)}
