@@ -434,13 +434,17 @@ def _publish(settings: Settings, checked: Checked, reporter: Reporter, timings: 
     reporter.stage("dumps", len(DUMP_FORMATS))
     nquads = serialized(store.dump(format=ox.RdfFormat.N_QUADS))
     # the on-disk store is bulk-loaded in a thread while the dumps and indexes are written:
-    # pyoxigraph lets go of the GIL while it loads, so the two share the cores; leaving the
-    # block waits for the load, also when a step fails (the folder is removed after it)
-    with ThreadPoolExecutor(1, thread_name_prefix="etclod-store") as loader, ExitStack() as cleanup:
-        loaded = loader.submit(_timed, write_store, tmp / "store", nquads)
+    # pyoxigraph lets go of the GIL while it loads, so the two share the cores; the search
+    # index is written in another (SQLite lets go of it while it inserts and indexes);
+    # leaving the block waits for both, also when a step fails (the folder is removed after it)
+    with ThreadPoolExecutor(2, thread_name_prefix="etclod-publish") as beside, ExitStack() as cleanup:
+        loaded = beside.submit(_timed, write_store, tmp / "store", nquads)
         digests: Digests = {}
         dumps = PendingDumps(tmp / "dumps", store, nquads, digests)  # Turtle, JSON-LD: in worker processes
         cleanup.callback(dumps.close)
+        entities = build_index(store, settings.base_uri)
+        searched = beside.submit(write_search, tmp / SEARCH_FILE, entities, store, settings.base_uri)
+        reconcile_entities = write_index(entities, tmp / INDEX_FILE)
         with (tmp / "validation.ttl").open("wb") as handle:
             checked.verdict.first_report.graph.serialize(handle, format="turtle")
         write_rejected(tmp / "rejected.jsonl", checked.rejected)
@@ -448,10 +452,9 @@ def _publish(settings: Settings, checked: Checked, reporter: Reporter, timings: 
         changes = write_changes(tmp / "changes.nq.gz", nquads, settings.releases_dir / previous if previous else None,
                                 digests)
         stats = statistics(store, settings.base_uri, dumps.triples)
-        entities = build_index(store, settings.base_uri)
-        stats["reconcile_entities"] = write_index(entities, tmp / INDEX_FILE)
-        write_search(tmp / SEARCH_FILE, entities, store, settings.base_uri)
+        stats["reconcile_entities"] = reconcile_entities
         stats["linksets"] = write_linksets(tmp / "dumps", store, settings.base_uri, checked.links)
+        searched.result()
         counts = dumps.wait()
         timings["dumps"] = time.perf_counter() - t0
         reporter.done("dumps", timings["dumps"], f"{len(DUMP_FORMATS)} dumps, "
