@@ -17,15 +17,15 @@ from etclod import incremental as inc
 from etclod import lastgood
 from etclod import release as rel
 from etclod.conflict import write_conflicts
-from etclod.dump import Digests, PendingDumps, _renamed, gzip_writer, statistics, write_linksets
+from etclod.dump import Digests, PendingDumps, _renamed, gzip_writer, write_linksets
 from etclod.formats import DUMP_FORMATS
 from etclod.linkset import Linksets
 from etclod.manifest import MANIFEST, Changes
 from etclod.mapping import THEME_SCHEME_KEY, map_record
 from etclod.merge import MergeReport, read_precedence
 from etclod.oxtyped import serialized
-from etclod.reconcile import INDEX_FILE, build_index, write_index
-from etclod.search import SEARCH_FILE, write_search
+from etclod.namespaces import graph_iri
+from etclod.patchindex import patch_indexes
 from etclod.settings import Settings
 from etclod.shacl import report_graph
 from etclod.store import to_quads
@@ -62,6 +62,16 @@ class _Checked:
     conflicts: list[Any] = field(default_factory=list)
     links: Linksets = field(default_factory=Linksets)
     previous: Any = None
+
+
+@dataclass
+class Touched:
+    """What the indexes of a delta release redo (``patchindex``)."""
+
+    changed: set[inc.Key]
+    old_refs: set[inc.Key]
+    old_iris: set[str]
+    themes: list[ox.Quad]
 
 
 @dataclass
@@ -122,6 +132,11 @@ def build(settings: Settings, reporter: Any, version: str, tmp: Path, *, allow_r
     if not allow_removals:
         lastgood.check_removals(_Previous(previous.name, range(state.published)),  # type: ignore[arg-type]
                                 removals, settings.max_removals)
+    # what the indexes redo: the changed records, what they pointed at and their IRIs before
+    changed = set(plan.todo) | plan.removed
+    before = [state.records[k] for k in changed if k in state.records]
+    touched = Touched(changed, {t for r in before for t in r.refs}, {r.iri for r in before},
+                      list(to_quads(graph_iri(settings.base_uri, rel.THEMES_GRAPH_KEY), sorted(themes))))
     # the new state: the old one with the delta
     for key in plan.removed:
         del state.records[key]
@@ -129,17 +144,16 @@ def build(settings: Settings, reporter: Any, version: str, tmp: Path, *, allow_r
     state.files = delta.inputs
     state.published = len(state.records) + len(lastgood.record_keys(themes))
     return _publish(settings, reporter, version, tmp, previous, prev_store, added, removed, delta, removals,
-                    state, started)
+                    state, started, touched)
 
 
 def _publish(settings: Settings, reporter: Any, version: str, tmp: Path, previous: Path, prev_store: ox.Store,
              added: set[ox.Quad], removed: set[ox.Quad], delta: inc.Delta, removals: list[dict[str, str]],
-             state: inc.BuildState, started: float) -> Any:
+             state: inc.BuildState, started: float, touched: Touched) -> Any:
     timings: dict[str, float] = {"check": time.perf_counter() - started}
     t0 = time.perf_counter()
     reporter.stage("store")
     prev_store.backup(str(tmp / "store"))
-    del prev_store
     store = ox.Store(str(tmp / "store"))
     for quad in removed:
         store.remove(quad)
@@ -160,10 +174,10 @@ def _publish(settings: Settings, reporter: Any, version: str, tmp: Path, previou
         rel.write_rejected(tmp / "rejected.jsonl", [])
         write_conflicts(tmp, [])
         changes = write_delta(tmp / "changes.nq.gz", added, removed, digests)
-        stats = statistics(store, settings.base_uri, dumps.triples)
-        entities = build_index(store, settings.base_uri)
-        stats["reconcile_entities"] = write_index(entities, tmp / INDEX_FILE)
-        write_search(tmp / SEARCH_FILE, entities, store, settings.base_uri)
+        stats = inc.patch_stats(state.stats, added, removed, prev_store, store, settings.base_uri)
+        state.stats = dict(stats)
+        stats["reconcile_entities"] = patch_indexes(previous, tmp, store, state, settings.base_uri, touched.changed,
+                                                    touched.old_refs, touched.old_iris, touched.themes)
         stats["linksets"] = write_linksets(tmp / "dumps", store, settings.base_uri, Linksets())
         counts = dumps.wait()
     finally:
@@ -172,7 +186,7 @@ def _publish(settings: Settings, reporter: Any, version: str, tmp: Path, previou
     timings["dumps"] = time.perf_counter() - t0
     reporter.done("dumps", timings["dumps"], f"{len(DUMP_FORMATS)} dumps, {changes['added']} added, "
                                              f"{changes['removed']} removed")
-    del store
+    del store, prev_store
     precedence, _problems = read_precedence(settings.data_dir)
     checked = _Checked(_Verdict(range(len(state.records)), empty, empty),
                        _Load(range(delta.read), [], dict(sorted(delta.inputs.items()))),

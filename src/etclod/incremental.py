@@ -75,6 +75,8 @@ class BuildState:
     """Keys that are not records (the themes)."""
     published: int = 0
     """Records the release publishes, as ``lastgood.read_previous`` counts them."""
+    stats: dict[str, Any] = field(default_factory=dict)
+    """The release's statistics (``dump.statistics``): the next one's are these and the delta."""
     format: int = FORMAT
 
 
@@ -130,10 +132,14 @@ def _blocked(checked: Any) -> str | None:
     return None
 
 
-def write_state(folder: Path, settings: Settings, checked: Any, themes: Any) -> None:
+STATS = ("classes", "graphs", "properties", "entities", "triples", "quads")
+
+
+def write_state(folder: Path, settings: Settings, checked: Any, themes: Any, stats: dict[str, Any]) -> None:
     """Record the state of a fully built release in its folder (before it is sealed)."""
     blocked = _blocked(checked)
-    state = BuildState(fingerprint(settings), blocked, dict(checked.load.inputs))
+    state = BuildState(fingerprint(settings), blocked, dict(checked.load.inputs),
+                       stats={k: stats[k] for k in STATS})
     if blocked is None:
         state.records = {m.loaded.key: record_state(m.loaded, str(m.iri), str(m.graph)) for m in checked.verdict.accepted}
         state.fixed = frozenset(lastgood.record_keys(themes)) | frozenset(
@@ -418,3 +424,35 @@ def check_shapes(settings: Settings, mapped: list[tuple[Key, Any, list[Any]]], p
 def nquad_lines(quads: Any) -> list[bytes]:
     text = ox.serialize(list(quads), format=ox.RdfFormat.N_QUADS) or b""
     return [line for line in text.splitlines() if line]
+
+
+def patch_stats(stats: dict[str, Any], added: set[ox.Quad], removed: set[ox.Quad], before: ox.Store,
+                after: ox.Store, base: str) -> dict[str, Any]:
+    """``dump.statistics`` of the new store from the old one's and the delta (each triple is in
+    one graph, so the union's triples are the quads)."""
+    out: dict[str, Any] = {k: dict(v) if isinstance(v, dict) else v for k, v in stats.items()}
+    rdf_type = str(RDF.type)
+
+    def bump(counts: dict[str, int], key: str, by: int) -> None:
+        counts[key] = counts.get(key, 0) + by
+        if not counts[key]:
+            del counts[key]
+
+    for quads, sign in ((added, 1), (removed, -1)):
+        for q in quads:
+            bump(out["graphs"], getattr(q.graph_name, "value", ""), sign)
+            bump(out["properties"], q.predicate.value, sign)
+            if q.predicate.value == rdf_type:
+                bump(out["classes"], getattr(q.object, "value", ""), sign)
+    out["quads"] += len(added) - len(removed)
+    out["triples"] += len(added) - len(removed)
+    prefix = f"{base}id/"
+    subjects = {q.subject for q in (*added, *removed) if isinstance(q.subject, ox.NamedNode)
+                and q.subject.value.startswith(prefix) and "#" not in q.subject.value}
+    for s in subjects:
+        was = next(iter(before.quads_for_pattern(s, None, None, None)), None) is not None
+        now = next(iter(after.quads_for_pattern(s, None, None, None)), None) is not None
+        out["entities"] += int(now) - int(was)
+    for key in ("classes", "graphs", "properties"):
+        out[key] = dict(sorted(out[key].items()))
+    return out

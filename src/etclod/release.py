@@ -469,7 +469,7 @@ def _publish(settings: Settings, checked: Checked, reporter: Reporter, timings: 
 
     from etclod.incremental import write_state
 
-    write_state(tmp, settings, checked, themes_graph(settings))
+    write_state(tmp, settings, checked, themes_graph(settings), stats)
     manifest = _manifest(settings, tmp, version, previous, checked, stats, counts, changes, digests)
     write_catalog(settings, tmp, manifest, stats)
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n",
