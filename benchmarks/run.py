@@ -341,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="virtuoso: also push the release to a local Virtuoso and measure it beside the embedded store")
     parser.add_argument("--replicas", type=int, default=1,
                         help="with --store virtuoso: also run that many Virtuosos as one pool (ETCLOD_STORE a,b)")
+    parser.add_argument("--skip-incremental", action="store_true",
+                        help="leave out the one-record changes (incremental builds against full ones)")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="etclod-bench-"))
     data, var = work / "data", work / "var"
@@ -488,6 +490,11 @@ def main(argv: list[str] | None = None) -> int:
                              shown, f"{'>= ' if shown.startswith('>') else ''}{speedup:.0f}x faster{target}"))
         finally:
             stop(peer)
+
+    if not args.skip_incremental:  # last: it makes new releases (the ones measured above may be pruned)
+        from incremental import incremental_rows  # benchmarks/incremental.py
+
+        rows += incremental_rows(etclod, env, data)
 
     print(f"etclod benchmark: {args.projects} synthetic projects, {triples} triples, "
           f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, pyoxigraph {ox.__version__}\n")

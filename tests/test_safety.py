@@ -110,13 +110,15 @@ def test_large_results_are_refused_not_truncated(live, fast_settings) -> None:
 
 
 def test_limits_are_stated(live, fast_settings) -> None:
-    server = live(create_app(fast_settings))
+    server = live(create_app(fast_settings.with_(max_file_mb=7, max_removals=3)))
     with httpx.Client(base_url=server.url, timeout=30) as client:
         limits = client.get("/health").json()["limits"]
         assert limits["query_timeout_seconds"] == 30.0 and limits["max_rows"] == 50
         assert {"max_body_bytes", "max_concurrent_queries", "max_query_length"} <= set(limits)
+        assert limits["max_file_mb"] == 7 and limits["max_removals"] == 3  # the build's limits too
         sd = client.get("/sparql", headers={"Accept": "application/n-triples"}).text
         assert "limitMaxRows" in sd and '"50"' in sd and "limitQueryTimeoutSeconds" in sd
+        assert 'limitMaxFileMb> "7"' in sd and 'limitMaxRemovals> "3"' in sd
 
 
 def test_body_and_query_length_limits(live, fast_settings) -> None:

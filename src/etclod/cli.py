@@ -126,7 +126,8 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     out = sys.stderr
     reporter: Any = BarReporter(out) if out.isatty() else PlainReporter(out)
     try:
-        result = build_release(settings, strict=args.strict, allow_removals=args.allow_removals, reporter=reporter)
+        result = build_release(settings, strict=args.strict, allow_removals=args.allow_removals, reporter=reporter,
+                               full=args.full)
     finally:
         if hasattr(reporter, "close"):
             reporter.close()
@@ -148,6 +149,8 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{manifest['conflicts']} conflicts between sources: one value published by precedence, the others "
               f"kept in their graphs (releases/{result.version}/conflicts.csv)", file=out)
     summary_table(result, reporter.times, out)
+    print(f"build: {result.kind}" + ("" if result.kind != "full" else " (--full)" if args.full else
+                                     f" (not incremental: {result.why_full})"), file=out)
     held = manifest["records"].get("held_back", 0)
     print(f"release {result.version}: {manifest['records']['published']} records published"
           + (f" ({held} kept from the release before as they were)" if held else "")
@@ -458,6 +461,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--strict", action="store_true", help="publish nothing if any record is rejected")
     b.add_argument("--allow-removals", action="store_true",
                    help="publish even if more records are unpublished than ETCLOD_MAX_REMOVALS allows")
+    b.add_argument("--full", action="store_true",
+                   help="build everything again, not on the current release (incremental is the default)")
     add("validate", "check the data folder without publishing", cmd_validate, var=False)
     add("schema", "print the JSON Schema of the records", cmd_schema, data=False, var=False)
     r = add("releases", "list the releases (* marks the current one)", cmd_releases, data=False)

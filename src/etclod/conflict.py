@@ -19,12 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyoxigraph as ox
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import PROV, RDF, RDFS, SKOS
 
 from etclod import recordtypes
 from etclod.mapping import FIELD_OF_PREDICATE, Triple
-from etclod.namespaces import ETC, mint, mint_part
+from etclod.namespaces import ETC, OxNamespace, mint, mint_part
+from etclod.oxtyped import from_ox
 from etclod.validation import Mapped
 
 CONFLICTS_TTL = "conflicts.ttl"
@@ -32,6 +34,10 @@ CONFLICTS_CSV = "conflicts.csv"
 CSV_COLUMNS = ("resource", "field", "language", "value", "source", "record", "chosen")
 NAMES = (SKOS.prefLabel, RDFS.label)
 """An organisation's name: the losing one becomes an alternative name."""
+_NAMES = {str(n) for n in NAMES}
+_LABEL = str(RDFS.label)
+_FIELD_OF_IRI = {str(p): name for p, name in FIELD_OF_PREDICATE.items()}
+_RDF, _SKOS, _PROV = OxNamespace(RDF), OxNamespace(SKOS), OxNamespace(PROV)
 
 
 @dataclass
@@ -78,12 +84,12 @@ def resolve(mapped: list[Mapped], base: str) -> list[Conflict]:
                 s, p, o = triple
                 if triple in stated:
                     continue
-                name = FIELD_OF_PREDICATE.get(p)
-                if not (p == RDFS.label or (name is not None and name in single)):
+                name = _FIELD_OF_IRI.get(p.value)
+                if not (p.value == _LABEL or (name is not None and name in single)):
                     kept.append(triple)
                     stated.add(triple)
                     continue
-                slot = (s, p, o.language or "" if isinstance(o, Literal) else "")
+                slot = (s, p, o.language or "" if isinstance(o, ox.Literal) else "")
                 if slot not in chosen:
                     chosen[slot] = (o, m)
                     kept.append(triple)
@@ -91,14 +97,14 @@ def resolve(mapped: list[Mapped], base: str) -> list[Conflict]:
                     continue
                 winner, by = chosen[slot]
                 extra += _kept_aside(s, p, o, m, rtype, stated, base)
-                if p == RDFS.label:
+                if p.value == _LABEL:
                     continue  # a label mirrors a name, title or acronym: reported there, once
                 conflict = found.get(slot)
                 if conflict is None:
-                    conflict = found[slot] = Conflict(str(iri), name or "label", str(p), slot[2],
-                                                      Said(winner, str(by.graph), _record(by)))
+                    conflict = found[slot] = Conflict(str(iri), name or "label", p.value, slot[2],
+                                                      Said(from_ox(winner), str(by.graph), _record(by)))
                     conflicts.append(conflict)
-                conflict.others.append(Said(o, str(m.graph), _record(m)))
+                conflict.others.append(Said(from_ox(o), str(m.graph), _record(m)))
             m.triples = kept + extra
     conflicts.sort(key=lambda c: (c.resource, c.record_field, c.language, c.predicate))
     return conflicts
@@ -109,18 +115,19 @@ def _record(m: Mapped) -> str:
 
 
 def _kept_aside(s: Any, p: Any, o: Any, m: Mapped, rtype: str, stated: set[Triple], base: str) -> list[Triple]:
-    """The losing value, still attributed to its source in its source's graph."""
-    if rtype == "organisation" and p in NAMES:
-        triple = (s, SKOS.altLabel, o)
+    """The losing value, still attributed to its source in its source's graph (the triples'
+    terms are pyoxigraph's, as the mapping's are; the node's name hashes the rdflib forms)."""
+    if rtype == "organisation" and p.value in _NAMES:
+        triple = (s, _SKOS.altLabel, o)
         if triple in stated:
             return []
         stated.add(triple)
         return [triple]
-    digest = hashlib.sha1(f"{s}\n{p}\n{o.n3()}\n{m.graph}".encode()).hexdigest()[:12]
-    node = mint_part(URIRef(str(s).split("#", 1)[0]), f"said-{digest}")
-    source = mint(base, "source", recordtypes.get("source").key_of_text(m.loaded.record.sources[0]))
-    return [(node, RDF.type, RDF.Statement), (node, RDF.subject, s), (node, RDF.predicate, p),
-            (node, RDF.object, o), (node, PROV.wasDerivedFrom, source)]
+    digest = hashlib.sha1(f"{s.value}\n{p.value}\n{from_ox(o).n3()}\n{m.graph}".encode()).hexdigest()[:12]
+    node = ox.NamedNode(mint_part(URIRef(s.value.split("#", 1)[0]), f"said-{digest}"))
+    source = ox.NamedNode(mint(base, "source", recordtypes.get("source").key_of_text(m.loaded.record.sources[0])))
+    return [(node, _RDF.type, _RDF.Statement), (node, _RDF.subject, s), (node, _RDF.predicate, p),
+            (node, _RDF.object, o), (node, _PROV.wasDerivedFrom, source)]
 
 
 def write_conflicts(folder: Path, conflicts: list[Conflict]) -> int:

@@ -156,11 +156,14 @@ def write_store(path: Path, nquads: bytes) -> None:
     del store
 
 
-def _renamed(lines: list[bytes], prefix: bytes) -> Iterator[bytes]:
-    """Each N-Quads line with its graph ``<g>`` written as ``<prefix g>``."""
+def _renamed(lines: list[bytes], prefix: bytes) -> bytes:
+    """The N-Quads lines, each with its graph ``<g>`` written as ``<prefix g>``, as one block
+    (one write to the compressor: a write per line cost more than the compression)."""
+    out = []
     for line in lines:
-        head, _, graph = line.rpartition(b" <")
-        yield head + b" <" + prefix + graph + b"\n"
+        cut = line.rindex(b" <") + 2
+        out.append(line[:cut] + prefix + line[cut:])
+    return b"\n".join(out) + b"\n" if out else b""
 
 
 def write_changes(path: Path, nquads: bytes, previous: Path | None, digests: Digests | None = None) -> Changes:
@@ -173,10 +176,11 @@ def write_changes(path: Path, nquads: bytes, previous: Path | None, digests: Dig
     from isal import igzip
 
     dump = previous / "dumps" / "etclod.nq.gz" if previous else None
-    new = set(nquads.splitlines())
-    new.discard(b"")
+    lines = nquads.splitlines()
     removed: list[bytes] = []
     if dump is not None and dump.is_file():
+        new = set(lines)
+        new.discard(b"")
         # isal ships no annotations; igzip.open is gzip.open, faster
         with cast("Callable[[Path, str], gzip.GzipFile]", igzip.open)(dump, "rb") as handle:
             for line in handle:
@@ -185,11 +189,14 @@ def write_changes(path: Path, nquads: bytes, previous: Path | None, digests: Dig
                     removed.append(line)
                 else:
                     new.discard(line)  # in both: not a change (what is left of ``new`` was added)
-    added = sorted(new)
+        added = sorted(new)
+    else:  # no previous release: every quad is added (the store's dump holds each once)
+        added = sorted(line for line in lines if line)
+    del lines
     removed.sort()
     with gzip_writer(path, digests) as out:
-        out.writelines(_renamed(added, b"urn:etclod:added:"))
-        out.writelines(_renamed(removed, b"urn:etclod:removed:"))
+        out.write(_renamed(added, b"urn:etclod:added:"))
+        out.write(_renamed(removed, b"urn:etclod:removed:"))
     return {"added": len(added), "removed": len(removed)}
 
 

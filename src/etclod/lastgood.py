@@ -18,13 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pyoxigraph as ox
-from rdflib import Literal, URIRef
+from rdflib import URIRef
 from rdflib.namespace import RDFS
 
 from etclod import records as rec
 from etclod.errors import EtclodError
 from etclod.namespaces import ETC, split_resource_iri
-from etclod.store import from_ox
 from etclod.validation import Mapped
 
 HELD = "held"
@@ -113,21 +112,21 @@ def held_mapped(previous: Previous, key: tuple[str, str], reason: str) -> Mapped
     iri = previous.iris[key]
     subjects = [ox.NamedNode(iri)]
     seen = {iri}
-    triples = []
+    triples: list[Any] = []  # pyoxigraph terms, as the mapping's
     while subjects:
         subject = subjects.pop()
         for quad in previous.store.quads_for_pattern(subject, None, None, ox.NamedNode(previous.graphs[key])):
             if quad.predicate.value in _MARKS:
                 continue
-            triples.append((from_ox(quad.subject), from_ox(quad.predicate), from_ox(quad.object)))
+            triples.append((quad.subject, quad.predicate, quad.object))
             o = quad.object
             if isinstance(o, ox.NamedNode) and o.value.startswith(iri + "#") and o.value not in seen:
                 seen.add(o.value)
                 subjects.append(o)
     since = previous.since(key)
     resource = URIRef(iri)
-    triples += [(resource, ETC.keptFromRelease, Literal(since)),
-                (resource, ETC.heldBackReason, Literal(reason, lang="en"))]
+    triples += [(ox.NamedNode(iri), ox.NamedNode(_MARKS[0]), ox.Literal(since)),
+                (ox.NamedNode(iri), ox.NamedNode(_MARKS[1]), ox.Literal(reason, language="en"))]
     file = previous.records[key].file
     return Mapped(rec.Loaded(HeldRecord(*key), file, None, {}), resource, URIRef(previous.graphs[key]), triples)
 
@@ -135,11 +134,12 @@ def held_mapped(previous: Previous, key: tuple[str, str], reason: str) -> Mapped
 def short_label(mapped: Mapped) -> str:
     """The label references to a held-back record use (as ``mapping.short_label`` gives for
     a record): its acronym, else its English label, else its Latvian, any, or its id."""
-    acronym = [o for s, p, o in mapped.triples if s == mapped.iri and p == ETC.acronym]
+    iri, acronym_iri, label_iri = str(mapped.iri), str(ETC.acronym), str(RDFS.label)
+    acronym = [o for s, p, o in mapped.triples if s.value == iri and p.value == acronym_iri]
     if acronym:
-        return str(acronym[0])
-    labels = {getattr(o, "language", None): str(o) for s, p, o in mapped.triples
-              if s == mapped.iri and p == RDFS.label}
+        return str(acronym[0].value)
+    labels = {getattr(o, "language", None): str(o.value) for s, p, o in mapped.triples
+              if s.value == iri and p.value == label_iri}
     return labels.get("en") or labels.get("lv") or next(iter(labels.values()), mapped.loaded.record.id)
 
 

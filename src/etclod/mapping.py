@@ -1,21 +1,32 @@
-"""Mapping layer: pure functions from typed records to rdflib triples."""
+"""Mapping layer: pure functions from typed records to triples of pyoxigraph terms.
+
+The triples are Oxigraph terms from the start (they go to Oxigraph, to be validated and
+published, with no conversion); rdflib terms are made only at the edges that need them
+(``oxtyped.from_ox``: the pyshacl reference validator, conflicts, reports)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from rdflib import Literal, URIRef
+import pyoxigraph as ox
+from rdflib import URIRef
 from rdflib.namespace import DCTERMS, FOAF, PROV, RDF, RDFS, SKOS, XSD
 
 from etclod import recordtypes
 from etclod import records as rec
-from etclod.namespaces import (CV, ETC, LOCN, ORG, PERSON, SCHEMA, country_iri, graph_iri,
+from etclod.namespaces import (CV, ETC, LOCN, ORG, PERSON, SCHEMA, OxNamespace, country_iri, graph_iri,
                                language_iri, mint, mint_part, nuts_iri, slugify)
+from etclod.oxtyped import named
 
-Triple = tuple[URIRef, URIRef, Any]
+Triple = tuple[ox.NamedNode | ox.BlankNode, ox.NamedNode, Any]
+"""A triple of pyoxigraph terms (subject, predicate, object)."""
+
+_ETC, _SCHEMA, _ORG, _CV, _LOCN, _PERSON = (OxNamespace(n) for n in (ETC, SCHEMA, ORG, CV, LOCN, PERSON))
+_DCT, _FOAF, _PROV, _RDF, _RDFS, _SKOS, _XSD = (OxNamespace(n) for n in (DCTERMS, FOAF, PROV, RDF, RDFS, SKOS, XSD))
+_DATE_TYPES = {10: _XSD.date, 7: _XSD.gYearMonth, 4: _XSD.gYear}
 
 THEME_SCHEME_KEY = "etc-themes"
 
@@ -50,14 +61,23 @@ class Context:
     base: str
     iris: Mapping[tuple[str, str], URIRef]
     labels: Mapping[URIRef, str]
+    nodes: dict[tuple[str, str], ox.NamedNode] = field(default_factory=dict, compare=False, repr=False)
+    """``ref``'s answers, kept (the IRIs as pyoxigraph terms, made once each)."""
 
-    def ref(self, rtype: str, rid: str) -> URIRef:
+    def ref(self, rtype: str, rid: str) -> ox.NamedNode:
         """The IRI of the record ``rid``; a missing one still gets its would-be IRI,
         so SHACL reports the dangling reference instead of it vanishing."""
-        found = self.iris.get((rtype, rid))
-        if found is not None:
-            return found
-        return mint(self.base, rtype, recordtypes.get(rtype).key_of_text(rid) or "-")
+        key = (rtype, rid)
+        node = self.nodes.get(key)
+        if node is None:
+            found = self.iris.get(key)
+            iri = found if found is not None else mint(self.base, rtype, recordtypes.get(rtype).key_of_text(rid) or "-")
+            node = self.nodes[key] = ox.NamedNode(str(iri))
+        return node
+
+    def label(self, node: ox.NamedNode, default: str) -> str:
+        """The short label of the record at ``node`` (``default`` where there is none)."""
+        return self.labels.get(URIRef(node.value), default)
 
 
 def build_context(base: str, loaded: Iterable[rec.Loaded],
@@ -106,27 +126,59 @@ def short_label(record: Any) -> str:
     return rid
 
 
-def lang_literals(value: Any) -> list[Literal]:
+def lang_literals(value: Any) -> list[ox.Literal]:
     """``{lv: .., en: ..}`` -> tagged literals; a bare string stays untagged (SHACL rejects it
     where a language is required)."""
     if value is None:
         return []
     if isinstance(value, str):
-        return [Literal(value)]
-    return [Literal(text, lang=lang) for lang, text in sorted(value.items()) if text]
+        return [ox.Literal(value)]
+    return [ox.Literal(text, language=lang) for lang, text in sorted(value.items()) if text]
 
 
-def date_literal(value: str) -> Literal:
+def date_literal(value: str) -> ox.Literal:
     """A date at the precision it is known: xsd:date, xsd:gYearMonth or xsd:gYear."""
-    datatype = {10: XSD.date, 7: XSD.gYearMonth, 4: XSD.gYear}[len(value)]
-    return Literal(value, datatype=datatype)
+    return ox.Literal(value, datatype=_DATE_TYPES[len(value)])
 
 
-def amount_literal(value: Decimal) -> Literal:
+def amount_literal(value: Decimal) -> ox.Literal:
     """An xsd:decimal in canonical form (``1000.50`` -> ``1000.5``): the store keeps decimals
     canonical, so validating and publishing the canonical form keeps dumps and queries equal."""
     text = format(value.normalize(), "f")
-    return Literal("0" if text in ("-0", "0") else text, datatype=XSD.decimal)
+    return ox.Literal("0" if text in ("-0", "0") else text, datatype=_XSD.decimal)
+
+
+def literal(value: Any) -> ox.Literal:
+    """A plain value as a literal, typed as rdflib types it: ``str`` untagged (xsd:string),
+    ``bool`` xsd:boolean, ``int`` xsd:integer, ``Decimal`` xsd:decimal.
+
+    >>> literal(3).datatype.value, literal("a").datatype.value, literal(True).value
+    ('http://www.w3.org/2001/XMLSchema#integer', 'http://www.w3.org/2001/XMLSchema#string', 'true')
+    """
+    if isinstance(value, str):
+        return ox.Literal(value)
+    if isinstance(value, bool):
+        return ox.Literal("true" if value else "false", datatype=_XSD.boolean)
+    if isinstance(value, int):
+        return ox.Literal(str(value), datatype=_XSD.integer)
+    if isinstance(value, Decimal):
+        return amount_literal(value)
+    raise TypeError(f"cannot map the value {value!r} to a literal")
+
+
+def iri(value: str) -> ox.NamedNode:
+    """An IRI a record gives (a homepage, a URL) as a term."""
+    return ox.NamedNode(str(value))
+
+
+def _uri(value: URIRef) -> ox.NamedNode:
+    """One of namespaces' minted IRIs (a country, a language, a NUTS region) as a term."""
+    return named(str(value))
+
+
+def _part(subject: ox.NamedNode, part: str) -> ox.NamedNode:
+    """A node belonging to ``subject`` (``namespaces.mint_part``)."""
+    return ox.NamedNode(mint_part(URIRef(subject.value), part))
 
 
 def map_record(record: Any, ctx: Context, where: str) -> list[Triple]:
@@ -134,167 +186,168 @@ def map_record(record: Any, ctx: Context, where: str) -> list[Triple]:
 
     ``where`` names the record's file for ``etc:record``.
     """
-    subject = ctx.iris.get((record.type, record.id)) or record_iri(ctx.base, record)
-    triples: list[Triple] = [(subject, ETC.record, Literal(f"{where}#{record.type}/{record.id}"))]
+    found = ctx.iris.get((record.type, record.id))
+    subject = ox.NamedNode(str(found if found is not None else record_iri(ctx.base, record)))
+    triples: list[Triple] = [(subject, _ETC.record, ox.Literal(f"{where}#{record.type}/{record.id}"))]
     if record.type != "source":
-        triples += [(subject, PROV.wasDerivedFrom, ctx.ref("source", s)) for s in record.sources]
+        triples += [(subject, _PROV.wasDerivedFrom, ctx.ref("source", s)) for s in record.sources]
     triples += recordtypes.get(record.type).mapper(record, subject, ctx)
     return triples
 
 
-def _labels(subject: URIRef, value: Any, *predicates: URIRef) -> list[Triple]:
+def _labels(subject: ox.NamedNode, value: Any, *predicates: ox.NamedNode) -> list[Triple]:
     return [(subject, p, lit) for p in predicates for lit in lang_literals(value)]
 
 
-def _optional(subject: URIRef, predicate: URIRef, value: Any, make: Any = Literal) -> list[Triple]:
+def _optional(subject: ox.NamedNode, predicate: ox.NamedNode, value: Any, make: Any = literal) -> list[Triple]:
     if value is None:
         return []
-    return [(subject, predicate, value if isinstance(value, (URIRef, Literal)) else make(value))]
+    return [(subject, predicate, value if isinstance(value, (ox.NamedNode, ox.Literal)) else make(value))]
 
 
-def map_source(r: rec.SourceDocument, s: URIRef, ctx: Context) -> list[Triple]:
-    kind = {"news-article": SCHEMA.NewsArticle, "dataset": SCHEMA.Dataset, "web-page": SCHEMA.WebPage}
-    out: list[Triple] = [(s, RDF.type, ETC.SourceDocument), (s, RDF.type, kind[r.kind])]
-    out += _labels(s, r.title, DCTERMS.title, RDFS.label)
-    out += _optional(s, SCHEMA.url, r.url, URIRef)
-    out += _optional(s, DCTERMS.issued, r.published, date_literal)
-    out += _optional(s, DCTERMS.publisher, r.publisher and ctx.ref("organisation", r.publisher))
-    out += [(s, DCTERMS.language, language_iri(code)) for code in r.language]
+def map_source(r: rec.SourceDocument, s: ox.NamedNode, ctx: Context) -> list[Triple]:
+    kind = {"news-article": _SCHEMA.NewsArticle, "dataset": _SCHEMA.Dataset, "web-page": _SCHEMA.WebPage}
+    out: list[Triple] = [(s, _RDF.type, _ETC.SourceDocument), (s, _RDF.type, kind[r.kind])]
+    out += _labels(s, r.title, _DCT.title, _RDFS.label)
+    out += _optional(s, _SCHEMA.url, r.url, iri)
+    out += _optional(s, _DCT.issued, r.published, date_literal)
+    out += _optional(s, _DCT.publisher, r.publisher and ctx.ref("organisation", r.publisher))
+    out += [(s, _DCT.language, _uri(language_iri(code))) for code in r.language]
     return out
 
 
-def map_programme(r: rec.Programme, s: URIRef, ctx: Context) -> list[Triple]:
-    out: list[Triple] = [(s, RDF.type, ETC.Programme), (s, ETC.cci, Literal(r.cci))]
-    out += _labels(s, r.title, DCTERMS.title, RDFS.label)
-    out += _optional(s, ETC.acronym, r.acronym)
-    out += _optional(s, ETC.period, r.period)
-    out += _optional(s, ETC.strand, r.strand)
-    out += _optional(s, FOAF.homepage, r.homepage, URIRef)
-    out += [(s, ETC.fund, Literal(f)) for f in r.funds]
+def map_programme(r: rec.Programme, s: ox.NamedNode, ctx: Context) -> list[Triple]:
+    out: list[Triple] = [(s, _RDF.type, _ETC.Programme), (s, _ETC.cci, literal(r.cci))]
+    out += _labels(s, r.title, _DCT.title, _RDFS.label)
+    out += _optional(s, _ETC.acronym, r.acronym)
+    out += _optional(s, _ETC.period, r.period)
+    out += _optional(s, _ETC.strand, r.strand)
+    out += _optional(s, _FOAF.homepage, r.homepage, iri)
+    out += [(s, _ETC.fund, literal(f)) for f in r.funds]
     return out
 
 
-def map_project(r: rec.Project, s: URIRef, ctx: Context) -> list[Triple]:
-    out: list[Triple] = [(s, RDF.type, ETC.Project), (s, ETC.acronym, Literal(r.acronym)),
-                         (s, RDFS.label, Literal(r.acronym)),
-                         (s, ETC.programme, ctx.ref("programme", r.programme))]
-    out += _labels(s, r.title, DCTERMS.title)
-    out += _labels(s, r.description, DCTERMS.description)
-    out += _optional(s, ETC.priority, r.priority)
-    out += _optional(s, SCHEMA.startDate, r.start, date_literal)
-    out += _optional(s, SCHEMA.endDate, r.end, date_literal)
-    out += _optional(s, ETC.totalBudget, r.total_budget, amount_literal)
-    out += _optional(s, ETC.euFunding, r.eu_funding, amount_literal)
-    out += _optional(s, ETC.keepId, r.keep_id)
-    out += _optional(s, ETC.projectCode, r.code)
-    out += _optional(s, ETC.coFinancingRate, r.cofinancing_rate, amount_literal)
-    out += _optional(s, ETC.status, r.status)
-    out += _optional(s, ETC.interventionCategory, r.intervention_category)
-    out += _optional(s, ETC.inforegioId, r.inforegio_id)
-    out += _optional(s, FOAF.homepage, r.homepage, URIRef)
-    out += [(s, ETC.theme, ctx.ref("theme", t)) for t in r.themes]
-    out += _labels(s, r.themes_note, ETC.themesNote)
-    out += [(s, ETC.participatingOrganisation, ctx.ref("organisation", o)) for o in r.participants]
-    out += _labels(s, r.place, ETC.place)
-    out += _labels(s, r.results, ETC.results)
+def map_project(r: rec.Project, s: ox.NamedNode, ctx: Context) -> list[Triple]:
+    out: list[Triple] = [(s, _RDF.type, _ETC.Project), (s, _ETC.acronym, literal(r.acronym)),
+                         (s, _RDFS.label, literal(r.acronym)),
+                         (s, _ETC.programme, ctx.ref("programme", r.programme))]
+    out += _labels(s, r.title, _DCT.title)
+    out += _labels(s, r.description, _DCT.description)
+    out += _optional(s, _ETC.priority, r.priority)
+    out += _optional(s, _SCHEMA.startDate, r.start, date_literal)
+    out += _optional(s, _SCHEMA.endDate, r.end, date_literal)
+    out += _optional(s, _ETC.totalBudget, r.total_budget, amount_literal)
+    out += _optional(s, _ETC.euFunding, r.eu_funding, amount_literal)
+    out += _optional(s, _ETC.keepId, r.keep_id)
+    out += _optional(s, _ETC.projectCode, r.code)
+    out += _optional(s, _ETC.coFinancingRate, r.cofinancing_rate, amount_literal)
+    out += _optional(s, _ETC.status, r.status)
+    out += _optional(s, _ETC.interventionCategory, r.intervention_category)
+    out += _optional(s, _ETC.inforegioId, r.inforegio_id)
+    out += _optional(s, _FOAF.homepage, r.homepage, iri)
+    out += [(s, _ETC.theme, ctx.ref("theme", t)) for t in r.themes]
+    out += _labels(s, r.themes_note, _ETC.themesNote)
+    out += [(s, _ETC.participatingOrganisation, ctx.ref("organisation", o)) for o in r.participants]
+    out += _labels(s, r.place, _ETC.place)
+    out += _labels(s, r.results, _ETC.results)
     if r.contact is not None:
-        c = mint_part(s, "contact")
-        out += [(s, SCHEMA.contactPoint, c), (c, RDF.type, SCHEMA.ContactPoint)]
-        out += _optional(c, SCHEMA.email, r.contact.email)
-        out += _optional(c, SCHEMA.telephone, r.contact.phone)
-        out += _optional(c, ETC.contactOrganisation, r.contact.organisation and ctx.ref("organisation",
+        c = _part(s, "contact")
+        out += [(s, _SCHEMA.contactPoint, c), (c, _RDF.type, _SCHEMA.ContactPoint)]
+        out += _optional(c, _SCHEMA.email, r.contact.email)
+        out += _optional(c, _SCHEMA.telephone, r.contact.phone)
+        out += _optional(c, _ETC.contactOrganisation, r.contact.organisation and ctx.ref("organisation",
                                                                                          r.contact.organisation))
-        out += _labels(c, r.contact.about, SCHEMA.description)
+        out += _labels(c, r.contact.about, _SCHEMA.description)
     return out
 
 
-def map_partnership(r: rec.Partnership, s: URIRef, ctx: Context) -> list[Triple]:
+def map_partnership(r: rec.Partnership, s: ox.NamedNode, ctx: Context) -> list[Triple]:
     project, member = ctx.ref("project", r.project), ctx.ref("organisation", r.organisation)
-    label = f"{ctx.labels.get(member, r.organisation)} in {ctx.labels.get(project, r.project)}" + (
+    label = f"{ctx.label(member, r.organisation)} in {ctx.label(project, r.project)}" + (
         f" ({r.role.replace('-', ' ')})" if r.role else "")
-    out: list[Triple] = [(s, RDF.type, ETC.Partnership), (s, RDF.type, ORG.Membership),
-                         (s, ORG.organization, project), (s, ORG.member, member),
-                         (s, RDFS.label, Literal(label, lang="en"))]
+    out: list[Triple] = [(s, _RDF.type, _ETC.Partnership), (s, _RDF.type, _ORG.Membership),
+                         (s, _ORG.organization, project), (s, _ORG.member, member),
+                         (s, _RDFS.label, ox.Literal(label, language="en"))]
     if r.role:  # no role where no source states one: none is invented
-        out.append((s, ORG.role, ETC.LeadPartner if r.role == "lead-partner" else ETC.Partner))
-    out += _optional(s, ETC.partnerBudget, r.budget, amount_literal)
-    out += _optional(s, ETC.partnerEuFunding, r.eu_funding, amount_literal)
+        out.append((s, _ORG.role, _ETC.LeadPartner if r.role == "lead-partner" else _ETC.Partner))
+    out += _optional(s, _ETC.partnerBudget, r.budget, amount_literal)
+    out += _optional(s, _ETC.partnerEuFunding, r.eu_funding, amount_literal)
     return out
 
 
-def map_organisation(r: rec.Organisation, s: URIRef, ctx: Context) -> list[Triple]:
-    out: list[Triple] = [(s, RDF.type, ORG.Organization)]
+def map_organisation(r: rec.Organisation, s: ox.NamedNode, ctx: Context) -> list[Triple]:
+    out: list[Triple] = [(s, _RDF.type, _ORG.Organization)]
     if r.public:
-        out.append((s, RDF.type, CV.PublicOrganisation))
-    out += _labels(s, r.name, SKOS.prefLabel, RDFS.label)
-    out += [(s, SKOS.altLabel, Literal(n)) for n in r.alt_names]
-    out += _optional(s, ETC.organisationKind, r.kind)
-    out += _optional(s, ETC.country, r.country, country_iri)
-    out += _optional(s, ETC.nutsRegion, r.nuts, nuts_iri)
-    out += _optional(s, ORG.subOrganizationOf, r.parent and ctx.ref("organisation", r.parent))
-    out += _optional(s, FOAF.homepage, r.homepage, URIRef)
-    out += _optional(s, FOAF.mbox, r.email and f"mailto:{r.email}", URIRef)
-    out += _optional(s, SCHEMA.telephone, r.phone)
-    out += _optional(s, SCHEMA.faxNumber, r.fax)
-    out += _optional(s, ETC.pic, r.pic)
-    out += _optional(s, ETC.nationalId, r.national_id)
+        out.append((s, _RDF.type, _CV.PublicOrganisation))
+    out += _labels(s, r.name, _SKOS.prefLabel, _RDFS.label)
+    out += [(s, _SKOS.altLabel, literal(n)) for n in r.alt_names]
+    out += _optional(s, _ETC.organisationKind, r.kind)
+    out += _optional(s, _ETC.country, r.country, lambda c: _uri(country_iri(c)))
+    out += _optional(s, _ETC.nutsRegion, r.nuts, lambda c: _uri(nuts_iri(c)))
+    out += _optional(s, _ORG.subOrganizationOf, r.parent and ctx.ref("organisation", r.parent))
+    out += _optional(s, _FOAF.homepage, r.homepage, iri)
+    out += _optional(s, _FOAF.mbox, r.email and f"mailto:{r.email}", iri)
+    out += _optional(s, _SCHEMA.telephone, r.phone)
+    out += _optional(s, _SCHEMA.faxNumber, r.fax)
+    out += _optional(s, _ETC.pic, r.pic)
+    out += _optional(s, _ETC.nationalId, r.national_id)
     if r.town or r.postcode or r.address:
-        a = mint_part(s, "address")
-        out += [(s, LOCN.address, a), (a, RDF.type, LOCN.Address)]
-        out += _optional(a, LOCN.postName, r.town)
-        out += _optional(a, LOCN.postCode, r.postcode)
-        out += _optional(a, LOCN.fullAddress, r.address)
-        out += _optional(a, LOCN.adminUnitL1, r.country)
+        a = _part(s, "address")
+        out += [(s, _LOCN.address, a), (a, _RDF.type, _LOCN.Address)]
+        out += _optional(a, _LOCN.postName, r.town)
+        out += _optional(a, _LOCN.postCode, r.postcode)
+        out += _optional(a, _LOCN.fullAddress, r.address)
+        out += _optional(a, _LOCN.adminUnitL1, r.country)
     return out
 
 
-def map_person(r: rec.Person, s: URIRef, ctx: Context) -> list[Triple]:
-    out: list[Triple] = [(s, RDF.type, PERSON.Person), (s, RDF.type, FOAF.Person),
-                         (s, FOAF.name, Literal(r.name)), (s, RDFS.label, Literal(r.name))]
-    out += _optional(s, FOAF.title, r.honorific)
+def map_person(r: rec.Person, s: ox.NamedNode, ctx: Context) -> list[Triple]:
+    out: list[Triple] = [(s, _RDF.type, _PERSON.Person), (s, _RDF.type, _FOAF.Person),
+                         (s, _FOAF.name, literal(r.name)), (s, _RDFS.label, literal(r.name))]
+    out += _optional(s, _FOAF.title, r.honorific)
     for index, post in enumerate(r.posts, start=1):
-        p = mint_part(s, f"post-{index}")
-        out += [(s, ORG.holds, p), (p, RDF.type, ORG.Post), (p, ORG.heldBy, s),
-                (p, ORG.postIn, ctx.ref("organisation", post.organisation))]
-        out += _labels(p, post.role, RDFS.label)
+        p = _part(s, f"post-{index}")
+        out += [(s, _ORG.holds, p), (p, _RDF.type, _ORG.Post), (p, _ORG.heldBy, s),
+                (p, _ORG.postIn, ctx.ref("organisation", post.organisation))]
+        out += _labels(p, post.role, _RDFS.label)
     return out
 
 
-def map_event(r: rec.Event, s: URIRef, ctx: Context) -> list[Triple]:
-    out: list[Triple] = [(s, RDF.type, CV.PublicEvent), (s, RDF.type, SCHEMA.Event),
-                         (s, SCHEMA.startDate, date_literal(r.date))]
-    out += _labels(s, r.title, DCTERMS.title, RDFS.label)
-    out += _labels(s, r.description, DCTERMS.description)
-    out += _labels(s, r.place, ETC.place)
-    out += _optional(s, SCHEMA.organizer, r.organiser and ctx.ref("organisation", r.organiser))
-    out += _optional(s, ETC.moderator, r.moderator and ctx.ref("person", r.moderator))
-    out += _optional(s, ETC.approximateParticipants, r.participants_approx,
-                     lambda n: Literal(n, datatype=XSD.integer))
-    out += _optional(s, ETC.projectsRepresented, r.projects_represented,
-                     lambda n: Literal(n, datatype=XSD.integer))
-    for predicate, rtype, ids in ((ETC.theme, "theme", r.themes), (ETC.presentedProject, "project", r.projects),
-                                  (ETC.participatingOrganisation, "organisation", r.participants),
-                                  (ETC.speaker, "person", r.speakers),
-                                  (SCHEMA.performer, "organisation", r.performers),
-                                  (ETC.discussedProgramme, "programme", r.programmes)):
+def map_event(r: rec.Event, s: ox.NamedNode, ctx: Context) -> list[Triple]:
+    out: list[Triple] = [(s, _RDF.type, _CV.PublicEvent), (s, _RDF.type, _SCHEMA.Event),
+                         (s, _SCHEMA.startDate, date_literal(r.date))]
+    out += _labels(s, r.title, _DCT.title, _RDFS.label)
+    out += _labels(s, r.description, _DCT.description)
+    out += _labels(s, r.place, _ETC.place)
+    out += _optional(s, _SCHEMA.organizer, r.organiser and ctx.ref("organisation", r.organiser))
+    out += _optional(s, _ETC.moderator, r.moderator and ctx.ref("person", r.moderator))
+    out += _optional(s, _ETC.approximateParticipants, r.participants_approx,
+                     literal)
+    out += _optional(s, _ETC.projectsRepresented, r.projects_represented,
+                     literal)
+    for predicate, rtype, ids in ((_ETC.theme, "theme", r.themes), (_ETC.presentedProject, "project", r.projects),
+                                  (_ETC.participatingOrganisation, "organisation", r.participants),
+                                  (_ETC.speaker, "person", r.speakers),
+                                  (_SCHEMA.performer, "organisation", r.performers),
+                                  (_ETC.discussedProgramme, "programme", r.programmes)):
         out += [(s, predicate, ctx.ref(rtype, i)) for i in ids]
     for index, quotation in enumerate(r.quotations, start=1):
-        q = mint_part(s, f"quotation-{index}")
-        out += [(s, ETC.quotation, q), (q, RDF.type, SCHEMA.Quotation),
-                (q, SCHEMA.spokenByCharacter, ctx.ref("person", quotation.speaker))]
-        out += _labels(q, quotation.text, SCHEMA.text)
-        out += _optional(q, SCHEMA.about, quotation.about and ctx.ref("project", quotation.about))
+        q = _part(s, f"quotation-{index}")
+        out += [(s, _ETC.quotation, q), (q, _RDF.type, _SCHEMA.Quotation),
+                (q, _SCHEMA.spokenByCharacter, ctx.ref("person", quotation.speaker))]
+        out += _labels(q, quotation.text, _SCHEMA.text)
+        out += _optional(q, _SCHEMA.about, quotation.about and ctx.ref("project", quotation.about))
     return out
 
 
-def map_theme(r: rec.Theme, s: URIRef, ctx: Context) -> list[Triple]:
-    scheme = mint(ctx.base, "theme", THEME_SCHEME_KEY)
-    out: list[Triple] = [(s, RDF.type, SKOS.Concept), (s, SKOS.inScheme, scheme)]
-    out += _labels(s, r.label, SKOS.prefLabel, RDFS.label)
-    out += _labels(s, r.definition, SKOS.definition)
-    out += _optional(s, SKOS.notation, r.notation)
+def map_theme(r: rec.Theme, s: ox.NamedNode, ctx: Context) -> list[Triple]:
+    scheme = _uri(mint(ctx.base, "theme", THEME_SCHEME_KEY))
+    out: list[Triple] = [(s, _RDF.type, _SKOS.Concept), (s, _SKOS.inScheme, scheme)]
+    out += _labels(s, r.label, _SKOS.prefLabel, _RDFS.label)
+    out += _labels(s, r.definition, _SKOS.definition)
+    out += _optional(s, _SKOS.notation, r.notation)
     if r.broader:
-        out.append((s, SKOS.broader, ctx.ref("theme", r.broader)))
+        out.append((s, _SKOS.broader, ctx.ref("theme", r.broader)))
     else:
-        out.append((s, SKOS.topConceptOf, scheme))
+        out.append((s, _SKOS.topConceptOf, scheme))
     return out

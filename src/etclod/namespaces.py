@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import pyoxigraph as ox
 import rdflib
 from rdflib import URIRef
 # rdflib's namespaces, re-exported (``X as X``): modules take every namespace from here
@@ -25,6 +26,30 @@ class Namespace(rdflib.Namespace):
 
     def term(self, name: str) -> URIRef:
         return _term(self, name if isinstance(name, str) else "")
+
+
+class OxNamespace:
+    """A namespace's terms as pyoxigraph NamedNodes, for code that builds Oxigraph terms
+    directly (the mapping): ``OxNamespace(ETC).record``; each term is made once, then it is a
+    plain attribute.
+
+    >>> OxNamespace(SKOS).prefLabel.value
+    'http://www.w3.org/2004/02/skos/core#prefLabel'
+    """
+
+    def __init__(self, namespace: object) -> None:
+        self._base = str(namespace)  # a Namespace, or one of rdflib's DefinedNamespace classes
+
+    def __getattr__(self, name: str) -> ox.NamedNode:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        node = ox.NamedNode(self._base + name)
+        setattr(self, name, node)
+        return node
+
+    def __getitem__(self, name: str) -> ox.NamedNode:
+        node: ox.NamedNode = getattr(self, name)
+        return node
 
 
 ETC = Namespace("https://w3id.org/etclod/def#")

@@ -85,6 +85,9 @@ def similarity(query: list[str], name: list[str]) -> float:
 
 # --------------------------------------------------------------------------- building the index
 
+_LANG_RANK = {"": 0, "en": 1, "lv": 2}
+
+
 def build_index(store: ox.Store, base: str) -> list[dict[str, Any]]:
     """One entry per resource: its id (``type/key``), names and the properties we match on."""
     entities: dict[str, dict[str, Any]] = {}
@@ -100,8 +103,10 @@ def build_index(store: ox.Store, base: str) -> list[dict[str, Any]]:
             if name not in entry["names"]:
                 entry["names"].append(name)
             language = getattr(row["name"], "language", None)
-            if language:  # for Accept-Language: which name is in which language
-                entry.setdefault("langs", {}).setdefault(name, language)
+            if language:  # for Accept-Language: which name is in which language (one name in two: the first by rank)
+                have = entry.setdefault("langs", {}).get(name)
+                if have is None or (_LANG_RANK.get(language, 3), language) < (_LANG_RANK.get(have, 3), have):
+                    entry["langs"][name] = language
             for key in ("country", "town", "nuts", "programme", "period", "start", "eu"):
                 try:
                     value = row[key]
@@ -110,6 +115,12 @@ def build_index(store: ox.Store, base: str) -> list[dict[str, Any]]:
                 if value is not None and key not in entry:
                     entry[key] = value.value
     for entry in entities.values():
+        # one order, whatever order the store gives rows in (an in-memory store's depends on
+        # its history: a full and an incremental build must agree): names without a language
+        # (acronyms, codes) first, then English, Latvian and other languages; for a programme
+        # its CCI code last
+        langs = entry.get("langs", {})
+        entry["names"].sort(key=lambda n: (_LANG_RANK.get(langs.get(n, ""), 3), langs.get(n, ""), n))
         if entry["type"] == "programme":  # the title first, the CCI code after it
             entry["names"].sort(key=lambda n: bool(re.fullmatch(r"[0-9]{4}TC[0-9A-Z]+", n)))
     return sorted(entities.values(), key=lambda e: e["id"])

@@ -39,13 +39,18 @@ def write_search(path: Path, entities: list[dict[str, Any]], store: ox.Store, ba
             codes.setdefault(iri[len(prefix):], []).append(row["c"].value)
     connection = sqlite3.connect(path)
     try:
+        # a new file in the release's temporary folder: no journal, no syncs (the build syncs
+        # the whole folder before it seals it, and a killed build's folder is thrown away)
+        connection.execute("PRAGMA journal_mode = OFF")
+        connection.execute("PRAGMA synchronous = OFF")
         connection.execute('CREATE VIRTUAL TABLE search USING fts5(id UNINDEXED, type UNINDEXED, name, names, '
                            'description, folded, tokenize="unicode61 remove_diacritics 2")')
         # ``folded``: the names transliterated by the one name normalisation (etclod.names), so
         # ``pskov`` finds ``Псков`` and ``lodz`` finds ``Łódź``, as merging and reconciling agree
         connection.executemany("INSERT INTO search VALUES (?, ?, ?, ?, ?, ?)", (
-            (e["id"], e["type"], e["names"][0], " | ".join([*e["names"], *codes.get(e["id"], [])]),
-             " ".join(descriptions.get(e["id"], [])), " | ".join(" ".join(words(n)) for n in e["names"]))
+            # codes and descriptions sorted: one order, whatever order the store gives rows in
+            (e["id"], e["type"], e["names"][0], " | ".join([*e["names"], *sorted(codes.get(e["id"], []))]),
+             " ".join(sorted(descriptions.get(e["id"], []))), " | ".join(" ".join(words(n)) for n in e["names"]))
             for e in entities))
         write_listing(connection, store, base)
         connection.commit()

@@ -290,7 +290,10 @@ class Settings:
                 "max_concurrent_queries": self.max_concurrent_queries, "query_workers": self.query_workers,
                 "worker_max_growth_mb": self.worker_max_growth_mb, "worker_max_memory_mb": self.worker_max_memory_mb,
                 "reconcile_max_queries": self.reconcile_max_queries, "reconcile_max_bytes": self.reconcile_max_bytes,
-                "incoming_page_size": self.incoming_page_size, "service_allow": list(self.service_allow)}
+                "incoming_page_size": self.incoming_page_size, "service_allow": list(self.service_allow),
+                # what a build (and so an upload) takes: None for max_removals is the default rule,
+                # 5 % of the published records, at least one (lastgood.removal_limit)
+                "max_file_mb": self.max_file_mb, "max_removals": self.max_removals}
 
     @property
     def releases_dir(self) -> Path:

@@ -10,6 +10,11 @@ fixture); a shape using anything else is refused at compile time rather than ski
 
 from __future__ import annotations
 
+import os
+import pickle
+import signal
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,9 +49,23 @@ class Check:
     sparql_message: bool = False
 
 
+@dataclass(frozen=True)
+class Batch:
+    """One query that answers several checks of one property shape at once (the focus nodes
+    and their values are found once, not once per constraint). ``tests`` holds each check
+    with how a row shows it failed: None, every row is a result of it; ``("flag", f)``,
+    the row's boolean ``?f`` is true; ``("<", n, path)`` or ``(">", n, path)``, the row is
+    a count of ``path``'s values (``?p``) and its count ``?n`` is below or above n."""
+
+    query: str
+    tests: tuple[tuple[Check, tuple[Any, ...] | None], ...]
+
+
 @dataclass
 class CompiledShapes:
     checks: list[Check] = field(default_factory=list)
+    batches: list[Batch] = field(default_factory=list)
+    """The checks as the queries that run (every check is in exactly one batch)."""
 
 
 def _n3(term: Any) -> str:
@@ -74,10 +93,15 @@ def compile_shapes(shapes: Graph, subclasses: bool = True) -> CompiledShapes:
     for node in sorted(set(shapes.subjects(SH.targetClass, None)), key=str):
         classes = sorted((c for c in shapes.objects(node, SH.targetClass) if isinstance(c, URIRef)), key=str)
         focus = _focus(classes, subclasses)
+        planned: list[Planned] = []
         for prop in sorted(shapes.objects(node, SH.property), key=str):
-            compiled.checks.extend(_property_checks(shapes, prop, focus, subclasses))
+            planned += _property_checks(shapes, prop, focus, subclasses)
+        compiled.checks.extend(check for check, _, _ in planned)
+        compiled.batches.extend(_batches(planned, focus))
         for constraint in shapes.objects(node, SH.sparql):
-            compiled.checks.append(_sparql_check(shapes, constraint, focus))
+            check = _sparql_check(shapes, constraint, focus)
+            compiled.checks.append(check)
+            compiled.batches.append(Batch(check.query, ((check, None),)))
         unknown = {p for p in shapes.predicates(node, None)} - {SH.targetClass, SH.property, SH.sparql, RDF.type,
                                                                  RDFS.comment, RDFS.label, SH.name}
         if unknown:
@@ -86,7 +110,11 @@ def compile_shapes(shapes: Graph, subclasses: bool = True) -> CompiledShapes:
     return compiled
 
 
-def _property_checks(shapes: Graph, prop: Any, focus: str, subclasses: bool) -> list[Check]:
+Planned = tuple[Check, str | None, Any]
+"""A check and how it can be batched: ``("value", condition)``, ``("count", (op, n))`` or ``(None, None)``."""
+
+
+def _property_checks(shapes: Graph, prop: Any, focus: str, subclasses: bool) -> list[Planned]:
     unknown = set(shapes.predicates(prop, None)) - SUPPORTED
     if unknown:
         raise InputError(f"property shape {prop} uses {sorted(map(str, unknown))}, which the compiled "
@@ -99,17 +127,22 @@ def _property_checks(shapes: Graph, prop: Any, focus: str, subclasses: bool) -> 
     p = _n3(path)
     values = f"{focus} ?this {p} ?v ."
     checks: list[tuple[str, URIRef]] = []
+    conditions: dict[int, str] = {}  # a value check's index in ``checks`` -> its FILTER condition
+    counts: dict[int, tuple[str, int]] = {}  # a count check's index -> its test of the count
 
     def value_check(condition: str, component: URIRef) -> None:
+        conditions[len(checks)] = condition
         checks.append((f"SELECT ?this (?v AS ?value) WHERE {{ {values} FILTER({condition}) }}", component))
 
     min_count = shapes.value(prop, SH.minCount)
     if min_count is not None and int(min_count) > 0:
         n = int(min_count)
+        counts[len(checks)] = ("<", n)
         checks.append((f"SELECT ?this WHERE {{ {focus} OPTIONAL {{ ?this {p} ?v }} }} GROUP BY ?this "
                        f"HAVING (COUNT(DISTINCT ?v) < {n})", SH.MinCountConstraintComponent))
     max_count = shapes.value(prop, SH.maxCount)
     if max_count is not None:
+        counts[len(checks)] = (">", int(max_count))
         checks.append((f"SELECT ?this WHERE {{ {values} }} GROUP BY ?this HAVING (COUNT(DISTINCT ?v) > {int(max_count)})",
                        SH.MaxCountConstraintComponent))
     datatype = shapes.value(prop, SH.datatype)
@@ -154,8 +187,40 @@ def _property_checks(shapes: Graph, prop: Any, focus: str, subclasses: bool) -> 
         checks.append((f"SELECT DISTINCT ?this WHERE {{ {values} ?this {p} ?w . FILTER(isLiteral(?v) && isLiteral(?w) "
                        f"&& LANG(?v) != \"\" && LCASE(LANG(?v)) = LCASE(LANG(?w)) && STR(?v) < STR(?w)) }}",
                        SH.UniqueLangConstraintComponent))
-    return [Check(query, component, path, prop, str(message) if message else None, severity)
+    made = [Check(query, component, path, prop, str(message) if message else None, severity)
             for query, component in checks]
+    return [(check, "value", conditions[i]) if i in conditions else (check, "count", counts[i]) if i in counts
+            else (check, None, None) for i, check in enumerate(made)]
+
+
+def _batches(planned: list[Planned], focus: str) -> list[Batch]:
+    """The checks of one node shape as few queries, its focus nodes found once: the value
+    checks of all its properties as one (``?p`` each property's path; each check's condition,
+    for its path, bound to a flag, ``COALESCE``'d to false as FILTER takes an error for false;
+    the rows where any flag is true), its minCount and maxCount checks as one (the count of
+    each focus node's values of each path; the rows outside a bound); any other check as it
+    is. Each check's results are the rows of its own query, in the same number."""
+    out: list[Batch] = []
+    valued = [(check, arg) for check, kind, arg in planned if kind == "value"]
+    counted = [(check, arg) for check, kind, arg in planned if kind == "count"]
+    if len(valued) > 1:
+        paths = " ".join(sorted({_n3(check.path) for check, _ in valued}))
+        flags = [f"?f{n}" for n in range(len(valued))]
+        binds = " ".join(f"BIND(COALESCE(?p = {_n3(check.path)} && ({condition}), false) AS {flag})"
+                         for (check, condition), flag in zip(valued, flags))
+        out.append(Batch(f"SELECT ?this (?v AS ?value) {' '.join(flags)} WHERE {{ {focus} VALUES ?p {{ {paths} }} "
+                         f"?this ?p ?v . {binds} FILTER({' || '.join(flags)}) }}",
+                         tuple((check, ("flag", flag[1:])) for (check, _), flag in zip(valued, flags))))
+    if len(counted) > 1:
+        paths = " ".join(sorted({_n3(check.path) for check, _ in counted}))
+        having = " || ".join(f"(?p = {_n3(check.path)} && COUNT(DISTINCT ?v) {op} {n})" for check, (op, n) in counted)
+        out.append(Batch(f"SELECT ?this ?p (COUNT(DISTINCT ?v) AS ?n) WHERE {{ {focus} VALUES ?p {{ {paths} }} "
+                         f"OPTIONAL {{ ?this ?p ?v }} }} GROUP BY ?this ?p HAVING ({having})",
+                         tuple((check, (op, n, str(check.path))) for check, (op, n) in counted)))
+    batched = {id(check) for check, _ in (valued if len(valued) > 1 else [])} | \
+        {id(check) for check, _ in (counted if len(counted) > 1 else [])}
+    out += [Batch(check.query, ((check, None),)) for check, _, _ in planned if id(check) not in batched]
+    return out
 
 
 def _not_datatype(datatypes: list[Any]) -> str:
@@ -186,27 +251,121 @@ def _from_ox(term: Any) -> Any:
     return from_ox(term)
 
 
+FORK_FROM = 400_000
+"""Quads from which the batches are shared between this process and a forked copy of it (the
+in-memory store shared copy-on-write, nothing loaded twice): pyoxigraph holds the GIL while
+it evaluates, so threads would take turns; a fork uses the second core."""
+
+
 def run_checks(store: ox.Store, compiled: CompiledShapes) -> list[dict[str, Any]]:
-    """Run every check on ``store`` (its default graph as the union); return plain results."""
+    """Run every check on ``store`` (an in-memory store; its default graph as the union),
+    batched (``Batch``); return plain results, in the order of the batches. From
+    ``FORK_FROM`` quads, where the process can fork (no other thread running), every other
+    batch runs in a forked child; a child that fails has its batches run here."""
+    batches = compiled.batches
+    found: list[list[dict[str, Any]]] = [[] for _ in batches]
+    mine = list(range(len(batches)))
+    child = None
+    if len(batches) > 1 and len(store) >= FORK_FROM and hasattr(os, "fork") and threading.active_count() == 1:
+        theirs, mine = mine[1::2], mine[0::2]
+        child = _forked(lambda: {i: _run_batch(store, batches[i]) for i in theirs})
+    try:
+        for i in mine:
+            found[i] = _run_batch(store, batches[i])
+    except BaseException:
+        if child is not None:
+            child.stop()
+        raise
+    if child is not None:
+        answers = child.wait()
+        for i in theirs:
+            found[i] = answers[i] if answers is not None else _run_batch(store, batches[i])
+    return [result for results in found for result in results]
+
+
+def _run_batch(store: ox.Store, batch: Batch) -> list[dict[str, Any]]:
     results = []
-    for check in compiled.checks:
-        solutions = select(store, check.query, use_default_graph_as_union=True)
-        names = {v.value for v in solutions.variables}
-        for row in solutions:
-            value = _from_ox(row["value"]) if "value" in names and row["value"] is not None else None
-            path = check.path
-            if "path" in names and row["path"] is not None:
-                path = _from_ox(row["path"])
-            message = check.message
-            if message and check.sparql_message:
-                for name in names:
-                    if row[name] is not None:
-                        message = message.replace(f"{{?{name}}}", str(_from_ox(row[name])))
-                        message = message.replace(f"{{${name}}}", str(_from_ox(row[name])))
-            results.append({"focus": _from_ox(row["this"]), "path": path, "value": value,
-                            "component": check.component, "severity": check.severity,
-                            "shape": check.shape, "message": message or _default_message(check)})
+    solutions = select(store, batch.query, use_default_graph_as_union=True)
+    names = {v.value for v in solutions.variables}
+    for row in solutions:
+        for check, test in batch.tests:
+            if test is None or _failed(row, test):
+                results.append(_result(check, row, names))
     return results
+
+
+class _Child:
+    """A forked child's pipe and process id."""
+
+    def __init__(self, read: int, pid: int) -> None:
+        self.read, self.pid = read, pid
+
+    def wait(self) -> Any:
+        """The child's answer; None if it failed or died (the caller does the work itself)."""
+        try:
+            with os.fdopen(self.read, "rb") as handle:
+                data = handle.read()
+        finally:
+            _, status = os.waitpid(self.pid, 0)
+        if status != 0 or not data:
+            return None
+        try:
+            return pickle.loads(data)
+        except (pickle.UnpicklingError, EOFError, ValueError):
+            return None
+
+    def stop(self) -> None:
+        """Kill the child and reap it (this process is failing: its answer is not wanted)."""
+        os.kill(self.pid, signal.SIGKILL)
+        os.close(self.read)
+        os.waitpid(self.pid, 0)
+
+
+def _forked(work: Callable[[], Any]) -> _Child:
+    """``work`` run in a forked child, its answer pickled back through a pipe."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: answer through the pipe, then leave at once (no atexit, no flushing)
+        code = 0
+        try:
+            os.close(read)
+            with os.fdopen(write, "wb") as out:
+                pickle.dump(work(), out, protocol=pickle.HIGHEST_PROTOCOL)
+        except BaseException:
+            code = 1
+        os._exit(code)
+    os.close(write)
+    return _Child(read, pid)
+
+
+def _failed(row: Any, test: tuple[Any, ...]) -> bool:
+    """Whether a row of a batch is a result of the check ``test`` belongs to."""
+    kind: str = test[0]
+    arg: Any = test[1]
+    if kind == "flag":
+        flag = row[arg]
+        return flag is not None and flag.value == "true"
+    if row["p"].value != test[2]:  # a count of another path's values
+        return False
+    count, bound = int(row["n"].value), int(arg)
+    return count < bound if kind == "<" else count > bound
+
+
+def _result(check: Check, row: Any, names: set[str]) -> dict[str, Any]:
+    """One row of a check's query as a plain result."""
+    value = _from_ox(row["value"]) if "value" in names and row["value"] is not None else None
+    path = check.path
+    if "path" in names and row["path"] is not None:
+        path = _from_ox(row["path"])
+    message = check.message
+    if message and check.sparql_message:
+        for name in names:
+            if row[name] is not None:
+                message = message.replace(f"{{?{name}}}", str(_from_ox(row[name])))
+                message = message.replace(f"{{${name}}}", str(_from_ox(row[name])))
+    return {"focus": _from_ox(row["this"]), "path": path, "value": value,
+            "component": check.component, "severity": check.severity,
+            "shape": check.shape, "message": message or _default_message(check)}
 
 
 def _default_message(check: Check) -> str:

@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pyoxigraph as ox
-from rdflib import BNode, Literal, URIRef
-from rdflib.namespace import XSD
+from rdflib import URIRef
 
 from etclod.errors import ReleaseError
+from etclod.oxtyped import from_ox as from_ox, named, to_ox as to_ox  # re-exported: store.to_ox keeps working
 from etclod.executor import Answer, Job, SyntaxJob
 from etclod.query import CheckedQuery
 
@@ -23,55 +22,18 @@ if TYPE_CHECKING:
 Quad = tuple[Any, Any, Any, Any]
 
 
-@lru_cache(maxsize=1 << 16)
-def _named(iri: str) -> ox.NamedNode:
-    return ox.NamedNode(iri)
+_named = named
 
 
-def to_ox(term: Any) -> Any:
-    """An rdflib term as a pyoxigraph term (IRIs memoised: predicates and classes repeat)."""
-    if isinstance(term, URIRef):
-        return _named(str(term))
-    if isinstance(term, Literal):
-        if term.language:
-            return ox.Literal(str(term), language=term.language)
-        return ox.Literal(str(term), datatype=_named(str(term.datatype or XSD.string)))
-    if isinstance(term, BNode):
-        return ox.BlankNode(str(term))
-    raise TypeError(f"cannot store {term!r}")
-
-
-@lru_cache(maxsize=8192)
-def _uri(value: str) -> URIRef:
-    return URIRef(value)
-
-
-@lru_cache(maxsize=8192)
-def _literal(value: str, language: str | None, datatype: str) -> Literal:
-    if language:
-        return Literal(value, lang=language)
-    return Literal(value, datatype=None if datatype == _XSD_STRING else _uri(datatype))
-
-
-_XSD_STRING = str(XSD.string)
-
-
-def from_ox(term: Any) -> Any:
-    """A pyoxigraph term as an rdflib term (memoised: rdflib's constructors check and cast,
-    and a description reads the same IRIs and labels again and again)."""
-    if isinstance(term, ox.NamedNode):
-        return _uri(term.value)
-    if isinstance(term, ox.Literal):
-        return _literal(term.value, term.language, term.datatype.value)
-    if isinstance(term, ox.BlankNode):
-        return BNode(term.value)
-    raise TypeError(f"unexpected term {term!r}")
-
-
-def to_quads(graph: URIRef, triples: Iterable[tuple[Any, Any, Any]]) -> Iterator[ox.Quad]:
-    g = _named(str(graph))
+def to_quads(graph: URIRef | ox.NamedNode, triples: Iterable[tuple[Any, Any, Any]]) -> Iterator[ox.Quad]:
+    """Triples (pyoxigraph or rdflib terms) as quads in ``graph``."""
+    g = graph if isinstance(graph, ox.NamedNode) else _named(str(graph))
     for s, p, o in triples:
-        yield ox.Quad(to_ox(s), to_ox(p), to_ox(o), g)
+        try:
+            quad = ox.Quad(s, p, o, g)
+        except TypeError:  # rdflib terms (the themes scheme, tests): converted
+            quad = ox.Quad(to_ox(s), to_ox(p), to_ox(o), g)
+        yield quad
 
 
 @dataclass(frozen=True)

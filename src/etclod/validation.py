@@ -112,7 +112,7 @@ class CompiledValidator:
         """A validator over a fresh in-memory store holding ``triples``."""
         import pyoxigraph as ox
 
-        from etclod.store import to_ox
+        from etclod.oxtyped import to_ox
 
         store = ox.Store()
         store.bulk_extend(ox.Quad(to_ox(s), to_ox(p), to_ox(o), ox.DefaultGraph()) for s, p, o in triples)
@@ -141,10 +141,11 @@ def judge(mapped: list[Mapped], fixed: Iterable[Triple], shapes: Graph, base: st
     rejection)`` may give a record's last good version to validate and publish in its place
     (then nothing that points at it is rejected for that).
     """
+    from etclod.oxtyped import from_ox, to_ox
     from etclod.store import to_quads
 
     fixed = list(fixed)
-    owner: dict[URIRef, list[Mapped]] = {}  # several records of one resource (merged) share it
+    owner: dict[Any, list[Mapped]] = {}  # several records of one resource (merged) share it
     for m in mapped:
         for s, _, _ in m.triples:
             found = owner.setdefault(s, [])
@@ -176,12 +177,12 @@ def judge(mapped: list[Mapped], fixed: Iterable[Triple], shapes: Graph, base: st
         if compiled is not None:
             report = compiled.report()
         else:
-            graph = Graph()
-            for t in fixed:
-                graph.add(t)
+            graph = Graph()  # the reference path: rdflib terms for pyshacl
+            for s, p, o in fixed:
+                graph.add((from_ox(s), from_ox(p), from_ox(o)))
             for m in accepted.values():
-                for t in m.triples:
-                    graph.add(t)
+                for s, p, o in m.triples:
+                    graph.add((from_ox(s), from_ox(p), from_ox(o)))
             report = validate_graph(graph, shapes)
         first = first or report
         violations = [r for r in report.results if r.severity == SH.Violation]
@@ -189,7 +190,7 @@ def judge(mapped: list[Mapped], fixed: Iterable[Triple], shapes: Graph, base: st
             return Verdict(list(accepted.values()), rejected, first, report, passes)
         reasons: dict[tuple[str, str], list[rec.Reason]] = {}
         for r in violations:
-            record = _owner_of(owner.get(r.focus, []), r, accepted, key_of)
+            record = _owner_of(owner.get(to_ox(r.focus), []), r, accepted, key_of)
             if record is None:
                 raise InputError(f"the project's own data does not conform to the shapes: "
                                  f"{r.focus} {r.path}: {r.message}")
@@ -228,11 +229,14 @@ def _owner_of(candidates: list[Mapped], result: Result, accepted: dict[tuple[str
               key_of: dict[int, tuple[str, str]]) -> Mapped | None:
     """The record a result is about: of the records that state the focus node, the one that
     states the offending value, else the first (the one of highest precedence)."""
+    from etclod.oxtyped import to_ox
+
     alive = [m for m in candidates if key_of[id(m)] in accepted]
     if result.path is not None:
+        focus, path = to_ox(result.focus), to_ox(result.path)
+        value = None if result.value is None else to_ox(result.value)
         for m in alive:
-            if any(s == result.focus and p == result.path and (result.value is None or o == result.value)
-                   for s, p, o in m.triples):
+            if any(s == focus and p == path and (value is None or o == value) for s, p, o in m.triples):
                 return m
     return alive[0] if alive else None
 
@@ -240,7 +244,7 @@ def _owner_of(candidates: list[Mapped], result: Result, accepted: dict[tuple[str
 def _default_quads(triples: list[Triple]) -> Any:
     import pyoxigraph as ox
 
-    from etclod.store import to_ox
+    from etclod.oxtyped import to_ox
 
     return (ox.Quad(to_ox(s), to_ox(p), to_ox(o), ox.DefaultGraph()) for s, p, o in triples)
 

@@ -134,11 +134,21 @@ _BAD_CHARACTER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 
 def bad_character(value: Any, where: str = "") -> str | None:
     """Where a NUL, another control character or a lone surrogate hides in a value."""
+    found = _bad(value)
+    if found is None:
+        return None
+    keys, match = found
+    for key in reversed(keys):  # the path of keys to the string, the outermost first
+        where = f"{where}.{key}" if where else str(key)
+    return f"{where or 'a value'} holds the character U+{ord(match.group()):04X} at position {match.start()}"
+
+
+def _bad(value: Any) -> tuple[list[Any], re.Match[str]] | None:
+    """The first bad character in a value and the keys that lead to it (innermost first);
+    the path is written only for a value that has one (every record is checked)."""
     if isinstance(value, str):
         match = _BAD_CHARACTER.search(value)
-        if match:
-            return f"{where or 'a value'} holds the character U+{ord(match.group()):04X} at position {match.start()}"
-        return None
+        return ([], match) if match else None
     items: Any
     if isinstance(value, dict):
         items = value.items()
@@ -147,8 +157,9 @@ def bad_character(value: Any, where: str = "") -> str | None:
     else:
         return None
     for key, item in items:
-        found = bad_character(item, f"{where}.{key}" if where else str(key))
+        found = _bad(item)
         if found:
+            found[0].append(key)
             return found
     return None
 

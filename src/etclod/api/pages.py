@@ -16,7 +16,7 @@ from rdflib.namespace import RDFS
 from etclod import i18n, recordtypes
 from etclod.describe import pick_label
 from etclod.i18n import N_
-from etclod.namespaces import PREFIXES, SKOS
+from etclod.namespaces import CV, DCTERMS, FOAF, LOCN, ORG, OWL, PERSON, PREFIXES, PROV, RDF, SCHEMA, SKOS
 from etclod.places import place_label
 
 TYPE_COUNTS: dict[str, str] = {
@@ -33,38 +33,38 @@ TYPE_PLURALS = {"programme": N_("%(n)s programmes"), "project": N_("%(n)s projec
 
 TERM_LABELS: dict[str, str] = {
     # words for the reused vocabularies' terms (the etc: terms have their labels in etc.ttl)
-    "http://purl.org/dc/terms/title": N_("Title"), "http://purl.org/dc/terms/description": N_("Description"),
-    "http://purl.org/dc/terms/issued": N_("Published"), "http://purl.org/dc/terms/language": N_("Language"),
-    "http://purl.org/dc/terms/publisher": N_("Publisher"), "http://purl.org/dc/terms/source": N_("Source"),
-    "http://www.w3.org/1999/02/22-rdf-syntax-ns#type": N_("Type"),
+    str(DCTERMS.title): N_("Title"), str(DCTERMS.description): N_("Description"),
+    str(DCTERMS.issued): N_("Published"), str(DCTERMS.language): N_("Language"),
+    str(DCTERMS.publisher): N_("Publisher"), str(DCTERMS.source): N_("Source"),
+    str(RDF.type): N_("Type"),
     str(RDFS.label): N_("Name"), str(RDFS.comment): N_("Note"),
-    "http://www.w3.org/2004/02/skos/core#prefLabel": N_("Name"), "http://www.w3.org/2004/02/skos/core#altLabel": N_("Also known as"),
-    "http://www.w3.org/2004/02/skos/core#closeMatch": N_("Close match"), "http://www.w3.org/2004/02/skos/core#exactMatch": N_("Same as"),
-    "http://www.w3.org/2004/02/skos/core#hasTopConcept": N_("Top themes"), "http://www.w3.org/2004/02/skos/core#inScheme": N_("Theme list"),
-    "http://www.w3.org/2004/02/skos/core#topConceptOf": N_("Top theme of"), "http://www.w3.org/2004/02/skos/core#notation": N_("Code"),
+    str(SKOS.prefLabel): N_("Name"), str(SKOS.altLabel): N_("Also known as"),
+    str(SKOS.closeMatch): N_("Close match"), str(SKOS.exactMatch): N_("Same as"),
+    str(SKOS.hasTopConcept): N_("Top themes"), str(SKOS.inScheme): N_("Theme list"),
+    str(SKOS.topConceptOf): N_("Top theme of"), str(SKOS.notation): N_("Code"),
     str(SKOS.broader): N_("Broader theme"), str(SKOS.narrower): N_("Narrower theme"),
-    "http://www.w3.org/ns/locn#address": N_("Address"), "http://www.w3.org/ns/locn#adminUnitL1": N_("Country"),
-    "http://www.w3.org/ns/locn#fullAddress": N_("Address"), "http://www.w3.org/ns/locn#postCode": N_("Post code"),
-    "http://www.w3.org/ns/locn#postName": N_("Town"), "http://www.w3.org/ns/org#heldBy": N_("Held by"),
-    "http://www.w3.org/ns/org#holds": N_("Post"), "http://www.w3.org/ns/org#member": N_("Member"),
-    "http://www.w3.org/ns/org#organization": N_("Project"), "http://www.w3.org/ns/org#postIn": N_("In"),
-    "http://www.w3.org/ns/org#role": N_("Role"), "http://www.w3.org/ns/org#subOrganizationOf": N_("Part of"),
-    "http://www.w3.org/ns/prov#wasDerivedFrom": N_("Source"), "http://xmlns.com/foaf/0.1/homepage": N_("Home page"),
-    "http://xmlns.com/foaf/0.1/mbox": N_("E-mail"), "http://xmlns.com/foaf/0.1/name": N_("Name"),
-    "http://xmlns.com/foaf/0.1/title": N_("Honorific"), "https://schema.org/endDate": N_("End"),
-    "https://schema.org/startDate": N_("Start"), "https://schema.org/organizer": N_("Organiser"),
-    "https://schema.org/performer": N_("Performer"), "https://schema.org/url": N_("Web address"),
-    "http://www.w3.org/2002/07/owl#sameAs": N_("Same as"),
+    str(LOCN.address): N_("Address"), str(LOCN.adminUnitL1): N_("Country"),
+    str(LOCN.fullAddress): N_("Address"), str(LOCN.postCode): N_("Post code"),
+    str(LOCN.postName): N_("Town"), str(ORG.heldBy): N_("Held by"),
+    str(ORG.holds): N_("Post"), str(ORG.member): N_("Member"),
+    str(ORG.organization): N_("Project"), str(ORG.postIn): N_("In"),
+    str(ORG.role): N_("Role"), str(ORG.subOrganizationOf): N_("Part of"),
+    str(PROV.wasDerivedFrom): N_("Source"), str(FOAF.homepage): N_("Home page"),
+    str(FOAF.mbox): N_("E-mail"), str(FOAF.name): N_("Name"),
+    str(FOAF.title): N_("Honorific"), str(SCHEMA.endDate): N_("End"),
+    str(SCHEMA.startDate): N_("Start"), str(SCHEMA.organizer): N_("Organiser"),
+    str(SCHEMA.performer): N_("Performer"), str(SCHEMA.url): N_("Web address"),
+    str(OWL.sameAs): N_("Same as"),
     # classes
-    "http://data.europa.eu/m8g/PublicEvent": N_("Public event"), "https://schema.org/Event": N_("Event"),
-    "http://data.europa.eu/m8g/PublicOrganisation": N_("Public organisation"),
-    "http://www.w3.org/ns/org#Organization": N_("Organisation"), "http://www.w3.org/ns/org#Membership": N_("Membership"),
-    "http://www.w3.org/ns/org#Post": N_("Post"), "http://www.w3.org/ns/person#Person": N_("Person"),
-    "http://xmlns.com/foaf/0.1/Person": N_("Person"), "http://www.w3.org/ns/locn#Address": N_("Address"),
-    "http://www.w3.org/2004/02/skos/core#Concept": N_("Theme"), "http://www.w3.org/2004/02/skos/core#ConceptScheme": N_("Theme list"),
-    "https://schema.org/Dataset": N_("Dataset"), "https://schema.org/NewsArticle": N_("News article"),
-    "https://schema.org/WebPage": N_("Web page"),
-    "http://www.w3.org/1999/02/22-rdf-syntax-ns#Statement": N_("statement (RDF reification)"),
+    str(CV.PublicEvent): N_("Public event"), str(SCHEMA.Event): N_("Event"),
+    str(CV.PublicOrganisation): N_("Public organisation"),
+    str(ORG.Organization): N_("Organisation"), str(ORG.Membership): N_("Membership"),
+    str(ORG.Post): N_("Post"), str(PERSON.Person): N_("Person"),
+    str(FOAF.Person): N_("Person"), str(LOCN.Address): N_("Address"),
+    str(SKOS.Concept): N_("Theme"), str(SKOS.ConceptScheme): N_("Theme list"),
+    str(SCHEMA.Dataset): N_("Dataset"), str(SCHEMA.NewsArticle): N_("News article"),
+    str(SCHEMA.WebPage): N_("Web page"),
+    str(RDF.Statement): N_("statement (RDF reification)"),
 }
 LANGUAGE_NAMES = {"lv": N_("in Latvian"), "en": N_("in English")}
 NAV = [("/", N_("Home")), ("/id/project/", N_("Projects")), ("/sparql", N_("Query")),

@@ -60,7 +60,7 @@ def service_description(request: Request, protections: dict[str, str] | None = N
     for name, value in settings.limits().items():
         words = name.split("_")
         prop = ETC["limit" + "".join(w.capitalize() for w in words)]
-        for item in value if isinstance(value, list) else [value]:
+        for item in value if isinstance(value, list) else [] if value is None else [value]:
             g.add((service, prop, Literal(item)))
     for name, held in (protections or {}).items():  # what the query workers give up on this host
         g.add((service, ETC["worker" + name.capitalize()], Literal(held)))

@@ -1,0 +1,76 @@
+"""One-record changes (issue 17, point 2): each an incremental ``etclod build`` on the current
+release, against a full build (``--full``) of the same data in the same run; target 5 s.
+
+Used by ``run.py``; alone: ``python benchmarks/incremental.py DATA VAR`` (a data folder and a
+var folder whose current release was built from it; both are changed)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+TARGET = 5.0
+
+
+def _edit(data: Path, kind: str) -> None:
+    """Change one project's title, add one partnership, or remove one partnership."""
+    if kind == "change":
+        path = data / "projects.json"
+        records = json.loads(path.read_text("utf-8"))
+        records[len(records) // 2]["title"] = {"en": f"A changed title {time.time()}"}
+    else:
+        path = data / "partnerships.json"
+        records = json.loads(path.read_text("utf-8"))
+        if kind == "add":  # a project and an organisation not yet partners: no merge
+            projects = json.loads((data / "projects.json").read_text("utf-8"))
+            orgs = json.loads((data / "organisations.json").read_text("utf-8"))
+            taken = {(r["project"], r["organisation"]) for r in records}
+            project = projects[len(projects) // 3]["id"]
+            org = next(o["id"] for o in orgs if (project, o["id"]) not in taken)
+            new = dict(records[0], id=f"bench-added-{int(time.time())}", project=project, organisation=org)
+            records.append(new)
+        else:
+            records.pop(len(records) // 2)
+    path.write_text(json.dumps(records, ensure_ascii=False, indent=1), "utf-8")
+
+
+def _build(etclod: list[str], env: dict[str, str], *flags: str) -> tuple[float, str]:
+    started = time.perf_counter()
+    done = subprocess.run([*etclod, "build", "--allow-removals", *flags], env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"etclod build {' '.join(flags)} failed:\n{done.stderr[-3000:]}")
+    kind = re.search(r"^build: (.*)$", done.stderr, re.MULTILINE)
+    return seconds, kind.group(1) if kind else "?"
+
+
+def incremental_rows(etclod: list[str], env: dict[str, str], data: Path) -> list[tuple[str, str, str, str, str]]:
+    """Per kind of one-record change: the incremental build and a full build of the same data."""
+    rows = []
+    for kind in ("change", "add", "remove"):
+        _edit(data, kind)
+        seconds, how = _build(etclod, env)
+        full, _ = _build(etclod, env, "--full")
+        met = "met" if how == "incremental" and seconds <= TARGET else "not met"
+        rows.append((f"one record {kind}d: build ({how})", f"{seconds:.1f} s", "full build, same data",
+                     f"{full:.1f} s", f"{full / seconds:.1f}x faster ({met}: <= {TARGET:.0f} s)"))
+    return rows
+
+
+def main(argv: list[str]) -> int:
+    import os
+
+    data, var = Path(argv[0]), Path(argv[1])
+    env: dict[str, Any] = {**os.environ, "ETCLOD_DATA": str(data), "ETCLOD_VAR": str(var)}
+    for row in incremental_rows([sys.executable, "-m", "etclod"], env, data):
+        print("| " + " | ".join(row) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,216 @@
+"""Delta releases: the next release made from the current one (``incremental`` tells what
+changed), its store a hard-link checkpoint of the current one with the delta applied."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyoxigraph as ox
+from rdflib import URIRef
+
+from etclod import incremental as inc
+from etclod import lastgood
+from etclod import release as rel
+from etclod.conflict import write_conflicts
+from etclod.dump import Digests, PendingDumps, _renamed, gzip_writer, write_linksets
+from etclod.formats import DUMP_FORMATS
+from etclod.linkset import Linksets
+from etclod.manifest import MANIFEST, Changes
+from etclod.mapping import THEME_SCHEME_KEY, map_record
+from etclod.merge import MergeReport, read_precedence
+from etclod.oxtyped import serialized
+from etclod.namespaces import graph_iri
+from etclod.patchindex import patch_indexes
+from etclod.settings import Settings
+from etclod.shacl import report_graph
+from etclod.store import to_quads
+from etclod.validation import ValidationReport
+
+
+@dataclass
+class _Load:
+    loaded: range
+    rejected: list[Any]
+    inputs: dict[str, str]
+    unreadable_files: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _Verdict:
+    accepted: range
+    first_report: ValidationReport
+    final_report: ValidationReport
+    passes: int = 1
+    rejected: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class _Checked:
+    """What ``release._manifest`` reads of a check, for a delta build (nothing rejected)."""
+
+    verdict: _Verdict
+    load: _Load
+    merges: MergeReport
+    removals: list[dict[str, str]]
+    rejected: list[Any] = field(default_factory=list)
+    held: list[Any] = field(default_factory=list)
+    conflicts: list[Any] = field(default_factory=list)
+    links: Linksets = field(default_factory=Linksets)
+    previous: Any = None
+
+
+@dataclass
+class Touched:
+    """What the indexes of a delta release redo (``patchindex``)."""
+
+    changed: set[inc.Key]
+    old_refs: set[inc.Key]
+    old_iris: set[str]
+    themes: list[ox.Quad]
+
+
+@dataclass
+class _Previous:
+    """What the removal guard reads of the current release."""
+
+    version: str
+    records: range
+
+
+def build(settings: Settings, reporter: Any, version: str, tmp: Path, *, allow_removals: bool) -> Any:
+    """Build ``version`` in ``tmp`` from the current release; a ``BuildResult``, or the reason
+    (a string) the change needs a full build."""
+    previous = rel.current_path(settings)
+    if previous is None:
+        return "there is no current release to build on"
+    state = inc.read_state(previous)
+    if state is None:
+        return f"release {previous.name} has no build state (made before incremental builds)"
+    if state.blocked:
+        return f"release {previous.name} {state.blocked}"
+    started = time.perf_counter()
+    reporter.stage("read")
+    try:
+        if inc.fingerprint(settings) != state.fingerprint:
+            return "the code, ontology, settings or data tables (links, merges, precedence) changed"
+        delta = inc.find_delta(settings, state)
+        themes = rel.themes_graph(settings)
+        theme_iris = {str(s).rsplit("/", 1)[-1]: s for s in themes.subjects()
+                      if isinstance(s, URIRef) and str(s).startswith(f"{settings.base_uri}id/theme/")}
+        theme_iris.pop(THEME_SCHEME_KEY, None)
+        plan = inc.plan(settings, state, delta, theme_iris)
+        reporter.done("read", time.perf_counter() - started,
+                      f"{len(delta.changed)} records changed, {len(delta.removed)} removed, "
+                      f"{len(plan.todo) - len(delta.changed)} more to map again")
+        t0 = time.perf_counter()
+        reporter.stage("map", len(plan.todo))
+        mapped = [(key, plan.states[key].iri, map_record(item.record, plan.ctx, item.file))
+                  for key, item in sorted(plan.todo.items())]
+        prev_store = ox.Store.read_only(str(previous / "store"))
+        changed_iris = {iri for _k, iri, _t in mapped} | {state.records[k].iri for k in plan.removed}
+        inc.check_shapes(settings, mapped, prev_store, themes, changed_iris)
+        old: set[ox.Quad] = set()
+        for key in [*plan.todo, *plan.removed]:
+            r = state.records.get(key)
+            if r is not None:
+                old |= inc.old_quads(prev_store, r.iri, r.graph)
+        new: set[ox.Quad] = set()
+        for key, _iri, triples in mapped:
+            new.update(to_quads(URIRef(plan.states[key].graph), triples))
+        added, removed = new - old, old - new
+        reporter.done("map", time.perf_counter() - t0, f"{len(mapped)} records mapped and checked, "
+                                                       f"{len(added)} quads added, {len(removed)} removed")
+    except inc.Fallback as exc:
+        return str(exc)
+    removals = [{"type": k[0], "id": k[1], "file": state.records[k].file, "iri": state.records[k].iri}
+                for k in sorted(plan.removed)]
+    if not allow_removals:
+        lastgood.check_removals(_Previous(previous.name, range(state.published)),  # type: ignore[arg-type]
+                                removals, settings.max_removals)
+    # what the indexes redo: the changed records, what they pointed at and their IRIs before
+    changed = set(plan.todo) | plan.removed
+    before = [state.records[k] for k in changed if k in state.records]
+    touched = Touched(changed, {t for r in before for t in r.refs}, {r.iri for r in before},
+                      list(to_quads(graph_iri(settings.base_uri, rel.THEMES_GRAPH_KEY), sorted(themes))))
+    # the new state: the old one with the delta
+    for key in plan.removed:
+        del state.records[key]
+    state.records.update(plan.states)
+    state.files = delta.inputs
+    state.published = len(state.records) + len(lastgood.record_keys(themes))
+    return _publish(settings, reporter, version, tmp, previous, prev_store, added, removed, delta, removals,
+                    state, started, touched)
+
+
+def _publish(settings: Settings, reporter: Any, version: str, tmp: Path, previous: Path, prev_store: ox.Store,
+             added: set[ox.Quad], removed: set[ox.Quad], delta: inc.Delta, removals: list[dict[str, str]],
+             state: inc.BuildState, started: float, touched: Touched) -> Any:
+    timings: dict[str, float] = {"check": time.perf_counter() - started}
+    t0 = time.perf_counter()
+    reporter.stage("store")
+    prev_store.backup(str(tmp / "store"))
+    store = ox.Store(str(tmp / "store"))
+    for quad in removed:
+        store.remove(quad)
+    store.extend(added)
+    store.flush()
+    timings["store"] = time.perf_counter() - t0
+    reporter.done("store", timings["store"], f"the current store with {len(added)} quads added, "
+                                             f"{len(removed)} removed")
+    t0 = time.perf_counter()
+    reporter.stage("dumps", len(DUMP_FORMATS))
+    digests: Digests = {}
+    nquads = serialized(store.dump(format=ox.RdfFormat.N_QUADS))
+    dumps = PendingDumps(tmp / "dumps", store, nquads, digests)
+    try:
+        empty = ValidationReport(True, (), report_graph([]))
+        with (tmp / "validation.ttl").open("wb") as handle:
+            empty.graph.serialize(handle, format="turtle")
+        rel.write_rejected(tmp / "rejected.jsonl", [])
+        write_conflicts(tmp, [])
+        changes = write_delta(tmp / "changes.nq.gz", added, removed, digests)
+        stats = inc.patch_stats(state.stats, added, removed, prev_store, store, settings.base_uri)
+        state.stats = dict(stats)
+        stats["reconcile_entities"] = patch_indexes(previous, tmp, store, state, settings.base_uri, touched.changed,
+                                                    touched.old_refs, touched.old_iris, touched.themes)
+        stats["linksets"] = write_linksets(tmp / "dumps", store, settings.base_uri, Linksets())
+        counts = dumps.wait()
+    finally:
+        dumps.close()
+    del nquads
+    timings["dumps"] = time.perf_counter() - t0
+    reporter.done("dumps", timings["dumps"], f"{len(DUMP_FORMATS)} dumps, {changes['added']} added, "
+                                             f"{changes['removed']} removed")
+    del store, prev_store
+    precedence, _problems = read_precedence(settings.data_dir)
+    checked = _Checked(_Verdict(range(len(state.records)), empty, empty),
+                       _Load(range(delta.read), [], dict(sorted(delta.inputs.items()))),
+                       MergeReport(precedence=precedence), removals)
+    inc.save_state(tmp, state)
+    manifest = rel._manifest(settings, tmp, version, previous.name, checked, stats, counts,  # type: ignore[arg-type]
+                             changes, digests)
+    rel.write_catalog(settings, tmp, manifest, stats)
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n", "utf-8")
+    rel._fsync_tree(tmp)
+    final = settings.releases_dir / version
+    os.rename(tmp, final)
+    rel._fsync_dir(settings.releases_dir)
+    rel.switch_to(settings, version)
+    rel.prune(settings)
+    result = rel.BuildResult(version, [], final, manifest)
+    result.kind = "incremental"
+    return result
+
+
+def write_delta(path: Path, added: set[ox.Quad], removed: set[ox.Quad], digests: Digests) -> Changes:
+    """``changes.nq.gz`` from the delta itself (the lines ``dump.write_changes`` would write)."""
+    plus, minus = sorted(inc.nquad_lines(added)), sorted(inc.nquad_lines(removed))
+    with gzip_writer(path, digests) as out:
+        out.write(_renamed(plus, b"urn:etclod:added:"))
+        out.write(_renamed(minus, b"urn:etclod:removed:"))
+    return {"added": len(plus), "removed": len(minus)}

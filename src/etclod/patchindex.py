@@ -1,0 +1,97 @@
+"""Patched indexes for a delta release: the search and list tables (``search.sqlite``) and the
+reconciliation index of the current release, with the rows of the entities a change touches
+written again.
+
+The entities touched are the changed and removed records, what they point at, what points at
+them and what those point at (a project's country facet comes from its partnerships'
+organisations; a partnership's list label from its organisation's and project's labels; a
+project's period from its programme). Their rows are computed by the full build's own code
+(``reconcile.build_index``, ``search.write_search``) on a small store holding the quads of
+those entities and of their neighbours one step further, which is all those queries read.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+import pyoxigraph as ox
+
+from etclod.incremental import BuildState, Key, old_quads
+from etclod.reconcile import INDEX_FILE, build_index, write_index
+from etclod.search import SEARCH_FILE, write_search
+
+TABLES = ("search", "entity", "facet", "entity_sort")
+
+
+def _referrers(state: BuildState) -> dict[Key, set[Key]]:
+    out: dict[Key, set[Key]] = {}
+    for key, r in state.records.items():
+        for target in r.refs:
+            out.setdefault(target, set()).add(key)
+    return out
+
+
+def _around(state: BuildState, keys: set[Key], referrers: dict[Key, set[Key]]) -> set[Key]:
+    """``keys``, what they point at, what points at them and what that points at."""
+    out = set(keys)
+    for key in keys:
+        r = state.records.get(key)
+        out |= set(r.refs) if r else set()
+        for other in referrers.get(key, ()):
+            out.add(other)
+            out |= set(state.records[other].refs)
+    return out
+
+
+def patch_indexes(previous: Path, folder: Path, store: ox.Store, state: BuildState, base: str,
+                  changed: set[Key], old: set[Key], old_iris: set[str], themes: list[ox.Quad]) -> int:
+    """Write ``search.sqlite`` and the reconciliation index of ``folder`` from ``previous``'s
+    with the touched entities' rows recomputed; the number of reconciliation entities.
+
+    ``state`` is the new release's; ``changed`` the records added, changed or removed;
+    ``old`` what the changed records pointed at before; ``old_iris`` their IRIs before."""
+    referrers = _referrers(state)
+    entities = _around(state, changed, referrers) | old
+    small = ox.Store()
+    small.bulk_extend(themes)
+    for key in _around(state, entities, referrers):
+        r = state.records.get(key)
+        if r is not None:
+            small.bulk_extend(old_quads(store, r.iri, r.graph))
+    prefix = f"{base}id/"
+    iris = {state.records[k].iri for k in entities if k in state.records} | old_iris
+    ids = {iri[len(prefix):] for iri in iris if iri.startswith(prefix)}
+    index = build_index(small, base)
+    fresh = [e for e in index if e["id"] in ids]
+    with gzip.open(previous / INDEX_FILE, "rb") as handle:
+        kept = [e for e in json.loads(handle.read()) if e["id"] not in ids]
+    count = write_index(sorted(kept + fresh, key=lambda e: e["id"]), folder / INDEX_FILE)
+    # the search and list rows of the small store, moved into a copy of the previous tables
+    scratch = folder / ".scratch.sqlite"
+    write_search(scratch, index, small, base)
+    target = folder / SEARCH_FILE
+    shutil.copyfile(previous / SEARCH_FILE, target)
+    connection = sqlite3.connect(target)
+    try:
+        connection.execute("PRAGMA journal_mode = OFF")
+        connection.execute("PRAGMA synchronous = OFF")
+        connection.execute("ATTACH DATABASE ? AS fresh", (str(scratch),))
+        connection.execute("CREATE TEMP TABLE touched (id TEXT PRIMARY KEY)")
+        connection.executemany("INSERT OR IGNORE INTO touched VALUES (?)", ((i,) for i in sorted(ids)))
+        for table in TABLES:
+            columns = [row[1] for row in connection.execute(f"PRAGMA fresh.table_info({table})")]
+            if not columns:
+                continue
+            names = ", ".join(columns)
+            connection.execute(f"DELETE FROM main.{table} WHERE id IN (SELECT id FROM touched)")
+            connection.execute(f"INSERT INTO main.{table} ({names}) SELECT {names} FROM fresh.{table} "
+                               f"WHERE id IN (SELECT id FROM touched)")
+        connection.commit()
+        connection.execute("DETACH DATABASE fresh")
+    finally:
+        connection.close()
+    scratch.unlink()
+    return count

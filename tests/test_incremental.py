@@ -1,0 +1,235 @@
+"""Incremental builds: after random edits, a build on the current release gives the release a
+full build of the same data gives (N-Quads, counts, catalogue, search, lists, reconciliation,
+validation, rejections, conflicts), and a change that is not local falls back to a full build."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pyoxigraph as ox
+import pytest
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from rdflib import Graph
+from rdflib.compare import isomorphic
+
+from etclod.release import build_release, current_path
+from etclod.settings import Settings
+from etclod.synth import write as write_synthetic
+
+FILES = ("organisations", "partnerships", "programmes", "projects", "sources")
+VOLATILE = {"version", "previous", "created"}
+
+
+def _lines(path: Path) -> set[bytes]:
+    with gzip.open(path, "rb") as handle:
+        return {line for line in handle.read().splitlines() if line}
+
+
+def _triples(path: Path, fmt: ox.RdfFormat) -> set[ox.Triple]:
+    with gzip.open(path, "rb") as handle:
+        return {q.triple for q in ox.parse(handle.read(), format=fmt)}
+
+
+def _tables(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    connection = sqlite3.connect(path)
+    try:
+        names = [n for (n,) in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'search_%'")]
+        return {n: sorted(connection.execute(f'SELECT * FROM "{n}"').fetchall(), key=repr) for n in names}
+    finally:
+        connection.close()
+
+
+def _catalog(path: Path, version: str) -> set[tuple[str, str, str]]:
+    graph = Graph().parse(path, format="turtle")
+    # the version and build time differ between any two releases, and the dumps' sizes and
+    # checksums (their lines are in the store's order); everything else must not
+    return {(s.replace(version, "V"), str(p), o.replace(version, "V")) for s, p, o in
+            ((str(s), p, str(o)) for s, p, o in graph) if not any(w in str(p) for w in ("modified", "issued", "byteSize", "checksumValue"))}
+
+
+def content(release: Path) -> dict[str, Any]:
+    """Everything a release says, with what differs between any two builds (version, time) left out."""
+    manifest = json.loads((release / "manifest.json").read_text("utf-8"))
+    version = manifest["version"]
+    files = {name: {k: v for k, v in entry.items() if k not in ("sha256", "bytes")} | (
+        {"sha256": entry["sha256"]} if name in ("rejected.jsonl", "conflicts.csv", "conflicts.ttl") else {})
+        for name, entry in manifest["files"].items()}
+    return {
+        "manifest": {k: v for k, v in manifest.items() if k not in VOLATILE} | {"files": files},
+        "nquads": _lines(release / "dumps" / "etclod.nq.gz"),
+        "ntriples": _lines(release / "dumps" / "etclod.nt.gz"),
+        "turtle": _triples(release / "dumps" / "etclod.ttl.gz", ox.RdfFormat.TURTLE),
+        "jsonld": _triples(release / "dumps" / "etclod.jsonld.gz", ox.RdfFormat.JSON_LD),
+        "changes": _lines(release / "changes.nq.gz"),
+        "store": {str(q) for q in ox.Store.read_only(str(release / "store"))},
+        "search": _tables(release / "search.sqlite"),
+        "reconcile": json.loads(gzip.open(release / "reconcile.json.gz").read()),
+        "rejected": sorted((release / "rejected.jsonl").read_text("utf-8").splitlines()),
+        "conflicts": (release / "conflicts.csv").read_text("utf-8"),
+        "catalog": _catalog(release / "catalog.ttl", version),
+    }
+
+
+def same_release(a: Path, b: Path) -> None:
+    ca, cb = content(a), content(b)
+    for key in ca:
+        assert ca[key] == cb[key], f"{key} differs between {a.name} and {b.name}"
+    assert isomorphic(Graph().parse(a / "validation.ttl"), Graph().parse(b / "validation.ttl"))
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Synthetic data of 15 projects and a var folder with its full release."""
+    root = tmp_path_factory.mktemp("incremental")
+    data = root / "data"
+    write_synthetic(data, 15, seed=7)
+    var = root / "var"
+    build_release(Settings(data_dir=data, var_dir=var))
+    return data, var
+
+
+def _read(data: Path) -> dict[str, list[dict[str, Any]]]:
+    return {name: json.loads((data / f"{name}.json").read_text("utf-8")) for name in FILES}
+
+
+def _write(data: Path, records: dict[str, list[dict[str, Any]]]) -> None:
+    for name, items in records.items():
+        (data / f"{name}.json").write_text(json.dumps(items, ensure_ascii=False, indent=1), "utf-8")
+
+
+EDITS = ("title", "acronym", "org-name", "budget", "add-partnership", "add-organisation", "add-project",
+         "remove-partnership", "remove-organisation", "invalid", "dangling", "duplicate", "bad-type")
+
+
+def edit(records: dict[str, list[dict[str, Any]]], kind: str, n: int) -> None:
+    """One edit of the kind, on the record ``n`` (modulo the count)."""
+    projects, orgs, parts = records["projects"], records["organisations"], records["partnerships"]
+    if kind == "title":
+        projects[n % len(projects)]["title"] = {"en": f"Changed title {n}"}
+    elif kind == "acronym":  # partnership labels use it
+        projects[n % len(projects)]["acronym"] = f"NEW{n}"
+    elif kind == "org-name":
+        orgs[n % len(orgs)]["name"] = {"en": f"Renamed Organisation Number {n}"}
+    elif kind == "budget":
+        parts[n % len(parts)]["budget"] = f"{1000 + n}.50"
+    elif kind == "add-partnership":  # the same project and organisation as another: merges
+        new = copy.deepcopy(parts[n % len(parts)])
+        new["id"] = f"added-part-{n}"
+        if n % 2:
+            new["organisation"] = orgs[(n * 7 + 3) % len(orgs)]["id"]
+        parts.append(new)
+    elif kind == "add-organisation":
+        new = copy.deepcopy(orgs[n % len(orgs)])
+        new.update(id=f"added-org-{n}", name={"en": f"Fresh Body {n} Zq"})
+        for unique in ("pic", "national_id"):
+            new.pop(unique, None)
+        orgs.append(new)
+    elif kind == "add-project":
+        new = copy.deepcopy(projects[n % len(projects)])
+        new.update(id=f"added-proj-{n}", acronym=f"ADD{n}", keep_id=900000 + n)
+        projects.append(new)
+    elif kind == "remove-partnership":
+        parts.pop(n % len(parts))
+    elif kind == "remove-organisation":  # partnerships point at it: they are held back
+        target = parts[n % len(parts)]["organisation"]
+        records["organisations"] = [o for o in orgs if o["id"] != target]
+    elif kind == "invalid":  # EU funding over the budget: SHACL rejects it, its last good version stays
+        p = projects[n % len(projects)]
+        p["total_budget"], p["eu_funding"] = "10.00", "20.00"
+    elif kind == "dangling":
+        parts[n % len(parts)]["organisation"] = "no-such-org"
+    elif kind == "duplicate":
+        orgs.append(copy.deepcopy(orgs[n % len(orgs)]))
+    elif kind == "bad-type":
+        parts[n % len(parts)]["budget"] = "lots"
+
+
+def _twin(var: Path, where: Path) -> Path:
+    shutil.copytree(var, where, symlinks=True)
+    return where
+
+
+@hsettings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rounds=st.lists(st.lists(st.tuples(st.sampled_from(EDITS), st.integers(0, 200)), min_size=1, max_size=3),
+                       min_size=1, max_size=2))
+def test_incremental_equals_full(base: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory,
+                                 rounds: list[list[tuple[str, int]]]) -> None:
+    root = tmp_path_factory.mktemp("example")
+    data = root / "data"
+    shutil.copytree(base[0], data)
+    var = _twin(base[1], root / "var")
+    records = _read(data)
+    for n, edits in enumerate(rounds):
+        for kind, i in edits:
+            edit(records, kind, i)
+        _write(data, records)
+        twin = _twin(var, root / f"twin{n}")
+        settings = Settings(data_dir=data, var_dir=var, max_removals=1000)
+        incremental = build_release(settings)
+        full = build_release(settings.with_(var_dir=twin), full=True)
+        assert full.kind == "full" and full.why_full is None
+        assert incremental.path is not None and full.path is not None
+        if incremental.kind == "full":
+            assert incremental.why_full  # a fallback says why
+        same_release(incremental.path, full.path)
+
+
+def test_local_change_is_incremental(base: tuple[Path, Path], tmp_path: Path) -> None:
+    """A changed title, an added organisation, a removed partnership: each an incremental
+    build, equal to the full one; the second builds on the first's state."""
+    data = tmp_path / "data"
+    shutil.copytree(base[0], data)
+    var = _twin(base[1], tmp_path / "var")
+    settings = Settings(data_dir=data, var_dir=var)
+    for n, kind in enumerate(("title", "acronym", "add-organisation", "remove-partnership", "org-name")):
+        records = _read(data)
+        edit(records, kind, n)
+        _write(data, records)
+        twin = _twin(var, tmp_path / f"twin{n}")
+        result = build_release(settings)
+        assert (result.kind, result.why_full) == ("incremental", None), kind
+        manifest = result.manifest
+        assert manifest["changes"]["added"] + manifest["changes"]["removed"] > 0
+        same_release(result.path, build_release(settings.with_(var_dir=twin), full=True).path)
+
+
+@pytest.mark.parametrize("kind, why", [("invalid", "validation result"), ("dangling", "not in the data"),
+                                       ("duplicate", "twice"), ("remove-organisation", "points at it"),
+                                       ("bad-type", "rejected")])
+def test_fallback_says_why(base: tuple[Path, Path], tmp_path: Path, kind: str, why: str) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(base[0], data)
+    var = _twin(base[1], tmp_path / "var")
+    records = _read(data)
+    edit(records, kind, 3)
+    _write(data, records)
+    result = build_release(Settings(data_dir=data, var_dir=var, max_removals=1000))
+    assert result.kind == "full" and why in (result.why_full or ""), result.why_full
+    # the release it made rejected or held records: the next build cannot build on it either
+    again = build_release(Settings(data_dir=data, var_dir=var, max_removals=1000))
+    assert again.kind == "full" and again.why_full
+
+
+def test_removal_guard_holds(base: tuple[Path, Path], tmp_path: Path) -> None:
+    """An incremental build unpublishing more records than allowed publishes nothing."""
+    from etclod.lastgood import RemovalsError
+
+    data = tmp_path / "data"
+    shutil.copytree(base[0], data)
+    var = _twin(base[1], tmp_path / "var")
+    records = _read(data)
+    records["partnerships"] = records["partnerships"][3:]
+    _write(data, records)
+    before = current_path(Settings(data_dir=data, var_dir=var))
+    with pytest.raises(RemovalsError):
+        build_release(Settings(data_dir=data, var_dir=var, max_removals=2))
+    assert current_path(Settings(data_dir=data, var_dir=var)) == before
+    result = build_release(Settings(data_dir=data, var_dir=var, max_removals=2), allow_removals=True)
+    assert result.kind == "incremental" and len(result.manifest["removed"]) == 3
