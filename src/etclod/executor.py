@@ -174,6 +174,18 @@ def resident_bytes() -> int:
         return 0
 
 
+def give_back_memory() -> None:
+    """Return the pages freed memory left in glibc's heaps to the system (``malloc_trim``):
+    after a store handle is closed, its caches' memory would otherwise stay resident. Does
+    nothing where the C library is not glibc."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def open_store(path: str, in_memory: bool = False) -> Any:
     """A release's store for a worker: the on-disk store read-only, or an in-memory copy
     bulk-loaded from the release's N-Quads dump (``dumps/etclod.nq.gz`` beside ``store/``)."""
@@ -211,7 +223,9 @@ def _worker_main(conn: Any, max_growth: int = 0, policy: Policy | None = None) -
     resident_bytes()  # opens /proc/self/statm while it may
     import pyoxigraph as ox  # noqa: F401  (loaded before the sandbox closes the file system)
 
-    from etclod import rdfinput, results, validation  # noqa: F401  (loaded once, before the first job's clock)
+    from etclod import rdfinput, results  # noqa: F401  (loaded once, before the first job's clock)
+    # validation (rdflib, the record models: about 20 MB a worker) is imported by the first
+    # ValidateJob only: most workers never see one (issue 17: serving memory)
     from etclod.query import check_syntax
 
     # rdflib logs a traceback for every literal it cannot read ("x"^^xsd:decimal): the

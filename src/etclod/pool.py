@@ -24,8 +24,9 @@ import itertools
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -410,6 +411,11 @@ class PoolView:
         from etclod.describe import describe
 
         return describe(self, iri, cursor=page.cursor, page_size=page.size)
+
+    @contextmanager
+    def aside(self) -> Iterator[PoolView]:
+        """GraphStore: the servers do the reading; nothing is kept here."""
+        yield self
 
 
 def push_if_remote(settings: Settings, release: Path) -> PushResult | None:

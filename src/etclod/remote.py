@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
-from collections import defaultdict
-from collections.abc import Callable
+import hashlib
+import threading
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,6 +60,48 @@ class RemoteQueryError(RemoteStoreError):
     def __init__(self, server_status: int, text: str) -> None:
         super().__init__(f"the SPARQL server answered {server_status}: {text[:300]}")
         self.server_status, self.text = server_status, text
+
+
+class PassedTexts:
+    """The last ``size`` query texts (as the server reads them) that passed the strict syntax
+    check in a worker, by sha256 of the text and its base IRI: the check is a pure function
+    of the two, so a text that passed once passes again, and is not sent to a worker again.
+
+    >>> passed = PassedTexts(1)
+    >>> passed.add("ASK {}", None); passed.holds("ASK {}", None), passed.holds("ASK {}", "http://b/")
+    (True, False)
+    >>> passed.add("SELECT * {}", None); passed.holds("ASK {}", None)
+    False
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._keys: OrderedDict[bytes, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(text: str, base_iri: str | None) -> bytes:
+        return hashlib.sha256(f"{base_iri or ''}\x00{text}".encode("utf-8", "surrogatepass")).digest()
+
+    def holds(self, text: str, base_iri: str | None) -> bool:
+        key = self._key(text, base_iri)
+        with self._lock:
+            if key in self._keys:
+                self._keys.move_to_end(key)
+                return True
+        return False
+
+    def add(self, text: str, base_iri: str | None) -> None:
+        key = self._key(text, base_iri)
+        with self._lock:
+            self._keys[key] = None
+            self._keys.move_to_end(key)
+            while len(self._keys) > self.size:
+                self._keys.popitem(last=False)
+
+
+SYNTAX_PASSED = PassedTexts()
+"""Shared by every view of every release: the verdict does not depend on the data."""
 
 
 def release_node(version: str) -> str:
@@ -138,15 +183,23 @@ class RemoteView:
         if not checked.tokens:
             checked = CheckedQuery.read(checked.text, checked.base_iri)
         # the server reads the very tokens the checks read; pyoxigraph's parser recurses, so the
-        # strict syntax check runs in a worker, never in this process
+        # strict syntax check runs in a worker, never in this process (once per text: the verdict
+        # on a text is always the same, and a comment or a format is not part of the text)
         text = checked.for_server(dict(self.graphs), without_dataset=True)
-        self.runner.run(SyntaxJob(text, checked.base_iri))
+        if not SYNTAX_PASSED.holds(text, checked.base_iri):
+            self.runner.run(SyntaxJob(text, checked.base_iri))
+            SYNTAX_PASSED.add(text, checked.base_iri)
         return self.runner.run_here(answer, self, job, self.runner.timeout, checked.form, text)
 
     def describe(self, iri: str, page: Page = FIRST_PAGE) -> Description:
         from etclod.describe import describe
 
         return describe(self, iri, cursor=page.cursor, page_size=page.size)
+
+    @contextmanager
+    def aside(self) -> Iterator[RemoteView]:
+        """GraphStore: the server does the reading; nothing is kept here."""
+        yield self
 
 
 @dataclass

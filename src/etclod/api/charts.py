@@ -38,6 +38,11 @@ COUNTED = {"programmes": (N_("%(n)s project"), N_("%(n)s projects")),
 
 def figures(store: Any) -> dict[str, list[dict[str, Any]]]:
     """The numbers behind the charts (computed once per release by the caller)."""
+    with store.aside() as reading:  # aggregates over the whole release: their caches are not kept
+        return _figures(reading)
+
+
+def _figures(store: Any) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
     for name, query in QUERIES.items():
         rows = store.select(query)

@@ -62,8 +62,9 @@ class ServedRelease:
         else:
             store = OxigraphStore(path / "store", runner, max_rows, manifest["version"],
                                   query_in_memory(query_store, manifest["quads"]))
-            if verify and len(store) != manifest["quads"]:
-                raise ReleaseError(f"release {path.name} is corrupt: its store holds {len(store)} quads, "
+            quads = store.count_quads() if verify else manifest["quads"]
+            if quads != manifest["quads"]:
+                raise ReleaseError(f"release {path.name} is corrupt: its store holds {quads} quads, "
                                    f"the manifest says {manifest['quads']}")
         created = dt.datetime.fromisoformat(manifest["created"])
         return cls(manifest["version"], path, manifest, store, created)
@@ -115,6 +116,7 @@ class ReleaseHolder:
         self._remote_versions: list[str] = []
         self._remote_current: str | None = None
         self._switch_warnings: list[str] = []
+        self._looking = threading.Lock()
 
     def _read_target(self) -> str | None:
         if self.remote is not None:
@@ -134,6 +136,34 @@ class ReleaseHolder:
             if problem is not None and self._served is None:
                 raise ReleaseError(problem)
             return target
+        if self._served is not None and self.settings.store_poll > 0:
+            # a request never waits for the look (two queries to every server, every
+            # store_poll seconds): the release seen last answers until the look is done
+            self._look_in_background()
+            return target
+        return self._look(now)
+
+    def _look_in_background(self) -> None:
+        """Look at the servers in a thread of its own, and open the release they switched to
+        there too, so that no request waits for either; one look at a time."""
+        if not self._looking.acquire(blocking=False):
+            return
+
+        def look() -> None:
+            try:
+                target = self._look(time.monotonic())
+                if target != self._target:
+                    self.get()
+            except EtclodError as exc:  # said by /health; the release seen last keeps answering
+                log.error("%s", exc.message)
+            finally:
+                self._looking.release()
+
+        threading.Thread(target=look, daemon=True, name="etclod-store-poll").start()
+
+    def _look(self, now: float) -> str | None:
+        """Ask the servers for their current release now (``_remote_target``'s answer)."""
+        assert self.remote is not None
         try:
             current, complete = self.remote.poll(timeout=POLL_TIMEOUT)
         except EtclodError as exc:
