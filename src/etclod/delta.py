@@ -17,13 +17,13 @@ from etclod import incremental as inc
 from etclod import lastgood
 from etclod import release as rel
 from etclod.conflict import write_conflicts
-from etclod.dump import Digests, PendingDumps, _renamed, gzip_writer, write_linksets
+from etclod.chunks import patch_dumps, read_index
+from etclod.dump import Digests, _renamed, gzip_writer, write_linksets
 from etclod.formats import DUMP_FORMATS
 from etclod.linkset import Linksets
 from etclod.manifest import MANIFEST, Changes
 from etclod.mapping import THEME_SCHEME_KEY, map_record
 from etclod.merge import MergeReport, read_precedence
-from etclod.oxtyped import serialized
 from etclod.namespaces import graph_iri
 from etclod.patchindex import patch_indexes
 from etclod.settings import Settings
@@ -72,6 +72,8 @@ class Touched:
     old_refs: dict[inc.Key, tuple[inc.Key, ...]]
     old_iris: set[str]
     themes: list[ox.Quad]
+    dumps: dict[str, list[tuple[int, int]]]
+    """The current release's dump chunks (``chunks``)."""
 
 
 @dataclass
@@ -93,6 +95,9 @@ def build(settings: Settings, reporter: Any, version: str, tmp: Path, *, allow_r
         return f"release {previous.name} has no build state (made before incremental builds)"
     if state.blocked:
         return f"release {previous.name} {state.blocked}"
+    dumps = read_index(previous)
+    if dumps is None:
+        return f"release {previous.name} has dumps in one piece (written before chunked dumps)"
     started = time.perf_counter()
     reporter.stage("read")
     try:
@@ -136,7 +141,7 @@ def build(settings: Settings, reporter: Any, version: str, tmp: Path, *, allow_r
     changed = set(plan.todo) | plan.removed
     before = [state.records[k] for k in changed if k in state.records]
     touched = Touched(changed, {k: state.records[k].refs for k in changed if k in state.records}, {r.iri for r in before},
-                      list(to_quads(graph_iri(settings.base_uri, rel.THEMES_GRAPH_KEY), sorted(themes))))
+                      list(to_quads(graph_iri(settings.base_uri, rel.THEMES_GRAPH_KEY), sorted(themes))), dumps)
     # the new state: the old one with the delta
     for key in plan.removed:
         del state.records[key]
@@ -165,24 +170,20 @@ def _publish(settings: Settings, reporter: Any, version: str, tmp: Path, previou
     t0 = time.perf_counter()
     reporter.stage("dumps", len(DUMP_FORMATS))
     digests: Digests = {}
-    nquads = serialized(store.dump(format=ox.RdfFormat.N_QUADS))
-    dumps = PendingDumps(tmp / "dumps", store, nquads, digests)
-    try:
-        empty = ValidationReport(True, (), report_graph([]))
-        with (tmp / "validation.ttl").open("wb") as handle:
-            empty.graph.serialize(handle, format="turtle")
-        rel.write_rejected(tmp / "rejected.jsonl", [])
-        write_conflicts(tmp, [])
-        changes = write_delta(tmp / "changes.nq.gz", added, removed, digests)
-        stats = inc.patch_stats(state.stats, added, removed, prev_store, store, settings.base_uri)
-        state.stats = dict(stats)
-        stats["reconcile_entities"] = patch_indexes(previous, tmp, store, state, settings.base_uri, touched.changed,
-                                                    touched.old_refs, touched.old_iris, touched.themes)
-        stats["linksets"] = write_linksets(tmp / "dumps", store, settings.base_uri, Linksets())
-        counts = dumps.wait()
-    finally:
-        dumps.close()
-    del nquads
+    plus, minus = sorted(inc.nquad_lines(added)), sorted(inc.nquad_lines(removed))
+    patch_dumps(previous, tmp / "dumps", touched.dumps, plus, minus, digests)
+    empty = ValidationReport(True, (), report_graph([]))
+    with (tmp / "validation.ttl").open("wb") as handle:
+        empty.graph.serialize(handle, format="turtle")
+    rel.write_rejected(tmp / "rejected.jsonl", [])
+    write_conflicts(tmp, [])
+    changes = write_delta(tmp / "changes.nq.gz", plus, minus, digests)
+    stats = inc.patch_stats(state.stats, added, removed, prev_store, store, settings.base_uri)
+    state.stats = dict(stats)
+    counts = {fmt.key: stats["quads"] if fmt.key == "nq" else stats["triples"] for fmt in DUMP_FORMATS}
+    stats["reconcile_entities"] = patch_indexes(previous, tmp, store, state, settings.base_uri, touched.changed,
+                                                touched.old_refs, touched.old_iris, touched.themes)
+    stats["linksets"] = write_linksets(tmp / "dumps", store, settings.base_uri, Linksets())
     timings["dumps"] = time.perf_counter() - t0
     reporter.done("dumps", timings["dumps"], f"{len(DUMP_FORMATS)} dumps, {changes['added']} added, "
                                              f"{changes['removed']} removed")
@@ -207,9 +208,8 @@ def _publish(settings: Settings, reporter: Any, version: str, tmp: Path, previou
     return result
 
 
-def write_delta(path: Path, added: set[ox.Quad], removed: set[ox.Quad], digests: Digests) -> Changes:
+def write_delta(path: Path, plus: list[bytes], minus: list[bytes], digests: Digests) -> Changes:
     """``changes.nq.gz`` from the delta itself (the lines ``dump.write_changes`` would write)."""
-    plus, minus = sorted(inc.nquad_lines(added)), sorted(inc.nquad_lines(removed))
     with gzip_writer(path, digests) as out:
         out.write(_renamed(plus, b"urn:etclod:added:"))
         out.write(_renamed(minus, b"urn:etclod:removed:"))
