@@ -104,7 +104,7 @@ def _write(data: Path, records: dict[str, list[dict[str, Any]]]) -> None:
         (data / f"{name}.json").write_text(json.dumps(items, ensure_ascii=False, indent=1), "utf-8")
 
 
-EDITS = ("title", "acronym", "org-name", "budget", "add-partnership", "add-organisation", "add-project",
+EDITS = ("title", "acronym", "org-name", "budget", "move-partnership", "org-country", "period", "add-partnership", "add-organisation", "add-project",
          "remove-partnership", "remove-organisation", "invalid", "dangling", "duplicate", "bad-type")
 
 
@@ -119,6 +119,13 @@ def edit(records: dict[str, list[dict[str, Any]]], kind: str, n: int) -> None:
         orgs[n % len(orgs)]["name"] = {"en": f"Renamed Organisation Number {n}"}
     elif kind == "budget":
         parts[n % len(parts)]["budget"] = f"{1000 + n}.50"
+    elif kind == "move-partnership":  # both projects' country facets change
+        parts[n % len(parts)]["project"] = projects[(n * 5 + 1) % len(projects)]["id"]
+    elif kind == "org-country":  # the country facet of its partners' projects changes
+        orgs[n % len(orgs)]["country"] = ["EST", "LTU", "FIN", "SWE"][n % 4]
+    elif kind == "period":  # the period facet of the programme's projects changes
+        programmes = records["programmes"]
+        programmes[n % len(programmes)]["period"] = "2021-2027"
     elif kind == "add-partnership":  # the same project and organisation as another: merges
         new = copy.deepcopy(parts[n % len(parts)])
         new["id"] = f"added-part-{n}"
@@ -188,7 +195,8 @@ def test_local_change_is_incremental(base: tuple[Path, Path], tmp_path: Path) ->
     shutil.copytree(base[0], data)
     var = _twin(base[1], tmp_path / "var")
     settings = Settings(data_dir=data, var_dir=var)
-    for n, kind in enumerate(("title", "acronym", "add-organisation", "remove-partnership", "org-name")):
+    for n, kind in enumerate(("title", "acronym", "add-organisation", "remove-partnership", "org-name",
+                              "org-country", "period")):
         records = _read(data)
         edit(records, kind, n)
         _write(data, records)

@@ -69,7 +69,7 @@ class Touched:
     """What the indexes of a delta release redo (``patchindex``)."""
 
     changed: set[inc.Key]
-    old_refs: set[inc.Key]
+    old_refs: dict[inc.Key, tuple[inc.Key, ...]]
     old_iris: set[str]
     themes: list[ox.Quad]
 
@@ -135,7 +135,7 @@ def build(settings: Settings, reporter: Any, version: str, tmp: Path, *, allow_r
     # what the indexes redo: the changed records, what they pointed at and their IRIs before
     changed = set(plan.todo) | plan.removed
     before = [state.records[k] for k in changed if k in state.records]
-    touched = Touched(changed, {t for r in before for t in r.refs}, {r.iri for r in before},
+    touched = Touched(changed, {k: state.records[k].refs for k in changed if k in state.records}, {r.iri for r in before},
                       list(to_quads(graph_iri(settings.base_uri, rel.THEMES_GRAPH_KEY), sorted(themes))))
     # the new state: the old one with the delta
     for key in plan.removed:

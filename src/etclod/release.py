@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, cast
 
@@ -25,14 +26,15 @@ from etclod import lastgood
 from etclod import records as rec
 from etclod.catalog import build_catalog
 from etclod.errors import BuildRunningError, InputError, ReleaseError
+from etclod.forking import can_fork, forked
 from etclod.formats import DUMP_FORMATS, dump_name
 from etclod.conflict import Conflict, resolve, write_conflicts
 from etclod.manifest import MANIFEST as MANIFEST, Changes, FileEntry, Manifest, parse_manifest, published
 from etclod.manifest import read_manifest as read_manifest  # re-exported: release.read_manifest keeps working
 from etclod.merge import MergeReport, merge_records, merged_away
 from etclod.linkset import Linksets, load_links
-from etclod.reconcile import INDEX_FILE, build_index, write_index
-from etclod.search import SEARCH_FILE, write_search
+from etclod.reconcile import INDEX_FILE
+from etclod.search import SEARCH_FILE, write_indexes
 from etclod.mapping import THEME_SCHEME_KEY, Context, build_context, map_record, record_graph, record_iri, Triple
 from etclod.namespaces import graph_iri
 from etclod.oxtyped import serialized
@@ -433,18 +435,21 @@ def _publish(settings: Settings, checked: Checked, reporter: Reporter, timings: 
     t0 = time.perf_counter()
     reporter.stage("dumps", len(DUMP_FORMATS))
     nquads = serialized(store.dump(format=ox.RdfFormat.N_QUADS))
-    # the on-disk store is bulk-loaded in a thread while the dumps and indexes are written:
-    # pyoxigraph lets go of the GIL while it loads, so the two share the cores; the search
-    # index is written in another (SQLite lets go of it while it inserts and indexes);
-    # leaving the block waits for both, also when a step fails (the folder is removed after it)
+    # the reconciliation and search indexes are written in a forked child (``forking``: the
+    # in-memory store shared, a GIL of its own), forked before any thread starts; where the
+    # process cannot fork, in a thread. The on-disk store is bulk-loaded in a thread while
+    # the dumps and indexes are written: pyoxigraph lets go of the GIL while it loads, so the
+    # two share the cores; leaving the block waits for both, also when a step fails (the
+    # folder is removed after it)
+    indexes = forked(partial(write_indexes, tmp, store, settings.base_uri)) if can_fork() else None
     with ThreadPoolExecutor(2, thread_name_prefix="etclod-publish") as beside, ExitStack() as cleanup:
+        if indexes is not None:
+            cleanup.callback(indexes.stop)
         loaded = beside.submit(_timed, write_store, tmp / "store", nquads)
         digests: Digests = {}
         dumps = PendingDumps(tmp / "dumps", store, nquads, digests)  # Turtle, JSON-LD: in worker processes
         cleanup.callback(dumps.close)
-        entities = build_index(store, settings.base_uri)
-        searched = beside.submit(write_search, tmp / SEARCH_FILE, entities, store, settings.base_uri)
-        reconcile_entities = write_index(entities, tmp / INDEX_FILE)
+        searched = beside.submit(write_indexes, tmp, store, settings.base_uri) if indexes is None else None
         with (tmp / "validation.ttl").open("wb") as handle:
             checked.verdict.first_report.graph.serialize(handle, format="turtle")
         write_rejected(tmp / "rejected.jsonl", checked.rejected)
@@ -452,9 +457,13 @@ def _publish(settings: Settings, checked: Checked, reporter: Reporter, timings: 
         changes = write_changes(tmp / "changes.nq.gz", nquads, settings.releases_dir / previous if previous else None,
                                 digests)
         stats = statistics(store, settings.base_uri, dumps.triples)
-        stats["reconcile_entities"] = reconcile_entities
         stats["linksets"] = write_linksets(tmp / "dumps", store, settings.base_uri, checked.links)
-        searched.result()
+        entities = indexes.wait() if indexes is not None else searched.result() if searched is not None else None
+        if entities is None:  # the child failed: written here, from the start
+            for name in (INDEX_FILE, SEARCH_FILE):
+                (tmp / name).unlink(missing_ok=True)
+            entities = write_indexes(tmp, store, settings.base_uri)
+        stats["reconcile_entities"] = entities
         counts = dumps.wait()
         timings["dumps"] = time.perf_counter() - t0
         reporter.done("dumps", timings["dumps"], f"{len(DUMP_FORMATS)} dumps, "

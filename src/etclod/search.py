@@ -24,6 +24,17 @@ CODES = sparql_prefixes() + """SELECT ?e ?c WHERE { VALUES ?p { etc:projectCode 
 keep.eu ids."""
 
 
+def write_indexes(folder: Path, store: ox.Store, base: str) -> int:
+    """A release's reconciliation index and search index (both list its entities); how many
+    entities (the build writes them in a forked child: ``forking``)."""
+    from etclod.reconcile import INDEX_FILE, build_index, write_index
+
+    entities = build_index(store, base)
+    count = write_index(entities, folder / INDEX_FILE)
+    write_search(folder / SEARCH_FILE, entities, store, base)
+    return count
+
+
 def write_search(path: Path, entities: list[dict[str, Any]], store: ox.Store, base: str) -> int:
     """Index every entity of the reconciliation index, with its descriptions."""
     descriptions: dict[str, list[str]] = {}

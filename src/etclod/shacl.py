@@ -10,11 +10,6 @@ fixture); a shape using anything else is refused at compile time rather than ski
 
 from __future__ import annotations
 
-import os
-import pickle
-import signal
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +20,7 @@ from rdflib.namespace import RDF, RDFS, XSD
 
 from etclod.errors import InputError
 from etclod.namespaces import SH
+from etclod.forking import can_fork, forked
 from etclod.oxtyped import select
 
 SUPPORTED = {SH.path, SH.minCount, SH.maxCount, SH.datatype, SH["class"], SH.nodeKind, SH.pattern,
@@ -266,9 +262,9 @@ def run_checks(store: ox.Store, compiled: CompiledShapes) -> list[dict[str, Any]
     found: list[list[dict[str, Any]]] = [[] for _ in batches]
     mine = list(range(len(batches)))
     child = None
-    if len(batches) > 1 and len(store) >= FORK_FROM and hasattr(os, "fork") and threading.active_count() == 1:
+    if len(batches) > 1 and len(store) >= FORK_FROM and can_fork():
         theirs, mine = mine[1::2], mine[0::2]
-        child = _forked(lambda: {i: _run_batch(store, batches[i]) for i in theirs})
+        child = forked(lambda: {i: _run_batch(store, batches[i]) for i in theirs})
     try:
         for i in mine:
             found[i] = _run_batch(store, batches[i])
@@ -292,50 +288,6 @@ def _run_batch(store: ox.Store, batch: Batch) -> list[dict[str, Any]]:
             if test is None or _failed(row, test):
                 results.append(_result(check, row, names))
     return results
-
-
-class _Child:
-    """A forked child's pipe and process id."""
-
-    def __init__(self, read: int, pid: int) -> None:
-        self.read, self.pid = read, pid
-
-    def wait(self) -> Any:
-        """The child's answer; None if it failed or died (the caller does the work itself)."""
-        try:
-            with os.fdopen(self.read, "rb") as handle:
-                data = handle.read()
-        finally:
-            _, status = os.waitpid(self.pid, 0)
-        if status != 0 or not data:
-            return None
-        try:
-            return pickle.loads(data)
-        except (pickle.UnpicklingError, EOFError, ValueError):
-            return None
-
-    def stop(self) -> None:
-        """Kill the child and reap it (this process is failing: its answer is not wanted)."""
-        os.kill(self.pid, signal.SIGKILL)
-        os.close(self.read)
-        os.waitpid(self.pid, 0)
-
-
-def _forked(work: Callable[[], Any]) -> _Child:
-    """``work`` run in a forked child, its answer pickled back through a pipe."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: answer through the pipe, then leave at once (no atexit, no flushing)
-        code = 0
-        try:
-            os.close(read)
-            with os.fdopen(write, "wb") as out:
-                pickle.dump(work(), out, protocol=pickle.HIGHEST_PROTOCOL)
-        except BaseException:
-            code = 1
-        os._exit(code)
-    os.close(write)
-    return _Child(read, pid)
 
 
 def _failed(row: Any, test: tuple[Any, ...]) -> bool:

@@ -1,0 +1,73 @@
+"""Forked children (``etclod.forking``): answers come back, failures leave the work to the
+parent, and a build whose index child fails still publishes its indexes. Each case runs in a
+fresh process: a child is forked only where no other thread runs."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from etclod.settings import PROJECT_ROOT
+
+from conftest import BASE, SEED_DATA
+
+CHILDREN = """
+import os, time
+from etclod.forking import can_fork, forked
+assert can_fork()
+print(forked(lambda: {"answer": 42}).wait()["answer"])
+print(forked(lambda: 1 / 0).wait())
+sleeper = forked(lambda: time.sleep(600))
+sleeper.stop()
+try:
+    os.waitpid(sleeper.pid, os.WNOHANG)
+    print("not reaped")
+except ChildProcessError:
+    print("reaped")
+"""
+
+FAILING_CHILD = """
+import os, sys
+from etclod import release, search
+from etclod.settings import Settings
+
+parent, real = os.getpid(), search.write_indexes
+def write_indexes(*args):
+    if os.getpid() != parent:
+        open(sys.argv[3] + ".child-tried", "w").close()
+        raise RuntimeError("the child fails")
+    return real(*args)
+release.write_indexes = write_indexes
+settings = Settings.from_env({"ETCLOD_BASE_URI": sys.argv[1], "ETCLOD_DATA": sys.argv[2], "ETCLOD_VAR": sys.argv[3]})
+print(release.build_release(settings).path)
+"""
+
+
+def _python(code: str, *args: str) -> list[str]:
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "src")})
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+def test_a_child_answers_fails_to_none_and_is_stopped() -> None:
+    assert _python(CHILDREN) == ["42", "None", "reaped"]
+
+
+def test_a_failing_index_child_leaves_the_indexes_to_the_build(tmp_path: Path) -> None:
+    release = Path(_python(FAILING_CHILD, BASE, str(SEED_DATA), str(tmp_path / "var"))[-1])
+    assert (tmp_path / "var.child-tried").is_file()  # the indexes were given to a child first
+    manifest = json.loads((release / "manifest.json").read_text("utf-8"))
+    entities = json.loads(gzip.decompress((release / "reconcile.json.gz").read_bytes()))
+    connection = sqlite3.connect(release / "search.sqlite")
+    try:
+        indexed = connection.execute("SELECT COUNT(*) FROM search").fetchone()[0]
+    finally:
+        connection.close()
+    assert entities and indexed == len(entities)  # the search index holds every entity of the reconciliation index
+    assert {"reconcile.json.gz", "search.sqlite"} <= set(manifest["files"])
