@@ -241,3 +241,39 @@ def test_removal_guard_holds(base: tuple[Path, Path], tmp_path: Path) -> None:
     assert current_path(Settings(data_dir=data, var_dir=var)) == before
     result = build_release(Settings(data_dir=data, var_dir=var, max_removals=2), allow_removals=True)
     assert result.kind == "incremental" and len(result.manifest["removed"]) == 3
+
+
+def test_upload_is_judged_and_built_incrementally(base: tuple[Path, Path], tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """An admin upload of new records: judged on the current release and built on it, equal to
+    a full build; an upload with a bad record is still rejected (judged in full)."""
+    from etclod import inbox
+
+    data = tmp_path / "data"
+    shutil.copytree(base[0], data)
+    var = _twin(base[1], tmp_path / "var")
+    settings = Settings(data_dir=data, var_dir=var)
+    org = _read(data)["organisations"][0]
+    good = [dict(org, id=f"uploaded-{n}", name={"en": f"Uploaded Body {n} Qx"}) for n in range(2)]
+    for record in good:
+        record.pop("pic", None)
+        record.pop("national_id", None)
+    twin = _twin(var, tmp_path / "twin")
+    full_check = inbox.check_data
+
+    def no_full_check(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the upload was judged by a full check")
+
+    monkeypatch.setattr(inbox, "check_data", no_full_check)
+    upload, _ = inbox.submit(settings, json.dumps(good).encode(), "application/json")
+    monkeypatch.setattr(inbox, "check_data", full_check)
+    assert upload.status["status"] == "published" and upload.status["records"] == 2
+    release = current_path(settings)
+    assert release is not None and json.loads((release / "manifest.json").read_text())["records"]["published"] \
+        == json.loads((base[1] / "current" / "manifest.json").read_text())["records"]["published"] + 2
+    shutil.copytree(var / "inbox", twin / "inbox")
+    same_release(release, build_release(settings.with_(var_dir=twin), full=True).path)
+    bad = [dict(good[0], id="uploaded-bad", name={"en": "Bad Body"}, parent="no-such-org")]
+    with pytest.raises(inbox.UploadRejectedError):
+        inbox.submit(settings, json.dumps(bad).encode(), "application/json")
+    assert current_path(settings) == release

@@ -84,12 +84,35 @@ class _Previous:
     records: range
 
 
-def build(settings: Settings, reporter: Any, version: str, tmp: Path, *, allow_removals: bool) -> Any:
-    """Build ``version`` in ``tmp`` from the current release; a ``BuildResult``, or the reason
-    (a string) the change needs a full build."""
-    previous = rel.current_path(settings)
+@dataclass
+class Judged:
+    """A change judged local: what changed, mapped and checked, as quads to add and remove."""
+
+    previous: Path
+    state: inc.BuildState
+    dumps: dict[str, list[tuple[int, int]]]
+    delta: inc.Delta
+    plan: inc.Plan
+    themes: Any
+    store: ox.Store
+    added: set[ox.Quad]
+    removed: set[ox.Quad]
+    started: float
+
+
+def trial(settings: Settings, previous: Path | None, label: str) -> int | None:
+    """Whether the data of ``settings`` (an inbox trial) builds on ``previous`` with nothing
+    rejected: the number of records of the file ``label`` then, else None (judge in full)."""
     if previous is None:
-        return "there is no current release to build on"
+        return None
+    judged = judge(settings, previous, rel.NullReporter())
+    if isinstance(judged, str):
+        return None
+    return sum(1 for item in judged.delta.changed.values() if item.file == label)
+
+
+def judge(settings: Settings, previous: Path, reporter: Any) -> Judged | str:
+    """Read what changed since ``previous`` and map and check it; or why a full build must."""
     state = inc.read_state(previous)
     if state is None:
         return f"release {previous.name} has no build state (made before incremental builds)"
@@ -132,6 +155,22 @@ def build(settings: Settings, reporter: Any, version: str, tmp: Path, *, allow_r
                                                        f"{len(added)} quads added, {len(removed)} removed")
     except inc.Fallback as exc:
         return str(exc)
+    return Judged(previous, state, dumps, delta, plan, themes, prev_store, added, removed, started)
+
+
+
+def build(settings: Settings, reporter: Any, version: str, tmp: Path, *, allow_removals: bool) -> Any:
+    """Build ``version`` in ``tmp`` from the current release; a ``BuildResult``, or the reason
+    (a string) the change needs a full build."""
+    previous = rel.current_path(settings)
+    if previous is None:
+        return "there is no current release to build on"
+    judged = judge(settings, previous, reporter)
+    if isinstance(judged, str):
+        return judged
+    state, plan, delta, themes = judged.state, judged.plan, judged.delta, judged.themes
+    added, removed, prev_store, dumps, started = (judged.added, judged.removed, judged.store, judged.dumps,
+                                                  judged.started)
     removals = [{"type": k[0], "id": k[1], "file": state.records[k].file, "iri": state.records[k].iri}
                 for k in sorted(plan.removed)]
     if not allow_removals:
