@@ -104,7 +104,7 @@ def _write(data: Path, records: dict[str, list[dict[str, Any]]]) -> None:
         (data / f"{name}.json").write_text(json.dumps(items, ensure_ascii=False, indent=1), "utf-8")
 
 
-EDITS = ("title", "acronym", "org-name", "budget", "move-partnership", "org-country", "period", "add-partnership", "add-organisation", "add-project",
+EDITS = ("title", "acronym", "org-name", "budget", "move-partnership", "org-country", "period", "public", "add-partnership", "add-organisation", "add-project",
          "remove-partnership", "remove-organisation", "invalid", "dangling", "duplicate", "bad-type")
 
 
@@ -126,6 +126,9 @@ def edit(records: dict[str, list[dict[str, Any]]], kind: str, n: int) -> None:
     elif kind == "period":  # the period facet of the programme's projects changes
         programmes = records["programmes"]
         programmes[n % len(programmes)]["period"] = "2021-2027"
+    elif kind == "public":  # a type more or less (cv:PublicOrganisation)
+        org = orgs[n % len(orgs)]
+        org["public"] = not org.get("public")
     elif kind == "add-partnership":  # the same project and organisation as another: merges
         new = copy.deepcopy(parts[n % len(parts)])
         new["id"] = f"added-part-{n}"

@@ -12,6 +12,7 @@ from typing import Any
 
 import pyoxigraph as ox
 from rdflib import URIRef
+from rdflib.namespace import RDF
 
 from etclod import incremental as inc
 from etclod import lastgood
@@ -30,6 +31,9 @@ from etclod.settings import Settings
 from etclod.shacl import report_graph
 from etclod.store import to_quads
 from etclod.validation import ValidationReport
+
+
+RDF_TYPE = ox.NamedNode(str(RDF.type))
 
 
 @dataclass
@@ -151,6 +155,10 @@ def judge(settings: Settings, previous: Path, reporter: Any) -> Judged | str:
         for key, _iri, triples in mapped:
             new.update(to_quads(URIRef(plan.states[key].graph), triples))
         added, removed = new - old, old - new
+        staying = {q.subject for q in old} & {q.subject for q in new}
+        retyped = [q.subject for q in (*added, *removed) if q.predicate == RDF_TYPE and q.subject in staying]
+        if retyped:  # what sh:class in other records' shapes reads
+            raise inc.Fallback(f"the types of {retyped[0]} changed")
         reporter.done("map", time.perf_counter() - t0, f"{len(mapped)} records mapped and checked, "
                                                        f"{len(added)} quads added, {len(removed)} removed")
     except inc.Fallback as exc:
