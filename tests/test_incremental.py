@@ -9,6 +9,7 @@ import gzip
 import json
 import shutil
 import sqlite3
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,16 @@ def content(release: Path) -> dict[str, Any]:
     }
 
 
+def one_member(path: Path) -> bytes:
+    """A gzip file read as HTTP clients read ``Content-Encoding: gzip`` (curl, httpx): its first
+    member only."""
+    return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(path.read_bytes())
+
+
 def same_release(a: Path, b: Path) -> None:
+    for release in (a, b):  # each dump is whole as one gzip member (chunks are segments, not members)
+        for dump in (release / "dumps").glob("etclod.*.gz"):
+            assert one_member(dump) == gzip.decompress(dump.read_bytes()), dump
     ca, cb = content(a), content(b)
     for key in ca:
         assert ca[key] == cb[key], f"{key} differs between {a.name} and {b.name}"

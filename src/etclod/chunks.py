@@ -1,25 +1,31 @@
-"""Chunked dumps: each dump a multi-member gzip file (one valid gzip stream), a member per
-chunk of records, so a delta release copies the chunks a change does not touch as bytes.
+"""Chunked dumps: each dump one gzip member made of independent deflate segments, a segment
+per chunk of records, so a delta release copies the segments a change does not touch as bytes.
 
 A quad goes to the chunk of its subject's record (the subject IRI before any ``#``, hashed):
-a record's quads, its parts' too, are in one chunk. N-Quads and N-Triples members hold lines;
-a Turtle member is a Turtle document of its own (with the prefixes: Turtle allows them again);
-JSON-LD members hold a chunk's node objects between one ``[`` and one ``]`` member, with ``,``
-members between chunks. Where each chunk's member starts and ends is kept in the release's
-``build-state/dumps.json``. Within a chunk, lines are in the store's order (a full build) or
-with the delta at the end (a delta release): the same set of lines either way.
+a record's quads, its parts' too, are in one chunk. Each chunk is compressed on its own as raw
+deflate ending in a full flush (no shared dictionary, byte-aligned), so segments can be put
+side by side; the file is the gzip header, the segments, a final empty block and the trailer,
+whose CRC-32 is combined from the segments' (``crc32_combine``). It is one ordinary gzip member:
+every reader, HTTP clients with ``Content-Encoding: gzip`` too, reads it whole (several members
+would be valid gzip, but curl and httpx stop after the first). N-Quads and N-Triples segments
+hold lines; a Turtle segment is a Turtle document of its own (with the prefixes: Turtle allows
+them again); JSON-LD segments hold a chunk's node objects, between ``[``, ``,`` and ``]``
+segments. Where each chunk's segment lies, its CRC-32 and size are kept in the release's
+``build-state/dumps.json``. Within a chunk lines are in the store's order (a full build) or with
+the delta at the end (a delta release): the same set of lines either way.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import struct
 import multiprocessing as mp
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO
 
 import pyoxigraph as ox
 
@@ -27,24 +33,74 @@ from etclod.formats import DUMP_FORMATS, dump_name
 
 CHUNKS = 256
 INDEX = "dumps.json"
+LAYOUT = "segments-1"
 PARALLEL_FROM = 100_000
 """Triples from which Turtle and JSON-LD are written in worker processes, beside the rest."""
 GZIP_LEVEL = 2
-Index = list[tuple[int, int]]
-"""Per chunk: the offset and length of its member (0, 0: an empty chunk)."""
+Index = list[tuple[int, int, int, int]]
+"""Per chunk: the offset and length of its segment, the CRC-32 and size of its text (all 0: an
+empty chunk)."""
 
 
-def compress(data: bytes) -> bytes:
-    """One deterministic gzip member (no time, no name): the same bytes in, the same out."""
-    from isal import igzip
+def segment(data: bytes) -> bytes:
+    """``data`` as raw deflate ending in a full flush: independent of what comes before or after."""
+    from isal import isal_zlib
 
-    return cast("Callable[..., bytes]", igzip.compress)(data, compresslevel=GZIP_LEVEL, mtime=0)
+    packer = isal_zlib.compressobj(GZIP_LEVEL, isal_zlib.DEFLATED, -15)
+    packed: bytes = packer.compress(data) + packer.flush(isal_zlib.Z_FULL_FLUSH)
+    return packed
 
 
-def decompress(data: bytes) -> bytes:
-    from isal import igzip
+def unsegment(data: bytes) -> bytes:
+    return zlib.decompressobj(-15).decompress(data)
 
-    return cast("Callable[[bytes], bytes]", igzip.decompress)(data)
+
+def _times(operator: list[int], vector: int) -> int:
+    total, i = 0, 0
+    while vector:
+        if vector & 1:
+            total ^= operator[i]
+        vector >>= 1
+        i += 1
+    return total
+
+
+def _zero_operators() -> list[list[int]]:
+    """For each k, the CRC-32 operator of appending 2**k zero bytes (zlib's crc32_combine)."""
+    bit = [0xEDB88320] + [1 << n for n in range(31)]
+    op = bit
+    for _ in range(3):  # 1 bit -> 8 bits: one zero byte
+        op = [_times(op, op[n]) for n in range(32)]
+    out = [op]
+    for _ in range(63):
+        op = [_times(op, op[n]) for n in range(32)]
+        out.append(op)
+    return out
+
+
+_ZEROS = _zero_operators()
+
+
+def crc32_combine(crc1: int, crc2: int, length2: int) -> int:
+    """The CRC-32 of ``a + b`` from ``crc32(a)``, ``crc32(b)`` and ``len(b)``.
+
+    >>> a, b = b"hello ", b"world"
+    >>> crc32_combine(zlib.crc32(a), zlib.crc32(b), len(b)) == zlib.crc32(a + b)
+    True
+    """
+    k = 0
+    while length2:
+        if length2 & 1:
+            crc1 = _times(_ZEROS[k], crc1)
+        length2 >>= 1
+        k += 1
+    return crc1 ^ crc2
+
+
+HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+"""A gzip header with no time and no name (deflate, unknown OS)."""
+FINAL = b"\x03\x00"
+"""An empty final deflate block."""
 
 
 def chunk_of(line: bytes) -> int:
@@ -81,44 +137,59 @@ def serialize_chunk(key: str, ntriples: bytes) -> bytes:
 
 
 class _Writer:
-    """A dump file written member by member, hashed and indexed as it goes."""
+    """A dump file written segment by segment, hashed and indexed as it goes."""
 
     def __init__(self, path: Path, key: str) -> None:
         self.path, self.key = path, key
         self.handle: BinaryIO = path.open("wb")
-        self.sha, self.size, self.written = hashlib.sha256(), 0, 0
+        self.sha, self.size, self.written, self.crc, self.length = hashlib.sha256(), 0, 0, 0, 0
         self.index: Index = []
+        self._raw(HEADER)
 
     def _raw(self, data: bytes) -> None:
         self.handle.write(data)
         self.sha.update(data)
         self.size += len(data)
 
-    def member(self, compressed: bytes) -> None:
-        """A chunk's member (empty bytes: an empty chunk)."""
-        if compressed and self.key == "jsonld":
-            self._raw(_SEPARATOR[self.written == 0])
+    def _segment(self, packed: bytes, crc: int, length: int) -> None:
+        self._raw(packed)
+        self.crc = crc32_combine(self.crc, crc, length)
+        self.length += length
+
+    def text(self, text: bytes) -> None:
+        """A chunk's text (empty: an empty chunk)."""
+        if text:
+            self.member(segment(text), zlib.crc32(text), len(text))
+        else:
+            self.index.append((0, 0, 0, 0))
+
+    def member(self, packed: bytes, crc: int, length: int) -> None:
+        """A chunk's segment as it is (copied from another release), with its text's CRC-32 and size."""
+        if not length:
+            self.index.append((0, 0, 0, 0))
+            return
+        if self.key == "jsonld":
+            mark = b"," if self.written else b"["
+            self._segment(segment(mark), zlib.crc32(mark), 1)
         start = self.size
-        self._raw(compressed)
-        self.index.append((start, len(compressed)) if compressed else (0, 0))
-        self.written += bool(compressed)
+        self._segment(packed, crc, length)
+        self.index.append((start, len(packed), crc, length))
+        self.written += 1
 
     def close(self) -> tuple[str, int]:
         if self.key == "jsonld":
-            self._raw(compress(b"]") if self.written else compress(b"[]"))
+            end = b"]" if self.written else b"[]"
+            self._segment(segment(end), zlib.crc32(end), len(end))
+        self._raw(FINAL + struct.pack("<II", self.crc, self.length & 0xFFFFFFFF))
         self.handle.close()
         return self.sha.hexdigest(), self.size
-
-
-_SEPARATOR = {True: compress(b"["), False: compress(b",")}
 
 
 def _write_format(key: str, target: str, chunks: Iterable[bytes]) -> tuple[str, int, Index]:
     """One dump from each chunk's N-Triples; its sha256, size and member index."""
     writer = _Writer(Path(target), key)
     for ntriples in chunks:
-        text = serialize_chunk(key, ntriples)
-        writer.member(compress(text) if text else b"")
+        writer.text(serialize_chunk(key, ntriples))
     sha, size = writer.close()
     return sha, size, writer.index
 
@@ -126,7 +197,7 @@ def _write_format(key: str, target: str, chunks: Iterable[bytes]) -> tuple[str, 
 def _from_nt_file(key: str, nt_path: str, index: Index, target: str) -> tuple[str, int, Index]:
     """In a worker process: one dump from the chunked N-Triples dump's file."""
     data = Path(nt_path).read_bytes()
-    return _write_format(key, target, (decompress(data[o:o + n]) if n else b"" for o, n in index))
+    return _write_format(key, target, (unsegment(data[o:o + n]) if n else b"" for o, n, _c, _s in index))
 
 
 class ChunkedDumps:
@@ -189,7 +260,7 @@ def save_index(release: Path, index: dict[str, Index]) -> None:
     from etclod.incremental import STATE_DIR
 
     (release / STATE_DIR).mkdir(exist_ok=True)
-    (release / STATE_DIR / INDEX).write_text(json.dumps({"chunks": CHUNKS, "formats": index}), "utf-8")
+    (release / STATE_DIR / INDEX).write_text(json.dumps({"chunks": CHUNKS, "layout": LAYOUT, "formats": index}), "utf-8")
 
 
 def read_index(release: Path) -> dict[str, Index] | None:
@@ -199,9 +270,9 @@ def read_index(release: Path) -> dict[str, Index] | None:
         found = json.loads((release / STATE_DIR / INDEX).read_text("utf-8"))
     except (OSError, ValueError):
         return None
-    if found.get("chunks") != CHUNKS:
+    if found.get("chunks") != CHUNKS or found.get("layout") != LAYOUT:
         return None
-    return {k: [(int(m[0]), int(m[1])) for m in v] for k, v in found["formats"].items()}
+    return {k: [(int(m[0]), int(m[1]), int(m[2]), int(m[3])) for m in v] for k, v in found["formats"].items()}
 
 
 def patch_dumps(previous: Path, folder: Path, index: dict[str, Index], added: list[bytes], removed: list[bytes],
@@ -217,8 +288,8 @@ def patch_dumps(previous: Path, folder: Path, index: dict[str, Index], added: li
     old_nq = (previous / "dumps" / _name("nq")).read_bytes()
     fresh: dict[int, bytes] = {}  # chunk -> its new N-Quads lines
     for c, (minus, plus) in touched.items():
-        offset, length = index["nq"][c]
-        lines = decompress(old_nq[offset:offset + length]).splitlines() if length else []
+        offset, length, _crc, _size = index["nq"][c]
+        lines = unsegment(old_nq[offset:offset + length]).splitlines() if length else []
         fresh[c] = _joined([line for line in lines if line and line not in minus] + plus)
     del old_nq
     new_index: dict[str, Index] = {}
@@ -226,14 +297,13 @@ def patch_dumps(previous: Path, folder: Path, index: dict[str, Index], added: li
         key = fmt.key
         old = (previous / "dumps" / _name(key)).read_bytes()
         writer = _Writer(folder / _name(key), key)
-        for c, (offset, length) in enumerate(index[key]):
+        for c, (offset, length, crc, size) in enumerate(index[key]):
             if c in fresh:
                 nq = fresh[c]
-                text = nq if key == "nq" else serialize_chunk(
-                    key, _joined([to_ntriples(line) for line in nq.splitlines() if line]))
-                writer.member(compress(text) if text else b"")
+                writer.text(nq if key == "nq" else serialize_chunk(
+                    key, _joined([to_ntriples(line) for line in nq.splitlines() if line])))
             else:
-                writer.member(old[offset:offset + length])
+                writer.member(old[offset:offset + length], crc, size)
         digests[str(folder / _name(key))] = writer.close()
         new_index[key] = writer.index
     save_index(folder.parent, new_index)

@@ -18,7 +18,7 @@ from etclod import incremental as inc
 from etclod import lastgood
 from etclod import release as rel
 from etclod.conflict import write_conflicts
-from etclod.chunks import patch_dumps, read_index
+from etclod.chunks import Index, patch_dumps, read_index
 from etclod.dump import Digests, _renamed, gzip_writer, write_linksets
 from etclod.formats import DUMP_FORMATS
 from etclod.linkset import Linksets
@@ -76,7 +76,7 @@ class Touched:
     old_refs: dict[inc.Key, tuple[inc.Key, ...]]
     old_iris: set[str]
     themes: list[ox.Quad]
-    dumps: dict[str, list[tuple[int, int]]]
+    dumps: dict[str, Index]
     """The current release's dump chunks (``chunks``)."""
 
 
@@ -94,7 +94,7 @@ class Judged:
 
     previous: Path
     state: inc.BuildState
-    dumps: dict[str, list[tuple[int, int]]]
+    dumps: dict[str, Index]
     delta: inc.Delta
     plan: inc.Plan
     themes: Any
