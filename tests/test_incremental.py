@@ -290,3 +290,13 @@ def test_upload_is_judged_and_built_incrementally(base: tuple[Path, Path], tmp_p
     with pytest.raises(inbox.UploadRejectedError):
         inbox.submit(settings, json.dumps(bad).encode(), "application/json")
     assert current_path(settings) == release
+
+
+def test_no_combining_characters_past_the_bound() -> None:
+    """``listing._combining`` scans code points below ``COMBINING_BELOW`` only."""
+    import sys
+    import unicodedata
+
+    from etclod.listing import COMBINING_BELOW
+
+    assert not [cp for cp in range(COMBINING_BELOW, sys.maxunicode + 1) if unicodedata.combining(chr(cp))]
