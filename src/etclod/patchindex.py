@@ -34,30 +34,58 @@ def _referrers(state: BuildState) -> dict[Key, set[Key]]:
     return out
 
 
-def _around(state: BuildState, keys: set[Key], referrers: dict[Key, set[Key]]) -> set[Key]:
-    """``keys``, what they point at, what points at them and what that points at."""
+READS_OTHERS = ("partnership", "project")
+"""The types whose index rows read other records: a partnership's list label (its project's and
+organisation's labels), a project's country facet (its partnerships' organisations) and
+period (its programme). Every other type's rows are its own quads'."""
+NOT_READ = ("source", "theme")
+"""What no index row reads of another record (everything points at its sources)."""
+
+
+def _touched(state: BuildState, changed: set[Key], old: dict[Key, tuple[Key, ...]],
+             referrers: dict[Key, set[Key]]) -> set[Key]:
+    """The records whose index rows a change of ``changed`` may alter."""
+    out = set(changed)
+    for key in changed:
+        out |= {r for r in referrers.get(key, ()) if r[0] in READS_OTHERS}
+    for key in list(out):
+        if key[0] == "partnership":  # its project's country facet
+            r = state.records.get(key)
+            out |= {t for t in (*(r.refs if r else ()), *old.get(key, ())) if t[0] == "project"}
+    return out
+
+
+def _read_by(state: BuildState, keys: set[Key], referrers: dict[Key, set[Key]]) -> set[Key]:
+    """``keys`` and every record their index rows read."""
     out = set(keys)
-    for key in keys:
+
+    def refs(key: Key) -> set[Key]:
         r = state.records.get(key)
-        out |= set(r.refs) if r else set()
-        for other in referrers.get(key, ()):
-            out.add(other)
-            out |= set(state.records[other].refs)
+        return {t for t in r.refs if t[0] not in NOT_READ} if r else set()
+
+    for key in keys:
+        out |= refs(key)
+        if key[0] == "project":
+            for other in referrers.get(key, ()):
+                if other[0] == "partnership":
+                    out.add(other)
+                    out |= refs(other)
     return out
 
 
 def patch_indexes(previous: Path, folder: Path, store: ox.Store, state: BuildState, base: str,
-                  changed: set[Key], old: set[Key], old_iris: set[str], themes: list[ox.Quad]) -> int:
+                  changed: set[Key], old: dict[Key, tuple[Key, ...]], old_iris: set[str],
+                  themes: list[ox.Quad]) -> int:
     """Write ``search.sqlite`` and the reconciliation index of ``folder`` from ``previous``'s
     with the touched entities' rows recomputed; the number of reconciliation entities.
 
     ``state`` is the new release's; ``changed`` the records added, changed or removed;
     ``old`` what the changed records pointed at before; ``old_iris`` their IRIs before."""
     referrers = _referrers(state)
-    entities = _around(state, changed, referrers) | old
+    entities = _touched(state, changed, old, referrers)
     small = ox.Store()
     small.bulk_extend(themes)
-    for key in _around(state, entities, referrers):
+    for key in _read_by(state, entities, referrers):
         r = state.records.get(key)
         if r is not None:
             small.bulk_extend(old_quads(store, r.iri, r.graph))

@@ -24,9 +24,8 @@ import itertools
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -41,7 +40,7 @@ from etclod.remote import (
     RemoteView,
 )
 from etclod.settings import Settings
-from etclod.store import Dataset, Page, ResultFormat, Runner
+from etclod.store import Dataset, GraphStore, Page, ResultFormat, Runner
 
 if TYPE_CHECKING:
     from etclod.describe import Description
@@ -412,10 +411,9 @@ class PoolView:
 
         return describe(self, iri, cursor=page.cursor, page_size=page.size)
 
-    @contextmanager
-    def aside(self) -> Iterator[PoolView]:
+    def read_aside(self, read: Callable[[GraphStore], T]) -> T:
         """GraphStore: the servers do the reading; nothing is kept here."""
-        yield self
+        return read(self)
 
 
 def push_if_remote(settings: Settings, release: Path) -> PushResult | None:

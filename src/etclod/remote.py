@@ -15,11 +15,10 @@ import gzip
 import hashlib
 import threading
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -31,11 +30,12 @@ from etclod.release import version_key
 from etclod.namespaces import ETC
 from etclod.settings import Settings
 from etclod.results import read_json_term
-from etclod.store import ALL_GRAPHS, FIRST_PAGE, Dataset, Page, ResultFormat, Runner, from_ox
+from etclod.store import ALL_GRAPHS, FIRST_PAGE, Dataset, GraphStore, Page, ResultFormat, Runner, from_ox
 
 if TYPE_CHECKING:
     from etclod.describe import Description
 
+T = TypeVar("T")
 CONTROL = "urn:etclod:control"
 SERVICE = "urn:etclod:service"
 CHUNK = 20_000
@@ -196,10 +196,9 @@ class RemoteView:
 
         return describe(self, iri, cursor=page.cursor, page_size=page.size)
 
-    @contextmanager
-    def aside(self) -> Iterator[RemoteView]:
+    def read_aside(self, read: Callable[[GraphStore], T]) -> T:
         """GraphStore: the server does the reading; nothing is kept here."""
-        yield self
+        return read(self)
 
 
 @dataclass

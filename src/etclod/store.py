@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import pyoxigraph as ox
 from rdflib import URIRef
@@ -20,6 +19,11 @@ if TYPE_CHECKING:
     from etclod.describe import Description
 
 Quad = tuple[Any, Any, Any, Any]
+T = TypeVar("T")
+REFRESH_CHECK = 64
+"""Reads between two looks at how much the process grew since the store was opened."""
+REFRESH_EVERY = 512
+"""Reads at least between two fresh handles of the store."""
 
 
 _named = named
@@ -96,10 +100,10 @@ class GraphStore(Protocol):
 
     def describe(self, iri: str, page: Page = FIRST_PAGE) -> Description: ...
 
-    def aside(self) -> AbstractContextManager[GraphStore]:
-        """The store for a one-off read of much of the release (the landing page's figures),
-        whose caches this process need not keep: the embedded store reads it on a handle of
-        its own, closed after; a server's view is itself."""
+    def read_aside(self, read: Callable[[GraphStore], T]) -> T:
+        """``read`` for a one-off read of much of the release (the landing page's figures),
+        whose caches this process need not keep: the embedded store gives it a handle of its
+        own, closed after; a server's view gives itself."""
         ...
 
 
@@ -123,17 +127,47 @@ class OxigraphStore:
     processes, which open the same folder themselves."""
 
     def __init__(self, path: Path, runner: Runner | None = None, max_rows: int = 100_000,
-                 version: str = "", in_memory: bool = False) -> None:
+                 version: str = "", in_memory: bool = False, max_growth_mb: int = 0) -> None:
         self.path, self.runner, self.max_rows, self.version = path, runner, max_rows, version
         self.in_memory = in_memory
         """Workers answer from an in-memory copy of the release (``ETCLOD_QUERY_STORE``)."""
+        self.max_growth = max_growth_mb * 1024 * 1024
+        """Past this growth of the process since the handle was opened, it is opened anew (0: never)."""
+        self.refreshed = 0
+        self._reads = 0
+        self.store = self._open()
+        from etclod.executor import resident_bytes
+
+        self._baseline = resident_bytes()
+        """The process's size when the first handle was opened."""
+
+    def _open(self) -> Any:
         try:
-            self.store = ox.Store.read_only(str(path))
+            return ox.Store.read_only(str(self.path))
         except OSError as exc:
-            raise ReleaseError(f"cannot open the store at {str(path)!r}: {exc}") from exc
+            raise ReleaseError(f"cannot open the store at {str(self.path)!r}: {exc}") from exc
+
+    def _bounded(self) -> None:
+        """Every ``REFRESH_CHECK`` reads, once the process grew past ``max_growth`` since the
+        store was opened, the handle is replaced by a fresh one (at most once every
+        ``REFRESH_EVERY`` reads, should the growth be something else's): RocksDB keeps what
+        descriptions read (up to about 160 MB a handle, its block and point-lookup caches),
+        and only closing the handle gives that back. Reads in flight keep the old handle."""
+        self._reads += 1
+        if not self.max_growth or self._reads % REFRESH_CHECK or self._reads < REFRESH_EVERY:
+            return
+        from etclod.executor import give_back_memory, resident_bytes
+
+        if resident_bytes() - self._baseline > self.max_growth:
+            self._reads = 0
+            self.store = None
+            give_back_memory()
+            self.store = self._open()
+            self.refreshed += 1
 
     def query(self, query: str, **options: Any) -> Any:
         options.setdefault("use_default_graph_as_union", True)
+        self._bounded()
         return self.store.query(query, **options)
 
     def select(self, query: str) -> list[dict[str, Any]]:
@@ -158,16 +192,16 @@ class OxigraphStore:
     def __len__(self) -> int:
         return len(self.store)
 
-    @contextmanager
-    def aside(self) -> Iterator[OxigraphStore]:
-        """GraphStore: a handle of its own for a one-off read, closed after (its caches with it)."""
+    def read_aside(self, read: Callable[[GraphStore], T]) -> T:
+        """GraphStore: ``read`` on a handle of its own, closed after (its caches with it)."""
         from etclod.executor import give_back_memory
 
-        reading = OxigraphStore(self.path, None, self.max_rows, self.version)
+        reading: OxigraphStore | None = OxigraphStore(self.path, None, self.max_rows, self.version)
         try:
-            yield reading
+            assert reading is not None
+            return read(reading)
         finally:
-            del reading
+            reading = None
             give_back_memory()
 
     def count_quads(self) -> int:

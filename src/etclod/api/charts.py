@@ -38,8 +38,9 @@ COUNTED = {"programmes": (N_("%(n)s project"), N_("%(n)s projects")),
 
 def figures(store: Any) -> dict[str, list[dict[str, Any]]]:
     """The numbers behind the charts (computed once per release by the caller)."""
-    with store.aside() as reading:  # aggregates over the whole release: their caches are not kept
-        return _figures(reading)
+    # aggregates over the whole release: the caches they fill are not kept
+    figures: dict[str, list[dict[str, Any]]] = store.read_aside(_figures)
+    return figures
 
 
 def _figures(store: Any) -> dict[str, list[dict[str, Any]]]:

@@ -21,6 +21,10 @@ from etclod.settings import Settings
 from etclod.store import GraphStore, OxigraphStore, Runner, query_in_memory
 
 log = logging.getLogger("etclod")
+SERVER_STORE_GROWTH_MB = 48
+"""The server's own handle of the embedded store (descriptions, pages) is opened anew once the
+process grew this much since it was opened: its RocksDB caches would otherwise grow to about
+160 MB (see benchmarks/README.md, the memory target)."""
 POLL_TIMEOUT = 5.0
 """Seconds a look at the server's current release may take: a hung server must not hold requests."""
 
@@ -61,7 +65,7 @@ class ServedRelease:
             store = view
         else:
             store = OxigraphStore(path / "store", runner, max_rows, manifest["version"],
-                                  query_in_memory(query_store, manifest["quads"]))
+                                  query_in_memory(query_store, manifest["quads"]), SERVER_STORE_GROWTH_MB)
             quads = store.count_quads() if verify else manifest["quads"]
             if quads != manifest["quads"]:
                 raise ReleaseError(f"release {path.name} is corrupt: its store holds {quads} quads, "
