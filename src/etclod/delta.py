@@ -78,6 +78,8 @@ class Touched:
     themes: list[ox.Quad]
     dumps: dict[str, Index]
     """The current release's dump chunks (``chunks``)."""
+    referrers: dict[inc.Key, list[inc.Key]]
+    """Who points at each record (``incremental.Plan.referrers``), made current by ``build``."""
 
 
 @dataclass
@@ -188,11 +190,21 @@ def build(settings: Settings, reporter: Any, version: str, tmp: Path, *, allow_r
     changed = set(plan.todo) | plan.removed
     before = [state.records[k] for k in changed if k in state.records]
     touched = Touched(changed, {k: state.records[k].refs for k in changed if k in state.records}, {r.iri for r in before},
-                      list(to_quads(graph_iri(settings.base_uri, rel.THEMES_GRAPH_KEY), sorted(themes))), dumps)
+                      list(to_quads(graph_iri(settings.base_uri, rel.THEMES_GRAPH_KEY), sorted(themes))), dumps,
+                      plan.referrers)
     # the new state: the old one with the delta
     for key in plan.removed:
         del state.records[key]
     state.records.update(plan.states)
+    referrers = plan.referrers  # who points at what, now
+    for key in changed:
+        for target in touched.old_refs.get(key, ()):
+            if key in referrers.get(target, ()):
+                referrers[target].remove(key)
+        now = state.records.get(key)
+        for target in now.refs if now else ():
+            if target[0] not in inc.HUBS:
+                referrers.setdefault(target, []).append(key)
     state.files = delta.inputs
     state.published = len(state.records) + len(lastgood.record_keys(themes))
     return _publish(settings, reporter, version, tmp, previous, prev_store, added, removed, delta, removals,
@@ -229,7 +241,7 @@ def _publish(settings: Settings, reporter: Any, version: str, tmp: Path, previou
     state.stats = dict(stats)
     counts = {fmt.key: stats["quads"] if fmt.key == "nq" else stats["triples"] for fmt in DUMP_FORMATS}
     stats["reconcile_entities"] = patch_indexes(previous, tmp, store, state, settings.base_uri, touched.changed,
-                                                touched.old_refs, touched.old_iris, touched.themes)
+                                                touched.old_refs, touched.old_iris, touched.themes, touched.referrers)
     stats["linksets"] = write_linksets(tmp / "dumps", store, settings.base_uri, Linksets())
     timings["dumps"] = time.perf_counter() - t0
     reporter.done("dumps", timings["dumps"], f"{len(DUMP_FORMATS)} dumps, {changes['added']} added, "
