@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from functools import partial
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from etclod import lastgood
 from etclod import release as rel
 from etclod.conflict import write_conflicts
 from etclod.chunks import Index, patch_dumps, read_index
+from etclod.forking import Child, can_fork, forked
 from etclod.dump import Digests, _renamed, gzip_writer, write_linksets
 from etclod.formats import DUMP_FORMATS
 from etclod.linkset import Linksets
@@ -229,6 +231,29 @@ def _publish(settings: Settings, reporter: Any, version: str, tmp: Path, previou
     t0 = time.perf_counter()
     reporter.stage("dumps", len(DUMP_FORMATS))
     digests: Digests = {}
+    stats = inc.patch_stats(state.stats, added, removed, prev_store, store, settings.base_uri)
+    state.stats = dict(stats)
+    # the new state is final: pickled in a forked child (a second or two at keep.eu scale)
+    # while this process writes the rest; where it cannot fork, here
+    saver = forked(partial(_save, tmp, state)) if can_fork() else None
+    try:
+        return _write(settings, reporter, version, tmp, previous, prev_store, store, added, removed, delta,
+                      removals, state, timings, touched, digests, stats, saver)
+    finally:
+        if saver is not None:
+            saver.stop()
+
+
+def _save(folder: Path, state: inc.BuildState) -> bool:
+    inc.save_state(folder, state)
+    return True
+
+
+def _write(settings: Settings, reporter: Any, version: str, tmp: Path, previous: Path, prev_store: ox.Store,
+           store: ox.Store, added: set[ox.Quad], removed: set[ox.Quad], delta: inc.Delta,
+           removals: list[dict[str, str]], state: inc.BuildState, timings: dict[str, float], touched: Touched,
+           digests: Digests, stats: dict[str, Any], saver: Child | None) -> Any:
+    t0 = time.perf_counter()
     plus, minus = sorted(inc.nquad_lines(added)), sorted(inc.nquad_lines(removed))
     patch_dumps(previous, tmp / "dumps", touched.dumps, plus, minus, digests)
     empty = ValidationReport(True, (), report_graph([]))
@@ -237,8 +262,6 @@ def _publish(settings: Settings, reporter: Any, version: str, tmp: Path, previou
     rel.write_rejected(tmp / "rejected.jsonl", [])
     write_conflicts(tmp, [])
     changes = write_delta(tmp / "changes.nq.gz", plus, minus, digests)
-    stats = inc.patch_stats(state.stats, added, removed, prev_store, store, settings.base_uri)
-    state.stats = dict(stats)
     counts = {fmt.key: stats["quads"] if fmt.key == "nq" else stats["triples"] for fmt in DUMP_FORMATS}
     stats["reconcile_entities"] = patch_indexes(previous, tmp, store, state, settings.base_uri, touched.changed,
                                                 touched.old_refs, touched.old_iris, touched.themes, touched.referrers)
@@ -251,7 +274,8 @@ def _publish(settings: Settings, reporter: Any, version: str, tmp: Path, previou
     checked = _Checked(_Verdict(range(len(state.records)), empty, empty),
                        _Load(range(delta.read), [], dict(sorted(delta.inputs.items()))),
                        MergeReport(precedence=precedence), removals)
-    inc.save_state(tmp, state)
+    if saver is None or saver.wait() is not True:  # no child, or it failed: written here
+        inc.save_state(tmp, state)
     manifest = rel._manifest(settings, tmp, version, previous.name, checked, stats, counts,  # type: ignore[arg-type]
                              changes, digests)
     rel.write_catalog(settings, tmp, manifest, stats)
