@@ -9,6 +9,7 @@ import gzip
 import json
 import shutil
 import sqlite3
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,16 @@ def content(release: Path) -> dict[str, Any]:
     }
 
 
+def one_member(path: Path) -> bytes:
+    """A gzip file read as HTTP clients read ``Content-Encoding: gzip`` (curl, httpx): its first
+    member only."""
+    return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(path.read_bytes())
+
+
 def same_release(a: Path, b: Path) -> None:
+    for release in (a, b):  # each dump is whole as one gzip member (chunks are segments, not members)
+        for dump in (release / "dumps").glob("etclod.*.gz"):
+            assert one_member(dump) == gzip.decompress(dump.read_bytes()), dump
     ca, cb = content(a), content(b)
     for key in ca:
         assert ca[key] == cb[key], f"{key} differs between {a.name} and {b.name}"
@@ -104,7 +114,7 @@ def _write(data: Path, records: dict[str, list[dict[str, Any]]]) -> None:
         (data / f"{name}.json").write_text(json.dumps(items, ensure_ascii=False, indent=1), "utf-8")
 
 
-EDITS = ("title", "acronym", "org-name", "budget", "move-partnership", "org-country", "period", "add-partnership", "add-organisation", "add-project",
+EDITS = ("title", "acronym", "org-name", "budget", "move-partnership", "org-country", "period", "public", "add-partnership", "add-organisation", "add-project",
          "remove-partnership", "remove-organisation", "invalid", "dangling", "duplicate", "bad-type")
 
 
@@ -126,6 +136,9 @@ def edit(records: dict[str, list[dict[str, Any]]], kind: str, n: int) -> None:
     elif kind == "period":  # the period facet of the programme's projects changes
         programmes = records["programmes"]
         programmes[n % len(programmes)]["period"] = "2021-2027"
+    elif kind == "public":  # a type more or less (cv:PublicOrganisation)
+        org = orgs[n % len(orgs)]
+        org["public"] = not org.get("public")
     elif kind == "add-partnership":  # the same project and organisation as another: merges
         new = copy.deepcopy(parts[n % len(parts)])
         new["id"] = f"added-part-{n}"
@@ -241,3 +254,49 @@ def test_removal_guard_holds(base: tuple[Path, Path], tmp_path: Path) -> None:
     assert current_path(Settings(data_dir=data, var_dir=var)) == before
     result = build_release(Settings(data_dir=data, var_dir=var, max_removals=2), allow_removals=True)
     assert result.kind == "incremental" and len(result.manifest["removed"]) == 3
+
+
+def test_upload_is_judged_and_built_incrementally(base: tuple[Path, Path], tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """An admin upload of new records: judged on the current release and built on it, equal to
+    a full build; an upload with a bad record is still rejected (judged in full)."""
+    from etclod import inbox
+
+    data = tmp_path / "data"
+    shutil.copytree(base[0], data)
+    var = _twin(base[1], tmp_path / "var")
+    settings = Settings(data_dir=data, var_dir=var)
+    org = _read(data)["organisations"][0]
+    good = [dict(org, id=f"uploaded-{n}", name={"en": f"Uploaded Body {n} Qx"}) for n in range(2)]
+    for record in good:
+        record.pop("pic", None)
+        record.pop("national_id", None)
+    twin = _twin(var, tmp_path / "twin")
+    full_check = inbox.check_data
+
+    def no_full_check(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the upload was judged by a full check")
+
+    monkeypatch.setattr(inbox, "check_data", no_full_check)
+    upload, _ = inbox.submit(settings, json.dumps(good).encode(), "application/json")
+    monkeypatch.setattr(inbox, "check_data", full_check)
+    assert upload.status["status"] == "published" and upload.status["records"] == 2
+    release = current_path(settings)
+    assert release is not None and json.loads((release / "manifest.json").read_text())["records"]["published"] \
+        == json.loads((base[1] / "current" / "manifest.json").read_text())["records"]["published"] + 2
+    shutil.copytree(var / "inbox", twin / "inbox")
+    same_release(release, build_release(settings.with_(var_dir=twin), full=True).path)
+    bad = [dict(good[0], id="uploaded-bad", name={"en": "Bad Body"}, parent="no-such-org")]
+    with pytest.raises(inbox.UploadRejectedError):
+        inbox.submit(settings, json.dumps(bad).encode(), "application/json")
+    assert current_path(settings) == release
+
+
+def test_no_combining_characters_past_the_bound() -> None:
+    """``listing._combining`` scans code points below ``COMBINING_BELOW`` only."""
+    import sys
+    import unicodedata
+
+    from etclod.listing import COMBINING_BELOW
+
+    assert not [cp for cp in range(COMBINING_BELOW, sys.maxunicode + 1) if unicodedata.combining(chr(cp))]

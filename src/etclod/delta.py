@@ -6,30 +6,36 @@ from __future__ import annotations
 import json
 import os
 import time
+from functools import partial
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyoxigraph as ox
 from rdflib import URIRef
+from rdflib.namespace import RDF
 
 from etclod import incremental as inc
 from etclod import lastgood
 from etclod import release as rel
 from etclod.conflict import write_conflicts
-from etclod.dump import Digests, PendingDumps, _renamed, gzip_writer, write_linksets
+from etclod.chunks import Index, patch_dumps, read_index
+from etclod.forking import Child, can_fork, forked
+from etclod.dump import Digests, _renamed, gzip_writer, write_linksets
 from etclod.formats import DUMP_FORMATS
 from etclod.linkset import Linksets
 from etclod.manifest import MANIFEST, Changes
 from etclod.mapping import THEME_SCHEME_KEY, map_record
 from etclod.merge import MergeReport, read_precedence
-from etclod.oxtyped import serialized
 from etclod.namespaces import graph_iri
 from etclod.patchindex import patch_indexes
 from etclod.settings import Settings
 from etclod.shacl import report_graph
 from etclod.store import to_quads
 from etclod.validation import ValidationReport
+
+
+RDF_TYPE = ox.NamedNode(str(RDF.type))
 
 
 @dataclass
@@ -72,6 +78,10 @@ class Touched:
     old_refs: dict[inc.Key, tuple[inc.Key, ...]]
     old_iris: set[str]
     themes: list[ox.Quad]
+    dumps: dict[str, Index]
+    """The current release's dump chunks (``chunks``)."""
+    referrers: dict[inc.Key, list[inc.Key]]
+    """Who points at each record (``incremental.Plan.referrers``), made current by ``build``."""
 
 
 @dataclass
@@ -82,17 +92,43 @@ class _Previous:
     records: range
 
 
-def build(settings: Settings, reporter: Any, version: str, tmp: Path, *, allow_removals: bool) -> Any:
-    """Build ``version`` in ``tmp`` from the current release; a ``BuildResult``, or the reason
-    (a string) the change needs a full build."""
-    previous = rel.current_path(settings)
+@dataclass
+class Judged:
+    """A change judged local: what changed, mapped and checked, as quads to add and remove."""
+
+    previous: Path
+    state: inc.BuildState
+    dumps: dict[str, Index]
+    delta: inc.Delta
+    plan: inc.Plan
+    themes: Any
+    store: ox.Store
+    added: set[ox.Quad]
+    removed: set[ox.Quad]
+    started: float
+
+
+def trial(settings: Settings, previous: Path | None, label: str) -> int | None:
+    """Whether the data of ``settings`` (an inbox trial) builds on ``previous`` with nothing
+    rejected: the number of records of the file ``label`` then, else None (judge in full)."""
     if previous is None:
-        return "there is no current release to build on"
+        return None
+    judged = judge(settings, previous, rel.NullReporter())
+    if isinstance(judged, str):
+        return None
+    return sum(1 for item in judged.delta.changed.values() if item.file == label)
+
+
+def judge(settings: Settings, previous: Path, reporter: Any) -> Judged | str:
+    """Read what changed since ``previous`` and map and check it; or why a full build must."""
     state = inc.read_state(previous)
     if state is None:
         return f"release {previous.name} has no build state (made before incremental builds)"
     if state.blocked:
         return f"release {previous.name} {state.blocked}"
+    dumps = read_index(previous)
+    if dumps is None:
+        return f"release {previous.name} has dumps in one piece (written before chunked dumps)"
     started = time.perf_counter()
     reporter.stage("read")
     try:
@@ -123,10 +159,30 @@ def build(settings: Settings, reporter: Any, version: str, tmp: Path, *, allow_r
         for key, _iri, triples in mapped:
             new.update(to_quads(URIRef(plan.states[key].graph), triples))
         added, removed = new - old, old - new
+        staying = {q.subject for q in old} & {q.subject for q in new}
+        retyped = [q.subject for q in (*added, *removed) if q.predicate == RDF_TYPE and q.subject in staying]
+        if retyped:  # what sh:class in other records' shapes reads
+            raise inc.Fallback(f"the types of {retyped[0]} changed")
         reporter.done("map", time.perf_counter() - t0, f"{len(mapped)} records mapped and checked, "
                                                        f"{len(added)} quads added, {len(removed)} removed")
     except inc.Fallback as exc:
         return str(exc)
+    return Judged(previous, state, dumps, delta, plan, themes, prev_store, added, removed, started)
+
+
+
+def build(settings: Settings, reporter: Any, version: str, tmp: Path, *, allow_removals: bool) -> Any:
+    """Build ``version`` in ``tmp`` from the current release; a ``BuildResult``, or the reason
+    (a string) the change needs a full build."""
+    previous = rel.current_path(settings)
+    if previous is None:
+        return "there is no current release to build on"
+    judged = judge(settings, previous, reporter)
+    if isinstance(judged, str):
+        return judged
+    state, plan, delta, themes = judged.state, judged.plan, judged.delta, judged.themes
+    added, removed, prev_store, dumps, started = (judged.added, judged.removed, judged.store, judged.dumps,
+                                                  judged.started)
     removals = [{"type": k[0], "id": k[1], "file": state.records[k].file, "iri": state.records[k].iri}
                 for k in sorted(plan.removed)]
     if not allow_removals:
@@ -136,11 +192,21 @@ def build(settings: Settings, reporter: Any, version: str, tmp: Path, *, allow_r
     changed = set(plan.todo) | plan.removed
     before = [state.records[k] for k in changed if k in state.records]
     touched = Touched(changed, {k: state.records[k].refs for k in changed if k in state.records}, {r.iri for r in before},
-                      list(to_quads(graph_iri(settings.base_uri, rel.THEMES_GRAPH_KEY), sorted(themes))))
+                      list(to_quads(graph_iri(settings.base_uri, rel.THEMES_GRAPH_KEY), sorted(themes))), dumps,
+                      plan.referrers)
     # the new state: the old one with the delta
     for key in plan.removed:
         del state.records[key]
     state.records.update(plan.states)
+    referrers = plan.referrers  # who points at what, now
+    for key in changed:
+        for target in touched.old_refs.get(key, ()):
+            if key in referrers.get(target, ()):
+                referrers[target].remove(key)
+        now = state.records.get(key)
+        for target in now.refs if now else ():
+            if target[0] not in inc.HUBS:
+                referrers.setdefault(target, []).append(key)
     state.files = delta.inputs
     state.published = len(state.records) + len(lastgood.record_keys(themes))
     return _publish(settings, reporter, version, tmp, previous, prev_store, added, removed, delta, removals,
@@ -165,24 +231,41 @@ def _publish(settings: Settings, reporter: Any, version: str, tmp: Path, previou
     t0 = time.perf_counter()
     reporter.stage("dumps", len(DUMP_FORMATS))
     digests: Digests = {}
-    nquads = serialized(store.dump(format=ox.RdfFormat.N_QUADS))
-    dumps = PendingDumps(tmp / "dumps", store, nquads, digests)
+    stats = inc.patch_stats(state.stats, added, removed, prev_store, store, settings.base_uri)
+    state.stats = dict(stats)
+    # the new state is final: pickled in a forked child (a second or two at keep.eu scale)
+    # while this process writes the rest; where it cannot fork, here
+    saver = forked(partial(_save, tmp, state)) if can_fork() else None
     try:
-        empty = ValidationReport(True, (), report_graph([]))
-        with (tmp / "validation.ttl").open("wb") as handle:
-            empty.graph.serialize(handle, format="turtle")
-        rel.write_rejected(tmp / "rejected.jsonl", [])
-        write_conflicts(tmp, [])
-        changes = write_delta(tmp / "changes.nq.gz", added, removed, digests)
-        stats = inc.patch_stats(state.stats, added, removed, prev_store, store, settings.base_uri)
-        state.stats = dict(stats)
-        stats["reconcile_entities"] = patch_indexes(previous, tmp, store, state, settings.base_uri, touched.changed,
-                                                    touched.old_refs, touched.old_iris, touched.themes)
-        stats["linksets"] = write_linksets(tmp / "dumps", store, settings.base_uri, Linksets())
-        counts = dumps.wait()
+        return _write(settings, reporter, version, tmp, previous, prev_store, store, added, removed, delta,
+                      removals, state, timings, touched, digests, stats, saver)
     finally:
-        dumps.close()
-    del nquads
+        if saver is not None:
+            saver.stop()
+
+
+def _save(folder: Path, state: inc.BuildState) -> bool:
+    inc.save_state(folder, state)
+    return True
+
+
+def _write(settings: Settings, reporter: Any, version: str, tmp: Path, previous: Path, prev_store: ox.Store,
+           store: ox.Store, added: set[ox.Quad], removed: set[ox.Quad], delta: inc.Delta,
+           removals: list[dict[str, str]], state: inc.BuildState, timings: dict[str, float], touched: Touched,
+           digests: Digests, stats: dict[str, Any], saver: Child | None) -> Any:
+    t0 = time.perf_counter()
+    plus, minus = sorted(inc.nquad_lines(added)), sorted(inc.nquad_lines(removed))
+    patch_dumps(previous, tmp / "dumps", touched.dumps, plus, minus, digests)
+    empty = ValidationReport(True, (), report_graph([]))
+    with (tmp / "validation.ttl").open("wb") as handle:
+        empty.graph.serialize(handle, format="turtle")
+    rel.write_rejected(tmp / "rejected.jsonl", [])
+    write_conflicts(tmp, [])
+    changes = write_delta(tmp / "changes.nq.gz", plus, minus, digests)
+    counts = {fmt.key: stats["quads"] if fmt.key == "nq" else stats["triples"] for fmt in DUMP_FORMATS}
+    stats["reconcile_entities"] = patch_indexes(previous, tmp, store, state, settings.base_uri, touched.changed,
+                                                touched.old_refs, touched.old_iris, touched.themes, touched.referrers)
+    stats["linksets"] = write_linksets(tmp / "dumps", store, settings.base_uri, Linksets())
     timings["dumps"] = time.perf_counter() - t0
     reporter.done("dumps", timings["dumps"], f"{len(DUMP_FORMATS)} dumps, {changes['added']} added, "
                                              f"{changes['removed']} removed")
@@ -191,7 +274,8 @@ def _publish(settings: Settings, reporter: Any, version: str, tmp: Path, previou
     checked = _Checked(_Verdict(range(len(state.records)), empty, empty),
                        _Load(range(delta.read), [], dict(sorted(delta.inputs.items()))),
                        MergeReport(precedence=precedence), removals)
-    inc.save_state(tmp, state)
+    if saver is None or saver.wait() is not True:  # no child, or it failed: written here
+        inc.save_state(tmp, state)
     manifest = rel._manifest(settings, tmp, version, previous.name, checked, stats, counts,  # type: ignore[arg-type]
                              changes, digests)
     rel.write_catalog(settings, tmp, manifest, stats)
@@ -207,9 +291,8 @@ def _publish(settings: Settings, reporter: Any, version: str, tmp: Path, previou
     return result
 
 
-def write_delta(path: Path, added: set[ox.Quad], removed: set[ox.Quad], digests: Digests) -> Changes:
+def write_delta(path: Path, plus: list[bytes], minus: list[bytes], digests: Digests) -> Changes:
     """``changes.nq.gz`` from the delta itself (the lines ``dump.write_changes`` would write)."""
-    plus, minus = sorted(inc.nquad_lines(added)), sorted(inc.nquad_lines(removed))
     with gzip_writer(path, digests) as out:
         out.write(_renamed(plus, b"urn:etclod:added:"))
         out.write(_renamed(minus, b"urn:etclod:removed:"))

@@ -300,6 +300,13 @@ class Plan:
     states: dict[Key, RecordState]
     removed: set[Key]
     ctx: Context
+    referrers: dict[Key, list[Key]]
+    """Who points at each record (not at sources and themes: ``HUBS``), before the change."""
+
+
+HUBS = ("source", "theme")
+"""Records nearly every record points at: not indexed by who points at them (a change of one
+is built in full)."""
 
 
 def plan(settings: Settings, state: BuildState, delta: Delta, themes: dict[str, URIRef]) -> Plan:
@@ -308,13 +315,17 @@ def plan(settings: Settings, state: BuildState, delta: Delta, themes: dict[str, 
     new: dict[Key, RecordState] = {}
     for key, item in delta.changed.items():
         new[key] = record_state(item, str(record_iri(base, item.record)), str(record_graph(base, item.record)))
+    for key in (*delta.changed, *delta.removed):
+        if key[0] in HUBS:
+            raise Fallback(f"{key[0]} {key[1]!r} changed or is removed: every record of it points at it")
     referrers: dict[Key, list[Key]] = {}
     by_iri: dict[str, Key] = {}
     bucket_of: dict[str, Key] = {}
     for key, r in state.records.items():
         by_iri[r.iri] = key
         for target in r.refs:
-            referrers.setdefault(target, []).append(key)
+            if target[0] not in HUBS:
+                referrers.setdefault(target, []).append(key)
         if key not in delta.changed and key not in delta.removed:
             for b in r.buckets:
                 bucket_of[b] = key
@@ -352,7 +363,7 @@ def plan(settings: Settings, state: BuildState, delta: Delta, themes: dict[str, 
     iris = _Iris(state, over, {("theme", k): v for k, v in themes.items()}, delta.removed)
     labels = _Labels({i: k for i, k in by_iri.items() if k not in delta.removed},
                      state, {r.iri: r.label for r in new.values()})
-    return Plan(todo, new, delta.removed, Context(base, iris, labels))
+    return Plan(todo, new, delta.removed, Context(base, iris, labels), referrers)
 
 
 def _reread(settings: Settings, state: BuildState, keys: set[Key]) -> dict[Key, rec.Loaded]:

@@ -26,14 +26,6 @@ from etclod.search import SEARCH_FILE, write_search
 TABLES = ("search", "entity", "facet", "entity_sort")
 
 
-def _referrers(state: BuildState) -> dict[Key, set[Key]]:
-    out: dict[Key, set[Key]] = {}
-    for key, r in state.records.items():
-        for target in r.refs:
-            out.setdefault(target, set()).add(key)
-    return out
-
-
 READS_OTHERS = ("partnership", "project")
 """The types whose index rows read other records: a partnership's list label (its project's and
 organisation's labels), a project's country facet (its partnerships' organisations) and
@@ -43,7 +35,7 @@ NOT_READ = ("source", "theme")
 
 
 def _touched(state: BuildState, changed: set[Key], old: dict[Key, tuple[Key, ...]],
-             referrers: dict[Key, set[Key]]) -> set[Key]:
+             referrers: dict[Key, list[Key]]) -> set[Key]:
     """The records whose index rows a change of ``changed`` may alter."""
     out = set(changed)
     for key in changed:
@@ -55,7 +47,7 @@ def _touched(state: BuildState, changed: set[Key], old: dict[Key, tuple[Key, ...
     return out
 
 
-def _read_by(state: BuildState, keys: set[Key], referrers: dict[Key, set[Key]]) -> set[Key]:
+def _read_by(state: BuildState, keys: set[Key], referrers: dict[Key, list[Key]]) -> set[Key]:
     """``keys`` and every record their index rows read."""
     out = set(keys)
 
@@ -75,13 +67,13 @@ def _read_by(state: BuildState, keys: set[Key], referrers: dict[Key, set[Key]]) 
 
 def patch_indexes(previous: Path, folder: Path, store: ox.Store, state: BuildState, base: str,
                   changed: set[Key], old: dict[Key, tuple[Key, ...]], old_iris: set[str],
-                  themes: list[ox.Quad]) -> int:
+                  themes: list[ox.Quad], referrers: dict[Key, list[Key]]) -> int:
     """Write ``search.sqlite`` and the reconciliation index of ``folder`` from ``previous``'s
     with the touched entities' rows recomputed; the number of reconciliation entities.
 
     ``state`` is the new release's; ``changed`` the records added, changed or removed;
-    ``old`` what the changed records pointed at before; ``old_iris`` their IRIs before."""
-    referrers = _referrers(state)
+    ``old`` what the changed records pointed at before; ``old_iris`` their IRIs before;
+    ``referrers`` who points at each record now (``incremental.HUBS`` left out)."""
     entities = _touched(state, changed, old, referrers)
     small = ox.Store()
     small.bulk_extend(themes)

@@ -25,6 +25,7 @@ from rdflib import Graph, URIRef
 from etclod import lastgood
 from etclod import records as rec
 from etclod.catalog import build_catalog
+from etclod.chunks import ChunkedDumps
 from etclod.errors import BuildRunningError, InputError, ReleaseError
 from etclod.forking import can_fork, forked
 from etclod.formats import DUMP_FORMATS, dump_name
@@ -39,7 +40,7 @@ from etclod.mapping import THEME_SCHEME_KEY, Context, build_context, map_record,
 from etclod.namespaces import graph_iri
 from etclod.oxtyped import serialized
 from etclod.settings import Settings
-from etclod.dump import Digests, PendingDumps, statistics, write_changes, write_linksets, write_store
+from etclod.dump import Digests, statistics, write_changes, write_linksets, write_store
 from etclod.store import to_quads
 from etclod.validation import Mapped, Verdict, judge, load_shapes, reject_dangling
 
@@ -447,7 +448,7 @@ def _publish(settings: Settings, checked: Checked, reporter: Reporter, timings: 
             cleanup.callback(indexes.stop)
         loaded = beside.submit(_timed, write_store, tmp / "store", nquads)
         digests: Digests = {}
-        dumps = PendingDumps(tmp / "dumps", store, nquads, digests)  # Turtle, JSON-LD: in worker processes
+        dumps = ChunkedDumps(tmp / "dumps", store, nquads, digests)  # Turtle, JSON-LD: in worker processes
         cleanup.callback(dumps.close)
         searched = beside.submit(write_indexes, tmp, store, settings.base_uri) if indexes is None else None
         with (tmp / "validation.ttl").open("wb") as handle:
