@@ -300,3 +300,24 @@ def test_no_combining_characters_past_the_bound() -> None:
     from etclod.listing import COMBINING_BELOW
 
     assert not [cp for cp in range(COMBINING_BELOW, sys.maxunicode + 1) if unicodedata.combining(chr(cp))]
+
+
+def test_cli_says_which_build_ran(base: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``etclod build`` says it built incrementally, or why not; ``--full`` forces a full build."""
+    from etclod.cli import main
+
+    data = tmp_path / "data"
+    shutil.copytree(base[0], data)
+    var = _twin(base[1], tmp_path / "var")
+    records = _read(data)
+    edit(records, "title", 1)
+    _write(data, records)
+    argv = ["build", "--data", str(data), "--var", str(var)]
+    assert main(argv, {}) == 0
+    assert "build: incremental" in capsys.readouterr().err
+    assert main([*argv, "--full"], {}) == 0
+    assert "build: full (--full)" in capsys.readouterr().err
+    edit(records, "invalid", 1)
+    _write(data, records)
+    assert main(argv, {}) == 1  # rejected (exit 1), its last good version kept published
+    assert "build: full (not incremental: a changed record has a validation result" in capsys.readouterr().err
