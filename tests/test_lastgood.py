@@ -361,3 +361,25 @@ def test_validation_counts_and_words_agree_when_the_only_rejection_is_held_back(
     assert "noraidīts 1 ieraksts (1 no tiem aizturēts)" in page["lv"]
     assert "Neviens ieraksts nav noraidīts." not in page["lv"]
     assert "Neviens ieraksts, izņemot augstāk aizturētos, nav noraidīts." in page["lv"]
+
+
+def test_a_held_version_the_shapes_reject_in_the_same_pass_is_not_kept(steward, capsys) -> None:
+    """The event is rejected by the shapes (a place with no language), its published version is
+    held in its place, and that version is rejected too: it names an organisation that is gone
+    (the event no longer does). One rejection, not kept, with both reasons; no traceback."""
+    steward.edit("events.yaml", "    - kulturas-ministrija\n", "")
+    steward.edit("events.yaml", "  participants_approx: 70", '  place: "Riga"\n  participants_approx: 70')
+    text = (steward.data / "organisations.yaml").read_text("utf-8")
+    at = text.index("  id: kulturas-ministrija")
+    start, end = text.rfind("\n- ", 0, at) + 1, text.index("\n- ", at) + 1
+    (steward.data / "organisations.yaml").write_text(text[:start] + text[end:], "utf-8")
+    capsys.readouterr()
+    assert steward.build("--allow-removals") == 1
+    [entry] = steward.rejected()
+    assert entry["id"] == "seminar-2018-01-25" and entry["kept_from"] is None
+    messages = [r["message"] for r in entry["reasons"]]
+    assert messages[0].startswith("place needs a language")
+    assert messages[1].startswith("its published version cannot be kept either: participants must point at")
+    manifest = json.loads((steward.current() / "manifest.json").read_text("utf-8"))
+    assert manifest["records"]["held_back"] == 0
+    assert {g["id"] for g in manifest["removed"]} == {"seminar-2018-01-25", "kulturas-ministrija"}

@@ -165,6 +165,8 @@ def judge(mapped: list[Mapped], fixed: Iterable[Triple], shapes: Graph, base: st
     for m in mapped:
         iri_of.setdefault(m.loaded.key, m.iri)
     rejected: list[rec.Rejection] = []
+    held_for: dict[tuple[str, str], rec.Rejection] = {}
+    """A record's rejection, by key, while its published version stands in for it."""
     first: ValidationReport | None = None
     passes = 0
     if engine not in ("compiled", "pyshacl"):
@@ -202,14 +204,24 @@ def judge(mapped: list[Mapped], fixed: Iterable[Triple], shapes: Graph, base: st
         before = dict(accepted)
         swapped: list[Mapped] = []
         for key, why in reasons.items():
-            rejection = _rejection(accepted.pop(key).loaded, why)
+            gone_record = accepted.pop(key)
+            if key in held_for:  # its published version, held in its place, is rejected too: not kept
+                first_rejection = held_for.pop(key)
+                first_rejection.kept_from = None
+                first_rejection.reasons += [rec.Reason(f"its published version cannot be kept either: {r.message}",
+                                                       r.field, r.value, r.check) for r in why]
+                continue
+            rejection = _rejection(gone_record.loaded, why)
             rejected.append(rejection)
             replacement = hold(before[key], rejection) if hold is not None else None
             if replacement is not None:
                 accepted[key] = replacement
+                key_of[id(replacement)] = key
+                held_for[key] = rejection
                 swapped.append(replacement)
-                for s, _, _ in replacement.triples:
-                    owner[s] = replacement
+                for s in {t[0] for t in replacement.triples}:  # it states what the rejected record stated
+                    found = [m for m in owner.get(s, []) if m is not gone_record]
+                    owner[s] = [replacement, *found]
         live = {m.iri for m in accepted.values()}  # a resource lives while one of its records does
         _cascade(accepted, set(reasons) - {m.loaded.key for m in swapped}, rejected,
                  alive=lambda key: iri_of.get(key) in live)  # noqa: B023 (called within this pass)
