@@ -150,8 +150,8 @@ def write_conflicts(folder: Path, conflicts: list[Conflict]) -> int:
         graph.add((node, ETC.conflictField, Literal(c.record_field)))
         if c.language:
             graph.add((node, ETC.conflictLanguage, Literal(c.language)))
-        for said, won in [(c.chosen, True), *((o, False) for o in c.others)]:
-            value = BNode()
+        for k, (said, won) in enumerate([(c.chosen, True), *((o, False) for o in c.others)], start=1):
+            value = BNode(f"conflict{n}-value{k}")  # named, not random: Turtle orders nodes by label
             graph.add((node, ETC.chosenValue if won else ETC.otherValue, value))
             graph.add((value, RDF.value, said.value))
             graph.add((value, PROV.wasDerivedFrom, URIRef(said.graph)))
