@@ -39,7 +39,6 @@ from etclod import recordfile
 from etclod.mapping import Context, record_graph, record_iri, short_label
 from etclod.merge import _levels
 from etclod.settings import Settings
-from etclod.store import to_ox
 
 STATE_DIR = "build-state"
 STATE_FILE = "state.pickle"
@@ -179,11 +178,7 @@ class Delta:
 
 
 def _inputs(settings: Settings) -> list[tuple[str, Path, Path]]:
-    files = [(rec.file_label(p.name), p, settings.data_dir) for p in rec.data_files(settings.data_dir)]
-    inbox = settings.inbox_dir / "accepted"
-    if inbox.is_dir():
-        files += [(f"inbox/{rec.file_label(p.name)}", p, inbox) for p in rec.data_files(inbox)]
-    return files
+    return rec.input_files(settings.data_dir, (("inbox", settings.inbox_dir / "accepted"),))  # as check_data reads
 
 
 def _parse(name: str, data: bytes) -> recordfile.Parsed:
@@ -407,14 +402,14 @@ def check_shapes(settings: Settings, mapped: list[tuple[Key, Any, list[Any]]], p
     """Validate the changed records on a small store: their triples, the themes, and the types
     of what they point at (all the shapes look at beyond a record: ``sh:class``). Any result
     on a changed record's nodes means the full build decides."""
-    from etclod.validation import CompiledValidator, load_shapes
+    from etclod.validation import CompiledValidator, default_quads, load_shapes
 
     store = ox.Store()
-    store.bulk_extend(ox.Quad(to_ox(s), to_ox(p), to_ox(o), ox.DefaultGraph()) for s, p, o in themes)
+    store.bulk_extend(default_quads(themes))
     subjects: set[str] = set()
     targets: set[str] = set()
     for _key, _node, triples in mapped:
-        store.bulk_extend(ox.Quad(to_ox(s), to_ox(p), to_ox(o), ox.DefaultGraph()) for s, p, o in triples)
+        store.bulk_extend(default_quads(triples))
         for s, _p, o in triples:
             subjects.add(_iri(s) or "")
             target = _iri(o)

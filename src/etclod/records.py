@@ -305,6 +305,16 @@ def _refusal(path: Path, folder: Path, max_bytes: int | None) -> str | None:
     return None
 
 
+def input_files(data_dir: Path, extra: tuple[tuple[str, Path], ...] = ()) -> list[tuple[str, Path, Path]]:
+    """Every record file a build reads, in order: ``(name, path, folder)``, those of each
+    ``(label, folder)`` in ``extra`` named ``label/file``."""
+    files = [(file_label(p.name), p, data_dir) for p in data_files(data_dir)]
+    for label, folder in extra:
+        if folder.is_dir():
+            files += [(f"{label}/{file_label(p.name)}", p, folder) for p in data_files(folder)]
+    return files
+
+
 def load_records(data_dir: Path, extra: tuple[tuple[str, Path], ...] = (), *,
                  published: Mapping[tuple[str, str], Published] | None = None,
                  max_file_bytes: int | None = None) -> LoadResult:
@@ -315,10 +325,7 @@ def load_records(data_dir: Path, extra: tuple[tuple[str, Path], ...] = (), *,
     publishes (``published``: where each of its records came from) keeps it, else the first in
     file order; the other is rejected, naming both places."""
     result = LoadResult([], [], {})
-    files = [(file_label(p.name), p, data_dir) for p in data_files(data_dir)]
-    for label, folder in extra:
-        if folder.is_dir():
-            files += [(f"{label}/{file_label(p.name)}", p, folder) for p in data_files(folder)]
+    files = input_files(data_dir, extra)
     claims: list[Loaded | Rejection] = []
     for name, path, folder in files:
         try:

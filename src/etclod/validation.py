@@ -112,10 +112,8 @@ class CompiledValidator:
         """A validator over a fresh in-memory store holding ``triples``."""
         import pyoxigraph as ox
 
-        from etclod.oxtyped import to_ox
-
         store = ox.Store()
-        store.bulk_extend(ox.Quad(to_ox(s), to_ox(p), to_ox(o), ox.DefaultGraph()) for s, p, o in triples)
+        store.bulk_extend(default_quads(triples))
         return cls(shapes, store)
 
     def report(self) -> ValidationReport:
@@ -231,10 +229,10 @@ def judge(mapped: list[Mapped], fixed: Iterable[Triple], shapes: Graph, base: st
         for target in targets:
             for m in gone:
                 named = m.graph if target is store else None
-                for quad in to_quads(named, m.triples) if named is not None else _default_quads(m.triples):
+                for quad in to_quads(named, m.triples) if named is not None else default_quads(m.triples):
                     target.remove(quad)
             for m in swapped:
-                target.extend(to_quads(m.graph, m.triples) if target is store else _default_quads(m.triples))
+                target.extend(to_quads(m.graph, m.triples) if target is store else default_quads(m.triples))
 
 
 def _owner_of(candidates: list[Mapped], result: Result, accepted: dict[tuple[str, str], Mapped],
@@ -253,7 +251,8 @@ def _owner_of(candidates: list[Mapped], result: Result, accepted: dict[tuple[str
     return alive[0] if alive else None
 
 
-def _default_quads(triples: list[Triple]) -> Any:
+def default_quads(triples: Iterable[Triple]) -> Any:
+    """Triples (either library's terms) as quads of the default graph."""
     import pyoxigraph as ox
 
     from etclod.oxtyped import to_ox
