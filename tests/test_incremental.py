@@ -389,3 +389,35 @@ def test_value_depth_counts_as_the_text_check() -> None:
     for text in ('[{"a": [1, {"b": []}]}]', '{"a": "[[[["}', "[]", '[[], [[]], {"x": {"y": {}}}]', '"s"'):
         depth = value_depth(json.loads(text))
         assert not json_depth_over(text, depth) and (depth == 0 or json_depth_over(text, depth - 1)), text
+
+
+def test_state_base_is_shared_and_overlay_bounded(base: tuple[Path, Path], tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A delta release hard-links the base of the build state (not a byte of it written again)
+    and keeps its changes in an overlay; past ``MAX_OVERLAY`` records the next build is full."""
+    import hashlib
+
+    from etclod import incremental, statedb
+
+    data = tmp_path / "data"
+    shutil.copytree(base[0], data)
+    var = _twin(base[1], tmp_path / "var")
+    settings = Settings(data_dir=data, var_dir=var)
+    first = current_path(settings) / incremental.STATE_DIR / statedb.STATE_FILE
+    sealed = hashlib.sha256(first.read_bytes()).hexdigest()
+    records = _read(data)
+    for n in range(2):
+        edit(records, "title", n)
+        _write(data, records)
+        result = build_release(settings)
+        assert result.kind == "incremental"
+        state = result.path / incremental.STATE_DIR
+        assert (state / statedb.STATE_FILE).stat().st_ino == first.stat().st_ino
+        assert (state / statedb.OVERLAY_FILE).is_file()
+    assert hashlib.sha256(first.read_bytes()).hexdigest() == sealed
+    monkeypatch.setattr(statedb, "MAX_OVERLAY", 1)
+    edit(records, "title", 5)
+    _write(data, records)
+    result = build_release(settings)
+    assert result.kind == "full" and "changed since the last full build" in (result.why_full or "")
+    assert not (result.path / incremental.STATE_DIR / statedb.OVERLAY_FILE).exists()

@@ -192,7 +192,7 @@ def build(settings: Settings, reporter: Any, version: str, tmp: Path, *, allow_r
     touched = Touched(changed, {k: r.refs for k, r in before.items()}, {r.iri for r in before.values()},
                       list(to_quads(graph_iri(settings.base_uri, rel.THEMES_GRAPH_KEY), sorted(themes))), dumps)
     # the new state: a copy of the old one with the delta
-    new_table = statedb.copy_state(previous / inc.STATE_DIR / inc.STATE_FILE, tmp / inc.STATE_DIR / inc.STATE_FILE)
+    new_table = statedb.next_state(previous / inc.STATE_DIR, tmp / inc.STATE_DIR)
     new_table.drop(plan.removed)
     new_table.put(sorted(plan.states.items()))
     state.records = new_table
@@ -228,7 +228,7 @@ def _publish(settings: Settings, reporter: Any, version: str, tmp: Path, previou
                       removals, state, timings, touched, digests, stats)
     finally:
         if state.records is not None:
-            state.records.connection.close()
+            state.records.close()
 
 
 def _write(settings: Settings, reporter: Any, version: str, tmp: Path, previous: Path, prev_store: ox.Store,

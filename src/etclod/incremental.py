@@ -41,7 +41,7 @@ from etclod.settings import Settings
 from etclod.statedb import RecordState, RecordTable
 
 STATE_DIR = "build-state"
-STATE_FILE = "state.sqlite"
+STATE_FILE = statedb.STATE_FILE
 OLD_STATE_FILES = ("state.pickle",)
 """Build states of older formats: a release with one of them is built on by a full build."""
 FORMAT = 2
@@ -156,12 +156,15 @@ def write_state(folder: Path, settings: Settings, checked: Any, themes: Any, sta
 
 def read_state(release: Path) -> BuildState | str:
     """The state a build left in ``release`` (our own file in our own var folder), or why there is none."""
-    opened = statedb.open_state(release / STATE_DIR / STATE_FILE)
+    opened = statedb.open_state(release / STATE_DIR)
     if opened is None:
         if any((release / STATE_DIR / old).exists() for old in OLD_STATE_FILES):
             return f"release {release.name} has a build state of an older format (written before {STATE_FILE})"
         return f"release {release.name} has no build state (made before incremental builds)"
     meta, files, table = opened
+    if table.overlay_size() > statedb.MAX_OVERLAY:
+        return (f"release {release.name} has {table.overlay_size()} records changed since the last full build "
+                f"(more than {statedb.MAX_OVERLAY}): a full build writes its state anew")
     if meta.get("format") != FORMAT:
         return (f"release {release.name} has a build state of format {meta.get('format')!r}, "
                 f"this version reads format {FORMAT}")
