@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from etclod import records as rec
-from etclod.merge import normalise_name
+from etclod.names import normalise_name
 from etclod.names import fold, slugify, words
-from etclod.reconcile import Index, tokens
+from etclod.names import tokens
+from etclod.reconcile import Index
 from etclod.search import match_expression
 from etclod.synth import generate
 

@@ -237,3 +237,46 @@ def test_a_read_is_asked_again_once_and_only_when_nothing_was_answered(first: st
             assert Misbehaving.answered == [first] and pool.retries == 0
     finally:
         server.shutdown()
+
+
+@pytest.mark.parametrize("first, retried", [("unavailable", True), ("refused", False), ("partial", False)])
+def test_a_sparql_query_on_the_event_loop_is_asked_again_by_the_same_rules(first: str, retried: bool) -> None:
+    """/sparql's path (PoolView.answer, awaited on the event loop over etclod.wire): retried on
+    the other server only when nothing was answered, as ``StorePool.run`` does."""
+    import asyncio
+
+    from etclod.errors import QueryFailedError
+    from etclod.executor import QueryPool
+    from etclod.pool import PoolView
+    from etclod.query import check_query
+    from etclod.remote import SYNTAX_PASSED
+    from etclod.store import ResultFormat
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Misbehaving)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    runner = QueryPool(1, 5, 4)  # run_here only: no worker process starts
+    try:
+        root = f"http://127.0.0.1:{server.server_port}"
+        pool = StorePool([RemoteStore(f"{root}/{kind}", f"{root}/{kind}", f"{root}/{kind}", timeout=5)
+                          for kind in (first, "good")])
+        pool._turn = itertools.count(0)  # the first server first
+        for member in pool.members:
+            member.views["v"] = RemoteView(member.store, "v", {"g": "urn:g"}, "urn:union")
+        checked = check_query("SELECT ?n {}", 1000)
+        SYNTAX_PASSED.add(checked.for_server({"g": "urn:g"}, without_dataset=True), None)  # as a worker found
+        view = PoolView(pool, "v", {"g": "urn:g"}, runner)
+        Misbehaving.answered = []
+        answer = view.answer(checked, ResultFormat("csv", None))
+        if retried:
+            assert asyncio.run(answer).body == b"n\r\n1\r\n"
+            assert Misbehaving.answered == [first, "good"] and pool.retries == 1
+            assert pool.members[0].failed == 1 and pool.members[1].answered == 1
+        else:
+            with pytest.raises((RemoteStoreError, QueryFailedError)) as caught:
+                asyncio.run(answer)
+            assert not isinstance(caught.value, RemoteUnavailableError)
+            assert Misbehaving.answered == [first] and pool.retries == 0
+        assert [m.outstanding for m in pool.members] == [0, 0]
+    finally:
+        runner.close()
+        server.shutdown()

@@ -10,7 +10,8 @@ import jsonschema
 import pytest
 
 from etclod.api.app import create_app
-from etclod.reconcile import similarity, tokens
+from etclod.names import tokens
+from etclod.reconcile import similarity
 
 from conftest import LiveServer
 

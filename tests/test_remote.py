@@ -137,7 +137,7 @@ def test_research_queries_answer_the_same_on_both_stores(sparql_server, tmp_path
     with TestClient(create_app(settings)) as here, TestClient(create_app(virtuoso.settings(settings))) as there:
         assert there.get("/health").json()["store"]["kind"] == "sparql"
         sent: list[bytes] = []
-        there.app.state.holder.remote.members[0].store.client.event_hooks["request"] = [lambda r: sent.append(r.content)]
+        there.app.state.holder.remote.members[0].store.on_query.append(sent.append)
         for name, body in bench.QUERIES.items():
             query = bench.PREFIXES + body.replace("{base}", BASE)
             ours, theirs = _solutions(here, query), _solutions(there, query)

@@ -383,23 +383,41 @@ def test_a_worker_that_grew_is_replaced(seed_release, growth_mb, retired) -> Non
 
 def test_queries_on_a_remote_store_run_as_many_at_once_as_workers() -> None:
     """On a SPARQL server there are no worker processes, but the same limits hold: ``size``
-    queries run at once (each answer is held in memory), the rest wait up to the time limit."""
+    queries run at once (each answer is held in memory), the rest wait up to the time limit,
+    on the event loop, which keeps serving; a waiting request that is cancelled keeps no place."""
+    import asyncio
+
     from etclod.executor import Answer, BusyError, QueryPool
 
     pool = QueryPool(1, 0.5, 4)
-    release, started = threading.Event(), threading.Event()
 
-    def slow() -> Answer:
-        started.set()
-        release.wait(30)
-        return Answer("select", b"", 0)
+    async def scenario() -> None:
+        release, started = asyncio.Event(), asyncio.Event()
 
-    with cf.ThreadPoolExecutor(max_workers=1) as other:
-        running = other.submit(pool.run_here, slow)
-        assert started.wait(30), "the first query did not start"
+        async def slow() -> Answer:
+            started.set()
+            await release.wait()
+            return Answer("select", b"", 0)
+
+        async def quick(kind: str = "select") -> Answer:
+            return Answer(kind, b"", 1)
+
+        running = asyncio.create_task(pool.run_here(slow))
+        await asyncio.wait_for(started.wait(), 30)
         with pytest.raises(BusyError, match="within 0.5 s"):
-            pool.run_here(lambda: Answer("select", b"", 0))
-        assert not running.done()  # the wait ended by the limit, not because the slot came free
+            await pool.run_here(quick)
+        assert not running.done()  # the wait ended by the limit, not because the place came free
+        waiting = asyncio.create_task(pool.run_here(quick))
+        while pool.in_hand < 2:  # it holds a slot and waits for the one place
+            await asyncio.sleep(0)
+        waiting.cancel()
         release.set()
-        assert running.result().kind == "select"
-    assert pool.run_here(lambda: Answer("ask", b"", 1)).kind == "ask"  # the slot is free again
+        assert (await running).kind == "select"
+        with pytest.raises((asyncio.CancelledError, BusyError)):
+            await waiting
+        assert pool.in_hand == 0
+        assert (await pool.run_here(quick, "ask")).kind == "ask"  # the place is free again, at once
+        assert pool._running.acquire(blocking=False)  # and no other was kept
+        pool._running.release()
+
+    asyncio.run(scenario())

@@ -150,3 +150,37 @@ def test_steward_can_split_and_pin(tmp_path: Path) -> None:
     import gzip
     nt = gzip.decompress((result.path / "dumps" / "etclod.nt.gz").read_bytes()).decode()
     assert "/id/organisation/org-fin-turku-fixture-kommun>" not in nt
+
+
+def test_partner_countries_by_any_code_or_name(tmp_path: Path) -> None:
+    """keep.eu and the Lists of Operations give a partner's country as an ISO code, the EU's own
+    code or a name in English or in the country's language; every one reaches the same alpha-3
+    code, and a name given without a language gets that country's language."""
+    given = {"France": ("FRA", "fr"), "Deutschland": ("DEU", "de"), "EL": ("GRC", "el"), "uk": ("GBR", "en"),
+             "Россия": ("RUS", "ru"), "  Lietuva ": ("LTU", "lt"), "bih": ("BIH", "bs"), "Japan": ("JPN", "ja")}
+    project = json.loads((FIXTURES / "keep-project.json").read_text(encoding="utf-8"))
+    project["partners"] = [{"name": f"Fixture partner {i}", "type": "Partner", "country": country,
+                            "town": f"Town {i}", "total_budget": "1000.00"}
+                           for i, country in enumerate(given, start=1)]
+    project["partners"][0]["type"] = "Lead partner"
+    path = tmp_path / "keep-project.json"
+    path.write_text(json.dumps(project), encoding="utf-8")
+    imported = keep.import_files([path])
+    assert imported.errors == []
+    orgs = {next(iter(org["name"].values())): org for org in records_of(imported, "organisation").values()}
+    got = {country: (orgs[f"Fixture partner {i}"]["country"], next(iter(orgs[f"Fixture partner {i}"]["name"])))
+           for i, country in enumerate(given, start=1)}
+    assert got == given
+
+
+def test_an_unknown_country_is_reported_not_guessed(tmp_path: Path) -> None:
+    project = json.loads((FIXTURES / "keep-project.json").read_text(encoding="utf-8"))
+    project["partners"][1]["country"] = "Atlantis"
+    path = tmp_path / "keep-project.json"
+    path.write_text(json.dumps(project), encoding="utf-8")
+    imported = keep.import_files([path])
+    # the field is a JSON path into the file (0-based, as JSON indexes), the message counts from 1
+    assert [(e.field, e.value) for e in imported.errors] == [("partners[1].country", "Atlantis")]
+    assert "partner 2 of project 21622" in imported.errors[0].message
+    assert "unknown country 'Atlantis'" in imported.errors[0].message
+    assert all(org.get("country") != "Atlantis" for org in records_of(imported, "organisation").values())

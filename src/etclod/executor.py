@@ -15,7 +15,7 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
@@ -390,16 +390,22 @@ class QueryPool:
                 self._in_hand -= 1
             self._slots.release()
 
-    def run_here(self, function: Callable[..., Answer], *args: Any) -> Answer:
-        """Run ``function`` in this thread, as a worker would: for a remote store, whose server
-        does the work under the time limit it is given. The same limits hold: ``size`` queries
-        run at once (so at most that many answers are held in memory), ``max_concurrent`` run
-        or wait, and a wait ends after the time limit."""
+    async def run_here(self, function: Callable[..., Awaitable[Answer]], *args: Any) -> Answer:
+        """Await ``function`` on the event loop, as a worker would run a job: for a remote store,
+        whose server does the work under the time limit it is given. The same limits hold:
+        ``size`` queries run at once (so at most that many answers are held in memory),
+        ``max_concurrent`` run or wait, and a wait ends after the time limit (waited for in a
+        thread, only when every place is taken)."""
+        import anyio.to_thread
+
         with self.slot():
-            if not self._running.acquire(timeout=self.timeout):
+            # the wait in a thread is not abandoned when the request is cancelled: a place it
+            # took is released below, however the query ends
+            if not self._running.acquire(blocking=False) and \
+                    not await anyio.to_thread.run_sync(self._running.acquire, True, self.timeout):
                 raise BusyError(f"no query slot came free within {self.timeout:g} s; try again in a moment")
             try:
-                return function(*args)
+                return await function(*args)
             finally:
                 self._running.release()
 

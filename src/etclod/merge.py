@@ -23,14 +23,13 @@ import csv
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache, cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from etclod import records as rec
 from etclod import recordtypes
-from etclod.names import slugify, words
-from etclod.reconcile import tokens
+from etclod.names import normalise_name, slugify, words
 
 MERGES_FILE = "merges.csv"
 PRECEDENCE_FILE = "precedence.csv"
@@ -63,19 +62,6 @@ def merge_order() -> list[str]:
     return order
 
 Key = tuple[str, str]
-
-
-@lru_cache(maxsize=1 << 16)
-def normalise_name(name: str) -> str:
-    """A name reduced to what identifies it: the reconciliation matcher's tokens (so merging
-    and reconciling agree on what is the same name).
-
-    >>> normalise_name("SIA „Liepājas Diakonijas centrs”") == normalise_name("Liepajas diakonijas centrs, SIA")
-    True
-    >>> normalise_name("SIA")
-    ''
-    """
-    return " ".join(tokens(name))
 
 
 @dataclass

@@ -25,6 +25,19 @@ _TRANSLITERATION = str.maketrans({
 })
 _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 
+LEGAL_FORMS = {"sia", "as", "vsia", "uab", "ab", "vsi", "oy", "oyj", "ry", "ou", "mtu", "gmbh", "ev", "ltd",
+               "limited", "plc", "bv", "nv", "sa", "srl", "spa", "hb", "kb", "biedriba", "pa", "ps",
+               "sabiedriba", "ar", "ierobezotu", "atbildibu", "asbl", "vzw", "sp", "z", "o", "oo", "ug", "kg"}
+"""Words of legal forms (SIA, UAB, GmbH ...): no part of what identifies a name."""
+ABBREVIATIONS = {"univ": "universitate", "uni": "universitate", "inst": "instituts", "nov": "novads",
+                 "pag": "pagasts", "pils": "pilseta", "dept": "departaments", "min": "ministrija",
+                 "centre": "centrs", "center": "centrs", "university": "universitate", "city": "pilseta",
+                 "municipality": "pasvaldiba", "ministry": "ministrija", "st": "saint"}
+"""Common abbreviations and English words, as the Latvian word they stand for."""
+ENDINGS = ("ajiem", "ajam", "ijas", "iem", "ija", "ijai", "as", "es", "is", "us", "os", "am", "em", "im", "ai",
+           "ei", "a", "e", "i", "u", "s")
+"""Declension endings the cheap stemmer cuts: the first that fits, leaving three letters."""
+
 
 @lru_cache(maxsize=1 << 16)
 def _letter(ch: str) -> str:
@@ -89,3 +102,44 @@ def words(text: str) -> list[str]:
     ['sia', 'liepajas', 'diakonijas', 'centrs']
     """
     return [w for w in _NOT_ALNUM.split(fold(text)) if w]
+
+
+def stem(token: str) -> str:
+    """Cut a declension ending; keep at least three letters.
+
+    >>> [stem(t) for t in ("liepajas", "liepaja", "diakonijas", "centrs", "centra")]
+    ['liepaj', 'liepaj', 'diakon', 'centr', 'centr']
+    """
+    for ending in ENDINGS:
+        if token.endswith(ending) and len(token) - len(ending) >= 3:
+            return token[: -len(ending)]
+    return token
+
+
+def tokens(text: str) -> list[str]:
+    """The comparable tokens of a name.
+
+    >>> tokens("SIA „Liepājas Diakonijas centrs”")
+    ['liepaj', 'diakon', 'centr']
+    >>> tokens("Łódź"), tokens("Ærø"), tokens("Псковская область")
+    (['lodz'], ['aero'], ['pskovskay', 'oblast'])
+    """
+    out = []
+    for word in words(text):
+        if word in LEGAL_FORMS:
+            continue
+        out.append(stem(ABBREVIATIONS.get(word, word)))
+    return out
+
+
+@lru_cache(maxsize=1 << 16)
+def normalise_name(name: str) -> str:
+    """A name reduced to what identifies it: the reconciliation matcher's tokens (so merging
+    and reconciling agree on what is the same name).
+
+    >>> normalise_name("SIA „Liepājas Diakonijas centrs”") == normalise_name("Liepajas diakonijas centrs, SIA")
+    True
+    >>> normalise_name("SIA")
+    ''
+    """
+    return " ".join(tokens(name))

@@ -24,11 +24,13 @@ import itertools
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio.to_thread
 
 from etclod.errors import EtclodError, ReleaseError
 from etclod.release import version_key
@@ -270,42 +272,68 @@ class StorePool:
         """``read`` on one server's view of ``version``; once more on another server if the
         first failed with nothing answered (:class:`RemoteUnavailableError`) or does not hold
         the release (``ReleaseError``, raised as is when no server does)."""
-        order = self._order(version)
         last: EtclodError | None = None
-        for attempt, member in enumerate(order[:2]):
-            if attempt:
-                self.retries += 1
-            with self._lock:
-                member.outstanding += 1
+        for member in self._tries(version):
             try:
-                view = member.view(version)
-            except ReleaseError as exc:  # it answers but does not hold this release: not a failure
-                with self._lock:
-                    member.outstanding -= 1
-                last = exc
-                continue
-            except RemoteUnavailableError as exc:
-                with self._lock:
-                    member.outstanding -= 1
-                self._failed(member, exc)
-                last = exc
-                continue
-            try:
+                try:
+                    view = member.view(version)
+                except ReleaseError as exc:  # it answers but does not hold this release: not a failure
+                    last = exc
+                    continue
                 result = read(view)
             except RemoteUnavailableError as exc:
                 self._failed(member, exc)
                 last = exc
                 continue
             finally:
-                with self._lock:
-                    member.outstanding -= 1
-            with self._lock:
-                member.answered += 1
-                if member.healthy:
-                    member.failures = 0
+                self._done(member)
+            self._answered(member)
             return result
         assert last is not None
         raise last
+
+    async def run_async(self, version: str, read: Callable[[RemoteView], Awaitable[T]]) -> T:
+        """:meth:`run` for a read awaited on the event loop (``/sparql``), by the same rules; a
+        view not opened yet is opened in a thread."""
+        last: EtclodError | None = None
+        for member in self._tries(version):
+            try:
+                try:
+                    held = member.views.get(version)
+                    view = held if held is not None else await anyio.to_thread.run_sync(member.view, version)
+                except ReleaseError as exc:  # it answers but does not hold this release: not a failure
+                    last = exc
+                    continue
+                result = await read(view)
+            except RemoteUnavailableError as exc:
+                self._failed(member, exc)
+                last = exc
+                continue
+            finally:
+                self._done(member)
+            self._answered(member)
+            return result
+        assert last is not None
+        raise last
+
+    def _tries(self, version: str) -> Iterator[Member]:
+        """The (at most two) servers a read goes to, each counted outstanding as it is asked."""
+        for attempt, member in enumerate(self._order(version)[:2]):
+            if attempt:
+                self.retries += 1
+            with self._lock:
+                member.outstanding += 1
+            yield member
+
+    def _done(self, member: Member) -> None:
+        with self._lock:
+            member.outstanding -= 1
+
+    def _answered(self, member: Member) -> None:
+        with self._lock:
+            member.answered += 1
+            if member.healthy:
+                member.failures = 0
 
     def view(self, version: str) -> PoolView:
         """One pushed release on the pool, as a store of its own."""
@@ -398,13 +426,13 @@ class PoolView:
     def select(self, query: str) -> list[dict[str, Any]]:
         return self.pool.run(self.version, lambda view: view.select(query))
 
-    def answer(self, checked: CheckedQuery, format: ResultFormat, dataset: Dataset = Dataset()) -> Answer:
+    async def answer(self, checked: CheckedQuery, format: ResultFormat, dataset: Dataset = Dataset()) -> Answer:
         """``/sparql``: answered by one server, asked of another once if it failed with nothing answered."""
-        def read(view: RemoteView) -> Answer:
+        async def read(view: RemoteView) -> Answer:
             view.runner, view.max_rows = self.runner, self.max_rows
-            return view.answer(checked, format, dataset)
+            return await view.answer(checked, format, dataset)
 
-        return self.pool.run(self.version, read)
+        return await self.pool.run_async(self.version, read)
 
     def describe(self, iri: str, page: Page = Page()) -> Description:
         from etclod.describe import describe

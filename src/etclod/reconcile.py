@@ -20,51 +20,14 @@ from typing import Any
 import pyoxigraph as ox
 
 from etclod import recordtypes
-from etclod.names import words
+from etclod.names import tokens
 from etclod.namespaces import sparql_prefixes
 from etclod.oxtyped import select
 
 INDEX_FILE = "reconcile.json.gz"
 TYPES = {name: t.reconcile.name for name, t in recordtypes.reconciled().items() if t.reconcile}
 """type -> its name in the service manifest, from the registry (``recordtypes``)."""
-LEGAL_FORMS = {"sia", "as", "vsia", "uab", "ab", "vsi", "oy", "oyj", "ry", "ou", "mtu", "gmbh", "ev", "ltd",
-               "limited", "plc", "bv", "nv", "sa", "srl", "spa", "hb", "kb", "biedriba", "pa", "ps",
-               "sabiedriba", "ar", "ierobezotu", "atbildibu", "asbl", "vzw", "sp", "z", "o", "oo", "ug", "kg"}
-ABBREVIATIONS = {"univ": "universitate", "uni": "universitate", "inst": "instituts", "nov": "novads",
-                 "pag": "pagasts", "pils": "pilseta", "dept": "departaments", "min": "ministrija",
-                 "centre": "centrs", "center": "centrs", "university": "universitate", "city": "pilseta",
-                 "municipality": "pasvaldiba", "ministry": "ministrija", "st": "saint"}
-ENDINGS = ("ajiem", "ajam", "ijas", "iem", "ija", "ijai", "as", "es", "is", "us", "os", "am", "em", "im", "ai",
-           "ei", "a", "e", "i", "u", "s")
 MATCH_SCORE, MATCH_LEAD = 85.0, 10.0
-
-
-def stem(token: str) -> str:
-    """Cut a declension ending; keep at least three letters.
-
-    >>> [stem(t) for t in ("liepajas", "liepaja", "diakonijas", "centrs", "centra")]
-    ['liepaj', 'liepaj', 'diakon', 'centr', 'centr']
-    """
-    for ending in ENDINGS:
-        if token.endswith(ending) and len(token) - len(ending) >= 3:
-            return token[: -len(ending)]
-    return token
-
-
-def tokens(text: str) -> list[str]:
-    """The comparable tokens of a name.
-
-    >>> tokens("SIA „Liepājas Diakonijas centrs”")
-    ['liepaj', 'diakon', 'centr']
-    >>> tokens("Łódź"), tokens("Ærø"), tokens("Псковская область")
-    (['lodz'], ['aero'], ['pskovskay', 'oblast'])
-    """
-    out = []
-    for word in words(text):
-        if word in LEGAL_FORMS:
-            continue
-        out.append(stem(ABBREVIATIONS.get(word, word)))
-    return out
 
 
 def similarity(query: list[str], name: list[str]) -> float:

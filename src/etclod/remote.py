@@ -10,16 +10,21 @@ cleaned up by the next push; releases beyond the kept number are dropped.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import gzip
 import hashlib
 import threading
+import urllib.request
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import anyio.to_thread
 import httpx
 
 from etclod.errors import EtclodError, ReleaseError
@@ -30,7 +35,8 @@ from etclod.release import version_key
 from etclod.namespaces import ETC
 from etclod.settings import Settings
 from etclod.results import read_json_term
-from etclod.store import ALL_GRAPHS, FIRST_PAGE, Dataset, GraphStore, Page, ResultFormat, Runner, from_ox
+from etclod.wire import AnswerTooLarge, BrokenAnswer, NoAnswer, Wire
+from etclod.store import ALL_GRAPHS, FIRST_PAGE, Dataset, GraphStore, Page, ResultFormat, Runner, from_ox, off_the_loop_past
 
 if TYPE_CHECKING:
     from etclod.describe import Description
@@ -41,6 +47,9 @@ SERVICE = "urn:etclod:service"
 CHUNK = 20_000
 BATCH = 2_000
 """Graphs smaller than this many triples are loaded this many triples to a SPARQL Update."""
+INLINE_QUERY_CHARS = 4096
+"""Queries up to this long are written out for the server on the event loop; longer ones in a
+thread (as ``api/sparql`` checks them)."""
 
 
 class RemoteStoreError(EtclodError):
@@ -163,7 +172,7 @@ class RemoteView:
         """The default graph of a query that names none: the union graph, one IRI."""
         return [self.union] if self.union else list(self.graphs.values())
 
-    def named_dataset(self, query: str) -> list[str]:
+    def named_dataset(self, query: str | CheckedQuery) -> list[str]:
         """The named graphs a query that names none may reach: this release's graphs, listed
         only for a query with a GRAPH pattern (the others do not need them)."""
         return list(self.graphs.values()) if self.union is None or "GRAPH" in keywords(query) else []
@@ -172,8 +181,9 @@ class RemoteView:
         # GRAPH too reaches this release's graphs only
         return self.remote.raw_select(query, self.default_dataset(), named=self.named_dataset(query))
 
-    def answer(self, checked: CheckedQuery, format: ResultFormat, dataset: Dataset = ALL_GRAPHS) -> Answer:
-        """GraphStore: the server answers, under the runner's limits (``proxy.answer``)."""
+    async def answer(self, checked: CheckedQuery, format: ResultFormat, dataset: Dataset = ALL_GRAPHS) -> Answer:
+        """GraphStore: the server answers, under the runner's limits (``proxy.answer``), on the
+        event loop (``RemoteStore.reader``)."""
         from etclod.proxy import answer
 
         if self.runner is None:
@@ -185,11 +195,12 @@ class RemoteView:
         # the server reads the very tokens the checks read; pyoxigraph's parser recurses, so the
         # strict syntax check runs in a worker, never in this process (once per text: the verdict
         # on a text is always the same, and a comment or a format is not part of the text)
-        text = checked.for_server(dict(self.graphs), without_dataset=True)
+        text = await off_the_loop_past(len(checked.text), INLINE_QUERY_CHARS,
+                                       partial(checked.for_server, self.graphs, without_dataset=True))
         if not SYNTAX_PASSED.holds(text, checked.base_iri):
-            self.runner.run(SyntaxJob(text, checked.base_iri))
+            await anyio.to_thread.run_sync(self.runner.run, SyntaxJob(text, checked.base_iri))
             SYNTAX_PASSED.add(text, checked.base_iri)
-        return self.runner.run_here(answer, self, job, self.runner.timeout, checked.form, text)
+        return await self.runner.run_here(answer, self, job, self.runner.timeout, checked, text)
 
     def describe(self, iri: str, page: Page = FIRST_PAGE) -> Description:
         from etclod.describe import describe
@@ -219,8 +230,44 @@ class RemoteStore:
     def __init__(self, endpoint: str, update_endpoint: str, graph_store: str, user: str | None = None,
                  password: str | None = None, timeout: float = 30.0) -> None:
         self.endpoint, self.update_endpoint, self.graph_store = endpoint, update_endpoint, graph_store
-        auth = ServerAuth(user, password or "") if user else None
-        self.client = httpx.Client(timeout=timeout, auth=auth)
+        self.auth = ServerAuth(user, password or "") if user else None
+        self.timeout = timeout
+        self.client = httpx.Client(timeout=timeout, auth=self.auth)
+        self.on_query: list[Callable[[bytes], None]] = []
+        """Called with the body of every ``/sparql`` query sent (what a test looks at)."""
+        host = urlsplit(endpoint).hostname or ""
+        proxies = urllib.request.getproxies()
+        self._by_wire = not (proxies.get(urlsplit(endpoint).scheme) or proxies.get("all")) or \
+            bool(urllib.request.proxy_bypass(host))
+        """``/sparql``'s queries go by ``wire`` (not through a proxy: httpx takes those)."""
+        self._loop_clients: tuple[asyncio.AbstractEventLoop, Wire, httpx.AsyncClient | None] | None = None
+
+    def _on_loop(self) -> tuple[Wire, httpx.AsyncClient | None]:
+        """The clients of ``/sparql``'s queries: on the running event loop (no thread a query),
+        their connections kept alive from one query to the next. One pair for each loop: a
+        connection belongs to the loop that opened it (the server has one; a test's TestClient
+        may run each request on a loop of its own)."""
+        loop = asyncio.get_running_loop()
+        held = self._loop_clients
+        if held is None or held[0] is not loop:
+            held = self._loop_clients = (loop, Wire(self.endpoint, self.on_query), None)
+        return held[1], held[2]
+
+    def _async_client(self) -> httpx.AsyncClient:
+        """httpx on the event loop, for what ``wire`` does not carry: a server that asks for
+        credentials to read, an endpoint behind a proxy."""
+        wire, client = self._on_loop()
+        if client is None:
+            client = httpx.AsyncClient(timeout=self.timeout, auth=self.auth,
+                                       event_hooks={"request": [self._hook]})
+            assert self._loop_clients is not None
+            self._loop_clients = (self._loop_clients[0], wire, client)
+        return client
+
+    async def _hook(self, request: httpx.Request) -> None:
+        body = await request.aread()
+        for hook in self.on_query:
+            hook(body)
 
     @classmethod
     def from_url(cls, url: str, user: str | None, password: str | None, timeout: float,
@@ -311,20 +358,37 @@ class RemoteStore:
             raise ReleaseError(f"release {version} has no graphs on the SPARQL server {self.endpoint}")
         return RemoteView(self, version, graphs, self.union(version))
 
-    def query(self, query: str, default: list[str], named: list[str], accept: str, timeout: float,
-              max_bytes: int) -> tuple[httpx.Headers, bytes]:
-        """Run a read-only query with an explicit dataset; the body is read up to ``max_bytes``
-        (None past that). Virtuoso is also told the time limit (its ``timeout`` parameter)."""
-        data = {"query": query, "default-graph-uri": default, "named-graph-uri": named,
-                "timeout": str(int(timeout * 1000))}
+    async def query(self, query: str, default: list[str], named: list[str], accept: str, timeout: float,
+                    max_bytes: int) -> tuple[Mapping[str, str], bytes]:
+        """Run a read-only query with an explicit dataset, on the event loop (``wire``; httpx
+        where it cannot go); the answer is read within the time limit and up to ``max_bytes``
+        (refused past that). Virtuoso is also told the time limit (its ``timeout`` parameter)."""
+        data: dict[str, str | list[str]] = {"query": query, "default-graph-uri": default, "named-graph-uri": named,
+                                            "timeout": str(int(timeout * 1000))}
+        if self._by_wire:
+            wire, _ = self._on_loop()
+            try:
+                reply = await wire.post_form(data, accept, timeout + 0.25, max_bytes)
+            except NoAnswer as exc:
+                raise RemoteUnavailableError(f"the SPARQL server at {self.endpoint} did not answer: {exc}") from exc
+            except BrokenAnswer as exc:  # a partial answer: never asked again elsewhere
+                raise RemoteStoreError(f"the answer of the SPARQL server at {self.endpoint} broke off: {exc}") from exc
+            except AnswerTooLarge:
+                raise RemoteQueryError(413, f"the answer is larger than {max_bytes} bytes") from None
+            if reply.status == 401 and self.auth is not None:  # it wants credentials to read: httpx from now on
+                self._by_wire = False
+            elif reply.status >= 400:
+                raise RemoteQueryError(reply.status, reply.body.decode("utf-8", "replace"))
+            else:
+                return reply.headers, reply.body
         chunks, size = [], 0
-        with self.client.stream("POST", self.endpoint, data=data, headers={"Accept": accept},
-                                timeout=httpx.Timeout(timeout + 0.25, connect=5)) as response:
+        async with self._async_client().stream("POST", self.endpoint, data=data, headers={"Accept": accept},
+                                        timeout=httpx.Timeout(timeout + 0.25, connect=5)) as response:
             if response.status_code >= 400:
-                text = response.read().decode("utf-8", "replace")
+                text = (await response.aread()).decode("utf-8", "replace")
                 raise RemoteQueryError(response.status_code, text)
             try:
-                for chunk in response.iter_bytes():
+                async for chunk in response.aiter_bytes():
                     size += len(chunk)
                     if size > max_bytes:
                         raise RemoteQueryError(413, f"the answer is larger than {max_bytes} bytes")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+import anyio.to_thread
 import pyoxigraph as ox
 from rdflib import URIRef
 
@@ -78,15 +79,25 @@ class Runner(Protocol):
 
     def run(self, job: Job | SyntaxJob) -> Answer: ...
 
-    def run_here(self, function: Callable[..., Answer], *args: Any) -> Answer: ...
+    async def run_here(self, function: Callable[..., Awaitable[Answer]], *args: Any) -> Answer: ...
+
+
+async def off_the_loop_past(size: int, limit: int, function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` here, on the event loop, when ``size`` (of its input: characters,
+    bytes) is at most ``limit``; in a thread beyond, so that a long one never stalls the other
+    clients (a short one costs less than the hop to a thread)."""
+    if size <= limit:
+        return function(*args)
+    return await anyio.to_thread.run_sync(function, *args)
 
 
 class GraphStore(Protocol):
     """What the service needs from a store; it owns the whole read path.
 
     ``select`` answers with rdflib terms, so the code above it works on any store; ``answer``
-    answers a checked ``/sparql`` query with bytes in the client's format, under the service's
-    limits; ``describe`` gives what a resource page shows. Two implementations: the embedded
+    (awaited on the event loop, which it never blocks) answers a checked ``/sparql`` query with
+    bytes in the client's format, under the service's limits; ``describe`` gives what a
+    resource page shows. Two implementations: the embedded
     :class:`OxigraphStore` here (queries in killable worker processes), and
     ``remote.RemoteView`` (one release's graphs on a SPARQL server). A third server is a new
     class, not new branches in the routers.
@@ -96,7 +107,7 @@ class GraphStore(Protocol):
 
     def select(self, query: str) -> list[dict[str, Any]]: ...
 
-    def answer(self, checked: CheckedQuery, format: ResultFormat, dataset: Dataset = ALL_GRAPHS) -> Answer: ...
+    async def answer(self, checked: CheckedQuery, format: ResultFormat, dataset: Dataset = ALL_GRAPHS) -> Answer: ...
 
     def describe(self, iri: str, page: Page = FIRST_PAGE) -> Description: ...
 
@@ -175,14 +186,14 @@ class OxigraphStore:
         names = [v.value for v in solutions.variables]
         return [{n: from_ox(s[n]) for n in names if s[n] is not None} for s in solutions]
 
-    def answer(self, checked: CheckedQuery, format: ResultFormat, dataset: Dataset = ALL_GRAPHS) -> Answer:
+    async def answer(self, checked: CheckedQuery, format: ResultFormat, dataset: Dataset = ALL_GRAPHS) -> Answer:
         """Evaluate in a worker process (killed at the time limit; the answer refused past
-        ``max_rows``)."""
+        ``max_rows``), waited for in a thread."""
         if self.runner is None:
             raise ReleaseError("this store was opened without query workers")
         job = Job(str(self.path), checked.text, format.select, format.graph, self.max_rows,
                   dataset.default, dataset.named, checked.base_iri, self.in_memory)
-        return self.runner.run(job)
+        return await anyio.to_thread.run_sync(self.runner.run, job)
 
     def describe(self, iri: str, page: Page = FIRST_PAGE) -> Description:
         from etclod.describe import describe

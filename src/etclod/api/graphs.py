@@ -62,7 +62,7 @@ async def named_graph(request: Request, name: str) -> Response:
     if count > settings.max_rows:
         raise ResultTooLargeError(f"<{iri}> holds {count} triples, more than one answer gives (ETCLOD_MAX_ROWS="
                          f"{settings.max_rows}); download it: /dumps/etclod.nq.gz", status=413)
-    answer = await run_in_threadpool(release.store.answer, CheckedQuery(graph_query(iri), "construct"),
-                                     ResultFormat(None, fmt.media_type), Dataset())
+    answer = await release.store.answer(CheckedQuery(graph_query(iri), "construct"), ResultFormat(None, fmt.media_type),
+                                        Dataset())
     headers["Link"] = '</dumps/etclod.nq.gz>; rel="alternate"; type="application/n-quads"'
     return Response(answer.body, media_type=fmt.content_type, headers=headers)

@@ -15,20 +15,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from etclod.merge import normalise_name
+from etclod.names import normalise_name
 from etclod.namespaces import slugify
-
-ALPHA2_TO_3 = {"AT": "AUT", "BE": "BEL", "BG": "BGR", "HR": "HRV", "CY": "CYP", "CZ": "CZE", "DK": "DNK",
-               "EE": "EST", "FI": "FIN", "FR": "FRA", "DE": "DEU", "EL": "GRC", "GR": "GRC", "HU": "HUN",
-               "IE": "IRL", "IT": "ITA", "LV": "LVA", "LT": "LTU", "LU": "LUX", "MT": "MLT", "NL": "NLD",
-               "PL": "POL", "PT": "PRT", "RO": "ROU", "SK": "SVK", "SI": "SVN", "ES": "ESP", "SE": "SWE",
-               "NO": "NOR", "IS": "ISL", "CH": "CHE", "LI": "LIE", "UK": "GBR", "GB": "GBR", "RU": "RUS",
-               "BY": "BLR", "UA": "UKR", "MD": "MDA", "RS": "SRB", "ME": "MNE", "AL": "ALB", "MK": "MKD",
-               "BA": "BIH", "TR": "TUR", "FO": "FRO", "GL": "GRL"}
-COUNTRY_NAMES = {"latvia": "LVA", "lithuania": "LTU", "estonia": "EST", "finland": "FIN", "sweden": "SWE",
-                 "germany": "DEU", "poland": "POL", "denmark": "DNK", "norway": "NOR", "russia": "RUS",
-                 "belarus": "BLR", "latvija": "LVA", "lietuva": "LTU", "eesti": "EST", "suomi": "FIN",
-                 "sverige": "SWE"}
 
 
 @dataclass
@@ -73,39 +61,6 @@ class Imported:
         for record in unit.records.values():
             self.add(record)
         return True
-
-
-COUNTRY_LANGUAGE = {"LVA": "lv", "LTU": "lt", "EST": "et", "FIN": "fi", "SWE": "sv", "POL": "pl", "DEU": "de",
-                    "AUT": "de", "CHE": "de", "LIE": "de", "DNK": "da", "NOR": "no", "ISL": "is", "FRO": "fo",
-                    "RUS": "ru", "BLR": "be", "UKR": "uk", "MDA": "ro", "ROU": "ro", "BGR": "bg", "GRC": "el",
-                    "CYP": "el", "CZE": "cs", "SVK": "sk", "SVN": "sl", "HRV": "hr", "HUN": "hu", "ITA": "it",
-                    "MLT": "mt", "ESP": "es", "PRT": "pt", "FRA": "fr", "BEL": "nl", "NLD": "nl", "LUX": "lb",
-                    "IRL": "en", "GBR": "en", "SRB": "sr", "MNE": "sr", "ALB": "sq", "MKD": "mk", "BIH": "bs",
-                    "TUR": "tr", "GRL": "kl"}
-"""The language of names a source gives without one: the main official language of the country."""
-UNDETERMINED = "und"
-"""BCP 47's tag for text whose language nobody told us (no language, no country)."""
-
-
-def name_language(country: str | None) -> str:
-    """The language of a name the source gives without a language: its organisation's country's.
-
-    >>> name_language("LVA"), name_language("POL"), name_language(None)
-    ('lv', 'pl', 'und')
-    """
-    return COUNTRY_LANGUAGE.get(country or "", UNDETERMINED)
-
-
-def country_code(value: Any) -> str | None:
-    """ISO alpha-3 from an alpha-2 code, an alpha-3 code or an English/local country name."""
-    if value is None:
-        return None
-    text = str(value).strip()
-    if re.fullmatch(r"[A-Z]{3}", text.upper()) and text.upper() in ALPHA2_TO_3.values():
-        return text.upper()
-    if text.upper() in ALPHA2_TO_3:
-        return ALPHA2_TO_3[text.upper()]
-    return COUNTRY_NAMES.get(text.lower())
 
 
 def amount(value: Any) -> str | None:

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from etclod.namespaces import slugify
-from etclod.sources import (Imported, RowError, amount, country_code, date, name_language, organisation_id, rate,
+from etclod.places import country_code, name_language
+from etclod.sources import (Imported, RowError, amount, date, organisation_id, rate,
                             source_record)
 
 ROLES = {"lead partner": "lead-partner", "lead_partner": "lead-partner", "lp": "lead-partner",
@@ -111,12 +112,13 @@ def _partner(partner: dict[str, Any], pid: Any, n: int, source_id: str, out: Imp
     what = f"partner {n} of project {pid} not imported"
     name = partner.get("name") or partner.get("name_en")
     if not name:
-        out.errors.append(RowError(file, index, f"{what}: it has no name", f"partners[{n}].name"))
+        out.errors.append(RowError(file, index, f"{what}: it has no name", f"partners[{n - 1}].name"))
         return
     country = country_code(partner.get("country"))
     if partner.get("country") and country is None:
         out.errors.append(RowError(file, index, f"{what}: unknown country {partner.get('country')!r} (use an ISO "
-                                   "code or an English country name)", f"partners[{n}].country", partner.get("country")))
+                                   "3166 code, or the country's name in English or its own language)",
+                                   f"partners[{n - 1}].country", partner.get("country")))
     org_id = partner_id(partner, country, f"keep-{pid}-{n}")
     names = {name_language(country): partner["name"]} if partner.get("name") else {}
     if partner.get("name_en") and partner.get("name_en") != partner.get("name"):
@@ -132,7 +134,7 @@ def _partner(partner: dict[str, Any], pid: Any, n: int, source_id: str, out: Imp
     role = ROLES.get(str(partner.get("type") or "partner").strip().lower())
     if role is None:
         out.errors.append(RowError(file, index, f"{what}: unknown role {partner.get('type')!r} (lead partner or "
-                                   "partner)", f"partners[{n}].type", partner.get("type")))
+                                   "partner)", f"partners[{n - 1}].type", partner.get("type")))
         role = "partner"
     membership: dict[str, Any] = {"type": "partnership", "id": f"keep-{pid}-{n}", "project": f"keep-{pid}",
                                   "organisation": org_id, "role": role, "sources": [source_id]}
@@ -140,7 +142,7 @@ def _partner(partner: dict[str, Any], pid: Any, n: int, source_id: str, out: Imp
         try:
             value = amount(partner.get(field_name))
         except ValueError as exc:
-            out.errors.append(RowError(file, index, f"{what}: {exc}", f"partners[{n}].{field_name}"))
+            out.errors.append(RowError(file, index, f"{what}: {exc}", f"partners[{n - 1}].{field_name}"))
             continue
         if value is not None:
             membership[key] = value

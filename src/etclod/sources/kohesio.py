@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from etclod.namespaces import slugify
-from etclod.sources import (Imported, RowError, amount, country_code, name_language, organisation_id, rate,
+from etclod.places import country_code, name_language
+from etclod.sources import (Imported, RowError, amount, organisation_id, rate,
                             read_csv, source_record)
 
 REQUIRED = ("Operation_Unique_Identifier", "Programme_Code")

@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from etclod.namespaces import slugify
-from etclod.sources import (Imported, RowError, amount, country_code, date, name_language, organisation_id,
+from etclod.places import country_code, name_language
+from etclod.sources import (Imported, RowError, amount, date, organisation_id,
                             read_csv, source_record)
 
 COLUMNS = {
@@ -78,7 +79,7 @@ def _row(row: dict[str, str], line: int, file: str, source_id: str, programme_id
     country = country_code(_get(row, "country")) if _get(row, "country") else None
     if _get(row, "country") and country is None:
         out.errors.append(RowError(file, line, f"row not imported: unknown country {_get(row, 'country')!r} (use an "
-                                   "ISO code or an English country name)", "country", _get(row, "country")))
+                                   "ISO 3166 code, or the country's name in English or its own language)", "country", _get(row, "country")))
     language = name_language(country)
     project_id = f"op-{slugify(programme_id)}-{slugify(name)[:60]}"
     project: dict[str, Any] = {"type": "project", "id": project_id, "acronym": name[:80],
