@@ -289,9 +289,9 @@ def find_delta(settings: Settings, state: BuildState) -> Delta:
     for name in set(state.files) - present:  # a file gone: its records with it
         removed |= set(table.in_file(name))
     for d in gone:
-        key = table.by_digest(d)
-        if key is not None:
-            removed.add(key)
+        owner = table.by_digest(d)
+        if owner is not None:
+            removed.add(owner)
     new = 0
     for key in delta.changed:
         r = table.get(key)

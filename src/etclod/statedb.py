@@ -109,7 +109,7 @@ class RecordTable:
         return found
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, tuple) and self.get(key) is not None  # type: ignore[arg-type]
+        return isinstance(key, tuple) and self.get(key) is not None
 
     def keys(self) -> list[Key]:
         base, over = self._both("SELECT type, id FROM record", ())
