@@ -34,3 +34,25 @@ def test_changes_name_added_and_removed_quads_by_graph(tmp_path: Path) -> None:
     lines = gzip.decompress((tmp_path / "changes.nq.gz").read_bytes()).decode().splitlines()
     assert lines == ['<urn:s> <urn:p> "3 <x> ." <urn:etclod:added:urn:h> .',
                      '<urn:s> <urn:p> "1" <urn:etclod:removed:urn:g> .']
+
+
+def _by_line_renamed(lines: list[bytes], prefix: bytes) -> bytes:
+    out = [line[:line.rindex(b" <") + 2] + prefix + line[line.rindex(b" <") + 2:] for line in lines]
+    return b"\n".join(out) + b"\n" if out else b""
+
+
+LINES = [b'<urn:s> <urn:p> "a <urn:x> ." <urn:g> .', b"<urn:s#p> <urn:p> <urn:o> <urn:g2> .",
+         b'_:b1 <urn:p> "x"@lv <urn:g> .', b'<urn:s> <urn:p> "1"^^<urn:t> <http://e.org/g/1> .']
+
+
+def test_the_renaming_and_ntriples_of_a_block_equal_the_line_by_line_ones() -> None:
+    """``dump._renamed`` and ``chunks.block_ntriples`` (a chunk's lines joined in one step)
+    give what the step per line gave."""
+    from etclod.chunks import block_ntriples, to_ntriples
+    from etclod.dump import _renamed
+
+    for lines in (LINES, []):
+        assert _renamed(lines, b"urn:etclod:added:") == _by_line_renamed(lines, b"urn:etclod:added:")
+    block = b"\n".join(LINES) + b"\n"
+    assert block_ntriples(block) == b"".join(to_ntriples(line) + b"\n" for line in LINES)
+    assert block_ntriples(b"") == b""

@@ -114,6 +114,32 @@ def to_ntriples(line: bytes) -> bytes:
     return line[:line.rindex(b" <")] + b" ."
 
 
+def bucketed(nquads: bytes) -> list[list[bytes]]:
+    """The N-Quads lines of ``nquads`` by chunk (``chunk_of``), in their order. A record's
+    lines come one after another, so a subject's chunk is worked out once, not per line."""
+    buckets: list[list[bytes]] = [[] for _ in range(CHUNKS)]
+    seen: dict[bytes, list[bytes]] = {}
+    for line in nquads.splitlines():
+        if line:
+            subject = line[:line.index(b" ")]
+            bucket = seen.get(subject)
+            if bucket is None:
+                bucket = seen[subject] = buckets[chunk_of(line)]
+            bucket.append(line)
+    return buckets
+
+
+def ntriples_of(lines: list[bytes]) -> bytes:
+    """N-Quads lines of named graphs as the N-Triples block of their triples (``to_ntriples``
+    of each, joined)."""
+    return b" .\n".join([line[:line.rindex(b" <")] for line in lines]) + b" .\n" if lines else b""
+
+
+def block_ntriples(block: bytes) -> bytes:
+    """A block of whole N-Quads lines as N-Triples (``ntriples_of``)."""
+    return ntriples_of([line for line in block.splitlines() if line])
+
+
 def _joined(lines: list[bytes]) -> bytes:
     return b"\n".join(lines) + b"\n" if lines else b""
 
@@ -207,15 +233,12 @@ class ChunkedDumps:
     def __init__(self, folder: Path, store: ox.Store, nquads: bytes, digests: dict[str, tuple[str, int]]) -> None:
         folder.mkdir()
         self.folder, self.digests = folder, digests
-        buckets: list[list[bytes]] = [[] for _ in range(CHUNKS)]
-        for line in nquads.splitlines():
-            if line:
-                buckets[chunk_of(line)].append(line)
+        buckets = bucketed(nquads)
         self.quads = sum(len(b) for b in buckets)
         self.triples = self.quads  # every quad is in a named graph, each triple in one of them
         self.index: dict[str, Index] = {}
         self._write("nq", (_joined(b) for b in buckets))
-        nts = [_joined([to_ntriples(line) for line in b]) for b in buckets]
+        nts = [ntriples_of(b) for b in buckets]
         del buckets
         self._write("nt", iter(nts))
         self.pool: ProcessPoolExecutor | None = None
@@ -301,7 +324,7 @@ def patch_dumps(previous: Path, folder: Path, index: dict[str, Index], added: li
             if c in fresh:
                 nq = fresh[c]
                 writer.text(nq if key == "nq" else serialize_chunk(
-                    key, _joined([to_ntriples(line) for line in nq.splitlines() if line])))
+                    key, block_ntriples(nq)))
             else:
                 writer.member(old[offset:offset + length], crc, size)
         digests[str(folder / _name(key))] = writer.close()

@@ -4,7 +4,7 @@ pyoxigraph holds the GIL while it evaluates a query, and a build's Python work (
 indexes, SQLite) holds it too, so threads take turns; a forked child shares the parent's
 in-memory store copy-on-write (nothing loaded twice) and has a GIL of its own. A child is
 forked only where no other thread runs (the CLI's build; not a build inside the server), and
-a child that fails or dies leaves the work to the parent.
+a child that fails, dies or does not answer by its deadline leaves the work to the parent.
 
 Layer 2 (beside ``oxtyped.py``): it imports nothing of etclod.
 """
@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import os
 import pickle
+import select
 import signal
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -25,27 +27,64 @@ def can_fork() -> bool:
     return hasattr(os, "fork") and threading.active_count() == 1
 
 
+GRACE = 60.0
+"""Seconds a child is always given beyond its share of the time (``Child.wait``)."""
+
+
 class Child:
     """A forked child's pipe and process id."""
 
     def __init__(self, read: int, pid: int) -> None:
         self.read, self.pid = read, pid
         self.reaped = False
+        self.started = time.monotonic()
 
-    def wait(self) -> Any:
-        """The child's answer; None if it failed or died (the caller does the work itself)."""
+    def wait(self, deadline: float | None = None) -> Any:
+        """The child's answer; None if it failed, died or did not answer by ``deadline`` (a
+        ``time.monotonic()`` instant; None: the parent's own time since the fork again, plus
+        ``GRACE``, for a child given a share of the work as large as the parent's), when it is
+        killed: the caller does the work itself, so a child that hangs never hangs the build."""
+        if deadline is None:
+            now = time.monotonic()
+            deadline = now + (now - self.started) + GRACE
+        chunks: list[bytes] = []
         try:
-            with os.fdopen(self.read, "rb") as handle:
-                data = handle.read()
-        finally:
-            _, status = os.waitpid(self.pid, 0)
-            self.reaped = True
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([self.read], [], [], left)[0]:
+                    self.stop()  # too late: killed, and its answer not wanted
+                    return None
+                chunk = os.read(self.read, 1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        except BaseException:
+            self.stop()
+            raise
+        os.close(self.read)
+        status = self._reap(deadline)
+        data = b"".join(chunks)
         if status != 0 or not data:
             return None
         try:
             return pickle.loads(data)
         except (pickle.UnpicklingError, EOFError, ValueError):
             return None
+
+    def _reap(self, deadline: float) -> int:
+        """The child's exit status once its pipe is closed (it leaves at once then); killed at
+        the deadline if it has not."""
+        while True:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.reaped = True
+                return status
+            if time.monotonic() >= deadline:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+                self.reaped = True
+                return -1
+            time.sleep(0.01)
 
     def stop(self) -> None:
         """Kill the child and reap it, unless it was waited for (this process is failing: its
@@ -54,7 +93,10 @@ class Child:
             return
         self.reaped = True
         os.kill(self.pid, signal.SIGKILL)
-        os.close(self.read)
+        try:
+            os.close(self.read)
+        except OSError:  # closed already (its answer was read)
+            pass
         os.waitpid(self.pid, 0)
 
 

@@ -7,6 +7,7 @@ reads one, and a key added to the manifest is added here, in one place.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any, TypedDict, cast
@@ -114,3 +115,31 @@ def read_manifest(release: Path) -> Manifest:
     except OSError as exc:
         raise ReleaseError(f"release {release.name!r} has no readable manifest: {exc}") from exc
     return parse_manifest(text, f"the manifest of release {release.name!r}")
+
+
+def sha256_of(path: Path) -> str:
+    """A file's sha256, read in blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_release(release: Path, with_store: bool = True) -> list[str]:
+    """Problems with a sealed release: files missing or not matching the manifest's sha256 and
+    size. An empty list means the release is whole. ``with_store=False``: the triples are
+    served by a remote store, so ``store/`` need not be here."""
+    manifest = read_manifest(release)
+    problems = []
+    for rel, entry in sorted(manifest["files"].items()):
+        path = release / rel
+        if not path.is_file():
+            problems.append(f"{rel} is missing")
+        elif path.stat().st_size != entry["bytes"]:
+            problems.append(f"{rel} has {path.stat().st_size} bytes, the manifest says {entry['bytes']}")
+        elif sha256_of(path) != entry["sha256"]:
+            problems.append(f"{rel} does not match its sha256 in the manifest")
+    if with_store and not (release / "store").is_dir():
+        problems.append("store/ is missing")
+    return problems

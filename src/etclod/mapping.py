@@ -115,7 +115,10 @@ def record_graph(base: str, record: Any) -> URIRef:
 
 
 def short_label(record: Any) -> str:
+    fields = getattr(type(record), "model_fields", None)
     for name in ("acronym", "name", "title", "label"):
+        if fields is not None and name not in fields:
+            continue  # not a field of its type (pydantic's lookup of a missing attribute is slow)
         value = getattr(record, name, None)
         if isinstance(value, dict) and value:
             label: str = value.get("en") or value.get("lv") or next(iter(value.values()))

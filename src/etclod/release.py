@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import gc
-import hashlib
 import json
 import os
 import threading
@@ -32,6 +31,7 @@ from etclod.formats import DUMP_FORMATS, dump_name
 from etclod.conflict import Conflict, resolve, write_conflicts
 from etclod.manifest import MANIFEST as MANIFEST, Changes, FileEntry, Manifest, parse_manifest, published
 from etclod.manifest import read_manifest as read_manifest  # re-exported: release.read_manifest keeps working
+from etclod.manifest import sha256_of, verify_release as verify_release  # re-exported: release.verify_release
 from etclod.merge import MergeReport, merge_records, merged_away
 from etclod.linkset import Linksets, load_links
 from etclod.reconcile import INDEX_FILE
@@ -366,14 +366,6 @@ def _fsync_tree(path: Path) -> None:
         _fsync_dir(Path(root))
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def write_rejected(path: Path, rejected: list[rec.Rejection]) -> None:
     with path.open("w", encoding="utf-8", errors="backslashreplace") as handle:
         for r in rejected:
@@ -423,6 +415,7 @@ def build_release(settings: Settings, *, strict: bool = False, allow_removals: b
                 return BuildResult(None, checked.rejected, None)
             result = _publish(settings, checked, reporter, timings, version, tmp)
             result.why_full = why_full
+            del checked  # freed before the collector resumes, which would walk it all once more
             return result
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -431,6 +424,8 @@ def build_release(settings: Settings, *, strict: bool = False, allow_removals: b
 
 def _publish(settings: Settings, checked: Checked, reporter: Reporter, timings: dict[str, float],
              version: str, tmp: Path) -> BuildResult:
+    from etclod.incremental import write_state
+
     previous = current_version(settings)
     store = checked.store
     t0 = time.perf_counter()
@@ -459,6 +454,9 @@ def _publish(settings: Settings, checked: Checked, reporter: Reporter, timings: 
                                 digests)
         stats = statistics(store, settings.base_uri, dumps.triples)
         stats["linksets"] = write_linksets(tmp / "dumps", store, settings.base_uri, checked.links)
+        # the incremental build's state (a tenth of the stage at 30,000 projects) while the
+        # index child still works, not after it
+        write_state(tmp, settings, checked, themes_graph(settings), stats)
         entities = indexes.wait() if indexes is not None else searched.result() if searched is not None else None
         if entities is None:  # the child failed: written here, from the start
             for name in (INDEX_FILE, SEARCH_FILE):
@@ -477,9 +475,6 @@ def _publish(settings: Settings, checked: Checked, reporter: Reporter, timings: 
     reporter.done("store", time.perf_counter() - t0, f"{stats['quads']} quads (loaded beside the dumps in "
                                                      f"{timings['store']:.1f} s)")
 
-    from etclod.incremental import write_state
-
-    write_state(tmp, settings, checked, themes_graph(settings), stats)
     manifest = _manifest(settings, tmp, version, previous, checked, stats, counts, changes, digests)
     write_catalog(settings, tmp, manifest, stats)
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n",
@@ -505,7 +500,7 @@ def _manifest(settings: Settings, folder: Path, version: str, previous: str | No
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder).as_posix()
         if path.is_file() and not rel.startswith(("store/", "build-state/")):
-            sha, size = digests.get(str(path)) or (_sha256(path), path.stat().st_size)
+            sha, size = digests.get(str(path)) or (sha256_of(path), path.stat().st_size)
             entry: FileEntry = {"sha256": sha, "bytes": size}
             if rel in triples_of:
                 entry["triples"] = triples_of[rel]
@@ -553,7 +548,7 @@ def write_catalog(settings: Settings, folder: Path, manifest: Manifest, stats: d
     path = folder / "catalog.ttl"
     with path.open("wb") as handle:
         graph.serialize(handle, format="turtle")
-    manifest["files"]["catalog.ttl"] = {"sha256": _sha256(path), "bytes": path.stat().st_size,
+    manifest["files"]["catalog.ttl"] = {"sha256": sha256_of(path), "bytes": path.stat().st_size,
                                         "triples": len(graph)}
 
 
@@ -573,26 +568,3 @@ def prune(settings: Settings) -> list[str]:
             shutil.rmtree(settings.releases_dir / version, ignore_errors=True)
             dropped.append(version)
     return dropped
-
-
-def verify_release(release: Path, with_store: bool = True) -> list[str]:
-    """Problems with a sealed release: files missing or not matching the manifest's sha256 and
-    size. An empty list means the release is whole. ``with_store=False``: the triples are
-    served by a remote store, so ``store/`` need not be here."""
-    manifest = read_manifest(release)
-    problems = []
-    for rel, entry in sorted(manifest["files"].items()):
-        path = release / rel
-        if not path.is_file():
-            problems.append(f"{rel} is missing")
-        elif path.stat().st_size != entry["bytes"]:
-            problems.append(f"{rel} has {path.stat().st_size} bytes, the manifest says {entry['bytes']}")
-        elif _sha256(path) != entry["sha256"]:
-            problems.append(f"{rel} does not match its sha256 in the manifest")
-    if with_store and not (release / "store").is_dir():
-        problems.append("store/ is missing")
-    return problems
-
-
-
-
