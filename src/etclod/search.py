@@ -40,7 +40,7 @@ def write_indexes(folder: Path, store: ox.Store, base: str) -> int:
     rows = forked(partial(listing_rows, store, base)) if len(store) >= SPLIT_FROM and can_fork() else None
     try:
         entities = build_index(store, base)
-        count = write_index(entities, folder / INDEX_FILE)
+        count = write_index(entities, folder / INDEX_FILE, folder)
         write_search(folder / SEARCH_FILE, entities, store, base, rows)
     finally:
         if rows is not None:
