@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 TARGET = 5.0
+REPEAT = 3
+"""Incremental builds of each kind of change (each on the one before): all must meet the target."""
 
 
 def _edit(data: Path, kind: str) -> None:
@@ -32,7 +34,7 @@ def _edit(data: Path, kind: str) -> None:
             taken = {(r["project"], r["organisation"]) for r in records}
             project = projects[len(projects) // 3]["id"]
             org = next(o["id"] for o in orgs if (project, o["id"]) not in taken)
-            new = dict(records[0], id=f"bench-added-{int(time.time())}", project=project, organisation=org)
+            new = dict(records[0], id=f"bench-added-{time.time_ns()}", project=project, organisation=org)
             records.append(new)
         else:
             records.pop(len(records) // 2)
@@ -49,17 +51,29 @@ def _build(etclod: list[str], env: dict[str, str], *flags: str) -> tuple[float, 
     return seconds, kind.group(1) if kind else "?"
 
 
-def incremental_rows(etclod: list[str], env: dict[str, str], data: Path) -> list[tuple[str, str, str, str, str]]:
-    """Per kind of one-record change: the incremental build and a full build of the same data."""
+def incremental_rows(etclod: list[str], env: dict[str, str], data: Path,
+                     full_build: float | None = None) -> list[tuple[str, str, str, str, str]]:
+    """Per kind of one-record change: ``REPEAT`` incremental builds (each after one more such
+    change; median and slowest) and a full build of the same data (``full_build`` given: that
+    full build of the run's data, one record away, for every kind instead)."""
     rows = []
     for kind in ("change", "add", "remove"):
-        _edit(data, kind)
-        seconds, how = _build(etclod, env)
-        full, _ = _build(etclod, env, "--full")
-        met = "met" if how == "incremental" and seconds <= TARGET else "not met"
+        times, kinds = [], set()
+        for _ in range(REPEAT):
+            _edit(data, kind)
+            seconds, how = _build(etclod, env)
+            times.append(seconds)
+            kinds.add(how)
+        full = full_build if full_build is not None else _build(etclod, env, "--full")[0]
+        times.sort()
+        median, slowest = times[len(times) // 2], times[-1]
+        how = "/".join(sorted(kinds))
+        met = "met" if kinds == {"incremental"} and slowest <= TARGET else "not met"
         done = {"change": "changed", "add": "added", "remove": "removed"}[kind]
-        rows.append((f"one record {done}: build ({how})", f"{seconds:.1f} s", "full build, same data",
-                     f"{full:.1f} s", f"{full / seconds:.1f}x faster ({met}: <= {TARGET:.0f} s)"))
+        rows.append((f"one record {done}: build ({how}; median of {REPEAT}, slowest)",
+                     f"{median:.1f} s ({slowest:.1f} s)",
+                     "full build, same data" if full_build is None else "full build of this run", f"{full:.1f} s",
+                     f"{full / median:.0f}x faster ({met}: all <= {TARGET:.0f} s)"))
     return rows
 
 

@@ -94,6 +94,16 @@ def same_release(a: Path, b: Path) -> None:
     assert isomorphic(Graph().parse(a / "validation.ttl"), Graph().parse(b / "validation.ttl"))
 
 
+@pytest.fixture(scope="module", autouse=True)
+def small_segments() -> Any:
+    """Reconciliation-index segments of a few entities, so a change patches one of many."""
+    from etclod import chunks
+
+    kept, chunks.PER_SEGMENT = chunks.PER_SEGMENT, 4
+    yield
+    chunks.PER_SEGMENT = kept
+
+
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """Synthetic data of 15 projects and a var folder with its full release."""
@@ -101,7 +111,18 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     data = root / "data"
     write_synthetic(data, 15, seed=7)
     var = root / "var"
-    build_release(Settings(data_dir=data, var_dir=var))
+    first = build_release(Settings(data_dir=data, var_dir=var))
+    # link tables (the seed data has them): a project, an organisation and a partnership linked
+    ids = [e["id"] for e in json.loads(gzip.open(first.path / "reconcile.json.gz").read())]
+    parts = json.loads((data / "partnerships.json").read_text("utf-8"))
+    linked = [next(i for i in ids if i.startswith(f"{t}/")) for t in ("project", "organisation")]
+    linked.append(f"partnership/{parts[0]['id']}")
+    (data / "links").mkdir()
+    (data / "links" / "test.csv").write_text("resource,relation,target,source\n" + "".join(
+        f"{r},skos:closeMatch,https://www.wikidata.org/entity/Q{n + 1},test fixture\n" for n, r in enumerate(linked)),
+        "utf-8")
+    second = build_release(Settings(data_dir=data, var_dir=var))
+    assert second.manifest["linksets"] and not second.rejected, second.rejected
     return data, var
 
 
@@ -115,7 +136,7 @@ def _write(data: Path, records: dict[str, list[dict[str, Any]]]) -> None:
 
 
 EDITS = ("title", "acronym", "org-name", "budget", "move-partnership", "org-country", "period", "public", "add-partnership", "add-organisation", "add-project",
-         "remove-partnership", "remove-organisation", "invalid", "dangling", "duplicate", "bad-type")
+         "remove-partnership", "remove-organisation", "remove-linked", "invalid", "dangling", "duplicate", "bad-type")
 
 
 def edit(records: dict[str, list[dict[str, Any]]], kind: str, n: int) -> None:
@@ -157,6 +178,9 @@ def edit(records: dict[str, list[dict[str, Any]]], kind: str, n: int) -> None:
         projects.append(new)
     elif kind == "remove-partnership":
         parts.pop(n % len(parts))
+    elif kind == "remove-linked":  # the first partnership is in the link table: its row no longer holds
+        if parts:
+            parts.pop(0)
     elif kind == "remove-organisation":  # partnerships point at it: they are held back
         target = parts[n % len(parts)]["organisation"]
         records["organisations"] = [o for o in orgs if o["id"] != target]
@@ -223,7 +247,7 @@ def test_local_change_is_incremental(base: tuple[Path, Path], tmp_path: Path) ->
 
 @pytest.mark.parametrize("kind, why", [("invalid", "validation result"), ("dangling", "not in the data"),
                                        ("duplicate", "twice"), ("remove-organisation", "points at it"),
-                                       ("bad-type", "rejected")])
+                                       ("bad-type", "rejected"), ("remove-linked", "link table row")])
 def test_fallback_says_why(base: tuple[Path, Path], tmp_path: Path, kind: str, why: str) -> None:
     data = tmp_path / "data"
     shutil.copytree(base[0], data)
@@ -246,7 +270,7 @@ def test_removal_guard_holds(base: tuple[Path, Path], tmp_path: Path) -> None:
     shutil.copytree(base[0], data)
     var = _twin(base[1], tmp_path / "var")
     records = _read(data)
-    records["partnerships"] = records["partnerships"][3:]
+    records["partnerships"] = records["partnerships"][:1] + records["partnerships"][4:]  # the first is linked
     _write(data, records)
     before = current_path(Settings(data_dir=data, var_dir=var))
     with pytest.raises(RemovalsError):
@@ -321,3 +345,112 @@ def test_cli_says_which_build_ran(base: tuple[Path, Path], tmp_path: Path, capsy
     _write(data, records)
     assert main(argv, {}) == 1  # rejected (exit 1), its last good version kept published
     assert "build: full (not incremental: a changed record has a validation result" in capsys.readouterr().err
+
+
+def test_state_of_an_older_format_builds_in_full(base: tuple[Path, Path], tmp_path: Path) -> None:
+    """A release whose build state is the pickle of format 1 (or another format number) is
+    built on by a full build that says why; the release it makes has the new state."""
+    from etclod import incremental
+
+    data = tmp_path / "data"
+    shutil.copytree(base[0], data)
+    var = _twin(base[1], tmp_path / "var")
+    settings = Settings(data_dir=data, var_dir=var)
+    state_dir = current_path(settings) / incremental.STATE_DIR
+    (state_dir / incremental.STATE_FILE).unlink()
+    (state_dir / "state.pickle").write_bytes(b"format 1")
+    records = _read(data)
+    edit(records, "title", 2)
+    _write(data, records)
+    result = build_release(settings)
+    assert result.kind == "full" and "older format" in (result.why_full or ""), result.why_full
+    connection = sqlite3.connect(result.path / incremental.STATE_DIR / incremental.STATE_FILE)
+    connection.execute("UPDATE meta SET value = '1' WHERE key = 'format'")
+    connection.commit()
+    connection.close()
+    edit(records, "title", 3)
+    _write(data, records)
+    again = build_release(settings)
+    assert again.kind == "full" and "format 1" in (again.why_full or ""), again.why_full
+    edit(records, "title", 4)
+    _write(data, records)
+    assert build_release(settings).kind == "incremental"
+
+
+def test_deep_changed_record_is_judged_in_full(base: tuple[Path, Path], tmp_path: Path) -> None:
+    """The nesting of a changed JSON list file is checked on its changed records only; one
+    nested past the bound sends the build to the full path, which refuses the file."""
+    from etclod.recordfile import MAX_DEPTH
+
+    data = tmp_path / "data"
+    shutil.copytree(base[0], data)
+    var = _twin(base[1], tmp_path / "var")
+    records = _read(data)
+    deep: Any = "x"
+    for _ in range(MAX_DEPTH):
+        deep = [deep]
+    records["projects"][1]["title"] = {"en": deep}
+    _write(data, records)
+    result = build_release(Settings(data_dir=data, var_dir=var))
+    assert result.kind == "full" and "nested more than" in (result.why_full or ""), result.why_full
+    assert any("nested more than" in str(r.to_dict()) for r in result.rejected)
+
+
+def test_value_depth_counts_as_the_text_check() -> None:
+    """``value_depth`` of a parsed document is the depth ``json_depth_over`` reads in its text."""
+    from etclod.recordfile import json_depth_over, value_depth
+
+    for text in ('[{"a": [1, {"b": []}]}]', '{"a": "[[[["}', "[]", '[[], [[]], {"x": {"y": {}}}]', '"s"'):
+        depth = value_depth(json.loads(text))
+        assert not json_depth_over(text, depth) and (depth == 0 or json_depth_over(text, depth - 1)), text
+
+
+def test_state_base_is_shared_and_overlay_bounded(base: tuple[Path, Path], tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A delta release hard-links the base of the build state (not a byte of it written again)
+    and keeps its changes in an overlay; past ``MAX_OVERLAY`` records the next build is full."""
+    import hashlib
+
+    from etclod import incremental, statedb
+
+    data = tmp_path / "data"
+    shutil.copytree(base[0], data)
+    var = _twin(base[1], tmp_path / "var")
+    settings = Settings(data_dir=data, var_dir=var)
+    first = current_path(settings) / incremental.STATE_DIR / statedb.STATE_FILE
+    sealed = hashlib.sha256(first.read_bytes()).hexdigest()
+    records = _read(data)
+    for n in range(2):
+        edit(records, "title", n)
+        _write(data, records)
+        result = build_release(settings)
+        assert result.kind == "incremental"
+        state = result.path / incremental.STATE_DIR
+        assert (state / statedb.STATE_FILE).stat().st_ino == first.stat().st_ino
+        assert (state / statedb.OVERLAY_FILE).is_file()
+    assert hashlib.sha256(first.read_bytes()).hexdigest() == sealed
+    monkeypatch.setattr(statedb, "MAX_OVERLAY", 1)
+    edit(records, "title", 5)
+    _write(data, records)
+    result = build_release(settings)
+    assert result.kind == "full" and "changed since the last full build" in (result.why_full or "")
+    assert not (result.path / incremental.STATE_DIR / statedb.OVERLAY_FILE).exists()
+
+
+def test_seed_data_change_is_incremental(tmp_path: Path) -> None:
+    """The bundled data has link tables: a corrected figure in it is built incrementally, equal
+    to a full build (link tables used to send every build of it to the full path)."""
+    data = tmp_path / "data"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "data", data)
+    var = tmp_path / "var"
+    settings = Settings(data_dir=data, var_dir=var)
+    first = build_release(settings)
+    assert first.manifest["linksets"]
+    projects = data / "projects.yaml"
+    text = projects.read_text("utf-8")
+    figure = next(line for line in text.splitlines() if line.strip().startswith("eu_funding:"))
+    projects.write_text(text.replace(figure, '  eu_funding: "1000.25"', 1), "utf-8")
+    twin = _twin(var, tmp_path / "twin")
+    result = build_release(settings)
+    assert (result.kind, result.why_full) == ("incremental", None)
+    same_release(result.path, build_release(settings.with_(var_dir=twin), full=True).path)

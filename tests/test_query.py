@@ -44,3 +44,26 @@ def test_strict_syntax_check_evaluates_nothing() -> None:
     check_syntax("ASK { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?o } }")  # would connect if evaluated
     with pytest.raises(QueryError, match="line 1, column 1"):
         check_syntax('DEFINE input:grab-all "yes" SELECT * WHERE { ?s ?p ?o }')
+
+
+def test_a_text_that_passed_is_not_read_again_and_a_refused_one_always_is() -> None:
+    """check_query remembers the verdicts on texts that passed (a pure function of the text and
+    the settings): the same text again is the same CheckedQuery, with other settings it is read
+    anew; a refusal is never remembered. for_server's re-reading of its text likewise."""
+    from etclod.errors import ServiceRefusedError
+    from etclod.query import _CHECKED, _WRITTEN, check_query
+
+    text = "SELECT * WHERE { ?s ?p ?o } # remembered"
+    first = check_query(text, 1000)
+    assert check_query(text, 1000) is first
+    assert check_query(text, 1000, base_iri="http://b/sparql") is not first  # another key: read again
+    with pytest.raises(QueryError):
+        check_query(text, 10)  # the length limit is part of the key
+    refused = "SELECT * WHERE { SERVICE <http://elsewhere/sparql> { ?s ?p ?o } }"
+    for _ in range(2):
+        with pytest.raises(ServiceRefusedError):
+            check_query(refused, 1000)
+    assert check_query(refused, 1000, ("http://elsewhere/sparql",)).form == "select"  # allowed: passes
+    written = first.for_server()
+    assert _WRITTEN.get((written,)) == tuple((t.kind, t.value) for t in first.tokens)
+    assert _CHECKED.held <= _CHECKED.budget

@@ -55,46 +55,16 @@ def unsegment(data: bytes) -> bytes:
     return zlib.decompressobj(-15).decompress(data)
 
 
-def _times(operator: list[int], vector: int) -> int:
-    total, i = 0, 0
-    while vector:
-        if vector & 1:
-            total ^= operator[i]
-        vector >>= 1
-        i += 1
-    return total
-
-
-def _zero_operators() -> list[list[int]]:
-    """For each k, the CRC-32 operator of appending 2**k zero bytes (zlib's crc32_combine)."""
-    bit = [0xEDB88320] + [1 << n for n in range(31)]
-    op = bit
-    for _ in range(3):  # 1 bit -> 8 bits: one zero byte
-        op = [_times(op, op[n]) for n in range(32)]
-    out = [op]
-    for _ in range(63):
-        op = [_times(op, op[n]) for n in range(32)]
-        out.append(op)
-    return out
-
-
-_ZEROS = _zero_operators()
-
-
 def crc32_combine(crc1: int, crc2: int, length2: int) -> int:
-    """The CRC-32 of ``a + b`` from ``crc32(a)``, ``crc32(b)`` and ``len(b)``.
+    """The CRC-32 of ``a + b`` from ``crc32(a)``, ``crc32(b)`` and ``len(b)`` (isal's, in C).
 
     >>> a, b = b"hello ", b"world"
     >>> crc32_combine(zlib.crc32(a), zlib.crc32(b), len(b)) == zlib.crc32(a + b)
     True
     """
-    k = 0
-    while length2:
-        if length2 & 1:
-            crc1 = _times(_ZEROS[k], crc1)
-        length2 >>= 1
-        k += 1
-    return crc1 ^ crc2
+    from isal import isal_zlib
+
+    return int(isal_zlib.crc32_combine(crc1, crc2, length2))
 
 
 HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
@@ -330,3 +300,109 @@ def patch_dumps(previous: Path, folder: Path, index: dict[str, Index], added: li
         digests[str(folder / _name(key))] = writer.close()
         new_index[key] = writer.index
     save_index(folder.parent, new_index)
+
+
+# ------------------------------------------------------------------ the reconciliation index
+
+JSON_INDEX = "reconcile.json"
+JSON_LAYOUT = "entities-1"
+PER_SEGMENT = 1000
+"""Entities per segment of the reconciliation index a full build writes (a patched segment
+is split again past twice that)."""
+JsonIndex = list[tuple[str, int, int, int, int, int]]
+"""Per segment of a JSON array of entities sorted by id: its first id, entity count, offset,
+length, and its text's CRC-32 and size."""
+
+
+def _entity_text(entities: list[dict[str, Any]]) -> bytes:
+    return b",".join(json.dumps(e, ensure_ascii=False, sort_keys=True).encode("utf-8") for e in entities)
+
+
+def write_entities(entities: list[dict[str, Any]], path: Path, release: Path | None,
+                   digests: dict[str, tuple[str, int]] | None = None) -> int:
+    """A JSON array of ``entities`` (sorted by id) as one gzip member of segments, a segment per
+    ``PER_SEGMENT`` entities; where each lies goes to ``release``'s ``build-state`` (if given)."""
+    writer = _Writer(path, "jsonld")  # the same marks: "[" "," "]" as segments of their own
+    index: JsonIndex = []
+    for start in range(0, len(entities), PER_SEGMENT):
+        _entity_segment(writer, entities[start:start + PER_SEGMENT], index)
+    sha_size = writer.close()
+    if digests is not None:
+        digests[str(path)] = sha_size
+    if release is not None:
+        _save_json_index(release, index)
+    return len(entities)
+
+
+def _entity_segment(writer: _Writer, group: list[dict[str, Any]], index: JsonIndex) -> None:
+    if not group:
+        return
+    text = _entity_text(group)
+    writer.text(text)
+    offset, length, crc, size = writer.index[-1]
+    index.append((group[0]["id"], len(group), offset, length, crc, size))
+
+
+def _save_json_index(release: Path, index: JsonIndex) -> None:
+    from etclod.incremental import STATE_DIR
+
+    (release / STATE_DIR).mkdir(exist_ok=True)
+    (release / STATE_DIR / JSON_INDEX).write_text(json.dumps({"layout": JSON_LAYOUT, "segments": index}), "utf-8")
+
+
+def read_json_index(release: Path) -> JsonIndex | None:
+    """Where the segments of ``release``'s reconciliation index lie (None: written in one piece)."""
+    from etclod.incremental import STATE_DIR
+
+    try:
+        found = json.loads((release / STATE_DIR / JSON_INDEX).read_text("utf-8"))
+        if found.get("layout") != JSON_LAYOUT:
+            return None
+        return [(str(s[0]), int(s[1]), int(s[2]), int(s[3]), int(s[4]), int(s[5])) for s in found["segments"]]
+    except (OSError, ValueError, TypeError, KeyError, IndexError):
+        return None
+
+
+def patch_entities(old: Path, index: JsonIndex, target: Path, release: Path, ids: set[str],
+                   fresh: list[dict[str, Any]], digests: dict[str, tuple[str, int]] | None = None) -> int:
+    """The reconciliation index ``old`` (of ``previous``, laid out as ``index``) with the
+    entities ``ids`` dropped and ``fresh`` put in, written to ``target``: the segments that hold
+    none of them copied as bytes. The number of entities."""
+    import bisect
+
+    firsts = [s[0] for s in index]
+
+    def home(rid: str) -> int:
+        return max(bisect.bisect_right(firsts, rid) - 1, 0)
+
+    redo: dict[int, list[dict[str, Any]]] = {}
+    for rid in ids:
+        if index:
+            redo.setdefault(home(rid), [])
+    for entity in fresh:
+        redo.setdefault(home(entity["id"]) if index else 0, []).append(entity)
+    data = old.read_bytes()
+    writer = _Writer(target, "jsonld")
+    new_index: JsonIndex = []
+    count = 0
+    for n in range(max(len(index), 1 if redo else 0)):
+        if n not in redo:
+            first, entities, offset, length, crc, size = index[n]
+            writer.member(data[offset:offset + length], crc, size)
+            new_index.append((first, entities, *writer.index[-1]))
+            count += entities
+            continue
+        kept: list[dict[str, Any]] = []
+        if n < len(index):
+            _first, _n, offset, length, _crc, _size = index[n]
+            kept = [e for e in json.loads(b"[" + unsegment(data[offset:offset + length]) + b"]") if e["id"] not in ids]
+        group = sorted(kept + redo[n], key=lambda e: e["id"])
+        step = PER_SEGMENT if len(group) > 2 * PER_SEGMENT else max(len(group), 1)
+        for start in range(0, len(group), step):
+            _entity_segment(writer, group[start:start + step], new_index)
+        count += len(group)
+    sha_size = writer.close()
+    if digests is not None:
+        digests[str(target)] = sha_size
+    _save_json_index(release, new_index)
+    return count

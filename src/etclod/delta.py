@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from functools import partial
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,14 +15,13 @@ from rdflib import URIRef
 from rdflib.namespace import RDF
 
 from etclod import incremental as inc
-from etclod import lastgood
+from etclod import lastgood, statedb
 from etclod import release as rel
 from etclod.conflict import write_conflicts
 from etclod.chunks import Index, patch_dumps, read_index
-from etclod.forking import Child, can_fork, forked
 from etclod.dump import Digests, _renamed, gzip_writer, write_linksets
 from etclod.formats import DUMP_FORMATS
-from etclod.linkset import Linksets
+from etclod.linkset import Linksets, load_links
 from etclod.manifest import MANIFEST, Changes
 from etclod.mapping import THEME_SCHEME_KEY, map_record
 from etclod.merge import MergeReport, read_precedence
@@ -80,8 +78,8 @@ class Touched:
     themes: list[ox.Quad]
     dumps: dict[str, Index]
     """The current release's dump chunks (``chunks``)."""
-    referrers: dict[inc.Key, list[inc.Key]]
-    """Who points at each record (``incremental.Plan.referrers``), made current by ``build``."""
+    links: Linksets
+    """The link tables (unchanged: they are in the fingerprint), read against the new records."""
 
 
 @dataclass
@@ -106,6 +104,7 @@ class Judged:
     added: set[ox.Quad]
     removed: set[ox.Quad]
     started: float
+    links: Linksets
 
 
 def trial(settings: Settings, previous: Path | None, label: str) -> int | None:
@@ -122,8 +121,8 @@ def trial(settings: Settings, previous: Path | None, label: str) -> int | None:
 def judge(settings: Settings, previous: Path, reporter: Any) -> Judged | str:
     """Read what changed since ``previous`` and map and check it; or why a full build must."""
     state = inc.read_state(previous)
-    if state is None:
-        return f"release {previous.name} has no build state (made before incremental builds)"
+    if isinstance(state, str):
+        return state
     if state.blocked:
         return f"release {previous.name} {state.blocked}"
     dumps = read_index(previous)
@@ -148,11 +147,12 @@ def judge(settings: Settings, previous: Path, reporter: Any) -> Judged | str:
         mapped = [(key, plan.states[key].iri, map_record(item.record, plan.ctx, item.file))
                   for key, item in sorted(plan.todo.items())]
         prev_store = ox.Store.read_only(str(previous / "store"))
-        changed_iris = {iri for _k, iri, _t in mapped} | {state.records[k].iri for k in plan.removed}
+        table = state.table()
+        changed_iris = {iri for _k, iri, _t in mapped} | {table[k].iri for k in plan.removed}
         inc.check_shapes(settings, mapped, prev_store, themes, changed_iris)
         old: set[ox.Quad] = set()
         for key in [*plan.todo, *plan.removed]:
-            r = state.records.get(key)
+            r = table.get(key)
             if r is not None:
                 old |= inc.old_quads(prev_store, r.iri, r.graph)
         new: set[ox.Quad] = set()
@@ -163,11 +163,17 @@ def judge(settings: Settings, previous: Path, reporter: Any) -> Judged | str:
         retyped = [q.subject for q in (*added, *removed) if q.predicate == RDF_TYPE and q.subject in staying]
         if retyped:  # what sh:class in other records' shapes reads
             raise inc.Fallback(f"the types of {retyped[0]} changed")
+        links = load_links(settings.data_dir, settings.base_uri, inc.Published(
+            table, {r.iri: k for k, r in plan.states.items()}, plan.removed, {str(s) for s in themes.subjects()}))
+        if links.rejected:
+            bad = links.rejected[0]
+            raise inc.Fallback(f"a link table row does not hold ({bad.file} line {bad.line}: "
+                               f"{bad.reasons[0].message})")
         reporter.done("map", time.perf_counter() - t0, f"{len(mapped)} records mapped and checked, "
                                                        f"{len(added)} quads added, {len(removed)} removed")
     except inc.Fallback as exc:
         return str(exc)
-    return Judged(previous, state, dumps, delta, plan, themes, prev_store, added, removed, started)
+    return Judged(previous, state, dumps, delta, plan, themes, prev_store, added, removed, started, links)
 
 
 
@@ -183,32 +189,26 @@ def build(settings: Settings, reporter: Any, version: str, tmp: Path, *, allow_r
     state, plan, delta, themes = judged.state, judged.plan, judged.delta, judged.themes
     added, removed, prev_store, dumps, started = (judged.added, judged.removed, judged.store, judged.dumps,
                                                   judged.started)
-    removals = [{"type": k[0], "id": k[1], "file": state.records[k].file, "iri": state.records[k].iri}
-                for k in sorted(plan.removed)]
+    table = state.table()
+    gone = {k: table[k] for k in plan.removed}
+    removals = [{"type": k[0], "id": k[1], "file": gone[k].file, "iri": gone[k].iri} for k in sorted(plan.removed)]
     if not allow_removals:
         lastgood.check_removals(_Previous(previous.name, range(state.published)),  # type: ignore[arg-type]
                                 removals, settings.max_removals)
     # what the indexes redo: the changed records, what they pointed at and their IRIs before
     changed = set(plan.todo) | plan.removed
-    before = [state.records[k] for k in changed if k in state.records]
-    touched = Touched(changed, {k: state.records[k].refs for k in changed if k in state.records}, {r.iri for r in before},
+    before = {k: r for k in changed if (r := table.get(k)) is not None}
+    touched = Touched(changed, {k: r.refs for k, r in before.items()}, {r.iri for r in before.values()},
                       list(to_quads(graph_iri(settings.base_uri, rel.THEMES_GRAPH_KEY), sorted(themes))), dumps,
-                      plan.referrers)
-    # the new state: the old one with the delta
-    for key in plan.removed:
-        del state.records[key]
-    state.records.update(plan.states)
-    referrers = plan.referrers  # who points at what, now
-    for key in changed:
-        for target in touched.old_refs.get(key, ()):
-            if key in referrers.get(target, ()):
-                referrers[target].remove(key)
-        now = state.records.get(key)
-        for target in now.refs if now else ():
-            if target[0] not in inc.HUBS:
-                referrers.setdefault(target, []).append(key)
-    state.files = delta.inputs
-    state.published = len(state.records) + len(lastgood.record_keys(themes))
+                      judged.links)
+    # the new state: a copy of the old one with the delta
+    new_table = statedb.next_state(previous / inc.STATE_DIR, tmp / inc.STATE_DIR)
+    new_table.drop(plan.removed)
+    new_table.put(sorted(plan.states.items()))
+    state.records = new_table
+    state.count = state.count - len(plan.removed) + sum(1 for k in plan.states if k not in before)
+    state.files, state.lists = delta.inputs, delta.lists
+    state.published = state.count + len(lastgood.record_keys(themes))
     return _publish(settings, reporter, version, tmp, previous, prev_store, added, removed, delta, removals,
                     state, started, touched)
 
@@ -233,26 +233,18 @@ def _publish(settings: Settings, reporter: Any, version: str, tmp: Path, previou
     digests: Digests = {}
     stats = inc.patch_stats(state.stats, added, removed, prev_store, store, settings.base_uri)
     state.stats = dict(stats)
-    # the new state is final: pickled in a forked child (a second or two at keep.eu scale)
-    # while this process writes the rest; where it cannot fork, here
-    saver = forked(partial(_save, tmp, state)) if can_fork() else None
     try:
         return _write(settings, reporter, version, tmp, previous, prev_store, store, added, removed, delta,
-                      removals, state, timings, touched, digests, stats, saver)
+                      removals, state, timings, touched, digests, stats)
     finally:
-        if saver is not None:
-            saver.stop()
-
-
-def _save(folder: Path, state: inc.BuildState) -> bool:
-    inc.save_state(folder, state)
-    return True
+        if state.records is not None:
+            state.records.close()
 
 
 def _write(settings: Settings, reporter: Any, version: str, tmp: Path, previous: Path, prev_store: ox.Store,
            store: ox.Store, added: set[ox.Quad], removed: set[ox.Quad], delta: inc.Delta,
            removals: list[dict[str, str]], state: inc.BuildState, timings: dict[str, float], touched: Touched,
-           digests: Digests, stats: dict[str, Any], saver: Child | None) -> Any:
+           digests: Digests, stats: dict[str, Any]) -> Any:
     t0 = time.perf_counter()
     plus, minus = sorted(inc.nquad_lines(added)), sorted(inc.nquad_lines(removed))
     patch_dumps(previous, tmp / "dumps", touched.dumps, plus, minus, digests)
@@ -263,19 +255,18 @@ def _write(settings: Settings, reporter: Any, version: str, tmp: Path, previous:
     write_conflicts(tmp, [])
     changes = write_delta(tmp / "changes.nq.gz", plus, minus, digests)
     counts = {fmt.key: stats["quads"] if fmt.key == "nq" else stats["triples"] for fmt in DUMP_FORMATS}
-    stats["reconcile_entities"] = patch_indexes(previous, tmp, store, state, settings.base_uri, touched.changed,
-                                                touched.old_refs, touched.old_iris, touched.themes, touched.referrers)
-    stats["linksets"] = write_linksets(tmp / "dumps", store, settings.base_uri, Linksets())
+    stats["reconcile_entities"] = patch_indexes(previous, tmp, store, state.table(), settings.base_uri,
+                                                touched.changed, touched.old_refs, touched.old_iris, touched.themes)
+    stats["linksets"] = write_linksets(tmp / "dumps", store, settings.base_uri, touched.links)
     timings["dumps"] = time.perf_counter() - t0
     reporter.done("dumps", timings["dumps"], f"{len(DUMP_FORMATS)} dumps, {changes['added']} added, "
                                              f"{changes['removed']} removed")
     del store, prev_store
     precedence, _problems = read_precedence(settings.data_dir)
-    checked = _Checked(_Verdict(range(len(state.records)), empty, empty),
+    checked = _Checked(_Verdict(range(state.count), empty, empty),
                        _Load(range(delta.read), [], dict(sorted(delta.inputs.items()))),
                        MergeReport(precedence=precedence), removals)
-    if saver is None or saver.wait() is not True:  # no child, or it failed: written here
-        inc.save_state(tmp, state)
+    statedb.finish(state.table(), state.meta(), state.file_rows(), delta.digests, delta.kept)
     manifest = rel._manifest(settings, tmp, version, previous.name, checked, stats, counts,  # type: ignore[arg-type]
                              changes, digests)
     rel.write_catalog(settings, tmp, manifest, stats)

@@ -153,6 +153,10 @@ def write_store(path: Path, nquads: bytes) -> None:
     store = ox.Store(str(path))
     store.bulk_load(nquads, format=ox.RdfFormat.N_QUADS)
     store.flush()
+    # compacted now, beside the dumps: a bulk-loaded store left as it is starts compacting each
+    # time it is opened for writing (at 30,000 projects a core and 200 MB written for seconds),
+    # which each incremental build does to a hard-link copy of it, and breaks the hard links
+    store.optimize()
     del store
 
 

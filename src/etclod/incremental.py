@@ -1,6 +1,6 @@
 """Incremental builds: a release made from the current one and the delta of what changed.
 
-A full build leaves ``build-state/state.pickle`` in its release folder (not in the manifest,
+A full build leaves ``build-state/state.sqlite`` (``statedb``) in its release folder (not in the manifest,
 like ``store/``): a fingerprint of everything but the records (the code, the ontology and
 shapes, the settings a build reads, the data folder's other files), each input file's sha256
 and, per published record, a digest of its raw value, its file, IRI, graph, short label,
@@ -11,22 +11,23 @@ mapped and checked with the shapes; the rest keep what the current release holds
 quads (read from the current release's store) and new quads give the delta; the store is a
 hard-link checkpoint of the current one with the delta applied; ``changes.nq.gz`` is the delta.
 
-Whenever a change is not local, the build is a full one and says why: a release without
-state, another fingerprint, a current release with rejected, held-back or merged records,
-conflicts, links or validation results, a changed record that is rejected or has validation
-results, a record that would merge with another, a duplicate id or IRI, a removal something
-still points at, a file that cannot be read. A full build of the same data gives the same
+Link tables (``data/links/``, in the fingerprint) are read again against the new records; their
+quads stay as the current release has them. Whenever a change is not local, the build is a full
+one and says why: a release without state (or of an older format), another fingerprint, a
+current release with rejected, held-back or merged records, conflicts or validation results, a
+changed record that is rejected or has validation results, a link row that no longer holds, a
+record that would merge with another, a duplicate id or IRI, a removal something still points
+at, a file that cannot be read. A full build of the same data gives the same
 release content (tests/test_incremental.py proves it on random edits).
 """
 
 from __future__ import annotations
 
 import hashlib
-import pickle
-from collections.abc import Iterator, Mapping
+from collections.abc import Container, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import pyoxigraph as ox
 from rdflib import URIRef
@@ -35,30 +36,19 @@ from rdflib.namespace import RDF
 import etclod
 from etclod import lastgood
 from etclod import records as rec
-from etclod import recordfile
+from etclod import recordfile, statedb
 from etclod.mapping import Context, record_graph, record_iri, short_label
-from etclod.merge import _levels
+from etclod.merge import identity_levels
 from etclod.settings import Settings
+from etclod.statedb import RecordState, RecordTable
 
 STATE_DIR = "build-state"
-STATE_FILE = "state.pickle"
-FORMAT = 1
+STATE_FILE = statedb.STATE_FILE
+OLD_STATE_FILES = ("state.pickle",)
+"""Build states of older formats: a release with one of them is built on by a full build."""
+FORMAT = 2
 
 Key = tuple[str, str]
-
-
-class RecordState(NamedTuple):
-    """What the next build needs of one published record."""
-
-    file: str
-    digest: bytes
-    """Of its raw value: the same digest, the same record."""
-    iri: str
-    graph: str
-    label: str
-    refs: tuple[Key, ...]
-    buckets: tuple[str, ...]
-    """Its identity keys (``merge``): another record with one of them may be the same thing."""
 
 
 @dataclass
@@ -69,7 +59,12 @@ class BuildState:
     blocked: str | None
     """Why the next build cannot build on this release (None: it can)."""
     files: dict[str, str] = field(default_factory=dict)
-    records: dict[Key, RecordState] = field(default_factory=dict)
+    lists: set[str] = field(default_factory=set)
+    """Input files that were one JSON list of records (their unchanged records' nesting was checked)."""
+    records: RecordTable | None = None
+    """The published records, read by key (``statedb``)."""
+    count: int = 0
+    """How many records ``records`` holds."""
     fixed: frozenset[Key] = frozenset()
     """Keys that are not records (the themes)."""
     published: int = 0
@@ -77,6 +72,17 @@ class BuildState:
     stats: dict[str, Any] = field(default_factory=dict)
     """The release's statistics (``dump.statistics``): the next one's are these and the delta."""
     format: int = FORMAT
+
+    def table(self) -> RecordTable:
+        assert self.records is not None, "a blocked build state has no records"
+        return self.records
+
+    def meta(self) -> dict[str, Any]:
+        return {"format": self.format, "fingerprint": self.fingerprint, "blocked": self.blocked,
+                "count": self.count, "fixed": sorted(self.fixed), "published": self.published, "stats": self.stats}
+
+    def file_rows(self) -> dict[str, tuple[str, bool]]:
+        return {name: (sha, name in self.lists) for name, sha in self.files.items()}
 
 
 class Fallback(Exception):
@@ -105,7 +111,7 @@ def fingerprint(settings: Settings) -> str:
 def buckets(record: Any) -> tuple[str, ...]:
     """The identity keys ``merge`` puts the record in (two records sharing one may merge)."""
     why: list[str] = []
-    levels = _levels(record, lambda rtype, rid: rid, why)
+    levels = identity_levels(record, lambda rtype, rid: rid, why)
     return tuple(f"{record.type}|{n}|{v}" for n, level in enumerate(levels) for v in sorted(level or ()))
 
 
@@ -122,8 +128,8 @@ def _blocked(checked: Any) -> str | None:
         return "merged records (or kept records apart)"
     if checked.conflicts:
         return "has conflicts between sources"
-    if checked.links.quads or checked.links.rejected:
-        return "has link tables"
+    if checked.links.rejected:
+        return f"rejected {len(checked.links.rejected)} link table rows"
     if checked.verdict.first_report.results:
         return f"has {len(checked.verdict.first_report.results)} validation results"
     if checked.load.unreadable_files:
@@ -137,32 +143,39 @@ STATS = ("classes", "graphs", "properties", "entities", "triples", "quads")
 def write_state(folder: Path, settings: Settings, checked: Any, themes: Any, stats: dict[str, Any]) -> None:
     """Record the state of a fully built release in its folder (before it is sealed)."""
     blocked = _blocked(checked)
-    state = BuildState(fingerprint(settings), blocked, dict(checked.load.inputs),
+    state = BuildState(fingerprint(settings), blocked, dict(checked.load.inputs), set(checked.load.lists),
                        stats={k: stats[k] for k in STATS})
+    rows: list[tuple[Key, RecordState]] = []
     if blocked is None:
-        state.records = {m.loaded.key: record_state(m.loaded, str(m.iri), str(m.graph)) for m in checked.verdict.accepted}
+        rows = [(m.loaded.key, record_state(m.loaded, str(m.iri), str(m.graph))) for m in checked.verdict.accepted]
         state.fixed = frozenset(lastgood.record_keys(themes)) | frozenset(
             ("theme", str(s).rsplit("/", 1)[-1]) for s in themes.subjects()
             if isinstance(s, URIRef) and str(s).startswith(f"{settings.base_uri}id/theme/"))
         state.published = len(checked.verdict.accepted) + len(lastgood.record_keys(themes))
-    save_state(folder, state)
+        state.count = len(rows)
+    statedb.create(folder / STATE_DIR / STATE_FILE, state.meta(), state.file_rows(), rows)
 
 
-def save_state(folder: Path, state: BuildState) -> None:
-    (folder / STATE_DIR).mkdir(exist_ok=True)
-    with (folder / STATE_DIR / STATE_FILE).open("wb") as handle:
-        pickle.dump(state, handle, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def read_state(release: Path) -> BuildState | None:
-    """The state a build left in ``release`` (our own file in our own var folder), or None."""
-    path = release / STATE_DIR / STATE_FILE
+def read_state(release: Path) -> BuildState | str:
+    """The state a build left in ``release`` (our own file in our own var folder), or why there is none."""
+    opened = statedb.open_state(release / STATE_DIR)
+    if opened is None:
+        if any((release / STATE_DIR / old).exists() for old in OLD_STATE_FILES):
+            return f"release {release.name} has a build state of an older format (written before {STATE_FILE})"
+        return f"release {release.name} has no build state (made before incremental builds)"
+    meta, files, table = opened
+    if table.overlay_size() > statedb.MAX_OVERLAY:
+        return (f"release {release.name} has {table.overlay_size()} records changed since the last full build "
+                f"(more than {statedb.MAX_OVERLAY}): a full build writes its state anew")
+    if meta.get("format") != FORMAT:
+        return (f"release {release.name} has a build state of format {meta.get('format')!r}, "
+                f"this version reads format {FORMAT}")
     try:
-        with path.open("rb") as handle:
-            state = pickle.load(handle)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-        return None
-    return state if isinstance(state, BuildState) and state.format == FORMAT else None
+        return BuildState(str(meta["fingerprint"]), meta["blocked"], {n: sha for n, (sha, _l) in files.items()},
+                          {n for n, (_sha, is_list) in files.items() if is_list}, table, int(meta["count"]),
+                          frozenset((k[0], k[1]) for k in meta["fixed"]), int(meta["published"]), dict(meta["stats"]))
+    except (KeyError, TypeError, ValueError, IndexError):
+        return f"release {release.name} has a build state that cannot be read"
 
 
 # ------------------------------------------------------------------ what changed
@@ -175,6 +188,12 @@ class Delta:
     removed: set[Key]
     inputs: dict[str, str]
     read: int
+    lists: set[str] = field(default_factory=set)
+    """The input files that are one JSON list of records, now."""
+    digests: dict[str, bytes] = field(default_factory=dict)
+    """Per file read again: its records' digests, sorted and joined (``statedb.write_files``)."""
+    kept: set[str] = field(default_factory=set)
+    """The files not changed."""
 
 
 def _inputs(settings: Settings) -> list[tuple[str, Path, Path]]:
@@ -183,12 +202,18 @@ def _inputs(settings: Settings) -> list[tuple[str, Path, Path]]:
 
 def _parse(name: str, data: bytes) -> recordfile.Parsed:
     try:
-        parsed = recordfile.read_text(name, data, rec._list_fields)
+        parsed = recordfile.read_text(name, data, rec.list_fields, check_depth=False)
     except recordfile.FileError as exc:
         raise Fallback(f"{name} cannot be read ({exc.message})") from exc
     if parsed.unreadable:
         raise Fallback(f"{name} has records that cannot be read")
     return parsed
+
+
+def _check_depth(name: str, parsed: recordfile.Parsed, item: recordfile.Item) -> None:
+    """A changed record of a file whose nesting was not checked as a whole (``read_text``)."""
+    if not parsed.depth_checked and recordfile.value_depth(item.raw) + parsed.around > recordfile.MAX_DEPTH:
+        raise Fallback(f"{name} is nested more than {recordfile.MAX_DEPTH} levels deep")
 
 
 def _raw_key(name: str, raw: Any) -> Key:
@@ -199,50 +224,86 @@ def _raw_key(name: str, raw: Any) -> Key:
 
 
 def _loaded(name: str, item: recordfile.Item, index: int, path: Path, lazy: bool) -> rec.Loaded:
-    outcome = rec._validate(name, item, (path, index) if lazy else None)
+    outcome = rec.validate(name, item, (path, index) if lazy else None)
     if not isinstance(outcome, rec.Loaded):
         raise Fallback(f"a changed record is rejected ({name}: {outcome.type} {outcome.id!r})")
     return outcome
 
 
+def digests_of(raws: list[Any]) -> list[bytes]:
+    """``digest`` of each value (one pass: a changed file's every record is digested)."""
+    blake2b = hashlib.blake2b
+    return [blake2b(text.encode("utf-8", "surrogatepass"), digest_size=statedb.DIGEST).digest()
+            for text in map(repr, raws)]
+
+
 def find_delta(settings: Settings, state: BuildState) -> Delta:
-    """Compare the data folder with the state: the records added or changed, and removed."""
+    """Compare the data folder with the state: the records added or changed, and removed.
+
+    A record is unchanged when its digest is among those of its file's records in the state
+    (the digest is of the whole raw value, its type and id too); only the others are read
+    with pydantic. Each changed file's record digests go to the next state."""
+    table = state.table()
     limit = settings.max_file_mb * 1_000_000
-    inputs: dict[str, str] = {}
-    changed: dict[Key, rec.Loaded] = {}
+    delta = Delta({}, set(), {}, 0)
     seen: dict[Key, str] = {}
+    now: dict[str, set[bytes]] = {}
+    gone: set[bytes] = set()
     present: set[str] = set()
     for name, path, folder in _inputs(settings):
         present.add(name)
-        refused = rec._refusal(path, folder, limit)
+        refused = rec.refusal(path, folder, limit)
         if refused:
             raise Fallback(f"{name} is not read ({refused})")
         data = path.read_bytes()
-        inputs[name] = hashlib.sha256(data).hexdigest()
-        if state.files.get(name) == inputs[name]:
+        delta.inputs[name] = hashlib.sha256(data).hexdigest()
+        if state.files.get(name) == delta.inputs[name]:
+            if name in state.lists:
+                delta.lists.add(name)
+            delta.kept.add(name)
             continue
         parsed = _parse(name, data)
-        for index, item in enumerate(parsed.items):
+        if not parsed.depth_checked:
+            delta.lists.add(name)
+            if name not in state.lists:  # its unchanged records were not checked as a list's: all are
+                for item in parsed.items:
+                    _check_depth(name, parsed, item)
+        digests = digests_of([item.raw for item in parsed.items])
+        before, after = table.file_digests(name), set(digests)
+        if len(after) != len(digests):
+            raise Fallback(f"{name} holds a record twice")
+        now[name] = after
+        gone |= before - after
+        delta.digests[name] = b"".join(sorted(after))
+        for index, (item, d) in enumerate(zip(parsed.items, digests)):
+            if d in before:
+                continue
             key = _raw_key(name, item.raw)
             if key in seen:
                 raise Fallback(f"{key[0]} {key[1]!r} is in the data twice")
             seen[key] = name
-            before = state.records.get(key)
-            if before is not None and before.file == name and before.digest == digest(item.raw):
-                continue
+            _check_depth(name, parsed, item)
             loaded = _loaded(name, item, index, path, parsed.lazy_lines)
             if loaded.key != key:
                 raise Fallback(f"{name}: the id of {key[0]} {key[1]!r} is written differently")
-            changed[key] = loaded
-    redone = {name for name in inputs if state.files.get(name) != inputs[name]} | (set(state.files) - present)
-    removed = set()
-    for key, r in state.records.items():
-        if r.file in redone and key not in seen:
-            removed.add(key)
-        elif r.file not in redone and key in seen:
+            delta.changed[key] = loaded
+    removed: set[Key] = set()
+    for name in set(state.files) - present:  # a file gone: its records with it
+        removed |= set(table.in_file(name))
+    for d in gone:
+        owner = table.by_digest(d)
+        if owner is not None:
+            removed.add(owner)
+    new = 0
+    for key in delta.changed:
+        r = table.get(key)
+        if r is None:
+            new += 1
+        elif r.file in delta.kept or r.digest in now.get(r.file, ()):
             raise Fallback(f"{key[0]} {key[1]!r} is in the data twice ({r.file} and {seen[key]})")
-    read = len(state.records) - len(removed) + sum(1 for k in changed if k not in state.records)
-    return Delta(changed, removed, inputs, read)
+    delta.removed = removed - set(delta.changed)  # changed, or moved from one changed file to another
+    delta.read = state.count - len(delta.removed) + new
+    return delta
 
 
 # ------------------------------------------------------------------ mapping against the state
@@ -250,41 +311,62 @@ def find_delta(settings: Settings, state: BuildState) -> Delta:
 class _Iris(Mapping[Key, URIRef]):
     """Every record's IRI: the state's, with the changed records' over it."""
 
-    def __init__(self, state: BuildState, over: dict[Key, URIRef], themes: dict[Key, URIRef],
+    def __init__(self, table: RecordTable, over: dict[Key, URIRef], themes: dict[Key, URIRef],
                  removed: set[Key]) -> None:
-        self.state, self.over, self.themes, self.removed = state, over, themes, removed
+        self.table, self.over, self.themes, self.removed = table, over, themes, removed
 
     def __getitem__(self, key: Key) -> URIRef:
         found = self.over.get(key) or self.themes.get(key)
         if found is not None:
             return found
-        r = self.state.records.get(key)
-        if r is None or key in self.removed:
+        r = self.table.get(key) if key not in self.removed else None
+        if r is None:
             raise KeyError(key)
         return URIRef(r.iri)
 
     def __iter__(self) -> Iterator[Key]:
-        return iter({*self.state.records, *self.over, *self.themes} - self.removed)
+        return iter({*self.table.keys(), *self.over, *self.themes} - self.removed)
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
 
 class _Labels(Mapping[URIRef, str]):
-    def __init__(self, by_iri: dict[str, Key], state: BuildState, over: dict[str, str]) -> None:
-        self.by_iri, self.state, self.over = by_iri, state, over
+    """Every record's short label by IRI: the state's, with the changed records' over it."""
+
+    def __init__(self, table: RecordTable, over: dict[str, str], removed: set[Key]) -> None:
+        self.table, self.over, self.removed = table, over, removed
 
     def __getitem__(self, iri: URIRef) -> str:
         text = str(iri)
         if text in self.over:
             return self.over[text]
-        return self.state.records[self.by_iri[text]].label
+        key = self.table.by_iri(text)
+        if key is None or key in self.removed:
+            raise KeyError(iri)
+        return self.table[key].label
 
     def __iter__(self) -> Iterator[URIRef]:
-        return iter(URIRef(i) for i in {*self.by_iri, *self.over})
+        return iter({*(URIRef(self.table[k].iri) for k in self.table.keys() if k not in self.removed),
+                     *(URIRef(i) for i in self.over)})
 
     def __len__(self) -> int:
-        return len({*self.by_iri, *self.over})
+        return sum(1 for _ in self)
+
+
+class Published(Container[str]):
+    """Whether an IRI is published after the change (what a link table row must name)."""
+
+    def __init__(self, table: RecordTable, new: dict[str, Key], removed: set[Key], fixed: set[str]) -> None:
+        self.table, self.new, self.removed, self.fixed = table, new, removed, fixed
+
+    def __contains__(self, iri: object) -> bool:
+        if not isinstance(iri, str):
+            return False
+        if iri in self.new or iri in self.fixed:
+            return True
+        owner = self.table.by_iri(iri)
+        return owner is not None and owner not in self.removed and owner not in self.new.values()
 
 
 @dataclass
@@ -295,11 +377,9 @@ class Plan:
     states: dict[Key, RecordState]
     removed: set[Key]
     ctx: Context
-    referrers: dict[Key, list[Key]]
-    """Who points at each record (not at sources and themes: ``HUBS``), before the change."""
 
 
-HUBS = ("source", "theme")
+HUBS = statedb.NOT_INDEXED
 """Records nearly every record points at: not indexed by who points at them (a change of one
 is built in full)."""
 
@@ -307,64 +387,62 @@ is built in full)."""
 def plan(settings: Settings, state: BuildState, delta: Delta, themes: dict[str, URIRef]) -> Plan:
     """Check that the change is local; add the records whose triples use what changed."""
     base = settings.base_uri
+    table = state.table()
     new: dict[Key, RecordState] = {}
     for key, item in delta.changed.items():
         new[key] = record_state(item, str(record_iri(base, item.record)), str(record_graph(base, item.record)))
     for key in (*delta.changed, *delta.removed):
         if key[0] in HUBS:
             raise Fallback(f"{key[0]} {key[1]!r} changed or is removed: every record of it points at it")
-    referrers: dict[Key, list[Key]] = {}
-    by_iri: dict[str, Key] = {}
-    bucket_of: dict[str, Key] = {}
-    for key, r in state.records.items():
-        by_iri[r.iri] = key
-        for target in r.refs:
-            if target[0] not in HUBS:
-                referrers.setdefault(target, []).append(key)
-        if key not in delta.changed and key not in delta.removed:
-            for b in r.buckets:
-                bucket_of[b] = key
+    going = set(delta.changed) | delta.removed
+    claimed: dict[str, Key] = {}
+    iris_of_new: dict[str, Key] = {}
     for key, r in new.items():
-        owner = by_iri.get(r.iri)
+        owner = table.by_iri(r.iri)
+        if iris_of_new.setdefault(r.iri, key) != key:
+            owner = iris_of_new[r.iri]
         if owner is not None and owner != key and owner not in delta.removed:
             raise Fallback(f"{key[0]} {key[1]!r} has the IRI of {owner[0]} {owner[1]!r}")
         for b in r.buckets:
-            if bucket_of.setdefault(b, key) != key:
-                other = bucket_of[b]
+            others = [k for k in table.bucket_owners(b) if k not in going]
+            if claimed.setdefault(b, key) != key:
+                others.append(claimed[b])
+            if others:
+                other = others[0]
                 raise Fallback(f"{key[0]} {key[1]!r} may be the same thing as {other[0]} {other[1]!r} (merge)")
     theme_keys = {("theme", k) for k in themes}
-    known = (set(state.records) - delta.removed) | set(new) | theme_keys | set(state.fixed)
     for key, r in new.items():
         for target in r.refs:
-            if target not in known:
+            if target in new or target in theme_keys or target in state.fixed:
+                continue
+            if target in delta.removed or target not in table:
                 raise Fallback(f"{key[0]} {key[1]!r} points at {target[0]} {target[1]!r}, which is not in the data")
     for key in delta.removed:
-        still = [k for k in referrers.get(key, []) if k not in delta.removed and k not in new]
+        still = [k for k in table.referrers(key) if k not in delta.removed and k not in new]
         still += [k for k, r in new.items() if key in r.refs]
         if still:
             raise Fallback(f"{key[0]} {key[1]!r} is removed, but {still[0][0]} {still[0][1]!r} points at it")
     # records whose triples use a changed IRI or label are mapped again
     again: set[Key] = set()
     for key, r in new.items():
-        old = state.records.get(key)
+        old = table.get(key)
         if old is not None and (old.iri != r.iri or old.label != r.label):
-            again |= {k for k in referrers.get(key, []) if k not in new and k not in delta.removed}
+            again |= {k for k in table.referrers(key) if k not in new and k not in delta.removed}
     todo = dict(delta.changed)
     if again:
-        todo.update(_reread(settings, state, again))
+        todo.update(_reread(settings, table, again))
         for key in again:
-            new[key] = state.records[key]
+            new[key] = table[key]
     over = {key: URIRef(r.iri) for key, r in new.items()}
-    iris = _Iris(state, over, {("theme", k): v for k, v in themes.items()}, delta.removed)
-    labels = _Labels({i: k for i, k in by_iri.items() if k not in delta.removed},
-                     state, {r.iri: r.label for r in new.values()})
-    return Plan(todo, new, delta.removed, Context(base, iris, labels), referrers)
+    iris = _Iris(table, over, {("theme", k): v for k, v in themes.items()}, delta.removed)
+    labels = _Labels(table, {r.iri: r.label for r in new.values()}, delta.removed)
+    return Plan(todo, new, delta.removed, Context(base, iris, labels))
 
 
-def _reread(settings: Settings, state: BuildState, keys: set[Key]) -> dict[Key, rec.Loaded]:
+def _reread(settings: Settings, table: RecordTable, keys: set[Key]) -> dict[Key, rec.Loaded]:
     """The records ``keys`` (unchanged themselves) read again from their files."""
     out: dict[Key, rec.Loaded] = {}
-    files = {state.records[k].file for k in keys}
+    files = {table[k].file for k in keys}
     for name, path, _folder in _inputs(settings):
         if name not in files:
             continue
@@ -372,6 +450,7 @@ def _reread(settings: Settings, state: BuildState, keys: set[Key]) -> dict[Key, 
         for index, item in enumerate(parsed.items):
             key = _raw_key(name, item.raw)
             if key in keys:
+                _check_depth(name, parsed, item)
                 out[key] = _loaded(name, item, index, path, parsed.lazy_lines)
     if set(out) != keys:
         raise Fallback("a record that uses a changed label could not be read again")

@@ -175,7 +175,7 @@ def _rule(rtype: str) -> tuple[tuple[tuple[str, bool], ...], ...]:
                  for group in recordtypes.get(rtype).identity)
 
 
-def _levels(record: Any, canon: Callable[[str, str], str], apart: list[str]) -> list[Level]:
+def identity_levels(record: Any, canon: Callable[[str, str], str], apart: list[str]) -> list[Level]:
     """The identity values of a record, one set per group of its type's rule (None: it does
     not give that group), from the registry (``recordtypes``)."""
     levels: list[Level] = []
@@ -264,7 +264,7 @@ def merge_records(loaded: list[rec.Loaded], data_dir: Path) -> tuple[list[rec.Lo
             if rtype == "organisation" and (item.record.id in splits or item.record.id in pins):
                 continue  # kept apart, or merged only where the steward pins it
             why: list[str] = []
-            levels[id(item)] = _levels(item.record, canon, why)
+            levels[id(item)] = identity_levels(item.record, canon, why)
             if why and not any(levels[id(item)]):  # nothing else (a PIC, an id) can find its like
                 report.apart.append({"type": rtype, "id": item.record.id, "file": item.file,
                                      "reason": f"{why[0]}, so it is never a merge key: kept apart"})

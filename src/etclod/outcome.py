@@ -109,6 +109,9 @@ class LoadResult:
     """relative file name -> sha256 of its bytes."""
     unreadable_files: set[str] = field(default_factory=set)
     """Files no record at all could be read from (empty, binary, malformed as a whole)."""
+    lists: set[str] = field(default_factory=set)
+    """Files that are one JSON list of records (``recordfile.Parsed.around == 1``): an
+    incremental build checks the nesting of only their changed records."""
 
 
 def jsonable(value: Any) -> Any:

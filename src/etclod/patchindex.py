@@ -19,7 +19,9 @@ import sqlite3
 from pathlib import Path
 import pyoxigraph as ox
 
-from etclod.incremental import BuildState, Key, old_quads
+from etclod.chunks import patch_entities, read_json_index
+from etclod.incremental import Key, old_quads
+from etclod.statedb import RecordTable
 from etclod.reconcile import INDEX_FILE, build_index, write_index
 from etclod.search import SEARCH_FILE, write_search
 
@@ -34,61 +36,64 @@ NOT_READ = ("source", "theme")
 """What no index row reads of another record (everything points at its sources)."""
 
 
-def _touched(state: BuildState, changed: set[Key], old: dict[Key, tuple[Key, ...]],
-             referrers: dict[Key, list[Key]]) -> set[Key]:
+def _touched(records: RecordTable, changed: set[Key], old: dict[Key, tuple[Key, ...]]) -> set[Key]:
     """The records whose index rows a change of ``changed`` may alter."""
     out = set(changed)
     for key in changed:
-        out |= {r for r in referrers.get(key, ()) if r[0] in READS_OTHERS}
+        out |= {r for r in records.referrers(key) if r[0] in READS_OTHERS}
     for key in list(out):
         if key[0] == "partnership":  # its project's country facet
-            r = state.records.get(key)
+            r = records.get(key)
             out |= {t for t in (*(r.refs if r else ()), *old.get(key, ())) if t[0] == "project"}
     return out
 
 
-def _read_by(state: BuildState, keys: set[Key], referrers: dict[Key, list[Key]]) -> set[Key]:
+def _read_by(records: RecordTable, keys: set[Key]) -> set[Key]:
     """``keys`` and every record their index rows read."""
     out = set(keys)
 
     def refs(key: Key) -> set[Key]:
-        r = state.records.get(key)
+        r = records.get(key)
         return {t for t in r.refs if t[0] not in NOT_READ} if r else set()
 
     for key in keys:
         out |= refs(key)
         if key[0] == "project":
-            for other in referrers.get(key, ()):
+            for other in records.referrers(key):
                 if other[0] == "partnership":
                     out.add(other)
                     out |= refs(other)
     return out
 
 
-def patch_indexes(previous: Path, folder: Path, store: ox.Store, state: BuildState, base: str,
+def patch_indexes(previous: Path, folder: Path, store: ox.Store, records: RecordTable, base: str,
                   changed: set[Key], old: dict[Key, tuple[Key, ...]], old_iris: set[str],
-                  themes: list[ox.Quad], referrers: dict[Key, list[Key]]) -> int:
+                  themes: list[ox.Quad]) -> int:
     """Write ``search.sqlite`` and the reconciliation index of ``folder`` from ``previous``'s
     with the touched entities' rows recomputed; the number of reconciliation entities.
 
-    ``state`` is the new release's; ``changed`` the records added, changed or removed;
-    ``old`` what the changed records pointed at before; ``old_iris`` their IRIs before;
-    ``referrers`` who points at each record now (``incremental.HUBS`` left out)."""
-    entities = _touched(state, changed, old, referrers)
+    ``records`` is the new release's state (who points at each record too, ``incremental.HUBS``
+    left out); ``changed`` the records added, changed or removed; ``old`` what the changed
+    records pointed at before; ``old_iris`` their IRIs before."""
+    entities = _touched(records, changed, old)
     small = ox.Store()
     small.bulk_extend(themes)
-    for key in _read_by(state, entities, referrers):
-        r = state.records.get(key)
+    for key in _read_by(records, entities):
+        r = records.get(key)
         if r is not None:
             small.bulk_extend(old_quads(store, r.iri, r.graph))
     prefix = f"{base}id/"
-    iris = {state.records[k].iri for k in entities if k in state.records} | old_iris
+    iris = {r.iri for k in entities if (r := records.get(k)) is not None} | old_iris
     ids = {iri[len(prefix):] for iri in iris if iri.startswith(prefix)}
     index = build_index(small, base)
     fresh = [e for e in index if e["id"] in ids]
-    with gzip.open(previous / INDEX_FILE, "rb") as handle:
-        kept = [e for e in json.loads(handle.read()) if e["id"] not in ids]
-    count = write_index(sorted(kept + fresh, key=lambda e: e["id"]), folder / INDEX_FILE)
+    segments = read_json_index(previous)
+    if segments is None:  # a release whose index is in one piece: read whole, written in segments
+        with gzip.open(previous / INDEX_FILE, "rb") as handle:
+            kept = [e for e in json.loads(handle.read()) if e["id"] not in ids]
+        count = write_index(sorted(kept + fresh, key=lambda e: e["id"]), folder / INDEX_FILE, folder)
+    else:
+        count = patch_entities(previous / INDEX_FILE, segments, folder / INDEX_FILE, folder, ids, fresh)
     # the search and list rows of the small store, moved into a copy of the previous tables
     scratch = folder / ".scratch.sqlite"
     write_search(scratch, index, small, base)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from etclod.errors import (
@@ -15,6 +17,42 @@ UPDATE_WORDS = {"INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "M
 QUERY_WORDS = {"SELECT", "CONSTRUCT", "DESCRIBE", "ASK"}
 REFUSED_NAMESPACES = ("bif:", "sql:", "java:", "http://www.openlinksw.com/", "http://jena.apache.org/arq/function",
                       "http://jena.hpl.hp.com/arq/")
+
+
+class _Remembered:
+    """The last results of a pure function of a text, by text, up to ``budget`` characters of
+    texts in all (what they hold, their tokens, grows with the texts): the same query sent
+    again (a repeated research query, the same text in another format) is not tokenised again."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget, self.held = budget, 0
+        self._items: OrderedDict[tuple[object, ...], tuple[int, object]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[object, ...]) -> object | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                return None
+            self._items.move_to_end(key)
+            return item[1]
+
+    def put(self, key: tuple[object, ...], size: int, value: object) -> None:
+        if size > self.budget // 16:  # a long text: tokenised each time (it is checked in a thread)
+            return
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = (size, value)
+            self.held += size
+            while self.held > self.budget:
+                self.held -= self._items.popitem(last=False)[1][0]
+
+
+_CHECKED = _Remembered(256 * 1024)
+"""check_query's verdicts on texts that passed (refusals are worked out again)."""
+_WRITTEN = _Remembered(256 * 1024)
+"""for_server's texts that tokenised as expected, with what they were expected to read."""
 
 
 @dataclass(frozen=True)
@@ -90,10 +128,12 @@ class CheckedQuery:
                 expected.append((token.kind, token.value))
             out.append(piece)
         text = "".join(out)
-        again = [(t.kind, t.value) for t in tokenize(text)]
-        if again != expected:
-            raise AmbiguousQueryError("this query cannot be passed on unambiguously: written out again it reads "
-                             "differently; write it with plain IRIs and strings")
+        reading = tuple(expected)
+        if _WRITTEN.get((text,)) != reading:  # tokenize is a pure function: a text read right once reads so again
+            if tuple((t.kind, t.value) for t in tokenize(text)) != reading:
+                raise AmbiguousQueryError("this query cannot be passed on unambiguously: written out again it reads "
+                                          "differently; write it with plain IRIs and strings")
+            _WRITTEN.put((text,), len(text), reading)
         return text
 
 
@@ -292,7 +332,18 @@ def check_query(query: str, max_length: int, service_allow: tuple[str, ...] = ()
                 base_iri: str | None = None) -> CheckedQuery:
     """Refuse what a read-only public endpoint must never run, naming the reason. The query is
     tokenised once, here (linear in its length); the answer carries the tokens. ``base_iri``:
-    what relative IRIs resolve against (the endpoint's IRI)."""
+    what relative IRIs resolve against (the endpoint's IRI). The verdict is a pure function of
+    the four: a short text that passed is remembered (``_CHECKED``), not read again."""
+    key = (query, max_length, service_allow, base_iri)
+    held = _CHECKED.get(key)
+    if isinstance(held, CheckedQuery):
+        return held
+    checked = _check_query(query, max_length, service_allow, base_iri)
+    _CHECKED.put(key, len(query), checked)
+    return checked
+
+
+def _check_query(query: str, max_length: int, service_allow: tuple[str, ...], base_iri: str | None) -> CheckedQuery:
     if not query.strip():
         raise MissingQueryError("the query is empty: send it as ?query=, as a form field or as an "
                          "application/sparql-query body")

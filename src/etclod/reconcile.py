@@ -20,7 +20,6 @@ from typing import Any
 import pyoxigraph as ox
 
 from etclod import recordtypes
-from etclod.dump import gzip_writer
 from etclod.names import tokens
 from etclod.namespaces import sparql_prefixes
 from etclod.oxtyped import select
@@ -89,10 +88,12 @@ def build_index(store: ox.Store, base: str) -> list[dict[str, Any]]:
     return sorted(entities.values(), key=lambda e: e["id"])
 
 
-def write_index(entities: list[dict[str, Any]], path: Path) -> int:
-    with gzip_writer(path) as gz:
-        gz.write(json.dumps(entities, ensure_ascii=False, sort_keys=True).encode("utf-8"))
-    return len(entities)
+def write_index(entities: list[dict[str, Any]], path: Path, release: Path | None = None) -> int:
+    """The index as one gzip JSON array, in segments (``chunks.write_entities``) that a delta
+    release patches; where they lie goes to ``release``'s build state (if given)."""
+    from etclod.chunks import write_entities
+
+    return write_entities(entities, path, release)
 
 
 # --------------------------------------------------------------------------- querying

@@ -70,10 +70,21 @@ class Parsed:
     lazy_lines: bool = False
     """The field lines are found only when asked for (``json_lines``): JSON is parsed by the
     C parser, which keeps no positions, and only rejected records need them."""
+    around: int = 0
+    """Levels of lists and mappings around each item (a JSON list of records: 1)."""
+    depth_checked: bool = True
+    """False: the file's nesting was not checked (``read_text(check_depth=False)``): the
+    caller checks ``value_depth`` of the items it uses (each within ``MAX_DEPTH - around``)."""
 
 
-def read_text(name: str, data: bytes, list_fields: Callable[[str], set[str]]) -> Parsed:
-    """Parse the bytes of the record file ``name`` (its suffix tells the format)."""
+def read_text(name: str, data: bytes, list_fields: Callable[[str], set[str]], check_depth: bool = True) -> Parsed:
+    """Parse the bytes of the record file ``name`` (its suffix tells the format).
+
+    ``check_depth=False`` (an incremental build, which uses only the items that changed):
+    a JSON file that parses is not first checked for nesting as a whole; ``Parsed.depth_checked``
+    says so and the caller checks the items it uses with ``value_depth``. The C parser itself
+    stops at Python's recursion limit (a ``FileError``); a file that does not parse is checked
+    in full before it is read item by item, as always."""
     if not data.strip():
         raise FileError("the file is empty: it holds no records")
     if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -89,7 +100,7 @@ def read_text(name: str, data: bytes, list_fields: Callable[[str], set[str]]) ->
     if suffix == "csv":
         return _read_csv(text, list_fields)
     if suffix == "json":
-        return _read_json(text)
+        return _read_json(text, check_depth)
     return _read_yaml(text)
 
 
@@ -311,7 +322,40 @@ def json_depth_over(text: str, limit: int = MAX_DEPTH) -> bool:
     return bool(brackets)
 
 
-def _read_json(text: str) -> Parsed:
+def value_depth(value: Any) -> int:
+    """Levels of lists and mappings in a parsed value, as ``json_depth_over`` counts them in
+    its text (``[{}]``: 2; a string: 0); without recursion.
+
+    >>> value_depth({"a": [1, {"b": []}]}), value_depth("x")
+    (3, 0)
+    """
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
+
+
+def _read_json(text: str, check_depth: bool = True) -> Parsed:
+    if not check_depth:
+        try:
+            document = json.loads(text, parse_float=Decimal)
+        except (ValueError, RecursionError):
+            return _read_json(text)  # as always: checked in full, then read item by item
+        if not isinstance(document, list):  # one record, or a wrapper with other keys: checked here
+            if value_depth(document) > MAX_DEPTH:
+                raise FileError(f"the JSON is nested more than {MAX_DEPTH} levels deep; a record needs far fewer")
+            return _json_document(document)
+        parsed = _json_document(document)
+        parsed.depth_checked = False
+        return parsed
     if json_depth_over(text):
         raise FileError(f"the JSON is nested more than {MAX_DEPTH} levels deep; a record needs far fewer")
     try:
@@ -324,14 +368,19 @@ def _read_json(text: str) -> Parsed:
         return recovered
     except (ValueError, RecursionError) as exc:
         raise FileError(f"unreadable JSON: {exc}") from exc
+    return _json_document(document)
+
+
+def _json_document(document: Any) -> Parsed:
+    around = 0
     if isinstance(document, dict) and "records" in document and "type" not in document:
-        document = document["records"]
+        document, around = document["records"], 1
     if isinstance(document, dict):
-        return Parsed([Item(document, None)], [], lazy_lines=True)
+        return Parsed([Item(document, None)], [], lazy_lines=True, around=around)
     if isinstance(document, list):
         if not document:
             raise FileError("the file is empty: its list of records has no items")
-        return Parsed([Item(value, None) for value in document], [], lazy_lines=True)
+        return Parsed([Item(value, None) for value in document], [], lazy_lines=True, around=around + 1)
     raise FileError("a record file holds a list of records (objects with type and id), "
                     f"not a {type(document).__name__}")
 

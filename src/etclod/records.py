@@ -286,7 +286,7 @@ def data_files(data_dir: Path) -> list[Path]:
         raise InputError(f"cannot read the data folder {str(data_dir)!r}: {exc.strerror or exc}") from exc
 
 
-def _refusal(path: Path, folder: Path, max_bytes: int | None) -> str | None:
+def refusal(path: Path, folder: Path, max_bytes: int | None) -> str | None:
     """Why a record file is not read at all: a link out of its folder, not a file, too big."""
     if path.is_symlink():
         try:
@@ -329,7 +329,7 @@ def load_records(data_dir: Path, extra: tuple[tuple[str, Path], ...] = (), *,
     claims: list[Loaded | Rejection] = []
     for name, path, folder in files:
         try:
-            refused = _refusal(path, folder, max_file_bytes)
+            refused = refusal(path, folder, max_file_bytes)
             data = b"" if refused else path.read_bytes()
         except OSError as exc:
             refused = f"cannot read the file: {exc.strerror or exc}"
@@ -339,18 +339,20 @@ def load_records(data_dir: Path, extra: tuple[tuple[str, Path], ...] = (), *,
             continue
         result.inputs[name] = hashlib.sha256(data).hexdigest()
         try:
-            parsed = recordfile.read_text(name, data, _list_fields)
+            parsed = recordfile.read_text(name, data, list_fields)
         except recordfile.FileError as exc:
             result.rejected.append(Rejection(name, [Reason(exc.message, check="file")], line=exc.line))
             result.unreadable_files.add(name)
             continue
+        if parsed.around == 1 and parsed.depth_checked and name.endswith(".json"):
+            result.lists.add(name)
         for bad in parsed.unreadable:
             rejection = Rejection(name, [Reason(bad.message, check="file", line=bad.line)], bad.line, bad.type, bad.id)
             result.rejected.append(rejection)
             claims.append(rejection)
         for index, item in enumerate(parsed.items):
             source = (path, index) if parsed.lazy_lines else None
-            outcome = _validate(name, item, source)
+            outcome = validate(name, item, source)
             claims.append(outcome)
             if isinstance(outcome, Rejection):
                 result.rejected.append(outcome)
@@ -500,7 +502,7 @@ def record_key(record: Any) -> str:
     return recordtypes.key_of(record)
 
 
-def _list_fields(rtype: str) -> set[str]:
+def list_fields(rtype: str) -> set[str]:
     model = MODELS.get(rtype)
     if model is None:
         return set()
@@ -508,7 +510,7 @@ def _list_fields(rtype: str) -> set[str]:
             if typing.get_origin(info.annotation) is list}
 
 
-def _validate(file: str, item: recordfile.Item, source: Any) -> Loaded | Rejection:
+def validate(file: str, item: recordfile.Item, source: Any) -> Loaded | Rejection:
     raw, line, lines = item.raw, item.line, item.lines
     if not isinstance(raw, dict):
         return Rejection(file, [Reason(f"a record is a mapping with type and id, not a "

@@ -33,7 +33,7 @@ def write_indexes(folder: Path, store: ox.Store, base: str) -> int:
     from etclod.reconcile import INDEX_FILE, build_index, write_index
 
     entities = build_index(store, base)
-    count = write_index(entities, folder / INDEX_FILE)
+    count = write_index(entities, folder / INDEX_FILE, folder)
     write_search(folder / SEARCH_FILE, entities, store, base)
     return count
 

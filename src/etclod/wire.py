@@ -188,8 +188,9 @@ class Wire:
     async def _connection(self, deadline: float) -> tuple[_Connection, bool]:
         while self._idle:
             connection = self._idle.pop()
-            if not connection.closed:
+            if not connection.closed and connection.transport is not None and not connection.transport.is_closing():
                 return connection, True
+            connection.close()
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout_at(min(deadline, loop.time() + CONNECT_SECONDS)):

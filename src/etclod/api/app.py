@@ -157,9 +157,9 @@ def create_app(settings: Settings) -> FastAPI:
                               "the server failed to answer this request; it has been logged", 500,
                               {"Access-Control-Allow-Origin": "*"})
 
+    app.include_router(sparql.router)  # first: routes are tried in turn, and /sparql is the busiest
     app.include_router(meta.router)
     app.include_router(resources.router)
-    app.include_router(sparql.router)
     app.include_router(downloads.router)
     app.include_router(reconcile.router)
     app.include_router(reconcile_v1.router)

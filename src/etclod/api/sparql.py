@@ -8,7 +8,7 @@ import json
 import time
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from rdflib import Graph, Literal, URIRef
@@ -158,22 +158,30 @@ async def read_protocol(request: Request) -> tuple[str | None, dict[str, list[st
     return query, params
 
 
-async def sparql(
-    request: Request,
-    query: str | None = Query(None, description="the SPARQL query (GET; or a form field by POST)"),
-    default_graph_uri: list[str] | None = Query(None, alias="default-graph-uri",
-                                                description="graphs whose union is the default graph"),
-    named_graph_uri: list[str] | None = Query(None, alias="named-graph-uri",
-                                              description="the named graphs GRAPH may reach"),
-    format: str | None = Query(None, description="json, xml, csv, tsv, ttl, nt, jsonld or rdf; overrides Accept"),
-) -> Response:
+def _parameter(name: str, description: str, many: bool = False) -> dict[str, Any]:
+    """A query parameter in the OpenAPI description, as FastAPI writes one declared ``Query(None)``."""
+    kind: dict[str, Any] = {"type": "array", "items": {"type": "string"}} if many else {"type": "string"}
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": {"anyOf": [kind, {"type": "null"}], "description": description, "title": name.title()}}
+
+
+PROTOCOL_PARAMETERS = {"parameters": [
+    _parameter("query", "the SPARQL query (GET; or a form field by POST)"),
+    _parameter("default-graph-uri", "graphs whose union is the default graph", many=True),
+    _parameter("named-graph-uri", "the named graphs GRAPH may reach", many=True),
+    _parameter("format", "json, xml, csv, tsv, ttl, nt, jsonld or rdf; overrides Accept")]}
+"""What ``/sparql`` takes, for the OpenAPI description only: ``read_protocol`` reads them
+(declared as FastAPI parameters they were parsed and validated on every request for nothing)."""
+
+
+async def sparql(request: Request) -> Response:
     """Query by GET ``?query=``, POST form or POST ``application/sparql-query``.
 
     ``default-graph-uri`` and ``named-graph-uri`` pick the dataset; without them the default
     graph is the union of every named graph. Without a query: the Service Description (RDF),
     or a query page for a browser.
     """
-    query, params = await read_protocol(request)  # the declared parameters document the protocol
+    query, params = await read_protocol(request)
     settings = request.app.state.settings
     if query is None:
         if wants_html(request) and not request.query_params.get("format"):
@@ -275,8 +283,8 @@ def _try_format(kind: str, accept: str | None, param: str | None) -> tuple[Forma
 
 
 router.add_api_route("/sparql", sparql, methods=["GET"], summary="SPARQL 1.1 Protocol endpoint (GET ?query=)",
-                     operation_id="sparql_get")
-router.add_api_route("/sparql", sparql, methods=["POST"], operation_id="sparql_post",
+                     operation_id="sparql_get", openapi_extra=PROTOCOL_PARAMETERS)
+router.add_api_route("/sparql", sparql, methods=["POST"], operation_id="sparql_post", openapi_extra=PROTOCOL_PARAMETERS,
                      summary="SPARQL 1.1 Protocol endpoint (form or application/sparql-query body)")
 router.add_api_route("/sparql", sparql, methods=["HEAD"], include_in_schema=False, operation_id="sparql_head")
 
