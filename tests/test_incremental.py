@@ -454,3 +454,15 @@ def test_seed_data_change_is_incremental(tmp_path: Path) -> None:
     result = build_release(settings)
     assert (result.kind, result.why_full) == ("incremental", None)
     same_release(result.path, build_release(settings.with_(var_dir=twin), full=True).path)
+
+
+def test_state_rows_keep_any_id() -> None:
+    """References and identity keys are stored with control-character separators; values that
+    hold one (or look like JSON) are stored as JSON instead, and all read back as written."""
+    from etclod.statedb import _pack, _unpack
+
+    cases = [((), True), ((("project", "a"),), True), ((("project", "a"), ("organisation", "b\x1fc")), True),
+             ((("x\x1e", ""),), True), (("organisation|0|a",), False), (("[a",), False), (("",), False),
+             (("a\x1eb", "c"), False), ((), False)]
+    for items, pairs in cases:
+        assert _unpack(_pack(items, pairs), pairs) == items, items
