@@ -356,7 +356,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replicas", type=int, default=1,
                         help="with --store virtuoso: also run that many Virtuosos as one pool (ETCLOD_STORE a,b)")
     parser.add_argument("--skip-serving", action="store_true",
-                        help="after the build and its baseline, only the one-record changes (issue 17, point 2)")
+                        help="after the build and its baseline, only the one-record changes (issue 17, point 2), "
+                             "each against the run's full build (no full build per kind)")
     parser.add_argument("--skip-incremental", action="store_true",
                         help="leave out the one-record changes (incremental builds against full ones)")
     args = parser.parse_args(argv)
@@ -390,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.skip_serving:
         from incremental import incremental_rows  # benchmarks/incremental.py
 
-        return print_table(args, triples, rows + incremental_rows(etclod, env, data))
+        return print_table(args, triples, rows + incremental_rows(etclod, env, data, build))
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"

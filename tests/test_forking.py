@@ -79,35 +79,3 @@ def test_a_failing_index_child_leaves_the_indexes_to_the_build(tmp_path: Path) -
     assert entities and indexed == len(entities)  # the search index holds every entity of the reconciliation index
     assert {"reconcile.json.gz", "search.sqlite"} <= set(manifest["files"])
 
-
-SPLIT_INDEXES = """
-import hashlib, os, sys
-from pathlib import Path
-import pyoxigraph as ox
-from etclod import forking, listing, search
-from etclod.release import check_data
-from etclod.settings import Settings
-
-settings = Settings.from_env({"ETCLOD_BASE_URI": sys.argv[1], "ETCLOD_DATA": sys.argv[2], "ETCLOD_VAR": sys.argv[3]})
-store = check_data(settings, previous=False).store
-forks = []
-real = forking.forked
-search.forked = lambda work: forks.append(1) or real(work)
-here, read = [], listing.listing_rows
-listing.listing_rows = lambda *args: here.append(1) or read(*args)  # rows read in this process
-out = []
-for split_from in (len(store) + 1, 0):  # alone, then the list rows read in a forked child
-    search.SPLIT_FROM = split_from
-    folder = Path(sys.argv[3]) / f"split-{split_from}"
-    folder.mkdir(parents=True)
-    search.write_indexes(folder, store, settings.base_uri)
-    out.append(hashlib.sha256((folder / search.SEARCH_FILE).read_bytes()).hexdigest())
-print(len(forks), len(here), out[0] == out[1])
-"""
-
-
-def test_list_rows_read_in_a_forked_child_give_the_same_search_file(tmp_path: Path) -> None:
-    """From SPLIT_FROM quads the list tables' rows are read in a forked child beside the other
-    indexes: the search file is the same bytes as one process writes."""
-    forks, read_here, same = _python(SPLIT_INDEXES, BASE, str(SEED_DATA), str(tmp_path / "var"))
-    assert forks == "1" and read_here == "1" and same == "True"  # the second time, the child's rows

@@ -111,7 +111,18 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     data = root / "data"
     write_synthetic(data, 15, seed=7)
     var = root / "var"
-    build_release(Settings(data_dir=data, var_dir=var))
+    first = build_release(Settings(data_dir=data, var_dir=var))
+    # link tables (the seed data has them): a project, an organisation and a partnership linked
+    ids = [e["id"] for e in json.loads(gzip.open(first.path / "reconcile.json.gz").read())]
+    parts = json.loads((data / "partnerships.json").read_text("utf-8"))
+    linked = [next(i for i in ids if i.startswith(f"{t}/")) for t in ("project", "organisation")]
+    linked.append(f"partnership/{parts[0]['id']}")
+    (data / "links").mkdir()
+    (data / "links" / "test.csv").write_text("resource,relation,target,source\n" + "".join(
+        f"{r},skos:closeMatch,https://www.wikidata.org/entity/Q{n + 1},test fixture\n" for n, r in enumerate(linked)),
+        "utf-8")
+    second = build_release(Settings(data_dir=data, var_dir=var))
+    assert second.manifest["linksets"] and not second.rejected, second.rejected
     return data, var
 
 
@@ -125,7 +136,7 @@ def _write(data: Path, records: dict[str, list[dict[str, Any]]]) -> None:
 
 
 EDITS = ("title", "acronym", "org-name", "budget", "move-partnership", "org-country", "period", "public", "add-partnership", "add-organisation", "add-project",
-         "remove-partnership", "remove-organisation", "invalid", "dangling", "duplicate", "bad-type")
+         "remove-partnership", "remove-organisation", "remove-linked", "invalid", "dangling", "duplicate", "bad-type")
 
 
 def edit(records: dict[str, list[dict[str, Any]]], kind: str, n: int) -> None:
@@ -167,6 +178,9 @@ def edit(records: dict[str, list[dict[str, Any]]], kind: str, n: int) -> None:
         projects.append(new)
     elif kind == "remove-partnership":
         parts.pop(n % len(parts))
+    elif kind == "remove-linked":  # the first partnership is in the link table: its row no longer holds
+        if parts:
+            parts.pop(0)
     elif kind == "remove-organisation":  # partnerships point at it: they are held back
         target = parts[n % len(parts)]["organisation"]
         records["organisations"] = [o for o in orgs if o["id"] != target]
@@ -233,7 +247,7 @@ def test_local_change_is_incremental(base: tuple[Path, Path], tmp_path: Path) ->
 
 @pytest.mark.parametrize("kind, why", [("invalid", "validation result"), ("dangling", "not in the data"),
                                        ("duplicate", "twice"), ("remove-organisation", "points at it"),
-                                       ("bad-type", "rejected")])
+                                       ("bad-type", "rejected"), ("remove-linked", "link table row")])
 def test_fallback_says_why(base: tuple[Path, Path], tmp_path: Path, kind: str, why: str) -> None:
     data = tmp_path / "data"
     shutil.copytree(base[0], data)
@@ -256,7 +270,7 @@ def test_removal_guard_holds(base: tuple[Path, Path], tmp_path: Path) -> None:
     shutil.copytree(base[0], data)
     var = _twin(base[1], tmp_path / "var")
     records = _read(data)
-    records["partnerships"] = records["partnerships"][3:]
+    records["partnerships"] = records["partnerships"][:1] + records["partnerships"][4:]  # the first is linked
     _write(data, records)
     before = current_path(Settings(data_dir=data, var_dir=var))
     with pytest.raises(RemovalsError):
@@ -421,3 +435,34 @@ def test_state_base_is_shared_and_overlay_bounded(base: tuple[Path, Path], tmp_p
     result = build_release(settings)
     assert result.kind == "full" and "changed since the last full build" in (result.why_full or "")
     assert not (result.path / incremental.STATE_DIR / statedb.OVERLAY_FILE).exists()
+
+
+def test_seed_data_change_is_incremental(tmp_path: Path) -> None:
+    """The bundled data has link tables: a corrected figure in it is built incrementally, equal
+    to a full build (link tables used to send every build of it to the full path)."""
+    data = tmp_path / "data"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "data", data)
+    var = tmp_path / "var"
+    settings = Settings(data_dir=data, var_dir=var)
+    first = build_release(settings)
+    assert first.manifest["linksets"]
+    projects = data / "projects.yaml"
+    text = projects.read_text("utf-8")
+    figure = next(line for line in text.splitlines() if line.strip().startswith("eu_funding:"))
+    projects.write_text(text.replace(figure, '  eu_funding: "1000.25"', 1), "utf-8")
+    twin = _twin(var, tmp_path / "twin")
+    result = build_release(settings)
+    assert (result.kind, result.why_full) == ("incremental", None)
+    same_release(result.path, build_release(settings.with_(var_dir=twin), full=True).path)
+
+
+def test_state_rows_keep_any_id() -> None:
+    """References and identity keys are stored with control-character separators; values that
+    hold one (or look like JSON) are stored as JSON instead, and all read back as written."""
+    from etclod.statedb import _pack, _unpack
+
+    cases = [((), True), ((("project", "a"),), True), ((("project", "a"), ("organisation", "b\x1fc")), True),
+             ((("x\x1e", ""),), True), (("organisation|0|a",), False), (("[a",), False), (("",), False),
+             (("a\x1eb", "c"), False), ((), False)]
+    for items, pairs in cases:
+        assert _unpack(_pack(items, pairs), pairs) == items, items

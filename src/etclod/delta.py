@@ -21,7 +21,7 @@ from etclod.conflict import write_conflicts
 from etclod.chunks import Index, patch_dumps, read_index
 from etclod.dump import Digests, _renamed, gzip_writer, write_linksets
 from etclod.formats import DUMP_FORMATS
-from etclod.linkset import Linksets
+from etclod.linkset import Linksets, load_links
 from etclod.manifest import MANIFEST, Changes
 from etclod.mapping import THEME_SCHEME_KEY, map_record
 from etclod.merge import MergeReport, read_precedence
@@ -78,6 +78,8 @@ class Touched:
     themes: list[ox.Quad]
     dumps: dict[str, Index]
     """The current release's dump chunks (``chunks``)."""
+    links: Linksets
+    """The link tables (unchanged: they are in the fingerprint), read against the new records."""
 
 
 @dataclass
@@ -102,6 +104,7 @@ class Judged:
     added: set[ox.Quad]
     removed: set[ox.Quad]
     started: float
+    links: Linksets
 
 
 def trial(settings: Settings, previous: Path | None, label: str) -> int | None:
@@ -160,11 +163,17 @@ def judge(settings: Settings, previous: Path, reporter: Any) -> Judged | str:
         retyped = [q.subject for q in (*added, *removed) if q.predicate == RDF_TYPE and q.subject in staying]
         if retyped:  # what sh:class in other records' shapes reads
             raise inc.Fallback(f"the types of {retyped[0]} changed")
+        links = load_links(settings.data_dir, settings.base_uri, inc.Published(
+            table, {r.iri: k for k, r in plan.states.items()}, plan.removed, {str(s) for s in themes.subjects()}))
+        if links.rejected:
+            bad = links.rejected[0]
+            raise inc.Fallback(f"a link table row does not hold ({bad.file} line {bad.line}: "
+                               f"{bad.reasons[0].message})")
         reporter.done("map", time.perf_counter() - t0, f"{len(mapped)} records mapped and checked, "
                                                        f"{len(added)} quads added, {len(removed)} removed")
     except inc.Fallback as exc:
         return str(exc)
-    return Judged(previous, state, dumps, delta, plan, themes, prev_store, added, removed, started)
+    return Judged(previous, state, dumps, delta, plan, themes, prev_store, added, removed, started, links)
 
 
 
@@ -190,7 +199,8 @@ def build(settings: Settings, reporter: Any, version: str, tmp: Path, *, allow_r
     changed = set(plan.todo) | plan.removed
     before = {k: r for k in changed if (r := table.get(k)) is not None}
     touched = Touched(changed, {k: r.refs for k, r in before.items()}, {r.iri for r in before.values()},
-                      list(to_quads(graph_iri(settings.base_uri, rel.THEMES_GRAPH_KEY), sorted(themes))), dumps)
+                      list(to_quads(graph_iri(settings.base_uri, rel.THEMES_GRAPH_KEY), sorted(themes))), dumps,
+                      judged.links)
     # the new state: a copy of the old one with the delta
     new_table = statedb.next_state(previous / inc.STATE_DIR, tmp / inc.STATE_DIR)
     new_table.drop(plan.removed)
@@ -247,7 +257,7 @@ def _write(settings: Settings, reporter: Any, version: str, tmp: Path, previous:
     counts = {fmt.key: stats["quads"] if fmt.key == "nq" else stats["triples"] for fmt in DUMP_FORMATS}
     stats["reconcile_entities"] = patch_indexes(previous, tmp, store, state.table(), settings.base_uri,
                                                 touched.changed, touched.old_refs, touched.old_iris, touched.themes)
-    stats["linksets"] = write_linksets(tmp / "dumps", store, settings.base_uri, Linksets())
+    stats["linksets"] = write_linksets(tmp / "dumps", store, settings.base_uri, touched.links)
     timings["dumps"] = time.perf_counter() - t0
     reporter.done("dumps", timings["dumps"], f"{len(DUMP_FORMATS)} dumps, {changes['added']} added, "
                                              f"{changes['removed']} removed")

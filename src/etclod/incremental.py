@@ -11,18 +11,20 @@ mapped and checked with the shapes; the rest keep what the current release holds
 quads (read from the current release's store) and new quads give the delta; the store is a
 hard-link checkpoint of the current one with the delta applied; ``changes.nq.gz`` is the delta.
 
-Whenever a change is not local, the build is a full one and says why: a release without
-state, another fingerprint, a current release with rejected, held-back or merged records,
-conflicts, links or validation results, a changed record that is rejected or has validation
-results, a record that would merge with another, a duplicate id or IRI, a removal something
-still points at, a file that cannot be read. A full build of the same data gives the same
+Link tables (``data/links/``, in the fingerprint) are read again against the new records; their
+quads stay as the current release has them. Whenever a change is not local, the build is a full
+one and says why: a release without state (or of an older format), another fingerprint, a
+current release with rejected, held-back or merged records, conflicts or validation results, a
+changed record that is rejected or has validation results, a link row that no longer holds, a
+record that would merge with another, a duplicate id or IRI, a removal something still points
+at, a file that cannot be read. A full build of the same data gives the same
 release content (tests/test_incremental.py proves it on random edits).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Container, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,8 +128,8 @@ def _blocked(checked: Any) -> str | None:
         return "merged records (or kept records apart)"
     if checked.conflicts:
         return "has conflicts between sources"
-    if checked.links.quads or checked.links.rejected:
-        return "has link tables"
+    if checked.links.rejected:
+        return f"rejected {len(checked.links.rejected)} link table rows"
     if checked.verdict.first_report.results:
         return f"has {len(checked.verdict.first_report.results)} validation results"
     if checked.load.unreadable_files:
@@ -350,6 +352,21 @@ class _Labels(Mapping[URIRef, str]):
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+
+class Published(Container[str]):
+    """Whether an IRI is published after the change (what a link table row must name)."""
+
+    def __init__(self, table: RecordTable, new: dict[str, Key], removed: set[Key], fixed: set[str]) -> None:
+        self.table, self.new, self.removed, self.fixed = table, new, removed, fixed
+
+    def __contains__(self, iri: object) -> bool:
+        if not isinstance(iri, str):
+            return False
+        if iri in self.new or iri in self.fixed:
+            return True
+        owner = self.table.by_iri(iri)
+        return owner is not None and owner not in self.removed and owner not in self.new.values()
 
 
 @dataclass

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Container
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,7 +54,7 @@ def target_of(iri: str) -> str | None:
     return None
 
 
-def load_links(data_dir: Path, base: str, published: set[str]) -> Linksets:
+def load_links(data_dir: Path, base: str, published: Container[str]) -> Linksets:
     """Read every link table; keep the rows whose resource is published."""
     out = Linksets()
     folder = data_dir / LINKS_DIR
@@ -76,7 +77,7 @@ def load_links(data_dir: Path, base: str, published: set[str]) -> Linksets:
     return out
 
 
-def _row(row: dict[str, str], file: str, line: int, base: str, published: set[str], out: Linksets) -> None:
+def _row(row: dict[str, str], file: str, line: int, base: str, published: Container[str], out: Linksets) -> None:
     resource = (row.get("resource") or "").strip()
     relation = (row.get("relation") or "").strip()
     target = (row.get("target") or "").strip()

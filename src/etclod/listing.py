@@ -40,20 +40,11 @@ def _pick(labels: dict[str, str], lang: str) -> str:
     return labels.get(lang) or labels.get("en") or labels.get("lv") or next(iter(labels.values()))
 
 
-@dataclass
-class ListingRows:
-    """The rows of a release's entity and facet tables, in the order they are inserted (the
-    order decides the file's bytes)."""
-
-    entities: list[tuple[str, str, str | None, str | None, str]]
-    sort_rows: list[tuple[str, str, str, str]]
-    facets: list[list[tuple[str, str, str, str]]]
-    """Per listed type and facet, in registry order: (id, type, facet, value)."""
-
-
-def listing_rows(store: ox.Store, base: str) -> ListingRows:
-    """What ``write_listing`` inserts, read from the store (pure: a forked child may do it)."""
+def write_listing(connection: sqlite3.Connection, store: ox.Store, base: str) -> None:
+    """The entity and facet tables of a release."""
     prefix = f"{base}id/"
+    connection.execute("CREATE TABLE entity (id TEXT PRIMARY KEY, type TEXT, label_en TEXT, label_lv TEXT, label TEXT)")
+    connection.execute("CREATE TABLE facet (id TEXT, type TEXT, name TEXT, value TEXT)")
     labels: dict[str, dict[str, str]] = {}
     for row in select(store, f"SELECT ?e ?l WHERE {{ ?e <{RDFS.label}> ?l }}",
                            use_default_graph_as_union=True):
@@ -77,7 +68,9 @@ def listing_rows(store: ox.Store, base: str) -> ListingRows:
             own = labels.get(iri, {})
             fallback = own.get("en") or own.get("lv") or own.get("") or next(iter(own.values()), iri)
             entities.append((iri[len(prefix):], rtype, own.get("en"), own.get("lv"), fallback))
-    del labels
+    connection.executemany("INSERT OR IGNORE INTO entity VALUES (?, ?, ?, ?, ?)", entities)
+    # the order each page language lists them in, precomputed and indexed for keyset pages
+    connection.execute("CREATE TABLE entity_sort (id TEXT, type TEXT, lang TEXT, key TEXT, PRIMARY KEY (id, lang))")
     keys: dict[str, str] = {}  # a label's key worked out once (most are the same in both languages)
 
     def key_of(text: str) -> str:
@@ -86,31 +79,18 @@ def listing_rows(store: ox.Store, base: str) -> ListingRows:
             found = keys[text] = sort_key(text)
         return found
 
-    # the order each page language lists them in, precomputed and indexed for keyset pages
-    sort_rows = [(rid, rtype, lang, key_of((lv if lang == "lv" else en) or fallback))
-                 for rid, rtype, en, lv, fallback in entities for lang in ("en", "lv")]
-    facets = []
+    connection.executemany("INSERT OR IGNORE INTO entity_sort VALUES (?, ?, ?, ?)", (
+        (rid, rtype, lang, key_of((lv if lang == "lv" else en) or fallback))
+        for rid, rtype, en, lv, fallback in entities for lang in ("en", "lv")))
+    connection.execute("CREATE INDEX entity_sort_order ON entity_sort (type, lang, key, id)")
     for rtype, record_type in _listed().items():
         for facet in record_type.facets:
             name = facet.name
             rows = select(store, f"{sparql_prefixes()}SELECT DISTINCT ?e ?v WHERE {{ ?e a <{class_iri(rtype)}> . "
                                f"{facet.pattern} }}", use_default_graph_as_union=True)
-            facets.append([(r["e"].value[len(prefix):], rtype, name, _value(r["v"])) for r in rows
-                           if r["e"].value.startswith(prefix)])
-    return ListingRows(entities, sort_rows, facets)
-
-
-def write_listing(connection: sqlite3.Connection, store: ox.Store, base: str, rows: ListingRows | None = None) -> None:
-    """The entity and facet tables of a release (``rows``: read from the store already)."""
-    rows = rows if rows is not None else listing_rows(store, base)
-    connection.execute("CREATE TABLE entity (id TEXT PRIMARY KEY, type TEXT, label_en TEXT, label_lv TEXT, label TEXT)")
-    connection.execute("CREATE TABLE facet (id TEXT, type TEXT, name TEXT, value TEXT)")
-    connection.executemany("INSERT OR IGNORE INTO entity VALUES (?, ?, ?, ?, ?)", rows.entities)
-    connection.execute("CREATE TABLE entity_sort (id TEXT, type TEXT, lang TEXT, key TEXT, PRIMARY KEY (id, lang))")
-    connection.executemany("INSERT OR IGNORE INTO entity_sort VALUES (?, ?, ?, ?)", rows.sort_rows)
-    connection.execute("CREATE INDEX entity_sort_order ON entity_sort (type, lang, key, id)")
-    for facet_rows in rows.facets:
-        connection.executemany("INSERT INTO facet VALUES (?, ?, ?, ?)", facet_rows)
+            connection.executemany("INSERT INTO facet VALUES (?, ?, ?, ?)",
+                                   ((r["e"].value[len(prefix):], rtype, name, _value(r["v"])) for r in rows
+                                    if r["e"].value.startswith(prefix)))
     connection.execute("CREATE INDEX entity_type ON entity (type, id)")
     connection.execute("CREATE INDEX facet_lookup ON facet (type, name, value, id)")
     connection.execute("CREATE INDEX facet_id ON facet (id, name)")

@@ -454,9 +454,6 @@ def _publish(settings: Settings, checked: Checked, reporter: Reporter, timings: 
                                 digests)
         stats = statistics(store, settings.base_uri, dumps.triples)
         stats["linksets"] = write_linksets(tmp / "dumps", store, settings.base_uri, checked.links)
-        # the incremental build's state (a tenth of the stage at 30,000 projects) while the
-        # index child still works, not after it
-        write_state(tmp, settings, checked, themes_graph(settings), stats)
         entities = indexes.wait() if indexes is not None else searched.result() if searched is not None else None
         if entities is None:  # the child failed: written here, from the start
             for name in (INDEX_FILE, SEARCH_FILE):
@@ -475,6 +472,9 @@ def _publish(settings: Settings, checked: Checked, reporter: Reporter, timings: 
     reporter.done("store", time.perf_counter() - t0, f"{stats['quads']} quads (loaded beside the dumps in "
                                                      f"{timings['store']:.1f} s)")
 
+    # after the index child is gone: walking every record while it lives copies the pages
+    # they share (a 100,000-project build ran out of memory so)
+    write_state(tmp, settings, checked, themes_graph(settings), stats)
     manifest = _manifest(settings, tmp, version, previous, checked, stats, counts, changes, digests)
     write_catalog(settings, tmp, manifest, stats)
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n",

@@ -6,23 +6,20 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pyoxigraph as ox
 
-from etclod.forking import Child, can_fork, forked
 from etclod.namespaces import sparql_prefixes
-from etclod.listing import listing_rows, write_listing
+from etclod.listing import write_listing
 from etclod.names import words
 from etclod.oxtyped import select
 
 SEARCH_FILE = "search.sqlite"
-SPLIT_FROM = 400_000
-"""Quads from which the list tables' rows are read in a forked child beside the other indexes."""
-CACHE_KIB = 1 << 19
-"""SQLite's page cache while the index is written: up to 512 MiB (only what the file needs is taken)."""
+CACHE_KIB = 1 << 18
+"""SQLite's page cache while the index is written: up to 256 MiB (only what the file needs is
+taken; more would crowd a 100,000-project build, whose forked children share its memory)."""
 DESCRIPTIONS = sparql_prefixes() + """SELECT ?e ?d WHERE { ?e dct:description ?d }"""
 CODES = sparql_prefixes() + """SELECT ?e ?c WHERE { VALUES ?p { etc:projectCode etc:acronym etc:cci etc:keepId }
     ?e ?p ?c }"""
@@ -35,23 +32,14 @@ def write_indexes(folder: Path, store: ox.Store, base: str) -> int:
     entities (the build writes them in a forked child: ``forking``)."""
     from etclod.reconcile import INDEX_FILE, build_index, write_index
 
-    # the list tables' rows are read in a forked child of their own meanwhile, on the other
-    # core (the two halves took about as long; each grew faster than the data alone)
-    rows = forked(partial(listing_rows, store, base)) if len(store) >= SPLIT_FROM and can_fork() else None
-    try:
-        entities = build_index(store, base)
-        count = write_index(entities, folder / INDEX_FILE, folder)
-        write_search(folder / SEARCH_FILE, entities, store, base, rows)
-    finally:
-        if rows is not None:
-            rows.stop()
+    entities = build_index(store, base)
+    count = write_index(entities, folder / INDEX_FILE, folder)
+    write_search(folder / SEARCH_FILE, entities, store, base)
     return count
 
 
-def write_search(path: Path, entities: list[dict[str, Any]], store: ox.Store, base: str,
-                 rows: Child | None = None) -> int:
-    """Index every entity of the reconciliation index, with its descriptions (``rows``: a
-    child reading the list tables' rows; None, or a child that fails: read here)."""
+def write_search(path: Path, entities: list[dict[str, Any]], store: ox.Store, base: str) -> int:
+    """Index every entity of the reconciliation index, with its descriptions."""
     descriptions: dict[str, list[str]] = {}
     prefix = f"{base}id/"
     for row in select(store, DESCRIPTIONS, use_default_graph_as_union=True):
@@ -69,12 +57,10 @@ def write_search(path: Path, entities: list[dict[str, Any]], store: ox.Store, ba
         # the whole folder before it seals it, and a killed build's folder is thrown away)
         connection.execute("PRAGMA journal_mode = OFF")
         connection.execute("PRAGMA synchronous = OFF")
-        # a page cache that holds the whole index as it is built (SQLite's default is 2 MB:
-        # at 100,000 projects each insert into a primary key or FTS segment read evicted
-        # pages back, and the index took 4x as long for 3.3x the entities); neither this nor
-        # sorting in memory changes a byte of the file
+        # a larger page cache (SQLite's default is 2 MB: each insert into a primary key or an
+        # FTS segment read evicted pages back; at 30,000 projects the sort table took 8.6 s
+        # instead of 5.5); it changes no byte of the file
         connection.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
-        connection.execute("PRAGMA temp_store = MEMORY")
         connection.execute('CREATE VIRTUAL TABLE search USING fts5(id UNINDEXED, type UNINDEXED, name, names, '
                            'description, folded, tokenize="unicode61 remove_diacritics 2")')
         # ``folded``: the names transliterated by the one name normalisation (etclod.names), so
@@ -84,7 +70,7 @@ def write_search(path: Path, entities: list[dict[str, Any]], store: ox.Store, ba
             (e["id"], e["type"], e["names"][0], " | ".join([*e["names"], *sorted(codes.get(e["id"], []))]),
              " ".join(sorted(descriptions.get(e["id"], []))), " | ".join(" ".join(words(n)) for n in e["names"]))
             for e in entities))
-        write_listing(connection, store, base, rows.wait() if rows is not None else None)
+        write_listing(connection, store, base)
         connection.commit()
     finally:
         connection.close()
