@@ -10,7 +10,10 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import pytest
 
 from etclod.settings import PROJECT_ROOT
 
@@ -79,3 +82,42 @@ def test_a_failing_index_child_leaves_the_indexes_to_the_build(tmp_path: Path) -
     assert entities and indexed == len(entities)  # the search index holds every entity of the reconciliation index
     assert {"reconcile.json.gz", "search.sqlite"} <= set(manifest["files"])
 
+
+
+_KILLED_PARENT = """
+import sys, time
+from etclod.dump import worker_pool
+pool = worker_pool(1)
+print(pool.submit(__import__("os").getpid).result(), flush=True)
+pool.submit(time.sleep, 600)  # a dump that takes long: the worker is busy when its parent dies
+sys.stdin.read()
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    return "\\nState:\\tZ" in status  # dead, waiting for whoever adopted it to reap it
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_dump_worker_ends_when_its_build_is_killed() -> None:
+    """A build killed with SIGKILL (kill -9, the OOM killer) leaves no dump worker running on:
+    they held the caller's pipes open (a script reading the build's output hung) and wrote on."""
+    parent = subprocess.Popen([sys.executable, "-c", _KILLED_PARENT], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "src")}, text=True)
+    try:
+        worker = int(parent.stdout.readline())
+        assert not _gone(worker)
+        parent.kill()
+        parent.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while not _gone(worker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _gone(worker), f"dump worker {worker} still runs after its parent was killed"
+    finally:
+        parent.kill()
+        parent.stdout.close()
+        parent.stdin.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import multiprocessing as mp
+import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -13,6 +14,7 @@ from typing import Any, BinaryIO, cast
 
 import pyoxigraph as ox
 
+from etclod.forking import die_with_parent
 from etclod.formats import DUMP_FORMATS, dump_name
 from etclod.manifest import Changes
 from etclod.namespaces import PREFIXES
@@ -98,6 +100,12 @@ def _serialize_dump(key: str, ntriples: str, target: str) -> tuple[str, int]:
     return digests[target]
 
 
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """Spawned processes for the dumps that end with this process, even if it is killed."""
+    return ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=die_with_parent,
+                               initargs=(os.getpid(),))
+
+
 class PendingDumps:
     """The dumps being written: N-Quads and N-Triples here, the others in worker processes
     (Turtle and JSON-LD are each a full serialisation) while the caller goes on."""
@@ -122,7 +130,7 @@ class PendingDumps:
                 path = str(folder / dump_name(fmt))
                 digests[path] = _serialize_dump(fmt.key, str(nt_path), path)
             return
-        self.pool = ProcessPoolExecutor(len(others), mp_context=mp.get_context("spawn"))
+        self.pool = worker_pool(len(others))
         self.futures = {str(folder / dump_name(fmt)): self.pool.submit(_serialize_dump, fmt.key, str(nt_path),
                                                                        str(folder / dump_name(fmt)))
                         for fmt in others}

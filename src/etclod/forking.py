@@ -5,20 +5,40 @@ indexes, SQLite) holds it too, so threads take turns; a forked child shares the 
 in-memory store copy-on-write (nothing loaded twice) and has a GIL of its own. A child is
 forked only where no other thread runs (the CLI's build; not a build inside the server), and
 a child that fails, dies or does not answer by its deadline leaves the work to the parent.
+Worker processes a build spawns (the Turtle and JSON-LD dumps) end with it (``die_with_parent``).
 
 Layer 2 (beside ``oxtyped.py``): it imports nothing of etclod.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import pickle
 import select
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent: int) -> None:
+    """Have the kernel kill this process when ``parent`` (the pid that started it) ends, even by
+    SIGKILL (Linux's ``PR_SET_PDEATHSIG``), so a worker of a killed build does not run on holding
+    its files and its caller's pipes. For the initializer of a worker pool started from the thread
+    that also waits for it (the signal follows the thread that started the process). Elsewhere
+    than on Linux it does nothing."""
+    if not sys.platform.startswith("linux"):
+        return
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGKILL),
+                                            ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0))
+    if os.getppid() != parent:  # it ended before the request was made
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def can_fork() -> bool:
