@@ -86,7 +86,7 @@ def test_a_failing_index_child_leaves_the_indexes_to_the_build(tmp_path: Path) -
 
 _KILLED_PARENT = """
 import sys, time
-from etclod.dump import worker_pool
+from etclod.forking import worker_pool
 pool = worker_pool(1)
 print(pool.submit(__import__("os").getpid).result(), flush=True)
 pool.submit(time.sleep, 600)  # a dump that takes long: the worker is busy when its parent dies

@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
-import multiprocessing as mp
 import zlib
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
@@ -29,6 +28,7 @@ from typing import Any, BinaryIO
 
 import pyoxigraph as ox
 
+from etclod.forking import worker_pool
 from etclod.formats import DUMP_FORMATS, dump_name
 
 CHUNKS = 256
@@ -219,7 +219,7 @@ class ChunkedDumps:
                 self._write(key, iter(nts))
             return
         nt_path = str(folder / _name("nt"))
-        self.pool = ProcessPoolExecutor(len(others), mp_context=mp.get_context("spawn"))
+        self.pool = worker_pool(len(others))
         self.futures = {key: self.pool.submit(_from_nt_file, key, nt_path, self.index["nt"], str(folder / _name(key)))
                         for key in others}
 

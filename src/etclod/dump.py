@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import multiprocessing as mp
-import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -14,7 +12,7 @@ from typing import Any, BinaryIO, cast
 
 import pyoxigraph as ox
 
-from etclod.forking import die_with_parent
+from etclod.forking import worker_pool
 from etclod.formats import DUMP_FORMATS, dump_name
 from etclod.manifest import Changes
 from etclod.namespaces import PREFIXES
@@ -98,12 +96,6 @@ def _serialize_dump(key: str, ntriples: str, target: str) -> tuple[str, int]:
         ox.serialize(ox.parse(data, format=ox.RdfFormat.N_TRIPLES), out, format=fmt.oxigraph,
                      prefixes=prefixes if fmt.key == "ttl" else None)
     return digests[target]
-
-
-def worker_pool(workers: int) -> ProcessPoolExecutor:
-    """Spawned processes for the dumps that end with this process, even if it is killed."""
-    return ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=die_with_parent,
-                               initargs=(os.getpid(),))
 
 
 class PendingDumps:

@@ -13,6 +13,7 @@ Layer 2 (beside ``oxtyped.py``): it imports nothing of etclod.
 from __future__ import annotations
 
 import ctypes
+import multiprocessing
 import os
 import pickle
 import select
@@ -21,6 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 
@@ -39,6 +41,13 @@ def die_with_parent(parent: int) -> None:
                                             ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0))
     if os.getppid() != parent:  # it ended before the request was made
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """Spawned worker processes (the Turtle and JSON-LD dumps) that end with this process, even
+    when it is killed; to be waited for by the thread that makes it."""
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent,
+                               initargs=(os.getpid(),))
 
 
 def can_fork() -> bool:
