@@ -121,3 +121,25 @@ def test_a_dump_worker_ends_when_its_build_is_killed() -> None:
         parent.kill()
         parent.stdout.close()
         parent.stdin.close()
+
+
+def test_a_child_is_waited_for_in_a_process_with_many_files_open() -> None:
+    """A build holds more than 1,024 files (RocksDB): the wait must not use select(), which
+    cannot watch a descriptor past 1,023 (a ValueError before; found by a review)."""
+    import resource
+
+    from etclod.forking import forked
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"this machine allows {hard} open files, fewer than the test needs")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200) if hard == resource.RLIM_INFINITY else min(hard, max(soft, 1200)), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        child = forked(lambda: "answer")
+        assert child.read > 1023
+        assert child.wait() == "answer"
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

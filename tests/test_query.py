@@ -67,3 +67,19 @@ def test_a_text_that_passed_is_not_read_again_and_a_refused_one_always_is() -> N
     written = first.for_server()
     assert _WRITTEN.get((written,)) == tuple((t.kind, t.value) for t in first.tokens)
     assert _CHECKED.held <= _CHECKED.budget
+
+
+def test_a_remembered_verdict_is_counted_by_what_it_holds() -> None:
+    """One long PREFIX used many times: a 16 KB text whose verdict holds every use's expanded
+    IRI (megabytes). The memory of remembered verdicts is bounded by what they hold, not by
+    the length of their texts (found by a review: 16 such texts kept 227 MB)."""
+    from etclod.query import _CHECKED, check_query
+
+    iri = "http://example.org/" + "x" * 7000
+    text = f"PREFIX p: <{iri}>\nSELECT * WHERE {{ " + " ".join(f"?s{i} p:a ?o{i} ." for i in range(400)) + " }"
+    before = _CHECKED.held
+    checked = check_query(text, 100_000)
+    expanded = sum(len(i) for _, i in checked.iris)
+    assert expanded > 400 * 7000
+    assert _CHECKED.held - before in (0, len(text) + expanded)  # not kept (too large), or counted in full
+    assert _CHECKED.held <= _CHECKED.budget

@@ -8,6 +8,7 @@ This module imports nothing heavy: spawned workers import it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import multiprocessing as mp
 import os
@@ -396,18 +397,29 @@ class QueryPool:
         ``size`` queries run at once (so at most that many answers are held in memory),
         ``max_concurrent`` run or wait, and a wait ends after the time limit (waited for in a
         thread, only when every place is taken)."""
-        import anyio.to_thread
-
         with self.slot():
-            # the wait in a thread is not abandoned when the request is cancelled: a place it
-            # took is released below, however the query ends
-            if not self._running.acquire(blocking=False) and \
-                    not await anyio.to_thread.run_sync(self._running.acquire, True, self.timeout):
+            if not self._running.acquire(blocking=False) and not await self._wait_for_place():
                 raise BusyError(f"no query slot came free within {self.timeout:g} s; try again in a moment")
             try:
                 return await function(*args)
             finally:
                 self._running.release()
+
+    async def _wait_for_place(self) -> bool:
+        """Wait in a thread (up to the time limit) for a running place; True when one was taken.
+        A request cancelled while the thread waits (by anyio or by a plain ``task.cancel()``)
+        leaves the thread waiting: the place it takes after that is given back at once."""
+        import anyio.to_thread
+
+        waiting = asyncio.ensure_future(anyio.to_thread.run_sync(self._running.acquire, True, self.timeout))
+        try:
+            return await asyncio.shield(waiting)
+        except BaseException:
+            def give_back(done: asyncio.Future[bool]) -> None:
+                if not done.cancelled() and done.exception() is None and done.result():
+                    self._running.release()
+            waiting.add_done_callback(give_back)
+            raise
 
     def run(self, job: Job | ValidateJob | SyntaxJob) -> Answer:
         """Evaluate ``job`` in a worker; raise QueryTimeoutError past the limit (the worker is

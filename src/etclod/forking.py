@@ -77,10 +77,12 @@ class Child:
             now = time.monotonic()
             deadline = now + (now - self.started) + GRACE
         chunks: list[bytes] = []
+        ready = select.poll()  # not select.select: a build holds more than 1,024 files (RocksDB)
+        ready.register(self.read, select.POLLIN | select.POLLHUP | select.POLLERR)
         try:
             while True:
                 left = deadline - time.monotonic()
-                if left <= 0 or not select.select([self.read], [], [], left)[0]:
+                if left <= 0 or not ready.poll(left * 1000):
                     self.stop()  # too late: killed, and its answer not wanted
                     return None
                 chunk = os.read(self.read, 1 << 20)
@@ -91,6 +93,7 @@ class Child:
             self.stop()
             raise
         os.close(self.read)
+        self.read = -1  # never closed twice: the number may be another file's by then
         status = self._reap(deadline)
         data = b"".join(chunks)
         if status != 0 or not data:
@@ -122,10 +125,9 @@ class Child:
             return
         self.reaped = True
         os.kill(self.pid, signal.SIGKILL)
-        try:
+        if self.read >= 0:
             os.close(self.read)
-        except OSError:  # closed already (its answer was read)
-            pass
+            self.read = -1
         os.waitpid(self.pid, 0)
 
 

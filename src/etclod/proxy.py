@@ -102,9 +102,15 @@ async def answer(view: RemoteView, job: Job, timeout: float, checked: CheckedQue
                                      f"({exc.server_status}): {reason[:300]}") from None
     if headers.get("x-sql-state", "").startswith("S1T"):  # Virtuoso's anytime query: a partial answer
         raise timed_out(timeout)
+    return await off_the_loop_past(len(body), INLINE_ANSWER_BYTES, read_answer, _Terms(view), job, form, body)
+
+
+def read_answer(terms: _Terms, job: Job, form: str | None, body: bytes) -> Answer:
+    """:func:`_read`, with an answer of the wrong shape (not N-Triples, not SPARQL JSON as it
+    should be) the store's error, not a crash."""
     try:
-        return await off_the_loop_past(len(body), INLINE_ANSWER_BYTES, _read, _Terms(view), job, form, body)
-    except (ValueError, SyntaxError, KeyError, TypeError) as exc:
+        return _read(terms, job, form, body)
+    except (ValueError, SyntaxError, KeyError, TypeError, AttributeError) as exc:
         raise RemoteStoreError(f"the SPARQL server's answer cannot be read: {exc}") from exc
 
 

@@ -339,7 +339,9 @@ def check_query(query: str, max_length: int, service_allow: tuple[str, ...] = ()
     if isinstance(held, CheckedQuery):
         return held
     checked = _check_query(query, max_length, service_allow, base_iri)
-    _CHECKED.put(key, len(query), checked)
+    # counted by what it holds: the expanded IRIs of its prefixed names can be far longer than
+    # the text (one long PREFIX used a thousand times)
+    _CHECKED.put(key, len(query) + sum(len(iri) for _, iri in checked.iris), checked)
     return checked
 
 

@@ -327,7 +327,7 @@ def value_depth(value: Any) -> int:
     its text (``[{}]``: 2; a string: 0); without recursion.
 
     >>> value_depth({"a": [1, {"b": []}]}), value_depth("x")
-    (3, 0)
+    (4, 0)
     """
     deepest, stack = 0, [(value, 1)]
     while stack:

@@ -250,6 +250,8 @@ class RemoteStore:
         loop = asyncio.get_running_loop()
         held = self._loop_clients
         if held is None or held[0] is not loop:
+            if held is not None and not held[0].is_closed():  # the old loop's kept connections: closed
+                held[1].close()
             held = self._loop_clients = (loop, Wire(self.endpoint, self.on_query), None)
         return held[1], held[2]
 

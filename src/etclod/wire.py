@@ -26,6 +26,8 @@ import httptools
 from etclod import __version__
 
 CONNECT_SECONDS = 5.0
+MAX_HEADER_BYTES = 64 * 1024
+"""An answer's status line and headers together (the body has the caller's own limit)."""
 IDLE_KEPT = 16
 """Connections kept open between queries (as many run at once as there are query workers)."""
 
@@ -66,6 +68,8 @@ class _Connection(asyncio.Protocol):
         self.chunks: list[bytes] = []
         self.size = 0
         self.max_bytes = 0
+        self.header_bytes = 0
+        self.extra = False
 
     # asyncio.Protocol
 
@@ -86,7 +90,7 @@ class _Connection(asyncio.Protocol):
         self.closed = True
         if self.parser is None or self.complete:
             return
-        if self.headers_done and not self.parser.should_keep_alive() and self._to_eof:
+        if exc is None and self.headers_done and not self.parser.should_keep_alive() and self._to_eof:
             self.complete = True  # an answer with neither a length nor chunks ends with the connection
             self._resolve(None)
         elif self.began:
@@ -100,24 +104,43 @@ class _Connection(asyncio.Protocol):
     _to_eof = False
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self.complete:
+            return
+        self.header_bytes += len(name) + len(value) + 4
+        if self.header_bytes > MAX_HEADER_BYTES:
+            self._drop(AnswerTooLarge(f"the answer's headers are larger than {MAX_HEADER_BYTES} bytes"))
+            return
         self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
         assert self.parser is not None
+        if self.complete:
+            return
         self.status = self.parser.get_status_code()
         self.headers_done = True
         self._to_eof = "content-length" not in self.headers and \
             "chunked" not in self.headers.get("transfer-encoding", "").lower()
 
     def on_body(self, body: bytes) -> None:
+        if self.complete:  # bytes after the answer: never kept (the connection is not reused)
+            return
         self.size += len(body)
         if self.size > self.max_bytes:
             self._drop(AnswerTooLarge(f"the answer is larger than {self.max_bytes} bytes"))
             return
         self.chunks.append(body)
 
+    def on_message_begin(self) -> None:
+        if self.complete:  # a second answer in the same bytes: the server is out of step
+            self.extra = True
+
     def on_message_complete(self) -> None:
         assert self.parser is not None
+        if self.complete:
+            return
+        if 100 <= self.status < 200:  # an interim answer (100 Continue): the real one follows
+            self.headers, self.headers_done, self.header_bytes = {}, False, 0
+            return
         self.complete = True
         self.keep_alive = self.parser.should_keep_alive()
         self._resolve(None)
@@ -126,8 +149,9 @@ class _Connection(asyncio.Protocol):
 
     def begin(self, max_bytes: int) -> asyncio.Future[None]:
         self.parser = httptools.HttpResponseParser(self)
-        self.began = self.complete = self.keep_alive = self.headers_done = self._to_eof = False
+        self.began = self.complete = self.keep_alive = self.headers_done = self._to_eof = self.extra = False
         self.status, self.headers, self.chunks, self.size, self.max_bytes = 0, {}, [], 0, max_bytes
+        self.header_bytes = 0
         self.waiter = asyncio.get_running_loop().create_future()
         return self.waiter
 
@@ -212,7 +236,7 @@ class Wire:
         except BaseException:  # a timeout, a cancelled request, a broken answer: never used again
             connection.close()
             raise
-        if connection.keep_alive and not connection.closed and len(self._idle) < IDLE_KEPT:
+        if connection.keep_alive and not connection.extra and not connection.closed and len(self._idle) < IDLE_KEPT:
             connection.parser = None
             self._idle.append(connection)
         else:
