@@ -197,7 +197,7 @@ def _from_nt_file(key: str, nt_path: str, index: Index, target: str) -> tuple[st
 
 
 class ChunkedDumps:
-    """The dumps being written (``dump.PendingDumps``' interface): N-Quads and N-Triples here,
+    """The dumps being written: N-Quads and N-Triples here,
     Turtle and JSON-LD in worker processes while the caller goes on."""
 
     def __init__(self, folder: Path, store: ox.Store, nquads: bytes, digests: dict[str, tuple[str, int]]) -> None:

@@ -5,27 +5,17 @@ from __future__ import annotations
 import gzip
 import hashlib
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 import pyoxigraph as ox
 
-from etclod.forking import worker_pool
-from etclod.formats import DUMP_FORMATS, dump_name
 from etclod.manifest import Changes
-from etclod.namespaces import PREFIXES
-from etclod.oxtyped import select, serialized
-
-ALL_TRIPLES = "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }"
-
+from etclod.oxtyped import select
 
 GZIP_LEVEL = 2
 """isal's level 2: about ten times as fast as zlib's 6, files about a third larger."""
-
-PARALLEL_FROM = 100_000
-"""Triples from which Turtle and JSON-LD are written in worker processes, beside the rest."""
 
 Digests = dict[str, tuple[str, int]]
 """A file's path -> its sha256 and size, worked out as it was written (never read back)."""
@@ -63,89 +53,8 @@ def gzip_writer(path: Path, digests: Digests | None = None) -> Iterator[BinaryIO
         digests[str(path)] = (sink.sha.hexdigest(), sink.size)
 
 
-def union_triples(store: ox.Store) -> Any:
-    """Every triple of the union default graph, in the store's (deterministic) order."""
-    return store.query(ALL_TRIPLES, use_default_graph_as_union=True)
-
-
 def count(store: ox.Store, query: str) -> int:
     return int(next(iter(select(store, query, use_default_graph_as_union=True)))["n"].value)
-
-
-def union_ntriples(store: ox.Store) -> bytes:
-    """The union default graph as N-Triples: each named graph dumped in turn (every triple sits
-    in exactly one graph, so that is the union), graphs in IRI order."""
-    graphs = sorted(store.named_graphs(), key=lambda g: g.value)
-    return b"".join(serialized(store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=g)) for g in graphs)
-
-
-def _serialize_dump(key: str, ntriples: str, target: str) -> tuple[str, int]:
-    """In a worker process: one dump written from the N-Triples dump's file; its sha256 and size."""
-    from isal import igzip
-
-    from etclod.formats import by_key
-
-    fmt = by_key(key)
-    assert fmt is not None
-    with open(ntriples, "rb") as handle:
-        # isal ships no annotations; igzip.decompress is gzip.decompress, faster
-        data = cast("Callable[[bytes], bytes]", igzip.decompress)(handle.read())
-    digests: Digests = {}
-    prefixes = {k: str(v) for k, v in PREFIXES.items()}
-    with gzip_writer(Path(target), digests) as out:
-        ox.serialize(ox.parse(data, format=ox.RdfFormat.N_TRIPLES), out, format=fmt.oxigraph,
-                     prefixes=prefixes if fmt.key == "ttl" else None)
-    return digests[target]
-
-
-class PendingDumps:
-    """The dumps being written: N-Quads and N-Triples here, the others in worker processes
-    (Turtle and JSON-LD are each a full serialisation) while the caller goes on."""
-
-    def __init__(self, folder: Path, store: ox.Store, nquads: bytes, digests: Digests) -> None:
-        folder.mkdir()
-        self.digests = digests
-        with gzip_writer(folder / "etclod.nq.gz", digests) as out:
-            out.write(nquads)
-        ntriples = union_ntriples(store)
-        self.triples = ntriples.count(b"\n")
-        self.quads = len(store)
-        nt_path = folder / "etclod.nt.gz"
-        with gzip_writer(nt_path, digests) as out:
-            out.write(ntriples)
-        del ntriples
-        others = [fmt for fmt in DUMP_FORMATS if fmt.key not in ("nq", "nt")]
-        self.pool: ProcessPoolExecutor | None = None
-        self.futures: dict[str, Any] = {}
-        if self.triples < PARALLEL_FROM:  # starting the workers would cost more than it saves
-            for fmt in others:
-                path = str(folder / dump_name(fmt))
-                digests[path] = _serialize_dump(fmt.key, str(nt_path), path)
-            return
-        self.pool = worker_pool(len(others))
-        self.futures = {str(folder / dump_name(fmt)): self.pool.submit(_serialize_dump, fmt.key, str(nt_path),
-                                                                       str(folder / dump_name(fmt)))
-                        for fmt in others}
-
-    def wait(self) -> dict[str, int]:
-        """Wait for every dump; the triple (or quad) count of each format."""
-        try:
-            for path, future in self.futures.items():
-                self.digests[path] = future.result()
-        finally:
-            self.close()
-        return {fmt.key: self.quads if fmt.key == "nq" else self.triples for fmt in DUMP_FORMATS}
-
-    def close(self) -> None:
-        """Stop the workers (waiting for those running: the folder may be removed next)."""
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-
-
-def write_dumps(folder: Path, store: ox.Store, nquads: bytes, digests: Digests | None = None) -> dict[str, int]:
-    """Every dump format, written from the store (``nquads``: its N-Quads, already dumped for
-    the on-disk store); return the triple (or quad) count of each."""
-    return PendingDumps(folder, store, nquads, {} if digests is None else digests).wait()
 
 
 def write_store(path: Path, nquads: bytes) -> None:
