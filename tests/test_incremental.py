@@ -365,7 +365,8 @@ def test_removal_guard_holds(base: tuple[Path, Path], tmp_path: Path) -> None:
 def test_upload_is_judged_and_built_incrementally(base: tuple[Path, Path], tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """An admin upload of new records: judged on the current release and built on it, equal to
-    a full build; an upload with a bad record is still rejected (judged in full)."""
+    a full build; an upload with a bad record is rejected, judged on the current release too,
+    with the reasons a full check gives; the same on a release that rejects a record."""
     from etclod import inbox
 
     data = tmp_path / "data"
@@ -393,9 +394,28 @@ def test_upload_is_judged_and_built_incrementally(base: tuple[Path, Path], tmp_p
     shutil.copytree(var / "inbox", twin / "inbox")
     same_release(release, build_release(settings.with_(var_dir=twin), full=True).path)
     bad = [dict(good[0], id="uploaded-bad", name={"en": "Bad Body"}, parent="no-such-org")]
-    with pytest.raises(inbox.UploadRejectedError):
+    monkeypatch.setattr(inbox, "check_data", no_full_check)
+    with pytest.raises(inbox.UploadRejectedError) as refused:
         inbox.submit(settings, json.dumps(bad).encode(), "application/json")
     assert current_path(settings) == release
+    [reason] = refused.value.document["rejected"][0]["reasons"]
+    assert reason["check"] == "reference" and "no-such-org" in reason["message"]
+    # a release that rejects a record (a published project held back): uploads still build on it
+    records = _read(data)
+    edit(records, "invalid", 2)
+    _write(data, records)
+    held = build_release(settings)
+    assert held.kind == "incremental" and held.manifest["held_back"]
+    more = [dict(good[0], id="uploaded-late", name={"en": "Late Body Qz"})]
+    twin = _twin(var, tmp_path / "twin2")
+    upload, _ = inbox.submit(settings, json.dumps(more).encode(), "application/json")
+    assert upload.status["status"] == "published" and upload.status["records"] == 1
+    monkeypatch.setattr(inbox, "check_data", full_check)
+    shutil.rmtree(twin / "inbox")
+    shutil.copytree(var / "inbox", twin / "inbox")
+    release = current_path(settings)
+    assert json.loads((release / "manifest.json").read_text())["held_back"]
+    same_release(release, build_release(settings.with_(var_dir=twin), full=True).path)
 
 
 def test_no_combining_characters_past_the_bound() -> None:

@@ -106,15 +106,17 @@ class Judged:
     links: Linksets
 
 
-def trial(settings: Settings, previous: Path | None, label: str) -> int | None:
-    """Whether the data of ``settings`` (an inbox trial) builds on ``previous`` with no record
-    of the file ``label`` rejected: the number of its records then, else None (judge in full)."""
+def trial(settings: Settings, previous: Path | None, label: str) -> tuple[int, list[Any]] | None:
+    """How the data of ``settings`` (an inbox trial) builds on ``previous``: the number of
+    records of the file ``label`` and those of them rejected (as a full check rejects them);
+    None: the change is not local (judge in full)."""
     if previous is None:
         return None
     judged = judge(settings, previous, rel.NullReporter())
-    if isinstance(judged, str) or any(r.file == label for r in judged.plan.rejected):
+    if isinstance(judged, str):
         return None
-    return sum(1 for item in judged.delta.changed.values() if item.file == label)
+    return (sum(1 for item in judged.delta.changed.values() if item.file == label),
+            [r for r in judged.plan.rejected if r.file == label])
 
 
 def judge(settings: Settings, previous: Path, reporter: Any) -> Judged | str:
@@ -171,9 +173,11 @@ def judge(settings: Settings, previous: Path, reporter: Any) -> Judged | str:
     return Judged(previous, state, dumps, delta, plan, themes, prev_store, added, removed, started, links)
 
 
-def build(settings: Settings, reporter: Any, version: str, tmp: Path, *, allow_removals: bool) -> Any:
+def build(settings: Settings, reporter: Any, version: str, tmp: Path, *, allow_removals: bool,
+          strict: bool = False) -> Any:
     """Build ``version`` in ``tmp`` from the current release; a ``BuildResult``, or the reason
-    (a string) the change needs a full build."""
+    (a string) the change needs a full build. ``strict``: a record rejected publishes nothing
+    (a ``BuildResult`` without a version)."""
     previous = rel.current_path(settings)
     if previous is None:
         return "there is no current release to build on"
@@ -189,6 +193,8 @@ def build(settings: Settings, reporter: Any, version: str, tmp: Path, *, allow_r
     if not allow_removals:
         lastgood.check_removals(_Previous(previous.name, range(state.published)),  # type: ignore[arg-type]
                                 removals, settings.max_removals)
+    if strict and plan.rejected:
+        return rel.BuildResult(None, plan.rejected, None)
     # what the indexes redo: the touched records, what they pointed at and their IRIs before
     changed = set(plan.touched)
     before = {k: r for k in changed if (r := table.get(k)) is not None}

@@ -4,21 +4,26 @@ A full build leaves ``build-state/state.sqlite`` (``statedb``) in its release fo
 like ``store/``): a fingerprint of everything but the records (the code, the ontology and
 shapes, the settings a build reads, the data folder's other files), each input file's sha256
 and, per published record, a digest of its raw value, its file, IRI, graph, short label,
-references and identity keys (the values ``merge`` groups records by). The next build compares
-the data with it: only the records that changed, and those whose triples use what changed (a
-partnership's label uses its project's and organisation's labels), are read with pydantic,
-mapped and checked with the shapes; the rest keep what the current release holds. Their old
-quads (read from the current release's store) and new quads give the delta; the store is a
-hard-link checkpoint of the current one with the delta applied; ``changes.nq.gz`` is the delta.
+references and identity keys (the values ``merge`` groups records by). The records the
+release rejects or holds back at their last good version (``lastgood``) are kept in the state
+too (``statedb.Troubled``: raw value, file, lines, digest). The next build compares the data
+with it: the records that changed, every rejected or held-back record, and those whose triples
+use what changed (a partnership's label uses its project's and organisation's labels) go
+through ``release.check_data``'s steps (``localcheck``: schema, holding back, references,
+shapes); the rest keep what the current release holds. Their old quads (read from the current
+release's store) and new quads give the delta; the store is a hard-link checkpoint of the
+current one with the delta applied; ``changes.nq.gz`` is the delta; ``rejected.jsonl``, the
+validation report and the manifest's counts come from the check of the touched records.
 
 Link tables (``data/links/``, in the fingerprint) are read again against the new records; their
 quads stay as the current release has them. Whenever a change is not local, the build is a full
 one and says why: a release without state (or of an older format), another fingerprint, a
-current release with rejected, held-back or merged records, conflicts or validation results, a
-changed record that is rejected or has validation results, a link row that no longer holds, a
-record that would merge with another, a duplicate id or IRI, a removal something still points
-at, a file that cannot be read. A full build of the same data gives the same
-release content (tests/test_incremental.py proves it on random edits).
+current release with merged records, conflicts, rejected link rows, unreadable files, warnings
+or a rejection for another reason than a record's schema, references or shapes (a duplicate id,
+a field written twice), a link row that no longer holds, a record that would merge with another,
+a duplicate id or IRI, a record no longer published that an untouched one points at, a file
+that cannot be read. A full build of the same data gives the same release content
+(tests/test_incremental.py proves it on random edits, rejections and fixes among them).
 """
 
 from __future__ import annotations
