@@ -191,28 +191,40 @@ def _property_checks(shapes: Graph, prop: Any, focus: str, subclasses: bool) -> 
 
 def _batches(planned: list[Planned], focus: str) -> list[Batch]:
     """The checks of one node shape as few queries, its focus nodes found once: the value
-    checks of all its properties as one (``?p`` each property's path; each check's condition,
-    for its path, bound to a flag, ``COALESCE``'d to false as FILTER takes an error for false;
-    the rows where any flag is true), its minCount and maxCount checks as one (the count of
-    each focus node's values of each path; the rows outside a bound); any other check as it
-    is. Each check's results are the rows of its own query, in the same number."""
+    checks of all its properties as one (a ``UNION`` branch per path, binding a flag for each
+    of that path's checks, ``COALESCE``'d to false as FILTER takes an error for false; the
+    rows where any of its flags is true: each row evaluates only its own path's conditions,
+    a third of the time of one ``VALUES ?p`` pattern testing every condition on every row),
+    its minCount and maxCount checks as one (the count of each focus node's values of each
+    path; the rows outside a bound; where every one of them is a minCount of 1, the focus
+    nodes without a value, found with ``NOT EXISTS`` instead of a count of every value),
+    any other check as it is. Each check's results are the rows of its own query, in the
+    same number."""
     out: list[Batch] = []
     valued = [(check, arg) for check, kind, arg in planned if kind == "value"]
     counted = [(check, arg) for check, kind, arg in planned if kind == "count"]
     if len(valued) > 1:
-        paths = " ".join(sorted({_n3(check.path) for check, _ in valued}))
         flags = [f"?f{n}" for n in range(len(valued))]
-        binds = " ".join(f"BIND(COALESCE(?p = {_n3(check.path)} && ({condition}), false) AS {flag})"
-                         for (check, condition), flag in zip(valued, flags))
-        out.append(Batch(f"SELECT ?this (?v AS ?value) {' '.join(flags)} WHERE {{ {focus} VALUES ?p {{ {paths} }} "
-                         f"?this ?p ?v . {binds} FILTER({' || '.join(flags)}) }}",
+        by_path: dict[str, list[tuple[str, str]]] = {}
+        for (check, condition), flag in zip(valued, flags):
+            by_path.setdefault(_n3(check.path), []).append((flag, condition))
+        branches = []
+        for path, tests in sorted(by_path.items()):
+            binds = " ".join(f"BIND(COALESCE({condition}, false) AS {flag})" for flag, condition in tests)
+            branches.append(f"{{ ?this {path} ?v . {binds} FILTER({' || '.join(flag for flag, _ in tests)}) }}")
+        out.append(Batch(f"SELECT ?this (?v AS ?value) {' '.join(flags)} WHERE {{ {focus} {' UNION '.join(branches)} }}",
                          tuple((check, ("flag", flag[1:])) for (check, _), flag in zip(valued, flags))))
     if len(counted) > 1:
         paths = " ".join(sorted({_n3(check.path) for check, _ in counted}))
-        having = " || ".join(f"(?p = {_n3(check.path)} && COUNT(DISTINCT ?v) {op} {n})" for check, (op, n) in counted)
-        out.append(Batch(f"SELECT ?this ?p (COUNT(DISTINCT ?v) AS ?n) WHERE {{ {focus} VALUES ?p {{ {paths} }} "
-                         f"OPTIONAL {{ ?this ?p ?v }} }} GROUP BY ?this ?p HAVING ({having})",
-                         tuple((check, (op, n, str(check.path))) for check, (op, n) in counted)))
+        if all(arg == ("<", 1) for _, arg in counted):  # only "has a value": no count needed
+            query = (f"SELECT DISTINCT ?this ?p (0 AS ?n) WHERE {{ {focus} VALUES ?p {{ {paths} }} "
+                     f"FILTER NOT EXISTS {{ ?this ?p ?v }} }}")
+        else:
+            having = " || ".join(f"(?p = {_n3(check.path)} && COUNT(DISTINCT ?v) {op} {n})"
+                                 for check, (op, n) in counted)
+            query = (f"SELECT ?this ?p (COUNT(DISTINCT ?v) AS ?n) WHERE {{ {focus} VALUES ?p {{ {paths} }} "
+                     f"OPTIONAL {{ ?this ?p ?v }} }} GROUP BY ?this ?p HAVING ({having})")
+        out.append(Batch(query, tuple((check, (op, n, str(check.path))) for check, (op, n) in counted)))
     batched = {id(check) for check, _ in (valued if len(valued) > 1 else [])} | \
         {id(check) for check, _ in (counted if len(counted) > 1 else [])}
     out += [Batch(check.query, ((check, None),)) for check, _, _ in planned if id(check) not in batched]
