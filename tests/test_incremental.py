@@ -569,3 +569,18 @@ def test_state_rows_keep_any_id() -> None:
              (("a\x1eb", "c"), False), ((), False)]
     for items, pairs in cases:
         assert _unpack(_pack(items, pairs), pairs) == items, items
+
+
+def test_json_lines_of_one_record_as_the_token_pass(base: tuple[Path, Path]) -> None:
+    """``json_lines_of`` (the C decoder skipping the other records) finds the lines the token
+    pass over the whole file finds, in indented and one-line files, with a BOM-less text that
+    has strings and lists before the wanted records."""
+    from etclod.recordfile import json_lines, json_lines_of
+
+    records = _read(base[0])["partnerships"]
+    for text in (json.dumps(records, indent=1), json.dumps(records), json.dumps(["x", [1], *records], indent=2),
+                 '  \n[ ' + json.dumps(records, indent=3)[1:]):
+        whole = json_lines(text)
+        wanted = {0, 3, len(whole) - 1}
+        assert json_lines_of(text, wanted) == {n: whole[n] for n in wanted}
+    assert json_lines_of('{"records": []}', {0}) is None
