@@ -56,3 +56,54 @@ def test_the_renaming_and_ntriples_of_a_block_equal_the_line_by_line_ones() -> N
     block = b"\n".join(LINES) + b"\n"
     assert block_ntriples(block) == b"".join(to_ntriples(line) + b"\n" for line in LINES)
     assert block_ntriples(b"") == b""
+
+
+GRAPHED = [b'<http://e.org/id/a> <urn:p> "x" <http://e.org/graph/one> .',
+           b'<http://e.org/id/a> <urn:p> <urn:o> <http://e.org/graph/two> .',
+           b'_:b1 <urn:p> "y"@lv <http://e.org/graph/one> .']
+
+
+def test_the_renaming_in_one_step_equals_the_line_by_line_one_or_is_not_taken() -> None:
+    """``_renamed`` with the graphs given replaces their shared start once in the whole block;
+    where that start also occurs elsewhere in a line (an object, a literal), or the graphs share
+    nothing, it must fall back to the step per line: the result is the same either way."""
+    from etclod.dump import _renamed
+
+    graphs = ["http://e.org/graph/one", "http://e.org/graph/two"]
+    tricky = [*GRAPHED,
+              b'<http://e.org/id/b> <urn:p> <http://e.org/graph/one> <http://e.org/graph/two> .',  # an object
+              b'<http://e.org/id/c> <urn:p> "see <http://e.org/graph/ x>" <http://e.org/graph/one> .']  # a literal
+    for lines, known in ((GRAPHED, graphs), (tricky, graphs), (LINES, ["urn:g", "urn:g2", "http://e.org/g/1"]),
+                         (GRAPHED, ["http://e.org/graph/one"]), ([], graphs)):
+        for prefix in (b"urn:etclod:added:", b"urn:etclod:removed:"):
+            assert _renamed(lines, prefix, known) == _by_line_renamed(lines, prefix), (lines, known)
+
+
+def test_the_changes_with_graphs_known_equal_the_changes_without(tmp_path: Path) -> None:
+    new = b"\n".join(GRAPHED) + b"\n"
+    for name, graphs in (("a.nq.gz", None), ("b.nq.gz", ["http://e.org/graph/one", "http://e.org/graph/two"])):
+        assert write_changes(tmp_path / name, new, None, None, graphs) == {"added": 3, "removed": 0}
+    assert (tmp_path / "a.nq.gz").read_bytes() == (tmp_path / "b.nq.gz").read_bytes()
+    assert b"<urn:etclod:added:http://e.org/graph/two>" in gzip.decompress((tmp_path / "b.nq.gz").read_bytes())
+
+
+def test_the_entities_counted_from_the_dumps_subjects_equal_the_sparql_count() -> None:
+    """``statistics``' entity count from the subjects the dumps collected (``chunks.bucketed``)
+    is the one its SPARQL DISTINCT gives: IRIs under ``{base}id/`` without a fragment, each once
+    however many graphs and quads hold it; blank nodes, fragments and other IRIs left out."""
+    import pyoxigraph as ox
+
+    from etclod.chunks import bucketed
+    from etclod.dump import statistics
+
+    store = ox.Store()
+    p, g1, g2 = ox.NamedNode("urn:p"), ox.NamedNode("http://e.org/graph/1"), ox.NamedNode("http://e.org/graph/2")
+    for s in ("http://e.org/id/project/a", "http://e.org/id/project/a#budget", "http://e.org/def#C",
+              "http://e.org/id/organisation/ā", "http://other.org/id/x"):
+        store.add(ox.Quad(ox.NamedNode(s), p, ox.Literal("v"), g1))
+        store.add(ox.Quad(ox.NamedNode(s), p, ox.Literal("w"), g2))
+    store.add(ox.Quad(ox.BlankNode("b"), p, ox.NamedNode("http://e.org/id/project/only-an-object"), g1))
+    _buckets, subjects = bucketed(store.dump(format=ox.RdfFormat.N_QUADS))
+    by_sparql, counted = statistics(store, "http://e.org/"), statistics(store, "http://e.org/", None, subjects)
+    assert by_sparql["entities"] == 2
+    assert counted == by_sparql

@@ -8,10 +8,13 @@ import asyncio
 import http.server
 import threading
 from typing import ClassVar
+from urllib.parse import urlencode
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from etclod.wire import AnswerTooLarge, BrokenAnswer, NoAnswer, Wire
+from etclod.wire import AnswerTooLarge, BrokenAnswer, NoAnswer, Wire, form_body
 
 BODY = b'{"head": {"vars": []}, "results": {"bindings": []}}'
 
@@ -103,3 +106,16 @@ def test_no_answer_a_broken_one_a_large_one_and_a_late_one_are_told_apart(root) 
     closed = root.rsplit(":", 1)[0] + ":1"  # nothing listens on port 1
     with pytest.raises(NoAnswer):
         ask(Wire(f"{closed}/sparql"))
+
+
+FORM_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=60) | \
+    st.text(alphabet="ab <>#?&=+%/:é\n", min_size=4000, max_size=4200)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["query", "default-graph-uri", "named-graph-uri", "timeout", "x y&"]),
+                       FORM_TEXT | st.lists(FORM_TEXT, max_size=3)))
+def test_the_form_body_is_what_urlencode_writes_to_the_byte(fields) -> None:
+    # the query text is quoted once and remembered (up to REMEMBERED_CHARS): the body is still
+    # what urlencode writes, for every text, on each side of that length, asked once or again
+    assert form_body(fields) == form_body(fields) == urlencode(fields, doseq=True).encode("ascii")

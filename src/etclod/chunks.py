@@ -84,9 +84,10 @@ def to_ntriples(line: bytes) -> bytes:
     return line[:line.rindex(b" <")] + b" ."
 
 
-def bucketed(nquads: bytes) -> list[list[bytes]]:
-    """The N-Quads lines of ``nquads`` by chunk (``chunk_of``), in their order. A record's
-    lines come one after another, so a subject's chunk is worked out once, not per line."""
+def bucketed(nquads: bytes) -> tuple[list[list[bytes]], list[bytes]]:
+    """The N-Quads lines of ``nquads`` by chunk (``chunk_of``), in their order, and every
+    subject once (as written: ``statistics`` counts the entities from them). A record's lines
+    come one after another, so a subject's chunk is worked out once, not per line."""
     buckets: list[list[bytes]] = [[] for _ in range(CHUNKS)]
     seen: dict[bytes, list[bytes]] = {}
     for line in nquads.splitlines():
@@ -96,7 +97,7 @@ def bucketed(nquads: bytes) -> list[list[bytes]]:
             if bucket is None:
                 bucket = seen[subject] = buckets[chunk_of(line)]
             bucket.append(line)
-    return buckets
+    return buckets, list(seen)
 
 
 def ntriples_of(lines: list[bytes]) -> bytes:
@@ -203,7 +204,7 @@ class ChunkedDumps:
     def __init__(self, folder: Path, store: ox.Store, nquads: bytes, digests: dict[str, tuple[str, int]]) -> None:
         folder.mkdir()
         self.folder, self.digests = folder, digests
-        buckets = bucketed(nquads)
+        buckets, self.subjects = bucketed(nquads)
         self.quads = sum(len(b) for b in buckets)
         self.triples = self.quads  # every quad is in a named graph, each triple in one of them
         self.index: dict[str, Index] = {}

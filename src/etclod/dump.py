@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-from collections.abc import Callable, Iterator
+import os
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -69,9 +70,20 @@ def write_store(path: Path, nquads: bytes) -> None:
     del store
 
 
-def _renamed(lines: list[bytes], prefix: bytes) -> bytes:
+def _renamed(lines: list[bytes], prefix: bytes, graphs: Iterable[str] | None = None) -> bytes:
     """The N-Quads lines, each with its graph ``<g>`` written as ``<prefix g>``, as one block
-    (one write to the compressor: a write per line cost more than the compression)."""
+    (one write to the compressor: a write per line cost more than the compression).
+
+    ``graphs``: every graph a line may be in (each line is in one). Where their IRIs share a
+    start ``h`` and ``" <h"`` occurs exactly once a line, that occurrence is each line's graph,
+    so one ``replace`` of the whole block renames them all (at 30,000 projects 0.3 s instead of
+    5-7 s a line at a time); else, or without ``graphs``, line by line.
+    """
+    if graphs is not None and lines:
+        start = b" <" + os.path.commonprefix(sorted(graphs)).encode()
+        block = b"\n".join(lines) + b"\n"
+        if block.count(start) == len(lines):
+            return block.replace(start, b" <" + prefix + start[2:])
     out = []
     for line in lines:
         cut = line.rindex(b" <") + 2
@@ -79,12 +91,14 @@ def _renamed(lines: list[bytes], prefix: bytes) -> bytes:
     return b"\n".join(out) + b"\n" if out else b""
 
 
-def write_changes(path: Path, nquads: bytes, previous: Path | None, digests: Digests | None = None) -> Changes:
+def write_changes(path: Path, nquads: bytes, previous: Path | None, digests: Digests | None = None,
+                  graphs: Iterable[str] | None = None) -> Changes:
     """``changes.nq.gz``: quads added since the previous release, each in graph
     ``urn:etclod:added:<graph>``, and quads removed, each in ``urn:etclod:removed:<graph>``.
 
     Both releases' N-Quads come from Oxigraph's canonical writer, so lines compare as bytes;
-    the previous dump is read a line at a time, never whole.
+    the previous dump is read a line at a time, never whole. ``graphs``: the named graphs that
+    hold every quad of ``nquads`` (``_renamed``), where known.
     """
     from isal import igzip
 
@@ -108,14 +122,17 @@ def write_changes(path: Path, nquads: bytes, previous: Path | None, digests: Dig
     del lines
     removed.sort()
     with gzip_writer(path, digests) as out:
-        out.write(_renamed(added, b"urn:etclod:added:"))
+        out.write(_renamed(added, b"urn:etclod:added:", graphs))
         out.write(_renamed(removed, b"urn:etclod:removed:"))
     return {"added": len(added), "removed": len(removed)}
 
 
-def statistics(store: ox.Store, base: str, triples: int | None = None) -> dict[str, Any]:
+def statistics(store: ox.Store, base: str, triples: int | None = None,
+               subjects: Iterable[bytes] | None = None) -> dict[str, Any]:
     """Counts per class, per named graph and per property, and the entities, by SPARQL
-    (``triples``: the union's triple count, where the dumps counted it already)."""
+    (``triples``: the union's triple count, where the dumps counted it already; ``subjects``:
+    every subject of the store as N-Quads writes it, once each, where the dumps collected them:
+    the entities are counted from them, ``entity_count``, instead of a DISTINCT over every quad)."""
     def pairs(query: str) -> dict[str, int]:
         return {row["k"].value: int(row["n"].value)
                 for row in select(store, query, use_default_graph_as_union=True)}
@@ -124,11 +141,23 @@ def statistics(store: ox.Store, base: str, triples: int | None = None) -> dict[s
         "classes": dict(sorted(pairs("SELECT ?k (COUNT(*) AS ?n) WHERE { ?s a ?k } GROUP BY ?k").items())),
         "graphs": dict(sorted(pairs("SELECT ?k (COUNT(*) AS ?n) WHERE { GRAPH ?k { ?s ?p ?o } } GROUP BY ?k").items())),
         "properties": dict(sorted(pairs("SELECT ?k (COUNT(*) AS ?n) WHERE { ?s ?k ?o } GROUP BY ?k").items())),
-        "entities": count(store, f'SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE {{ ?s ?p ?o FILTER(isIRI(?s) && '
-                                 f'STRSTARTS(STR(?s), "{base}id/") && !CONTAINS(STR(?s), "#")) }}'),
+        "entities": entity_count(subjects, base) if subjects is not None else count(
+            store, f'SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE {{ ?s ?p ?o FILTER(isIRI(?s) && '
+                   f'STRSTARTS(STR(?s), "{base}id/") && !CONTAINS(STR(?s), "#")) }}'),
         "triples": triples if triples is not None else count(store, "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"),
         "quads": len(store),
     }
+
+
+def entity_count(subjects: Iterable[bytes], base: str) -> int:
+    """How many of ``subjects`` (distinct N-Quads subject terms) are entities: IRIs under
+    ``{base}id/`` without a fragment (what ``statistics``' SPARQL counts).
+
+    >>> entity_count([b"<http://x/id/a>", b"<http://x/id/a#p>", b"_:b", b"<http://x/def#C>"], "http://x/")
+    1
+    """
+    start = b"<" + f"{base}id/".encode()
+    return sum(1 for s in subjects if s.startswith(start) and b"#" not in s)
 
 
 def write_linksets(folder: Path, store: ox.Store, base: str, links: Any) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from etclod.errors import QueryTooDeepError, SyntaxQueryError
 
@@ -57,13 +58,18 @@ _STRINGS = {
 }
 _ESCAPE = re.compile(rf"{_UCHAR}|\\[tbnrf\\\"']|\\")
 _ECHAR = {"t": "\t", "b": "\b", "n": "\n", "r": "\r", "f": "\f", "\\": "\\", '"': '"', "'": "'"}
+_NOT_IN_IRI = re.compile(r'[<>"{}|^`\\\x00-\x20]')
+"""Characters an IRIREF may not hold, also where an escape wrote them."""
+_PN_LOCAL_ESCAPE = re.compile(r"\\(.)")
 _PUNCT = ("^^", "&&", "||", "!=", ">=", "{|", "|}", ">>")
 _OPERAND_END = {"var", "iri", "pname", "string", "langtag", "number"}
 """Token kinds that end an operand: after one, inside an expression, ``<`` compares."""
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
+    """One token (a named tuple: made once per token of every query checked, it costs a third
+    of a frozen dataclass to build)."""
+
     kind: str
     """word, var, iri, pname, bnode, string, langtag, number, punct or other."""
     text: str
@@ -181,7 +187,7 @@ def _tokenize(text: str) -> list[Token]:
             match = _IRIREF.match(text, pos)
             if match is not None:
                 add("iri", match.end(), _unescape(match.group(1), pos, "an IRI"))
-                if any(c in '<>"{}|^`\\' or c <= " " for c in tokens[-1].value):
+                if _NOT_IN_IRI.search(tokens[-1].value):
                     raise _error(f"the IRI {tokens[-1].text} holds a character IRIs may not hold", tokens[-1].start)
                 continue
             add("punct", pos + 2 if text.startswith("<=", pos) else pos + 1)
@@ -210,11 +216,10 @@ def _tokenize(text: str) -> list[Token]:
         if "0" <= char <= "9" or char == "." and pos + 1 < length and "0" <= text[pos + 1] <= "9":
             add("number", _NUMBER.match(text, pos).end())  # type: ignore[union-attr]  # matches: a digit or .digit is here
             continue
-        if char == ":" or pos >= no_colon_before and _NAME_RUN.match(text, pos):
+        run = None if char == ":" or pos < no_colon_before else _NAME_RUN.match(text, pos)
+        if char == ":" or run is not None:
             prefix_end = pos
-            if char != ":":
-                run = _NAME_RUN.match(text, pos)
-                assert run is not None
+            if run is not None:  # matched once: the run is read from this match
                 prefix_end = run.end()
                 while prefix_end > pos and text[prefix_end - 1] == ".":
                     prefix_end -= 1
@@ -271,7 +276,7 @@ def _pname(text: str, pos: int, colon: int, add: Callable[[str, int, str], None]
         while end > colon + 1 and text[end - 1] == "." and not text.endswith("\\.", 0, end):
             end -= 1
     raw_local = text[colon + 1:end]
-    value = text[pos:colon] + ":" + re.sub(r"\\(.)", r"\1", raw_local)
+    value = text[pos:colon] + ":" + (_PN_LOCAL_ESCAPE.sub(r"\1", raw_local) if "\\" in raw_local else raw_local)
     add("pname", end, value)
 
 

@@ -21,7 +21,7 @@ import pyoxigraph as ox
 
 from etclod import recordtypes
 from etclod.errors import BadCursorError, BadFacetError, NotFoundError
-from etclod.namespaces import class_iri, RDFS, sparql_prefixes
+from etclod.namespaces import class_iri, RDF, RDFS, sparql_prefixes
 from etclod.oxtyped import select
 
 FACET_TARGET = {f.name: f.target for t in recordtypes.TYPES.values() for f in t.facets if f.target}
@@ -46,23 +46,27 @@ def write_listing(connection: sqlite3.Connection, store: ox.Store, base: str) ->
     connection.execute("CREATE TABLE entity (id TEXT PRIMARY KEY, type TEXT, label_en TEXT, label_lv TEXT, label TEXT)")
     connection.execute("CREATE TABLE facet (id TEXT, type TEXT, name TEXT, value TEXT)")
     labels: dict[str, dict[str, str]] = {}
-    for row in select(store, f"SELECT ?e ?l WHERE {{ ?e <{RDFS.label}> ?l }}",
-                           use_default_graph_as_union=True):
-        iri = row["e"].value
-        if iri.startswith(prefix) and "#" not in iri:
-            labels.setdefault(iri, {}).setdefault(row["l"].language or "", row["l"].value)
+    # one triple pattern each: the store's own iteration of the pattern (what SPARQL's union
+    # default graph walks too, in the same order), without a query's solution objects
+    for quad in store.quads_for_pattern(None, ox.NamedNode(str(RDFS.label)), None, None):
+        subject, label = quad.subject, quad.object
+        if isinstance(subject, ox.NamedNode) and isinstance(label, ox.Literal):
+            iri = subject.value
+            if iri.startswith(prefix) and "#" not in iri:
+                labels.setdefault(iri, {}).setdefault(label.language or "", label.value)
     # a partnership is named, in each language, by its organisation and project (its own
     # label is one English sentence)
-    for row in select(store, "SELECT ?e ?o ?p WHERE { ?e <http://www.w3.org/ns/org#member> ?o ; "
-                           "<http://www.w3.org/ns/org#organization> ?p }", use_default_graph_as_union=True):
-        member, project = labels.get(row["o"].value, {}), labels.get(row["p"].value, {})
+    for e, o, p in select(store, "SELECT ?e ?o ?p WHERE { ?e <http://www.w3.org/ns/org#member> ?o ; "
+                                 "<http://www.w3.org/ns/org#organization> ?p }", use_default_graph_as_union=True):
+        member, project = labels.get(o.value, {}), labels.get(p.value, {})
         if member and project:
-            labels[row["e"].value] = {lang: f"{_pick(member, lang)} · {_pick(project, lang)}" for lang in ("en", "lv")}
+            labels[e.value] = {lang: f"{_pick(member, lang)} · {_pick(project, lang)}" for lang in ("en", "lv")}
     entities = []
+    a = ox.NamedNode(str(RDF.type))
     for rtype in _listed():
-        for row in select(store, f"SELECT DISTINCT ?e WHERE {{ ?e a <{class_iri(rtype)}> }}",
-                               use_default_graph_as_union=True):
-            iri = row["e"].value
+        # ``SELECT DISTINCT ?e WHERE { ?e a <class> }``: each subject once, where first seen
+        for iri in dict.fromkeys(q.subject.value for q in store.quads_for_pattern(
+                None, a, ox.NamedNode(str(class_iri(rtype))), None) if isinstance(q.subject, ox.NamedNode)):
             if not iri.startswith(prefix) or "#" in iri:
                 continue
             own = labels.get(iri, {})
@@ -89,8 +93,8 @@ def write_listing(connection: sqlite3.Connection, store: ox.Store, base: str) ->
             rows = select(store, f"{sparql_prefixes()}SELECT DISTINCT ?e ?v WHERE {{ ?e a <{class_iri(rtype)}> . "
                                f"{facet.pattern} }}", use_default_graph_as_union=True)
             connection.executemany("INSERT INTO facet VALUES (?, ?, ?, ?)",
-                                   ((r["e"].value[len(prefix):], rtype, name, _value(r["v"])) for r in rows
-                                    if r["e"].value.startswith(prefix)))
+                                   ((e.value[len(prefix):], rtype, name, _value(v)) for e, v in rows
+                                    if e.value.startswith(prefix)))
     connection.execute("CREATE INDEX entity_type ON entity (type, id)")
     connection.execute("CREATE INDEX facet_lookup ON facet (type, name, value, id)")
     connection.execute("CREATE INDEX facet_id ON facet (id, name)")

@@ -6,6 +6,7 @@ import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from urllib.parse import urljoin
 
 from etclod.errors import (
     AmbiguousQueryError, ExtensionRefusedError, MissingQueryError, NotAcceptableError, QueryError, QueryTooLongError,
@@ -15,6 +16,7 @@ from etclod.lexer import Token, tokenize
 
 UPDATE_WORDS = {"INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH"}
 QUERY_WORDS = {"SELECT", "CONSTRUCT", "DESCRIBE", "ASK"}
+FORM_WORDS = QUERY_WORDS | UPDATE_WORDS
 REFUSED_NAMESPACES = ("bif:", "sql:", "java:", "http://www.openlinksw.com/", "http://jena.apache.org/arq/function",
                       "http://jena.hpl.hp.com/arq/")
 
@@ -73,7 +75,7 @@ class CheckedQuery:
     def read(cls, text: str, base_iri: str | None = None) -> CheckedQuery:
         """Tokenise ``text`` (once) without checking it; the form is '' when it names none."""
         tokens = tuple(tokenize(text))
-        form = next((t.value for t in tokens if t.kind == "word" and t.value in QUERY_WORDS | UPDATE_WORDS), "")
+        form = next((t.value for t in tokens if t.kind == "word" and t.value in FORM_WORDS), "")
         return cls(text, form.lower() if form in QUERY_WORDS else "", base_iri, tokens,
                    tuple(_resolve(tokens, base_iri or "")))
 
@@ -163,8 +165,6 @@ def resolve_iri(base: str, reference: str) -> str:
     >>> resolve_iri("http://b/x/y", "z#"), resolve_iri("http://b/", "http://www.w3.org/ns/org#")
     ('http://b/x/z#', 'http://www.w3.org/ns/org#')
     """
-    from urllib.parse import urljoin
-
     if not base or _SCHEME.match(reference):
         return reference
     joined = urljoin(base, reference)
@@ -353,7 +353,7 @@ def _check_query(query: str, max_length: int, service_allow: tuple[str, ...], ba
         raise QueryTooLongError(f"the query is {len(query)} characters long; the limit is {max_length}")
     checked = CheckedQuery.read(query, base_iri)
     words = [t.value for t in checked.tokens if t.kind == "word"]
-    form = next((w for w in words if w in QUERY_WORDS | UPDATE_WORDS), None)
+    form = next((w for w in words if w in FORM_WORDS), None)
     if form in UPDATE_WORDS or (form is None and any(w in UPDATE_WORDS for w in words)):
         raise ReadOnlyError(f"SPARQL Update ({form or 'update'}) is refused: this endpoint is read-only; "
                          "data changes only through a new release")

@@ -56,7 +56,11 @@ def build_index(store: ox.Store, base: str) -> list[dict[str, Any]]:
     prefix = f"{base}id/"
     for rtype, record_type in recordtypes.reconciled().items():
         assert record_type.reconcile is not None
-        for row in select(store, sparql_prefixes() + record_type.reconcile.query, use_default_graph_as_union=True):
+        solutions = select(store, sparql_prefixes() + record_type.reconcile.query, use_default_graph_as_union=True)
+        # the properties this type's query selects (a lookup of one it does not is an exception)
+        selected = {v.value for v in solutions.variables}
+        keys = [key for key in ("country", "town", "nuts", "programme", "period", "start", "eu") if key in selected]
+        for row in solutions:
             iri = row["e"].value
             if not iri.startswith(prefix):
                 continue
@@ -69,11 +73,8 @@ def build_index(store: ox.Store, base: str) -> list[dict[str, Any]]:
                 have = entry.setdefault("langs", {}).get(name)
                 if have is None or (_LANG_RANK.get(language, 3), language) < (_LANG_RANK.get(have, 3), have):
                     entry["langs"][name] = language
-            for key in ("country", "town", "nuts", "programme", "period", "start", "eu"):
-                try:
-                    value = row[key]
-                except (KeyError, ValueError):
-                    continue
+            for key in keys:
+                value = row[key]
                 if value is not None and key not in entry:
                     entry[key] = value.value
     for entry in entities.values():

@@ -450,9 +450,12 @@ def _publish(settings: Settings, checked: Checked, reporter: Reporter, timings: 
             checked.verdict.first_report.graph.serialize(handle, format="turtle")
         write_rejected(tmp / "rejected.jsonl", checked.rejected)
         write_conflicts(tmp, checked.conflicts)
+        stats = statistics(store, settings.base_uri, dumps.triples, dumps.subjects)
+        dumps.subjects = []  # not needed past here
+        # every quad in a named graph (their counts add up): the changes renamed in one step
+        graphs = stats["graphs"] if sum(stats["graphs"].values()) == stats["quads"] else None
         changes = write_changes(tmp / "changes.nq.gz", nquads, settings.releases_dir / previous if previous else None,
-                                digests)
-        stats = statistics(store, settings.base_uri, dumps.triples)
+                                digests, graphs)
         stats["linksets"] = write_linksets(tmp / "dumps", store, settings.base_uri, checked.links)
         entities = indexes.wait() if indexes is not None else searched.result() if searched is not None else None
         if entities is None:  # the child failed: written here, from the start

@@ -2,19 +2,20 @@
 
 The engine's own writers consume an unbounded iterator; writing from a list lets the caller
 refuse an oversized result instead of truncating it. Imported by query worker processes:
-it needs nothing but pyoxigraph.
+it needs nothing but pyoxigraph and orjson (JSON written compact, by the same writer on every
+store, several times as fast as the standard library's).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from collections.abc import Callable
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
+import orjson
 import pyoxigraph as ox
 
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
@@ -97,8 +98,7 @@ def write_select(variables: list[str], rows: list[Any], key: str) -> bytes:
     """SELECT results in format ``key`` (json, xml, csv, tsv)."""
     if key == "json":
         bindings = [{v: _json_term(row[v]) for v in variables if row[v] is not None} for row in rows]
-        return json.dumps({"head": {"vars": variables}, "results": {"bindings": bindings}},
-                          ensure_ascii=False).encode("utf-8")
+        return orjson.dumps({"head": {"vars": variables}, "results": {"bindings": bindings}})
     if key == "xml":
         out = ['<?xml version="1.0"?>\n<sparql xmlns="http://www.w3.org/2005/sparql-results#"><head>']
         out += [f"<variable name={quoteattr(v)}/>" for v in variables]
@@ -136,7 +136,7 @@ def _tsv_term(term: Any) -> str:
 
 def write_ask(value: bool, key: str) -> bytes:
     if key == "json":
-        return json.dumps({"head": {}, "boolean": value}).encode()
+        return orjson.dumps({"head": {}, "boolean": bool(value)})
     if key == "xml":
         return (f'<?xml version="1.0"?>\n<sparql xmlns="http://www.w3.org/2005/sparql-results#"><head/>'
                 f"<boolean>{'true' if value else 'false'}</boolean></sparql>\n").encode()

@@ -42,15 +42,15 @@ def write_search(path: Path, entities: list[dict[str, Any]], store: ox.Store, ba
     """Index every entity of the reconciliation index, with its descriptions."""
     descriptions: dict[str, list[str]] = {}
     prefix = f"{base}id/"
-    for row in select(store, DESCRIPTIONS, use_default_graph_as_union=True):
-        iri = row["e"].value
+    for e, d in select(store, DESCRIPTIONS, use_default_graph_as_union=True):
+        iri = e.value
         if iri.startswith(prefix):
-            descriptions.setdefault(iri[len(prefix):], []).append(row["d"].value)
+            descriptions.setdefault(iri[len(prefix):], []).append(d.value)
     codes: dict[str, list[str]] = {}
-    for row in select(store, CODES, use_default_graph_as_union=True):
-        iri = row["e"].value
+    for e, c in select(store, CODES, use_default_graph_as_union=True):
+        iri = e.value
         if iri.startswith(prefix):
-            codes.setdefault(iri[len(prefix):], []).append(row["c"].value)
+            codes.setdefault(iri[len(prefix):], []).append(c.value)
     connection = sqlite3.connect(path)
     try:
         # a new file in the release's temporary folder: no journal, no syncs (the build syncs

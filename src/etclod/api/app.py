@@ -158,6 +158,7 @@ def create_app(settings: Settings) -> FastAPI:
                               {"Access-Control-Allow-Origin": "*"})
 
     app.include_router(sparql.router)  # first: routes are tried in turn, and /sparql is the busiest
+    app.router.routes.insert(0, sparql.SparqlRoute())  # before it: /sparql without FastAPI's request handling
     app.include_router(meta.router)
     app.include_router(resources.router)
     app.include_router(downloads.router)
