@@ -397,7 +397,7 @@ def _settle_claims(claims: list[Loaded | Rejection], published: Mapping[tuple[st
     by_slug: dict[tuple[str, str], list[Loaded | Rejection]] = {}
     for claim in claims:
         if isinstance(claim, Loaded):
-            key, slug = claim.key, (claim.record.type, record_key(claim.record))
+            key, slug = claim.key, (claim.record.type, claim.iri_key)
         elif claim.type in MODELS and claim.id:
             key, slug = (claim.type, claim.id), _slug_key(claim.type, claim.id, claim.record)
         else:

@@ -146,11 +146,8 @@ def judge(mapped: list[Mapped], fixed: Iterable[Triple], shapes: Graph, base: st
 
     fixed = list(fixed)
     owner: dict[Any, list[Mapped]] = {}  # several records of one resource (merged) share it
-    for m in mapped:
-        for s, _, _ in m.triples:
-            found = owner.setdefault(s, [])
-            if not found or found[-1] is not m:
-                found.append(m)
+    """The records that state each subject: made at the first pass that finds a violation
+    (a walk of every triple, 1.5 s at 30,000 projects, that data which conforms never needs)."""
     accepted: dict[tuple[str, str], Mapped] = {}
     key_of: dict[int, tuple[str, str]] = {}
     for m in mapped:  # records of one id from two sources (merged) each keep a key of their own
@@ -192,6 +189,12 @@ def judge(mapped: list[Mapped], fixed: Iterable[Triple], shapes: Graph, base: st
         violations = [r for r in report.results if r.severity == SH.Violation]
         if not violations:
             return Verdict(list(accepted.values()), rejected, first, report, passes)
+        if not owner:
+            for m in mapped:
+                for s, _, _ in m.triples:
+                    found = owner.setdefault(s, [])
+                    if not found or found[-1] is not m:
+                        found.append(m)
         reasons: dict[tuple[str, str], list[rec.Reason]] = {}
         for r in violations:
             record = _owner_of(owner.get(to_ox(r.focus), []), r, accepted, key_of)
