@@ -10,11 +10,14 @@ import warnings
 import pyoxigraph as ox
 import pytest
 import rdflib
+from hypothesis import given, settings as hsettings
+from hypothesis import strategies as st
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 from fastapi.testclient import TestClient
 
 from etclod.api.app import create_app
+from etclod import formats
 from etclod.formats import FORMATS, RDF_FORMATS, by_key, negotiate
 
 ORIGIN = {"Origin": "https://client.example"}
@@ -170,3 +173,18 @@ def test_named_graph_page_and_errors(client, seed_release) -> None:
     assert missing.status_code == 404 and "varam-2018-01-30" in missing.json()["message"]
     etag = client.get("/graph/varam-2018-01-30?format=nt").headers["etag"]
     assert client.get("/graph/varam-2018-01-30?format=nt", headers={"If-None-Match": f"W/{etag}"}).status_code == 304
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["text/html", "text/*", "*/*", "application/sparql-results+json", "text/turtle",
+                                 "application/ld+json", "application/*", "TEXT/HTML", "x"]), max_size=6),
+       st.lists(st.sampled_from(["", ";q=0", ";q=0.5", ";q=1", ";q=x", "; Q = 0.2", ";level=1"]), min_size=6, max_size=6),
+       st.integers(0, 600))
+def test_accept_is_read_the_same_when_its_answers_are_remembered(ranges, params, padding) -> None:
+    # quality() remembers its answers for headers up to REMEMBERED_ACCEPT characters: the same
+    # answer as worked out afresh, for every format, asked once or again, short or long
+    header = ", ".join(r + p for r, p in zip(ranges, params)) + ", " + "x" * padding
+    for fmt in FORMATS:
+        for media in (fmt.media_type, *fmt.aliases):
+            fresh = formats._quality.__wrapped__(header, media)
+            assert formats.quality(header, media) == formats.quality(header, media) == fresh

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import pyoxigraph as ox
 
@@ -143,6 +144,18 @@ def quality(header: str | None, media_type: str) -> tuple[float, int, int] | Non
     """
     if not header:
         return (1.0, 1, 0)
+    # a pure function of two strings, asked 20-40 times a request with the same header (every
+    # format and alias, for a page, for results, for graphs): remembered for headers of
+    # ordinary length
+    return _quality(header, media_type) if len(header) <= REMEMBERED_ACCEPT else _quality.__wrapped__(header, media_type)
+
+
+REMEMBERED_ACCEPT = 512
+"""Accept headers up to this long have their answers remembered (the last 4,096 pairs)."""
+
+
+@lru_cache(maxsize=4096)
+def _quality(header: str, media_type: str) -> tuple[float, int, int] | None:
     media_type = media_type.lower()
     best: tuple[float, int, int] | None = None
     for index, part in enumerate(header.split(",")):
