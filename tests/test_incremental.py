@@ -295,15 +295,22 @@ def test_fallback_says_why(base: tuple[Path, Path], tmp_path: Path, kind: str, w
     _write(data, records)
     result = build_release(Settings(data_dir=data, var_dir=var, max_removals=1000))
     assert result.kind == "full" and why in (result.why_full or ""), result.why_full
-    # the release it made has a duplicate id or a link row rejected: the next build cannot
-    # build on it either; on its rejected partnerships (the organisation gone) it can
+    # the release it made has a duplicate id: the next build cannot build on it either; on its
+    # rejected partnerships (the organisation gone) or link row it can, while that row is
+    # rejected: when it holds again (its partnership back), the build is a full one
     twin = _twin(var, tmp_path / "twin")
     again = build_release(Settings(data_dir=data, var_dir=var, max_removals=1000))
-    if kind == "remove-organisation":
+    if kind in ("remove-organisation", "remove-linked"):
         assert again.kind == "incremental" and again.rejected, again.why_full
         same_release(again.path, build_release(Settings(data_dir=data, var_dir=twin), full=True).path)
     else:
         assert again.kind == "full" and again.why_full
+    if kind == "remove-linked":
+        records["partnerships"].insert(0, _read(base[0])["partnerships"][0])
+        _write(data, records)
+        back = build_release(Settings(data_dir=data, var_dir=var, max_removals=1000))
+        assert back.kind == "full" and "holds now" in (back.why_full or ""), back.why_full
+        assert not back.rejected
 
 
 @pytest.mark.parametrize("kind", ["invalid", "dangling", "bad-type"])

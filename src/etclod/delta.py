@@ -161,10 +161,12 @@ def judge(settings: Settings, previous: Path, reporter: Any) -> Judged | str:
             raise inc.Fallback(f"the types of {retyped[0]} changed")
         links = load_links(settings.data_dir, settings.base_uri, inc.Published(
             table, {r.iri: k for k, r in plan.states.items()}, plan.removed, {str(s) for s in themes.subjects()}))
-        if links.rejected:
-            bad = links.rejected[0]
+        now = inc.link_rejections(links.rejected)
+        if now != state.links:  # the link quads stay as they are: only while the same rows hold
+            bad = next((r for r, text in zip(links.rejected, now) if text not in state.links), None)
             raise inc.Fallback(f"a link table row does not hold ({bad.file} line {bad.line}: "
-                               f"{bad.reasons[0].message})")
+                               f"{bad.reasons[0].message})" if bad is not None else
+                               "a link table row rejected by the current release holds now")
         reporter.done("map", time.perf_counter() - t0,
                       f"{len(plan.mapped)} records mapped and checked ({plan.again} for a changed label), "
                       f"{len(plan.rejected)} rejected, {len(added)} quads added, {len(removed)} removed")
@@ -193,8 +195,8 @@ def build(settings: Settings, reporter: Any, version: str, tmp: Path, *, allow_r
     if not allow_removals:
         lastgood.check_removals(_Previous(previous.name, range(state.published)),  # type: ignore[arg-type]
                                 removals, settings.max_removals)
-    if strict and plan.rejected:
-        return rel.BuildResult(None, plan.rejected, None)
+    if strict and (plan.rejected or judged.links.rejected):
+        return rel.BuildResult(None, plan.rejected + judged.links.rejected, None)
     # what the indexes redo: the touched records, what they pointed at and their IRIs before
     changed = set(plan.touched)
     before = {k: r for k in changed if (r := table.get(k)) is not None}
@@ -250,7 +252,8 @@ def _write(settings: Settings, reporter: Any, version: str, tmp: Path, previous:
     patch_dumps(previous, tmp / "dumps", touched.dumps, plus, minus, digests)
     with (tmp / "validation.ttl").open("wb") as handle:
         plan.first.graph.serialize(handle, format="turtle")
-    rel.write_rejected(tmp / "rejected.jsonl", plan.rejected)
+    rejected = plan.rejected + touched.links.rejected  # as release.check_data: the link rows last
+    rel.write_rejected(tmp / "rejected.jsonl", rejected)
     write_conflicts(tmp, [])
     changes = write_delta(tmp / "changes.nq.gz", plus, minus, digests)
     counts = {fmt.key: stats["quads"] if fmt.key == "nq" else stats["triples"] for fmt in DUMP_FORMATS}
@@ -264,7 +267,7 @@ def _write(settings: Settings, reporter: Any, version: str, tmp: Path, previous:
     precedence, _problems = read_precedence(settings.data_dir)
     checked = _Checked(_Verdict(range(state.count), plan.first, plan.final, plan.passes),
                        _Load(range(plan.read), [], dict(sorted(delta.inputs.items()))),
-                       MergeReport(precedence=precedence), removals, rejected=plan.rejected,
+                       MergeReport(precedence=precedence), removals, rejected=rejected,
                        held=[r for r in plan.rejected if r.kept_from], previous=plan.previous)
     statedb.finish(state.table(), state.meta(), state.file_rows(), delta.digests, delta.kept, state.troubled)
     manifest = rel._manifest(settings, tmp, version, previous.name, checked, stats, counts,  # type: ignore[arg-type]
@@ -277,7 +280,7 @@ def _write(settings: Settings, reporter: Any, version: str, tmp: Path, previous:
     rel._fsync_dir(settings.releases_dir)
     rel.switch_to(settings, version)
     rel.prune(settings)
-    result = rel.BuildResult(version, plan.rejected, final, manifest)
+    result = rel.BuildResult(version, rejected, final, manifest)
     result.kind = "incremental"
     return result
 

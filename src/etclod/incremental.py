@@ -29,6 +29,7 @@ that cannot be read. A full build of the same data gives the same release conten
 from __future__ import annotations
 
 import hashlib
+import json
 import pickle
 import sqlite3
 from collections.abc import Container, Iterator, Mapping
@@ -82,6 +83,9 @@ class BuildState:
     format: int = FORMAT
     troubled: dict[Key, Troubled] = field(default_factory=dict)
     """The records rejected or held back, all read again by the next build."""
+    links: list[str] = field(default_factory=list)
+    """The rejected link table rows (``link_rejections``): the next build builds on this one
+    while the same rows, and only they, are rejected."""
 
     def table(self) -> RecordTable:
         assert self.records is not None, "a blocked build state has no records"
@@ -89,7 +93,8 @@ class BuildState:
 
     def meta(self) -> dict[str, Any]:
         return {"format": self.format, "fingerprint": self.fingerprint, "blocked": self.blocked,
-                "count": self.count, "fixed": sorted(self.fixed), "published": self.published, "stats": self.stats}
+                "count": self.count, "fixed": sorted(self.fixed), "published": self.published, "stats": self.stats,
+                "links": self.links}
 
     def file_rows(self) -> dict[str, tuple[str, bool]]:
         return {name: (sha, name in self.lists) for name, sha in self.files.items()}
@@ -142,19 +147,18 @@ def _blocked(checked: Any, validator: str) -> str | None:
         return "merged records (or kept records apart)"
     if checked.conflicts:
         return "has conflicts between sources"
-    if checked.links.rejected:
-        return f"rejected {len(checked.links.rejected)} link table rows"
     if checked.load.unreadable_files:
         return "has unreadable files"
     results = checked.verdict.first_report.results
-    rejected = {(r.type, r.id) for r in checked.rejected}
-    held = {(r.type, r.id) for r in checked.rejected if r.kept_from}
-    for r in checked.rejected:
+    records = record_rejections(checked)
+    rejected = {(r.type, r.id) for r in records}
+    held = {(r.type, r.id) for r in records if r.kept_from}
+    for r in records:
         if not r.type or not r.id or any(reason.check not in CHECKS for reason in r.reasons):
             return f"rejected {len(checked.rejected)} records, not all for their schema, references or shapes"
         if r.kept_from and checked.previous is not None and checked.previous.records[(r.type, r.id)].file != r.file:
             return f"holds back {r.type} {r.id!r}, now written in another file"
-    if len(rejected) != len(checked.rejected) or len(held) != len(checked.held):
+    if len(rejected) != len(records) or len(held) != len(checked.held):
         return f"rejected {len(checked.rejected)} records, some of one id twice"
     if results and validator != "compiled":
         return f"has {len(results)} validation results (of {validator})"
@@ -166,15 +170,26 @@ def _blocked(checked: Any, validator: str) -> str | None:
 STATS = ("classes", "graphs", "properties", "entities", "triples", "quads")
 
 
+def record_rejections(checked: Any) -> list[rec.Rejection]:
+    """The rejections of a check that are records' (not link table rows')."""
+    rows = {id(r) for r in checked.links.rejected}
+    return [r for r in checked.rejected if id(r) not in rows]
+
+
+def link_rejections(rejected: list[rec.Rejection]) -> list[str]:
+    """Rejected link table rows, as the release writes them (``rejected.jsonl``)."""
+    return [json.dumps(r.to_dict(), ensure_ascii=False, sort_keys=True) for r in rejected]
+
+
 def write_state(folder: Path, settings: Settings, checked: Any, themes: Any, stats: dict[str, Any]) -> None:
     """Record the state of a fully built release in its folder (before it is sealed)."""
     blocked = _blocked(checked, settings.validator)
     state = BuildState(fingerprint(settings), blocked, dict(checked.load.inputs), set(checked.load.lists),
-                       stats={k: stats[k] for k in STATS})
+                       stats={k: stats[k] for k in STATS}, links=link_rejections(checked.links.rejected))
     rows: list[tuple[Key, RecordState]] = []
     troubled: dict[Key, Troubled] = {}
     if blocked is None:
-        rejections = {(r.type, r.id): r for r in checked.rejected}
+        rejections = {(r.type or "", r.id or ""): r for r in record_rejections(checked)}
         keys_of = {str(m.iri): m.loaded.key for m in checked.verdict.accepted}
         for m in checked.verdict.accepted:
             r = rejections.get(m.loaded.key)
@@ -228,7 +243,7 @@ def read_state(release: Path) -> BuildState | str:
         return BuildState(str(meta["fingerprint"]), meta["blocked"], {n: sha for n, (sha, _l) in files.items()},
                           {n for n, (_sha, is_list) in files.items() if is_list}, table, int(meta["count"]),
                           frozenset((k[0], k[1]) for k in meta["fixed"]), int(meta["published"]), dict(meta["stats"]),
-                          troubled=table.troubled())
+                          troubled=table.troubled(), links=[str(r) for r in meta["links"]])
     except (KeyError, TypeError, ValueError, IndexError, sqlite3.Error, pickle.UnpicklingError):
         return f"release {release.name} has a build state that cannot be read"
 

@@ -183,18 +183,14 @@ def judge(mapped: list[Mapped], fixed: Iterable[Triple], shapes: Graph, base: st
                 for s, p, o in m.triples:
                     graph.add((from_ox(s), from_ox(p), from_ox(o)))
             report = validate_graph(graph, shapes)
-        if partial:
+        if partial:  # the owners first (the filter reads them)
+            _own(mapped, owner)
             report = _owned(report, owner)
         first = first or report
         violations = [r for r in report.results if r.severity == SH.Violation]
         if not violations:
             return Verdict(list(accepted.values()), rejected, first, report, passes)
-        if not owner:
-            for m in mapped:
-                for s, _, _ in m.triples:
-                    found = owner.setdefault(s, [])
-                    if not found or found[-1] is not m:
-                        found.append(m)
+        _own(mapped, owner)
         reasons: dict[tuple[str, str], list[rec.Reason]] = {}
         for r in violations:
             record = _owner_of(owner.get(to_ox(r.focus), []), r, accepted, key_of)
@@ -240,6 +236,17 @@ def judge(mapped: list[Mapped], fixed: Iterable[Triple], shapes: Graph, base: st
                     target.remove(quad)
             for m in swapped:
                 target.extend(to_quads(m.graph, m.triples) if target is store else default_quads(m.triples))
+
+
+def _own(mapped: list[Mapped], owner: dict[Any, list[Mapped]]) -> None:
+    """Fill ``owner`` (once): the records that state each subject."""
+    if owner:
+        return
+    for m in mapped:
+        for s, _, _ in m.triples:
+            found = owner.setdefault(s, [])
+            if not found or found[-1] is not m:
+                found.append(m)
 
 
 def _owned(report: ValidationReport, owner: dict[Any, list[Mapped]]) -> ValidationReport:
