@@ -389,9 +389,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.build_only:
         return print_table(args, triples, rows)
     if args.skip_serving:
-        from incremental import incremental_rows  # benchmarks/incremental.py
+        from incremental import incremental_rows, rejected_rows  # benchmarks/incremental.py
 
-        return print_table(args, triples, rows + incremental_rows(etclod, env, data, build))
+        rows += incremental_rows(etclod, env, data, build)
+        return print_table(args, triples, rows + rejected_rows(etclod, env, data, build))
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -519,9 +520,10 @@ def main(argv: list[str] | None = None) -> int:
             stop(peer)
 
     if not args.skip_incremental:  # last: it makes new releases (the ones measured above may be pruned)
-        from incremental import incremental_rows  # benchmarks/incremental.py
+        from incremental import incremental_rows, rejected_rows  # benchmarks/incremental.py
 
         rows += incremental_rows(etclod, env, data)
+        rows += rejected_rows(etclod, env, data)
 
     return print_table(args, triples, rows)
 

@@ -136,13 +136,41 @@ def _write(data: Path, records: dict[str, list[dict[str, Any]]]) -> None:
 
 
 EDITS = ("title", "acronym", "org-name", "budget", "move-partnership", "org-country", "period", "public", "add-partnership", "add-organisation", "add-project",
-         "remove-partnership", "remove-organisation", "remove-linked", "invalid", "dangling", "duplicate", "bad-type")
+         "remove-partnership", "remove-organisation", "remove-linked", "invalid", "dangling", "duplicate", "bad-type",
+         "fix", "fix", "invalid-org")
+BREAKS = ("invalid", "dangling", "bad-type", "invalid-org")
+"""The edits that make a record rejected (held back, if it was published); ``fix`` undoes one."""
+BROKEN = {"projects": ("total_budget", "eu_funding"), "partnerships": ("organisation", "budget"),
+          "organisations": ("country",)}
 
 
-def edit(records: dict[str, list[dict[str, Any]]], kind: str, n: int) -> None:
+def fix(records: dict[str, list[dict[str, Any]]], pristine: dict[str, list[dict[str, Any]]], n: int) -> None:
+    """Undo a break: the ``n``-th record (modulo the count) whose breakable fields differ from
+    the pristine data gets them back."""
+    broken = []
+    for name, fields in BROKEN.items():
+        first = {r["id"]: r for r in pristine[name]}
+        for record in records[name]:
+            if record["id"] in first and any(record.get(f) != first[record["id"]].get(f) for f in fields):
+                broken.append((record, first[record["id"]], fields))
+    if broken:
+        record, original, fields = broken[n % len(broken)]
+        for f in fields:
+            if f in original:
+                record[f] = original[f]
+            else:
+                record.pop(f, None)
+
+
+def edit(records: dict[str, list[dict[str, Any]]], kind: str, n: int,
+         pristine: dict[str, list[dict[str, Any]]] | None = None) -> None:
     """One edit of the kind, on the record ``n`` (modulo the count)."""
     projects, orgs, parts = records["projects"], records["organisations"], records["partnerships"]
-    if kind == "title":
+    if kind == "fix" and pristine is not None:
+        fix(records, pristine, n)
+    elif kind == "invalid-org":  # not a country code: the schema rejects it (its partnerships point at it)
+        orgs[n % len(orgs)]["country"] = "Narnia"
+    elif kind == "title":
         projects[n % len(projects)]["title"] = {"en": f"Changed title {n}"}
     elif kind == "acronym":  # partnership labels use it
         projects[n % len(projects)]["acronym"] = f"NEW{n}"
@@ -201,18 +229,29 @@ def _twin(var: Path, where: Path) -> Path:
 
 
 @hsettings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(rounds=st.lists(st.lists(st.tuples(st.sampled_from(EDITS), st.integers(0, 200)), min_size=1, max_size=3),
-                       min_size=1, max_size=2))
+@given(start=st.lists(st.tuples(st.sampled_from(BREAKS), st.integers(0, 200)), max_size=2),
+       rounds=st.lists(st.lists(st.tuples(st.sampled_from(EDITS), st.integers(0, 200)), min_size=1, max_size=3),
+                       min_size=1, max_size=3))
 def test_incremental_equals_full(base: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory,
-                                 rounds: list[list[tuple[str, int]]]) -> None:
+                                 start: list[tuple[str, int]], rounds: list[list[tuple[str, int]]]) -> None:
+    """``start``: records broken before the first round, in a full build (a release that
+    rejects records, holding back those it published); then rounds of edits, each built both
+    ways, breaking records, fixing them and changing others."""
     root = tmp_path_factory.mktemp("example")
     data = root / "data"
     shutil.copytree(base[0], data)
     var = _twin(base[1], root / "var")
+    pristine = _read(base[0])
     records = _read(data)
+    if start:
+        for kind, i in start:
+            edit(records, kind, i)
+        _write(data, records)
+        first = build_release(Settings(data_dir=data, var_dir=var, max_removals=1000), full=True)
+        assert first.rejected
     for n, edits in enumerate(rounds):
         for kind, i in edits:
-            edit(records, kind, i)
+            edit(records, kind, i, pristine)
         _write(data, records)
         twin = _twin(var, root / f"twin{n}")
         settings = Settings(data_dir=data, var_dir=var, max_removals=1000)
@@ -245,9 +284,8 @@ def test_local_change_is_incremental(base: tuple[Path, Path], tmp_path: Path) ->
         same_release(result.path, build_release(settings.with_(var_dir=twin), full=True).path)
 
 
-@pytest.mark.parametrize("kind, why", [("invalid", "validation result"), ("dangling", "not in the data"),
-                                       ("duplicate", "twice"), ("remove-organisation", "points at it"),
-                                       ("bad-type", "rejected"), ("remove-linked", "link table row")])
+@pytest.mark.parametrize("kind, why", [("duplicate", "twice"), ("remove-organisation", "points at it"),
+                                       ("remove-linked", "link table row")])
 def test_fallback_says_why(base: tuple[Path, Path], tmp_path: Path, kind: str, why: str) -> None:
     data = tmp_path / "data"
     shutil.copytree(base[0], data)
@@ -257,9 +295,60 @@ def test_fallback_says_why(base: tuple[Path, Path], tmp_path: Path, kind: str, w
     _write(data, records)
     result = build_release(Settings(data_dir=data, var_dir=var, max_removals=1000))
     assert result.kind == "full" and why in (result.why_full or ""), result.why_full
-    # the release it made rejected or held records: the next build cannot build on it either
+    # the release it made has a duplicate id: the next build cannot build on it either; on its
+    # rejected partnerships (the organisation gone) or link row it can, while that row is
+    # rejected: when it holds again (its partnership back), the build is a full one
+    twin = _twin(var, tmp_path / "twin")
     again = build_release(Settings(data_dir=data, var_dir=var, max_removals=1000))
-    assert again.kind == "full" and again.why_full
+    if kind in ("remove-organisation", "remove-linked"):
+        assert again.kind == "incremental" and again.rejected, again.why_full
+        same_release(again.path, build_release(Settings(data_dir=data, var_dir=twin), full=True).path)
+    else:
+        assert again.kind == "full" and again.why_full
+    if kind == "remove-linked":
+        records["partnerships"].insert(0, _read(base[0])["partnerships"][0])
+        _write(data, records)
+        back = build_release(Settings(data_dir=data, var_dir=var, max_removals=1000))
+        assert back.kind == "full" and "holds now" in (back.why_full or ""), back.why_full
+        assert not back.rejected
+
+
+@pytest.mark.parametrize("kind", ["invalid", "dangling", "bad-type"])
+def test_rejected_record_is_incremental(base: tuple[Path, Path], tmp_path: Path, kind: str) -> None:
+    """A steward's mistake (the shapes, a reference, the schema reject the record), another
+    change while it stands, then its fix: each an incremental build equal to the full one; the
+    published record is held back at its last good version meanwhile, then published again."""
+    data = tmp_path / "data"
+    shutil.copytree(base[0], data)
+    var = _twin(base[1], tmp_path / "var")
+    settings = Settings(data_dir=data, var_dir=var, max_removals=1000)
+    pristine = _read(data)
+    steps = [(kind, 3), ("title", 5), ("org-name", 2)]
+    for n, (what, i) in enumerate([*steps, ("fix", 0)]):
+        records = _read(data)
+        if what == "fix":  # the broken record as it was, the other edits kept
+            for name in FILES:
+                broken = {json.dumps(r, sort_keys=True) for r in records[name]} - {
+                    json.dumps(r, sort_keys=True) for r in _read(base[0])[name]}
+                for index, record in enumerate(records[name]):
+                    if json.dumps(record, sort_keys=True) in broken and (kind in ("bad-type", "dangling")) == (
+                            name == "partnerships"):
+                        original = next(p for p in pristine[name] if p["id"] == record["id"])
+                        changed = {k for k in record if record.get(k) != original.get(k)}
+                        if changed & {"total_budget", "eu_funding", "organisation", "budget"}:
+                            records[name][index] = dict(record, **{k: original[k] for k in changed & {
+                                "total_budget", "eu_funding", "organisation", "budget"}})
+        else:
+            edit(records, what, i)
+        _write(data, records)
+        twin = _twin(var, tmp_path / f"twin{n}")
+        result = build_release(settings)
+        assert (result.kind, result.why_full) == ("incremental", None), (what, result.why_full)
+        held = result.manifest["held_back"]
+        assert bool(held) == (what != "fix") and bool(result.rejected) == (what != "fix"), (what, held)
+        full = build_release(settings.with_(var_dir=twin), full=True)
+        assert full.exit_code == result.exit_code
+        same_release(result.path, full.path)
 
 
 def test_removal_guard_holds(base: tuple[Path, Path], tmp_path: Path) -> None:
@@ -283,7 +372,8 @@ def test_removal_guard_holds(base: tuple[Path, Path], tmp_path: Path) -> None:
 def test_upload_is_judged_and_built_incrementally(base: tuple[Path, Path], tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """An admin upload of new records: judged on the current release and built on it, equal to
-    a full build; an upload with a bad record is still rejected (judged in full)."""
+    a full build; an upload with a bad record is rejected, judged on the current release too,
+    with the reasons a full check gives; the same on a release that rejects a record."""
     from etclod import inbox
 
     data = tmp_path / "data"
@@ -311,9 +401,28 @@ def test_upload_is_judged_and_built_incrementally(base: tuple[Path, Path], tmp_p
     shutil.copytree(var / "inbox", twin / "inbox")
     same_release(release, build_release(settings.with_(var_dir=twin), full=True).path)
     bad = [dict(good[0], id="uploaded-bad", name={"en": "Bad Body"}, parent="no-such-org")]
-    with pytest.raises(inbox.UploadRejectedError):
+    monkeypatch.setattr(inbox, "check_data", no_full_check)
+    with pytest.raises(inbox.UploadRejectedError) as refused:
         inbox.submit(settings, json.dumps(bad).encode(), "application/json")
     assert current_path(settings) == release
+    [reason] = refused.value.document["rejected"][0]["reasons"]
+    assert reason["check"] == "reference" and "no-such-org" in reason["message"]
+    # a release that rejects a record (a published project held back): uploads still build on it
+    records = _read(data)
+    edit(records, "invalid", 2)
+    _write(data, records)
+    held = build_release(settings)
+    assert held.kind == "incremental" and held.manifest["held_back"]
+    more = [dict(good[0], id="uploaded-late", name={"en": "Late Body Qz"})]
+    twin = _twin(var, tmp_path / "twin2")
+    upload, _ = inbox.submit(settings, json.dumps(more).encode(), "application/json")
+    assert upload.status["status"] == "published" and upload.status["records"] == 1
+    monkeypatch.setattr(inbox, "check_data", full_check)
+    shutil.rmtree(twin / "inbox")
+    shutil.copytree(var / "inbox", twin / "inbox")
+    release = current_path(settings)
+    assert json.loads((release / "manifest.json").read_text())["held_back"]
+    same_release(release, build_release(settings.with_(var_dir=twin), full=True).path)
 
 
 def test_no_combining_characters_past_the_bound() -> None:
@@ -344,7 +453,8 @@ def test_cli_says_which_build_ran(base: tuple[Path, Path], tmp_path: Path, capsy
     edit(records, "invalid", 1)
     _write(data, records)
     assert main(argv, {}) == 1  # rejected (exit 1), its last good version kept published
-    assert "build: full (not incremental: a changed record has a validation result" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "build: incremental" in err and "rejected" in err, err
 
 
 def test_state_of_an_older_format_builds_in_full(base: tuple[Path, Path], tmp_path: Path) -> None:
@@ -466,3 +576,18 @@ def test_state_rows_keep_any_id() -> None:
              (("a\x1eb", "c"), False), ((), False)]
     for items, pairs in cases:
         assert _unpack(_pack(items, pairs), pairs) == items, items
+
+
+def test_json_lines_of_one_record_as_the_token_pass(base: tuple[Path, Path]) -> None:
+    """``json_lines_of`` (the C decoder skipping the other records) finds the lines the token
+    pass over the whole file finds, in indented and one-line files, with a BOM-less text that
+    has strings and lists before the wanted records."""
+    from etclod.recordfile import json_lines, json_lines_of
+
+    records = _read(base[0])["partnerships"]
+    for text in (json.dumps(records, indent=1), json.dumps(records), json.dumps(["x", [1], *records], indent=2),
+                 '  \n[ ' + json.dumps(records, indent=3)[1:]):
+        whole = json_lines(text)
+        wanted = {0, 3, len(whole) - 1}
+        assert json_lines_of(text, wanted) == {n: whole[n] for n in wanted}
+    assert json_lines_of('{"records": []}', {0}) is None

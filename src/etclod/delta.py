@@ -15,7 +15,7 @@ from rdflib import URIRef
 from rdflib.namespace import RDF
 
 from etclod import incremental as inc
-from etclod import lastgood, statedb
+from etclod import lastgood, localcheck, statedb
 from etclod import release as rel
 from etclod.conflict import write_conflicts
 from etclod.chunks import Index, patch_dumps, read_index
@@ -23,12 +23,11 @@ from etclod.dump import Digests, _renamed, gzip_writer, write_linksets
 from etclod.formats import DUMP_FORMATS
 from etclod.linkset import Linksets, load_links
 from etclod.manifest import MANIFEST, Changes
-from etclod.mapping import THEME_SCHEME_KEY, map_record
+from etclod.mapping import THEME_SCHEME_KEY
 from etclod.merge import MergeReport, read_precedence
 from etclod.namespaces import graph_iri
 from etclod.patchindex import patch_indexes
 from etclod.settings import Settings
-from etclod.shacl import report_graph
 from etclod.store import to_quads
 from etclod.validation import ValidationReport
 
@@ -98,7 +97,7 @@ class Judged:
     state: inc.BuildState
     dumps: dict[str, Index]
     delta: inc.Delta
-    plan: inc.Plan
+    plan: localcheck.Plan
     themes: Any
     store: ox.Store
     added: set[ox.Quad]
@@ -107,15 +106,17 @@ class Judged:
     links: Linksets
 
 
-def trial(settings: Settings, previous: Path | None, label: str) -> int | None:
-    """Whether the data of ``settings`` (an inbox trial) builds on ``previous`` with nothing
-    rejected: the number of records of the file ``label`` then, else None (judge in full)."""
+def trial(settings: Settings, previous: Path | None, label: str) -> tuple[int, list[Any]] | None:
+    """How the data of ``settings`` (an inbox trial) builds on ``previous``: the number of
+    records of the file ``label`` and those of them rejected (as a full check rejects them);
+    None: the change is not local (judge in full)."""
     if previous is None:
         return None
     judged = judge(settings, previous, rel.NullReporter())
     if isinstance(judged, str):
         return None
-    return sum(1 for item in judged.delta.changed.values() if item.file == label)
+    return (sum(1 for item in judged.delta.changed.values() if item.file == label),
+            [r for r in judged.plan.rejected if r.file == label])
 
 
 def judge(settings: Settings, previous: Path, reporter: Any) -> Judged | str:
@@ -138,26 +139,21 @@ def judge(settings: Settings, previous: Path, reporter: Any) -> Judged | str:
         theme_iris = {str(s).rsplit("/", 1)[-1]: s for s in themes.subjects()
                       if isinstance(s, URIRef) and str(s).startswith(f"{settings.base_uri}id/theme/")}
         theme_iris.pop(THEME_SCHEME_KEY, None)
-        plan = inc.plan(settings, state, delta, theme_iris)
         reporter.done("read", time.perf_counter() - started,
                       f"{len(delta.changed)} records changed, {len(delta.removed)} removed, "
-                      f"{len(plan.todo) - len(delta.changed)} more to map again")
+                      f"{len(delta.again)} rejected or held back read again")
         t0 = time.perf_counter()
-        reporter.stage("map", len(plan.todo))
-        mapped = [(key, plan.states[key].iri, map_record(item.record, plan.ctx, item.file))
-                  for key, item in sorted(plan.todo.items())]
         prev_store = ox.Store.read_only(str(previous / "store"))
+        reporter.stage("map", len(delta.changed) + len(delta.again))
+        plan = localcheck.plan(settings, state, delta, themes, theme_iris, prev_store, previous)
         table = state.table()
-        changed_iris = {iri for _k, iri, _t in mapped} | {table[k].iri for k in plan.removed}
-        inc.check_shapes(settings, mapped, prev_store, themes, changed_iris)
         old: set[ox.Quad] = set()
-        for key in [*plan.todo, *plan.removed]:
-            r = table.get(key)
-            if r is not None:
-                old |= inc.old_quads(prev_store, r.iri, r.graph)
+        for key in plan.published:
+            r = table[key]
+            old |= inc.old_quads(prev_store, r.iri, r.graph)
         new: set[ox.Quad] = set()
-        for key, _iri, triples in mapped:
-            new.update(to_quads(URIRef(plan.states[key].graph), triples))
+        for m in plan.mapped:
+            new.update(to_quads(m.graph, m.triples))
         added, removed = new - old, old - new
         staying = {q.subject for q in old} & {q.subject for q in new}
         retyped = [q.subject for q in (*added, *removed) if q.predicate == RDF_TYPE and q.subject in staying]
@@ -165,21 +161,25 @@ def judge(settings: Settings, previous: Path, reporter: Any) -> Judged | str:
             raise inc.Fallback(f"the types of {retyped[0]} changed")
         links = load_links(settings.data_dir, settings.base_uri, inc.Published(
             table, {r.iri: k for k, r in plan.states.items()}, plan.removed, {str(s) for s in themes.subjects()}))
-        if links.rejected:
-            bad = links.rejected[0]
+        now = inc.link_rejections(links.rejected)
+        if now != state.links:  # the link quads stay as they are: only while the same rows hold
+            bad = next((r for r, text in zip(links.rejected, now) if text not in state.links), None)
             raise inc.Fallback(f"a link table row does not hold ({bad.file} line {bad.line}: "
-                               f"{bad.reasons[0].message})")
-        reporter.done("map", time.perf_counter() - t0, f"{len(mapped)} records mapped and checked, "
-                                                       f"{len(added)} quads added, {len(removed)} removed")
+                               f"{bad.reasons[0].message})" if bad is not None else
+                               "a link table row rejected by the current release holds now")
+        reporter.done("map", time.perf_counter() - t0,
+                      f"{len(plan.mapped)} records mapped and checked ({plan.again} for a changed label), "
+                      f"{len(plan.rejected)} rejected, {len(added)} quads added, {len(removed)} removed")
     except inc.Fallback as exc:
         return str(exc)
     return Judged(previous, state, dumps, delta, plan, themes, prev_store, added, removed, started, links)
 
 
-
-def build(settings: Settings, reporter: Any, version: str, tmp: Path, *, allow_removals: bool) -> Any:
+def build(settings: Settings, reporter: Any, version: str, tmp: Path, *, allow_removals: bool,
+          strict: bool = False) -> Any:
     """Build ``version`` in ``tmp`` from the current release; a ``BuildResult``, or the reason
-    (a string) the change needs a full build."""
+    (a string) the change needs a full build. ``strict``: a record rejected publishes nothing
+    (a ``BuildResult`` without a version)."""
     previous = rel.current_path(settings)
     if previous is None:
         return "there is no current release to build on"
@@ -195,8 +195,10 @@ def build(settings: Settings, reporter: Any, version: str, tmp: Path, *, allow_r
     if not allow_removals:
         lastgood.check_removals(_Previous(previous.name, range(state.published)),  # type: ignore[arg-type]
                                 removals, settings.max_removals)
-    # what the indexes redo: the changed records, what they pointed at and their IRIs before
-    changed = set(plan.todo) | plan.removed
+    if strict and (plan.rejected or judged.links.rejected):
+        return rel.BuildResult(None, plan.rejected + judged.links.rejected, None)
+    # what the indexes redo: the touched records, what they pointed at and their IRIs before
+    changed = set(plan.touched)
     before = {k: r for k in changed if (r := table.get(k)) is not None}
     touched = Touched(changed, {k: r.refs for k, r in before.items()}, {r.iri for r in before.values()},
                       list(to_quads(graph_iri(settings.base_uri, rel.THEMES_GRAPH_KEY), sorted(themes))), dumps,
@@ -207,15 +209,15 @@ def build(settings: Settings, reporter: Any, version: str, tmp: Path, *, allow_r
     new_table.put(sorted(plan.states.items()))
     state.records = new_table
     state.count = state.count - len(plan.removed) + sum(1 for k in plan.states if k not in before)
-    state.files, state.lists = delta.inputs, delta.lists
+    state.files, state.lists, state.troubled = delta.inputs, delta.lists, plan.troubled
     state.published = state.count + len(lastgood.record_keys(themes))
-    return _publish(settings, reporter, version, tmp, previous, prev_store, added, removed, delta, removals,
-                    state, started, touched)
+    return _publish(settings, reporter, version, tmp, previous, prev_store, added, removed, plan, removals,
+                    state, started, touched, delta)
 
 
 def _publish(settings: Settings, reporter: Any, version: str, tmp: Path, previous: Path, prev_store: ox.Store,
-             added: set[ox.Quad], removed: set[ox.Quad], delta: inc.Delta, removals: list[dict[str, str]],
-             state: inc.BuildState, started: float, touched: Touched) -> Any:
+             added: set[ox.Quad], removed: set[ox.Quad], plan: localcheck.Plan, removals: list[dict[str, str]],
+             state: inc.BuildState, started: float, touched: Touched, delta: inc.Delta) -> Any:
     timings: dict[str, float] = {"check": time.perf_counter() - started}
     t0 = time.perf_counter()
     reporter.stage("store")
@@ -235,7 +237,7 @@ def _publish(settings: Settings, reporter: Any, version: str, tmp: Path, previou
     state.stats = dict(stats)
     try:
         return _write(settings, reporter, version, tmp, previous, prev_store, store, added, removed, delta,
-                      removals, state, timings, touched, digests, stats)
+                      removals, state, timings, touched, digests, stats, plan)
     finally:
         if state.records is not None:
             state.records.close()
@@ -244,14 +246,14 @@ def _publish(settings: Settings, reporter: Any, version: str, tmp: Path, previou
 def _write(settings: Settings, reporter: Any, version: str, tmp: Path, previous: Path, prev_store: ox.Store,
            store: ox.Store, added: set[ox.Quad], removed: set[ox.Quad], delta: inc.Delta,
            removals: list[dict[str, str]], state: inc.BuildState, timings: dict[str, float], touched: Touched,
-           digests: Digests, stats: dict[str, Any]) -> Any:
+           digests: Digests, stats: dict[str, Any], plan: localcheck.Plan) -> Any:
     t0 = time.perf_counter()
     plus, minus = sorted(inc.nquad_lines(added)), sorted(inc.nquad_lines(removed))
     patch_dumps(previous, tmp / "dumps", touched.dumps, plus, minus, digests)
-    empty = ValidationReport(True, (), report_graph([]))
     with (tmp / "validation.ttl").open("wb") as handle:
-        empty.graph.serialize(handle, format="turtle")
-    rel.write_rejected(tmp / "rejected.jsonl", [])
+        plan.first.graph.serialize(handle, format="turtle")
+    rejected = plan.rejected + touched.links.rejected  # as release.check_data: the link rows last
+    rel.write_rejected(tmp / "rejected.jsonl", rejected)
     write_conflicts(tmp, [])
     changes = write_delta(tmp / "changes.nq.gz", plus, minus, digests)
     counts = {fmt.key: stats["quads"] if fmt.key == "nq" else stats["triples"] for fmt in DUMP_FORMATS}
@@ -263,10 +265,11 @@ def _write(settings: Settings, reporter: Any, version: str, tmp: Path, previous:
                                              f"{changes['removed']} removed")
     del store, prev_store
     precedence, _problems = read_precedence(settings.data_dir)
-    checked = _Checked(_Verdict(range(state.count), empty, empty),
-                       _Load(range(delta.read), [], dict(sorted(delta.inputs.items()))),
-                       MergeReport(precedence=precedence), removals)
-    statedb.finish(state.table(), state.meta(), state.file_rows(), delta.digests, delta.kept)
+    checked = _Checked(_Verdict(range(state.count), plan.first, plan.final, plan.passes),
+                       _Load(range(plan.read), [], dict(sorted(delta.inputs.items()))),
+                       MergeReport(precedence=precedence), removals, rejected=rejected,
+                       held=[r for r in plan.rejected if r.kept_from], previous=plan.previous)
+    statedb.finish(state.table(), state.meta(), state.file_rows(), delta.digests, delta.kept, state.troubled)
     manifest = rel._manifest(settings, tmp, version, previous.name, checked, stats, counts,  # type: ignore[arg-type]
                              changes, digests)
     rel.write_catalog(settings, tmp, manifest, stats)
@@ -277,7 +280,7 @@ def _write(settings: Settings, reporter: Any, version: str, tmp: Path, previous:
     rel._fsync_dir(settings.releases_dir)
     rel.switch_to(settings, version)
     rel.prune(settings)
-    result = rel.BuildResult(version, [], final, manifest)
+    result = rel.BuildResult(version, rejected, final, manifest)
     result.kind = "incremental"
     return result
 

@@ -230,13 +230,16 @@ def _process(settings: Settings, upload: Upload) -> tuple[Upload, BuildResult | 
         shutil.copy2(source, trial_accepted / target_name)
         label = f"inbox/{target_name}"
         # judged on the current release where the change is local (``delta``): seconds, not minutes
-        count = delta.trial(settings.with_(var_dir=trial), current_path(settings), label)
-        checked = None if count is not None else check_data(settings.with_(var_dir=trial),
-                                                             previous=current_path(settings))
+        judged = delta.trial(settings.with_(var_dir=trial), current_path(settings), label)
+        checked = None if judged is not None else check_data(settings.with_(var_dir=trial),
+                                                              previous=current_path(settings))
     finally:
         shutil.rmtree(trial, ignore_errors=True)
-    mine = [r.to_dict() for r in checked.rejected if r.file == label] if checked is not None else []
-    if count is None and checked is not None:
+    if judged is not None:
+        count, mine = judged[0], [r.to_dict() for r in judged[1]]
+    else:
+        assert checked is not None
+        mine = [r.to_dict() for r in checked.rejected if r.file == label]
         count = sum(1 for m in checked.verdict.accepted if m.loaded.file == label)
     if mine:
         upload.status.update(status="rejected", rejected=mine)

@@ -4,26 +4,34 @@ A full build leaves ``build-state/state.sqlite`` (``statedb``) in its release fo
 like ``store/``): a fingerprint of everything but the records (the code, the ontology and
 shapes, the settings a build reads, the data folder's other files), each input file's sha256
 and, per published record, a digest of its raw value, its file, IRI, graph, short label,
-references and identity keys (the values ``merge`` groups records by). The next build compares
-the data with it: only the records that changed, and those whose triples use what changed (a
-partnership's label uses its project's and organisation's labels), are read with pydantic,
-mapped and checked with the shapes; the rest keep what the current release holds. Their old
-quads (read from the current release's store) and new quads give the delta; the store is a
-hard-link checkpoint of the current one with the delta applied; ``changes.nq.gz`` is the delta.
+references and identity keys (the values ``merge`` groups records by). The records the
+release rejects or holds back at their last good version (``lastgood``) are kept in the state
+too (``statedb.Troubled``: raw value, file, lines, digest). The next build compares the data
+with it: the records that changed, every rejected or held-back record, and those whose triples
+use what changed (a partnership's label uses its project's and organisation's labels) go
+through ``release.check_data``'s steps (``localcheck``: schema, holding back, references,
+shapes); the rest keep what the current release holds. Their old quads (read from the current
+release's store) and new quads give the delta; the store is a hard-link checkpoint of the
+current one with the delta applied; ``changes.nq.gz`` is the delta; ``rejected.jsonl``, the
+validation report and the manifest's counts come from the check of the touched records.
 
 Link tables (``data/links/``, in the fingerprint) are read again against the new records; their
 quads stay as the current release has them. Whenever a change is not local, the build is a full
 one and says why: a release without state (or of an older format), another fingerprint, a
-current release with rejected, held-back or merged records, conflicts or validation results, a
-changed record that is rejected or has validation results, a link row that no longer holds, a
-record that would merge with another, a duplicate id or IRI, a removal something still points
-at, a file that cannot be read. A full build of the same data gives the same
-release content (tests/test_incremental.py proves it on random edits).
+current release with merged records, conflicts, rejected link rows, unreadable files, warnings
+or a rejection for another reason than a record's schema, references or shapes (a duplicate id,
+a field written twice), a link row that no longer holds, a record that would merge with another,
+a duplicate id or IRI, a record no longer published that an untouched one points at, a file
+that cannot be read. A full build of the same data gives the same release content
+(tests/test_incremental.py proves it on random edits, rejections and fixes among them).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import pickle
+import sqlite3
 from collections.abc import Container, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,16 +45,17 @@ import etclod
 from etclod import lastgood
 from etclod import records as rec
 from etclod import recordfile, statedb
-from etclod.mapping import Context, record_graph, record_iri, short_label
+from etclod.mapping import short_label
 from etclod.merge import identity_levels
+from etclod.namespaces import SH
 from etclod.settings import Settings
-from etclod.statedb import RecordState, RecordTable
+from etclod.statedb import RecordState, RecordTable, Troubled
 
 STATE_DIR = "build-state"
 STATE_FILE = statedb.STATE_FILE
 OLD_STATE_FILES = ("state.pickle",)
 """Build states of older formats: a release with one of them is built on by a full build."""
-FORMAT = 2
+FORMAT = 3
 
 Key = tuple[str, str]
 
@@ -72,6 +81,11 @@ class BuildState:
     stats: dict[str, Any] = field(default_factory=dict)
     """The release's statistics (``dump.statistics``): the next one's are these and the delta."""
     format: int = FORMAT
+    troubled: dict[Key, Troubled] = field(default_factory=dict)
+    """The records rejected or held back, all read again by the next build."""
+    links: list[str] = field(default_factory=list)
+    """The rejected link table rows (``link_rejections``): the next build builds on this one
+    while the same rows, and only they, are rejected."""
 
     def table(self) -> RecordTable:
         assert self.records is not None, "a blocked build state has no records"
@@ -79,7 +93,8 @@ class BuildState:
 
     def meta(self) -> dict[str, Any]:
         return {"format": self.format, "fingerprint": self.fingerprint, "blocked": self.blocked,
-                "count": self.count, "fixed": sorted(self.fixed), "published": self.published, "stats": self.stats}
+                "count": self.count, "fixed": sorted(self.fixed), "published": self.published, "stats": self.stats,
+                "links": self.links}
 
     def file_rows(self) -> dict[str, tuple[str, bool]]:
         return {name: (sha, name in self.lists) for name, sha in self.files.items()}
@@ -121,39 +136,93 @@ def record_state(item: rec.Loaded, iri: str, graph: str) -> RecordState:
                        buckets(item.record))
 
 
-def _blocked(checked: Any) -> str | None:
-    if checked.rejected:
-        return f"rejected {len(checked.rejected)} records"
+CHECKS = ("schema", "reference", "shacl")
+"""The rejections a next build reads again itself (a record's own schema, references and
+shapes); any other (a duplicate id, a file that cannot be read, a field written twice) makes
+the next build a full one."""
+
+
+def _blocked(checked: Any, validator: str) -> str | None:
     if checked.merges.groups or checked.merges.apart:
         return "merged records (or kept records apart)"
     if checked.conflicts:
         return "has conflicts between sources"
-    if checked.links.rejected:
-        return f"rejected {len(checked.links.rejected)} link table rows"
-    if checked.verdict.first_report.results:
-        return f"has {len(checked.verdict.first_report.results)} validation results"
     if checked.load.unreadable_files:
         return "has unreadable files"
+    results = checked.verdict.first_report.results
+    records = record_rejections(checked)
+    rejected = {(r.type, r.id) for r in records}
+    held = {(r.type, r.id) for r in records if r.kept_from}
+    for r in records:
+        if not r.type or not r.id or any(reason.check not in CHECKS for reason in r.reasons):
+            return f"rejected {len(checked.rejected)} records, not all for their schema, references or shapes"
+        if r.kept_from and checked.previous is not None and checked.previous.records[(r.type, r.id)].file != r.file:
+            return f"holds back {r.type} {r.id!r}, now written in another file"
+    if len(rejected) != len(records) or len(held) != len(checked.held):
+        return f"rejected {len(checked.rejected)} records, some of one id twice"
+    if results and validator != "compiled":
+        return f"has {len(results)} validation results (of {validator})"
+    if any(r.severity != SH.Violation for r in results):  # a warning: not kept per record
+        return f"has {len(results)} validation results"
     return None
 
 
 STATS = ("classes", "graphs", "properties", "entities", "triples", "quads")
 
 
+def record_rejections(checked: Any) -> list[rec.Rejection]:
+    """The rejections of a check that are records' (not link table rows')."""
+    rows = {id(r) for r in checked.links.rejected}
+    return [r for r in checked.rejected if id(r) not in rows]
+
+
+def link_rejections(rejected: list[rec.Rejection]) -> list[str]:
+    """Rejected link table rows, as the release writes them (``rejected.jsonl``)."""
+    return [json.dumps(r.to_dict(), ensure_ascii=False, sort_keys=True) for r in rejected]
+
+
 def write_state(folder: Path, settings: Settings, checked: Any, themes: Any, stats: dict[str, Any]) -> None:
     """Record the state of a fully built release in its folder (before it is sealed)."""
-    blocked = _blocked(checked)
+    blocked = _blocked(checked, settings.validator)
     state = BuildState(fingerprint(settings), blocked, dict(checked.load.inputs), set(checked.load.lists),
-                       stats={k: stats[k] for k in STATS})
+                       stats={k: stats[k] for k in STATS}, links=link_rejections(checked.links.rejected))
     rows: list[tuple[Key, RecordState]] = []
+    troubled: dict[Key, Troubled] = {}
     if blocked is None:
-        rows = [(m.loaded.key, record_state(m.loaded, str(m.iri), str(m.graph))) for m in checked.verdict.accepted]
+        rejections = {(r.type or "", r.id or ""): r for r in record_rejections(checked)}
+        keys_of = {str(m.iri): m.loaded.key for m in checked.verdict.accepted}
+        for m in checked.verdict.accepted:
+            r = rejections.get(m.loaded.key)
+            if r is None:
+                rows.append((m.loaded.key, record_state(m.loaded, str(m.iri), str(m.graph))))
+            else:  # held back: its published version's IRI and label, its data's digest
+                rows.append((m.loaded.key, held_state(m, r, keys_of)))
+        for key, r in rejections.items():
+            troubled[key] = trouble(r, r.source[1] if r.source else r.line or 0, [], r.source is not None)
         state.fixed = frozenset(lastgood.record_keys(themes)) | frozenset(
             ("theme", str(s).rsplit("/", 1)[-1]) for s in themes.subjects()
             if isinstance(s, URIRef) and str(s).startswith(f"{settings.base_uri}id/theme/"))
         state.published = len(checked.verdict.accepted) + len(lastgood.record_keys(themes))
         state.count = len(rows)
-    statedb.create(folder / STATE_DIR / STATE_FILE, state.meta(), state.file_rows(), rows)
+    statedb.create(folder / STATE_DIR / STATE_FILE, state.meta(), state.file_rows(), rows, troubled)
+
+
+def trouble(r: rec.Rejection, line: int, problems: list[Any], lazy: bool) -> Troubled:
+    """A rejected (or held-back) record as the next build reads it again (``lazy``: its lines
+    were found only for its rejection, ``recordfile.Parsed.lazy_lines``)."""
+    return Troubled(r.file, digest(r.record), line, bool(r.kept_from), (r.record, r.line, r.lines, problems, lazy))
+
+
+def held_state(m: Any, r: rec.Rejection, keys_of: Mapping[str, Key], label: str | None = None,
+               refs: tuple[Key, ...] | None = None) -> RecordState:
+    """The state of a record held back at its published version ``m`` (``r`` its rejection)."""
+    if refs is None:  # what its published triples point at
+        own = str(m.iri)
+        found = {keys_of[o.value] for _s, _p, o in m.triples if isinstance(o, ox.NamedNode)
+                 and o.value in keys_of and o.value != own}
+        refs = tuple(sorted(found))
+    return RecordState(r.file, digest(r.record), str(m.iri), str(m.graph),
+                       label if label is not None else lastgood.short_label(m), refs, ())
 
 
 def read_state(release: Path) -> BuildState | str:
@@ -173,21 +242,40 @@ def read_state(release: Path) -> BuildState | str:
     try:
         return BuildState(str(meta["fingerprint"]), meta["blocked"], {n: sha for n, (sha, _l) in files.items()},
                           {n for n, (_sha, is_list) in files.items() if is_list}, table, int(meta["count"]),
-                          frozenset((k[0], k[1]) for k in meta["fixed"]), int(meta["published"]), dict(meta["stats"]))
-    except (KeyError, TypeError, ValueError, IndexError):
+                          frozenset((k[0], k[1]) for k in meta["fixed"]), int(meta["published"]), dict(meta["stats"]),
+                          troubled=table.troubled(), links=[str(r) for r in meta["links"]])
+    except (KeyError, TypeError, ValueError, IndexError, sqlite3.Error, pickle.UnpicklingError):
         return f"release {release.name} has a build state that cannot be read"
 
 
 # ------------------------------------------------------------------ what changed
 
 @dataclass
+class Change:
+    """A record a build reads (again): its file, raw value and place in the data."""
+
+    file: str
+    item: recordfile.Item
+    order: tuple[int, int]
+    """The file's place among the inputs, then the record's in its file (index or line)."""
+    source: Any
+    """``(path, index)`` of a record whose lines are found only when shown (JSON), else None."""
+    path: Path
+    located: tuple[int | None, dict[str, int] | None] | None = None
+    """Such a record's line and field lines, known from the state: given to its rejection
+    where a full build finds them (``localcheck``)."""
+
+
+@dataclass
 class Delta:
     """The records a build redoes, and the ones it drops."""
 
-    changed: dict[Key, rec.Loaded]
+    changed: dict[Key, Change]
     removed: set[Key]
     inputs: dict[str, str]
     read: int
+    again: dict[Key, Change] = field(default_factory=dict)
+    """The records the current release rejects or holds back, as the data has them now."""
     lists: set[str] = field(default_factory=set)
     """The input files that are one JSON list of records, now."""
     digests: dict[str, bytes] = field(default_factory=dict)
@@ -223,13 +311,6 @@ def _raw_key(name: str, raw: Any) -> Key:
     return (raw["type"], str(raw["id"]))
 
 
-def _loaded(name: str, item: recordfile.Item, index: int, path: Path, lazy: bool) -> rec.Loaded:
-    outcome = rec.validate(name, item, (path, index) if lazy else None)
-    if not isinstance(outcome, rec.Loaded):
-        raise Fallback(f"a changed record is rejected ({name}: {outcome.type} {outcome.id!r})")
-    return outcome
-
-
 def digests_of(raws: list[Any]) -> list[bytes]:
     """``digest`` of each value (one pass: a changed file's every record is digested)."""
     blake2b = hashlib.blake2b
@@ -242,7 +323,8 @@ def find_delta(settings: Settings, state: BuildState) -> Delta:
 
     A record is unchanged when its digest is among those of its file's records in the state
     (the digest is of the whole raw value, its type and id too); only the others are read
-    with pydantic. Each changed file's record digests go to the next state."""
+    with pydantic. Each changed file's record digests go to the next state. The records the
+    release rejects or holds back (``troubled``) are read again every time, as they are now."""
     table = state.table()
     limit = settings.max_file_mb * 1_000_000
     delta = Delta({}, set(), {}, 0)
@@ -250,17 +332,26 @@ def find_delta(settings: Settings, state: BuildState) -> Delta:
     now: dict[str, set[bytes]] = {}
     gone: set[bytes] = set()
     present: set[str] = set()
-    for name, path, folder in _inputs(settings):
+    troubled: dict[str, dict[bytes, Key]] = {}
+    for key, t in state.troubled.items():
+        troubled.setdefault(t.file, {})[t.digest] = key
+    for position, (name, path, folder) in enumerate(_inputs(settings)):
         present.add(name)
         refused = rec.refusal(path, folder, limit)
         if refused:
             raise Fallback(f"{name} is not read ({refused})")
         data = path.read_bytes()
         delta.inputs[name] = hashlib.sha256(data).hexdigest()
+        mine = troubled.get(name, {})
         if state.files.get(name) == delta.inputs[name]:
             if name in state.lists:
                 delta.lists.add(name)
             delta.kept.add(name)
+            for key in mine.values():
+                t = state.troubled[key]
+                raw, line, lines, problems, lazy = t.item
+                item = recordfile.Item(raw, None if lazy else line, None if lazy else lines, list(problems))
+                delta.again[key] = Change(name, item, (position, t.line), None, path, (line, lines) if lazy else None)
             continue
         parsed = _parse(name, data)
         if not parsed.depth_checked:
@@ -276,17 +367,18 @@ def find_delta(settings: Settings, state: BuildState) -> Delta:
         gone |= before - after
         delta.digests[name] = b"".join(sorted(after))
         for index, (item, d) in enumerate(zip(parsed.items, digests)):
+            at = (position, index if parsed.lazy_lines else item.line or 0)
+            source = (path, index) if parsed.lazy_lines else None
             if d in before:
+                if d in mine:
+                    delta.again[mine[d]] = Change(name, item, at, source, path)
                 continue
             key = _raw_key(name, item.raw)
             if key in seen:
                 raise Fallback(f"{key[0]} {key[1]!r} is in the data twice")
             seen[key] = name
             _check_depth(name, parsed, item)
-            loaded = _loaded(name, item, index, path, parsed.lazy_lines)
-            if loaded.key != key:
-                raise Fallback(f"{name}: the id of {key[0]} {key[1]!r} is written differently")
-            delta.changed[key] = loaded
+            delta.changed[key] = Change(name, item, at, source, path)
     removed: set[Key] = set()
     for name in set(state.files) - present:  # a file gone: its records with it
         removed |= set(table.in_file(name))
@@ -294,15 +386,11 @@ def find_delta(settings: Settings, state: BuildState) -> Delta:
         owner = table.by_digest(d)
         if owner is not None:
             removed.add(owner)
-    new = 0
     for key in delta.changed:
-        r = table.get(key)
-        if r is None:
-            new += 1
-        elif r.file in delta.kept or r.digest in now.get(r.file, ()):
+        r = table.get(key) or state.troubled.get(key)
+        if r is not None and (key in delta.again or r.file in delta.kept or r.digest in now.get(r.file, ())):
             raise Fallback(f"{key[0]} {key[1]!r} is in the data twice ({r.file} and {seen[key]})")
     delta.removed = removed - set(delta.changed)  # changed, or moved from one changed file to another
-    delta.read = state.count - len(delta.removed) + new
     return delta
 
 
@@ -369,92 +457,9 @@ class Published(Container[str]):
         return owner is not None and owner not in self.removed and owner not in self.new.values()
 
 
-@dataclass
-class Plan:
-    """The records to map again with their new state, and the records dropped."""
-
-    todo: dict[Key, rec.Loaded]
-    states: dict[Key, RecordState]
-    removed: set[Key]
-    ctx: Context
-
-
 HUBS = statedb.NOT_INDEXED
 """Records nearly every record points at: not indexed by who points at them (a change of one
 is built in full)."""
-
-
-def plan(settings: Settings, state: BuildState, delta: Delta, themes: dict[str, URIRef]) -> Plan:
-    """Check that the change is local; add the records whose triples use what changed."""
-    base = settings.base_uri
-    table = state.table()
-    new: dict[Key, RecordState] = {}
-    for key, item in delta.changed.items():
-        new[key] = record_state(item, str(record_iri(base, item.record)), str(record_graph(base, item.record)))
-    for key in (*delta.changed, *delta.removed):
-        if key[0] in HUBS:
-            raise Fallback(f"{key[0]} {key[1]!r} changed or is removed: every record of it points at it")
-    going = set(delta.changed) | delta.removed
-    claimed: dict[str, Key] = {}
-    iris_of_new: dict[str, Key] = {}
-    for key, r in new.items():
-        owner = table.by_iri(r.iri)
-        if iris_of_new.setdefault(r.iri, key) != key:
-            owner = iris_of_new[r.iri]
-        if owner is not None and owner != key and owner not in delta.removed:
-            raise Fallback(f"{key[0]} {key[1]!r} has the IRI of {owner[0]} {owner[1]!r}")
-        for b in r.buckets:
-            others = [k for k in table.bucket_owners(b) if k not in going]
-            if claimed.setdefault(b, key) != key:
-                others.append(claimed[b])
-            if others:
-                other = others[0]
-                raise Fallback(f"{key[0]} {key[1]!r} may be the same thing as {other[0]} {other[1]!r} (merge)")
-    theme_keys = {("theme", k) for k in themes}
-    for key, r in new.items():
-        for target in r.refs:
-            if target in new or target in theme_keys or target in state.fixed:
-                continue
-            if target in delta.removed or target not in table:
-                raise Fallback(f"{key[0]} {key[1]!r} points at {target[0]} {target[1]!r}, which is not in the data")
-    for key in delta.removed:
-        still = [k for k in table.referrers(key) if k not in delta.removed and k not in new]
-        still += [k for k, r in new.items() if key in r.refs]
-        if still:
-            raise Fallback(f"{key[0]} {key[1]!r} is removed, but {still[0][0]} {still[0][1]!r} points at it")
-    # records whose triples use a changed IRI or label are mapped again
-    again: set[Key] = set()
-    for key, r in new.items():
-        old = table.get(key)
-        if old is not None and (old.iri != r.iri or old.label != r.label):
-            again |= {k for k in table.referrers(key) if k not in new and k not in delta.removed}
-    todo = dict(delta.changed)
-    if again:
-        todo.update(_reread(settings, table, again))
-        for key in again:
-            new[key] = table[key]
-    over = {key: URIRef(r.iri) for key, r in new.items()}
-    iris = _Iris(table, over, {("theme", k): v for k, v in themes.items()}, delta.removed)
-    labels = _Labels(table, {r.iri: r.label for r in new.values()}, delta.removed)
-    return Plan(todo, new, delta.removed, Context(base, iris, labels))
-
-
-def _reread(settings: Settings, table: RecordTable, keys: set[Key]) -> dict[Key, rec.Loaded]:
-    """The records ``keys`` (unchanged themselves) read again from their files."""
-    out: dict[Key, rec.Loaded] = {}
-    files = {table[k].file for k in keys}
-    for name, path, _folder in _inputs(settings):
-        if name not in files:
-            continue
-        parsed = _parse(name, path.read_bytes())
-        for index, item in enumerate(parsed.items):
-            key = _raw_key(name, item.raw)
-            if key in keys:
-                _check_depth(name, parsed, item)
-                out[key] = _loaded(name, item, index, path, parsed.lazy_lines)
-    if set(out) != keys:
-        raise Fallback("a record that uses a changed label could not be read again")
-    return out
 
 
 # ------------------------------------------------------------------ quads and shapes
@@ -474,36 +479,6 @@ def _iri(term: Any) -> str | None:
     if isinstance(term, ox.NamedNode):
         return term.value
     return str(term) if isinstance(term, URIRef) else None
-
-
-def check_shapes(settings: Settings, mapped: list[tuple[Key, Any, list[Any]]], previous: ox.Store,
-                 themes: Any, changed_iris: set[str]) -> None:
-    """Validate the changed records on a small store: their triples, the themes, and the types
-    of what they point at (all the shapes look at beyond a record: ``sh:class``). Any result
-    on a changed record's nodes means the full build decides."""
-    from etclod.validation import CompiledValidator, default_quads, load_shapes
-
-    store = ox.Store()
-    store.bulk_extend(default_quads(themes))
-    subjects: set[str] = set()
-    targets: set[str] = set()
-    for _key, _node, triples in mapped:
-        store.bulk_extend(default_quads(triples))
-        for s, _p, o in triples:
-            subjects.add(_iri(s) or "")
-            target = _iri(o)
-            if target is not None:
-                targets.add(target)
-    rdf_type = ox.NamedNode(str(RDF.type))
-    for target in targets - subjects:
-        if target.split("#")[0] in changed_iris:
-            continue
-        store.extend(ox.Quad(q.subject, q.predicate, q.object, ox.DefaultGraph())
-                     for q in previous.quads_for_pattern(ox.NamedNode(target), rdf_type, None, None))
-    report = CompiledValidator(load_shapes(settings.ontology_dir / "shapes.ttl"), store).report()
-    for r in report.results:
-        if _iri(r.focus) in subjects:
-            raise Fallback(f"a changed record has a validation result ({r.focus}: {r.message})")
 
 
 def nquad_lines(quads: Any) -> list[bytes]:

@@ -94,7 +94,7 @@ def build_context(base: str, loaded: Iterable[rec.Loaded],
     for item in items:
         if aliases and item.key in aliases:
             continue
-        iri = record_iri(base, item.record)
+        iri = mint(base, item.record.type, item.iri_key)  # as record_iri, the key worked out once
         iris.setdefault(item.key, iri)
         labels.setdefault(iri, short_label(item.record))
     for key, target in (aliases or {}).items():

@@ -257,7 +257,7 @@ def merge_records(loaded: list[rec.Loaded], data_dir: Path) -> tuple[list[rec.Lo
             if item.key in seen:  # the same id in another file: the same thing (one key, one set)
                 continue
             seen.add(item.key)
-            iri_key = rec.record_key(item.record)
+            iri_key = item.iri_key
             if iri_key in by_iri:  # the same IRI key: one resource, whatever else it says
                 sets.union(by_iri[iri_key], item.key)
             by_iri.setdefault(iri_key, item.key)

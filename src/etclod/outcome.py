@@ -7,7 +7,10 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
+
+from etclod.recordtypes import key_of
 
 MAX_SHOWN_TEXT = 1000
 """Longest text a rejection shows of a value; longer ones are cut, their length noted."""
@@ -87,6 +90,13 @@ class Loaded:
     @property
     def key(self) -> tuple[str, str]:
         return (self.record.type, self.record.id)
+
+    @cached_property
+    def iri_key(self) -> str:
+        """The IRI key of its record (``recordtypes.key_of``), worked out once: reading (key
+        clashes), merging and the IRI index each need it, and transliterating 240,000 ids three
+        times took 6 s of a 30,000-project build."""
+        return key_of(self.record)
 
     @property
     def where(self) -> str:

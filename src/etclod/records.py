@@ -369,12 +369,16 @@ def locate(rejected: list[Rejection]) -> None:
             wanted.setdefault(r.source[0], []).append(r)
     for path, group in wanted.items():
         try:
-            found = recordfile.json_lines(path.read_bytes().decode("utf-8-sig", "replace"))
+            text = path.read_bytes().decode("utf-8-sig", "replace")
         except OSError:
             continue
+        found: Mapping[int, tuple[int, dict[str, int]]] | None = recordfile.json_lines_of(
+            text, {r.source[1] for r in group})
+        if found is None:
+            found = dict(enumerate(recordfile.json_lines(text)))
         for r in group:
             index = r.source[1]
-            if index < len(found):
+            if index in found:
                 r.line, r.lines = r.line or found[index][0], found[index][1]
 
 
@@ -393,7 +397,7 @@ def _settle_claims(claims: list[Loaded | Rejection], published: Mapping[tuple[st
     by_slug: dict[tuple[str, str], list[Loaded | Rejection]] = {}
     for claim in claims:
         if isinstance(claim, Loaded):
-            key, slug = claim.key, (claim.record.type, record_key(claim.record))
+            key, slug = claim.key, (claim.record.type, claim.iri_key)
         elif claim.type in MODELS and claim.id:
             key, slug = (claim.type, claim.id), _slug_key(claim.type, claim.id, claim.record)
         else:

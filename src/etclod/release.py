@@ -358,7 +358,10 @@ def _fsync_dir(path: Path) -> None:
 def _fsync_tree(path: Path) -> None:
     for root, _dirs, files in os.walk(path):
         for name in files:
-            fd = os.open(os.path.join(root, name), os.O_RDONLY)
+            try:
+                fd = os.open(os.path.join(root, name), os.O_RDONLY)
+            except FileNotFoundError:  # a store's file its compaction dropped meanwhile: nothing to sync
+                continue
             try:
                 os.fsync(fd)
             finally:
@@ -399,8 +402,10 @@ def build_release(settings: Settings, *, strict: bool = False, allow_removals: b
             if not full:
                 from etclod import delta  # it builds on this module
 
-                outcome = delta.build(settings, reporter, version, tmp, allow_removals=allow_removals)
+                outcome = delta.build(settings, reporter, version, tmp, allow_removals=allow_removals, strict=strict)
                 if isinstance(outcome, BuildResult):
+                    if outcome.version is None:  # --strict and a record rejected: nothing published
+                        shutil.rmtree(tmp, ignore_errors=True)
                     return outcome
                 why_full = outcome
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -450,7 +455,7 @@ def _publish(settings: Settings, checked: Checked, reporter: Reporter, timings: 
             checked.verdict.first_report.graph.serialize(handle, format="turtle")
         write_rejected(tmp / "rejected.jsonl", checked.rejected)
         write_conflicts(tmp, checked.conflicts)
-        stats = statistics(store, settings.base_uri, dumps.triples, dumps.subjects)
+        stats = statistics(store, settings.base_uri, dumps.triples, dumps.subjects, nquads)
         dumps.subjects = []  # not needed past here
         # every quad in a named graph (their counts add up): the changes renamed in one step
         graphs = stats["graphs"] if sum(stats["graphs"].values()) == stats["quads"] else None

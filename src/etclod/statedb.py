@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 import sqlite3
 from collections.abc import Iterable
@@ -31,6 +32,8 @@ CREATE TABLE ref (target_type TEXT, target_id TEXT, type TEXT, id TEXT,
                   PRIMARY KEY (target_type, target_id, type, id)) WITHOUT ROWID;
 CREATE TABLE bucket (bucket TEXT, type TEXT, id TEXT, PRIMARY KEY (bucket, type, id)) WITHOUT ROWID;
 CREATE TABLE gone (type TEXT, id TEXT, PRIMARY KEY (type, id)) WITHOUT ROWID;
+CREATE TABLE rejected (type TEXT, id TEXT, file TEXT, digest BLOB, line INTEGER, held INTEGER, item BLOB,
+                       PRIMARY KEY (type, id)) WITHOUT ROWID;
 """
 INDEXES = """
 CREATE INDEX record_file ON record (file);
@@ -44,6 +47,20 @@ MAX_OVERLAY = 20_000
 """Records an overlay may hold (changed since the last full build) before a full build is due."""
 NOT_INDEXED = ("source", "theme")
 """Targets whose referrers are not kept (nearly every record points at them: ``incremental.HUBS``)."""
+
+
+class Troubled(NamedTuple):
+    """A record of the data the release does not publish as written: rejected, or held back
+    at its last good version (``held``; then it has a ``record`` row too)."""
+
+    file: str
+    digest: bytes
+    line: int
+    """Where it starts in its file (records of one file are in the order of their lines)."""
+    held: bool
+    item: tuple[Any, int | None, dict[str, int] | None, list[Any], bool]
+    """Its raw value, line, field lines and reading problems (``recordfile.Item``), and whether
+    its lines are found only for its rejection (``recordfile.Parsed.lazy_lines``)."""
 
 
 class RecordState(NamedTuple):
@@ -170,6 +187,17 @@ class RecordTable:
         base, over = self._both("SELECT type, id FROM bucket WHERE bucket = ?", (bucket,))
         return sorted({(t, i) for t, i in (*base, *over)})
 
+    def ids_of(self, rtype: str) -> list[str]:
+        """The ids of every record of the type ``rtype``."""
+        base, over = self._both("SELECT type, id FROM record WHERE type = ?", (rtype,))
+        return [i for _t, i in (*base, *over)]
+
+    def troubled(self) -> dict[Key, Troubled]:
+        """The records rejected or held back (a table an overlay holds whole, like the files')."""
+        rows = self._target().execute("SELECT type, id, file, digest, line, held, item FROM rejected")
+        return {(t, i): Troubled(f, bytes(d), int(n), bool(h), pickle.loads(blob))
+                for t, i, f, d, n, h, blob in rows}
+
     def close(self) -> None:
         for connection in (self.base, self.over):
             if connection is not None:
@@ -222,7 +250,7 @@ STATE_FILE = "state.sqlite"
 
 
 def create(path: Path, meta: dict[str, Any], files: dict[str, tuple[str, bool]],
-           records: Iterable[tuple[Key, RecordState]]) -> None:
+           records: Iterable[tuple[Key, RecordState]], troubled: dict[Key, Troubled] | None = None) -> None:
     """A new state file (a full build's)."""
     path.parent.mkdir(exist_ok=True)
     path.unlink(missing_ok=True)
@@ -230,6 +258,9 @@ def create(path: Path, meta: dict[str, Any], files: dict[str, tuple[str, bool]],
     per_file: dict[str, list[bytes]] = {}
     for _key, r in records:
         per_file.setdefault(r.file, []).append(r.digest)
+    for _key, t in (troubled or {}).items():  # a held record's digest is in its row already
+        if not t.held:
+            per_file.setdefault(t.file, []).append(t.digest)
     connection = sqlite3.connect(path)
     try:
         _tune(connection)
@@ -237,6 +268,7 @@ def create(path: Path, meta: dict[str, Any], files: dict[str, tuple[str, bool]],
         RecordTable(connection).put(records, fresh=True)
         connection.executescript(INDEXES)
         _write_meta(connection, meta)
+        write_troubled(connection, troubled or {})
         write_files(connection, files, {name: b"".join(sorted(d)) for name, d in per_file.items()}, set())
         connection.commit()
     finally:
@@ -247,6 +279,15 @@ def _write_meta(connection: sqlite3.Connection, meta: dict[str, Any]) -> None:
     connection.execute("DELETE FROM meta")
     connection.executemany("INSERT INTO meta VALUES (?, ?)",
                            ((k, json.dumps(v, ensure_ascii=False, sort_keys=True)) for k, v in meta.items()))
+
+
+def write_troubled(connection: sqlite3.Connection, troubled: dict[Key, Troubled]) -> None:
+    """The rejected and held-back records, all of them (few: a pickle of each one's raw value;
+    our own file in our own var folder, as the state always was)."""
+    connection.execute("DELETE FROM rejected")
+    connection.executemany("INSERT INTO rejected VALUES (?, ?, ?, ?, ?, ?, ?)", (
+        (k[0], k[1], t.file, t.digest, t.line, int(t.held), pickle.dumps(t.item, protocol=5))
+        for k, t in sorted(troubled.items())))
 
 
 def write_files(connection: sqlite3.Connection, files: dict[str, tuple[str, bool]], digests: dict[str, bytes],
@@ -302,12 +343,13 @@ def next_state(source: Path, target: Path) -> RecordTable:
 
 
 def finish(table: RecordTable, meta: dict[str, Any], files: dict[str, tuple[str, bool]],
-           digests: dict[str, bytes], kept: set[str]) -> None:
+           digests: dict[str, bytes], kept: set[str], troubled: dict[Key, Troubled]) -> None:
     """Write the meta and file rows of a next release's overlay and close it (``write_files``)."""
     assert table.over is not None
     if table.over.execute("SELECT count(*) FROM file").fetchone()[0] == 0:  # a new overlay: the base's rows first
         table.over.executemany("INSERT INTO file VALUES (?, ?, ?, ?)", table.base.execute("SELECT * FROM file"))
     _write_meta(table.over, meta)
+    write_troubled(table.over, troubled)
     write_files(table.over, files, digests, kept)
     table.over.commit()
     table.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from functools import lru_cache
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
@@ -20,10 +21,18 @@ def language_problem(tag: Any) -> str | None:
     >>> language_problem("lv") is None, language_problem("en-GB") is None, language_problem("xx-yy-zz") is None
     (True, True, False)
     """
-    import langcodes
-
     if not isinstance(tag, str) or not tag:
         return f"{tag!r} is not a language tag (use lv, en, lt ...)"
+    return _tag_problem(tag)
+
+
+@lru_cache(maxsize=4096)
+def _tag_problem(tag: str) -> str | None:
+    """``language_problem`` of a string, remembered: every text of every record names its
+    languages, a few tags again and again, and langcodes' check took a third of the records'
+    pydantic time (only strings come here: a cache would take ``1`` and ``True`` for one key)."""
+    import langcodes
+
     try:
         valid = langcodes.tag_is_valid(tag) and langcodes.Language.get(tag).is_valid()
     except (ValueError, LookupError):
