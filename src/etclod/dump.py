@@ -128,18 +128,21 @@ def write_changes(path: Path, nquads: bytes, previous: Path | None, digests: Dig
 
 
 def statistics(store: ox.Store, base: str, triples: int | None = None,
-               subjects: Iterable[bytes] | None = None) -> dict[str, Any]:
+               subjects: Iterable[bytes] | None = None, nquads: bytes | None = None) -> dict[str, Any]:
     """Counts per class, per named graph and per property, and the entities, by SPARQL
     (``triples``: the union's triple count, where the dumps counted it already; ``subjects``:
     every subject of the store as N-Quads writes it, once each, where the dumps collected them:
-    the entities are counted from them, ``entity_count``, instead of a DISTINCT over every quad)."""
+    the entities are counted from them, ``entity_count``, instead of a DISTINCT over every quad;
+    ``nquads``: the store's N-Quads dump, where the graphs may be counted in it, ``graph_counts``)."""
     def pairs(query: str) -> dict[str, int]:
         return {row["k"].value: int(row["n"].value)
                 for row in select(store, query, use_default_graph_as_union=True)}
 
+    graphs = graph_counts(store, nquads) if nquads is not None else None
     return {
         "classes": dict(sorted(pairs("SELECT ?k (COUNT(*) AS ?n) WHERE { ?s a ?k } GROUP BY ?k").items())),
-        "graphs": dict(sorted(pairs("SELECT ?k (COUNT(*) AS ?n) WHERE { GRAPH ?k { ?s ?p ?o } } GROUP BY ?k").items())),
+        "graphs": dict(sorted((graphs if graphs is not None else pairs(
+            "SELECT ?k (COUNT(*) AS ?n) WHERE { GRAPH ?k { ?s ?p ?o } } GROUP BY ?k")).items())),
         "properties": dict(sorted(pairs("SELECT ?k (COUNT(*) AS ?n) WHERE { ?s ?k ?o } GROUP BY ?k").items())),
         "entities": entity_count(subjects, base) if subjects is not None else count(
             store, f'SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE {{ ?s ?p ?o FILTER(isIRI(?s) && '
@@ -147,6 +150,33 @@ def statistics(store: ox.Store, base: str, triples: int | None = None,
         "triples": triples if triples is not None else count(store, "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"),
         "quads": len(store),
     }
+
+
+GRAPHS_COUNTED_IN_BYTES = 16
+"""Up to how many named graphs ``graph_counts`` counts in the dump's bytes (a pass each)."""
+
+
+def graph_counts(store: ox.Store, nquads: bytes) -> dict[str, int] | None:
+    """The quads of each named graph of ``store`` (the ones holding any), counted in its N-Quads
+    dump ``nquads``: a quad of graph ``<g>`` is a line ending ``" <g> .\\n"`` (a literal holds
+    no raw line feed, an IRI no space or ``<``, so a line of another graph cannot end so; with
+    the default graph empty no line without a graph can either). None where that does not
+    hold or there are more than ``GRAPHS_COUNTED_IN_BYTES`` graphs (the caller asks SPARQL).
+
+    >>> s = ox.Store(); g = ox.NamedNode("urn:g")
+    >>> s.add(ox.Quad(ox.NamedNode("urn:s"), ox.NamedNode("urn:p"), ox.Literal("a <urn:g> .\\n"), g))
+    >>> graph_counts(s, s.dump(format=ox.RdfFormat.N_QUADS))
+    {'urn:g': 1}
+    """
+    graphs: list[str] = []
+    for graph in store.named_graphs():
+        if not isinstance(graph, ox.NamedNode) or len(graphs) >= GRAPHS_COUNTED_IN_BYTES:
+            return None
+        graphs.append(graph.value)
+    if next(iter(store.quads_for_pattern(None, None, None, ox.DefaultGraph())), None) is not None:
+        return None
+    counts = {g: nquads.count(b" <" + g.encode() + b"> .\n") for g in graphs}
+    return {g: n for g, n in counts.items() if n} if sum(counts.values()) == len(store) else None
 
 
 def entity_count(subjects: Iterable[bytes], base: str) -> int:

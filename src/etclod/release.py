@@ -455,7 +455,7 @@ def _publish(settings: Settings, checked: Checked, reporter: Reporter, timings: 
             checked.verdict.first_report.graph.serialize(handle, format="turtle")
         write_rejected(tmp / "rejected.jsonl", checked.rejected)
         write_conflicts(tmp, checked.conflicts)
-        stats = statistics(store, settings.base_uri, dumps.triples, dumps.subjects)
+        stats = statistics(store, settings.base_uri, dumps.triples, dumps.subjects, nquads)
         dumps.subjects = []  # not needed past here
         # every quad in a named graph (their counts add up): the changes renamed in one step
         graphs = stats["graphs"] if sum(stats["graphs"].values()) == stats["quads"] else None
