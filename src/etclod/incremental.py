@@ -18,9 +18,9 @@ validation report and the manifest's counts come from the check of the touched r
 Link tables (``data/links/``, in the fingerprint) are read again against the new records; their
 quads stay as the current release has them. Whenever a change is not local, the build is a full
 one and says why: a release without state (or of an older format), another fingerprint, a
-current release with merged records, conflicts, rejected link rows, unreadable files, warnings
-or a rejection for another reason than a record's schema, references or shapes (a duplicate id,
-a field written twice), a link row that no longer holds, a record that would merge with another,
+current release with merged records, conflicts, unreadable files, warnings or a rejection for
+another reason than a record's schema, references or shapes (a duplicate id, a field written
+twice), a link row that stops or starts holding (``BuildState.links``), a record that would merge with another,
 a duplicate id or IRI, a record no longer published that an untouched one points at, a file
 that cannot be read. A full build of the same data gives the same release content
 (tests/test_incremental.py proves it on random edits, rejections and fixes among them).
