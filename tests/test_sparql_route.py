@@ -56,7 +56,7 @@ def test_every_layer_still_applies(client) -> None:
     assert refused.headers["x-request-id"] and refused.headers["access-control-allow-origin"] == "*"
     wrong = client.put("/sparql", content=b"ASK {}")
     assert wrong.status_code == 405 and wrong.json()["error"] == "method_not_allowed"
-    assert {"GET", "POST"} <= {m.strip() for m in wrong.headers["allow"].split(",")}
+    assert wrong.headers["allow"] == "GET, HEAD, POST"  # one order, whatever the hash seed
     big = client.post("/sparql", content=b"x" * 64, headers={"Content-Type": "application/sparql-query",
                                                              "Content-Length": str(10**9)})
     assert big.status_code == 413 and big.json()["error"] == "too_large"

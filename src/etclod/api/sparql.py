@@ -11,6 +11,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
+from starlette.exceptions import HTTPException
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from rdflib import Graph, Literal, URIRef
@@ -291,6 +292,9 @@ router.add_api_route("/sparql", sparql, methods=["POST"], operation_id="sparql_p
 router.add_api_route("/sparql", sparql, methods=["HEAD"], include_in_schema=False, operation_id="sparql_head")
 
 
+ALLOWED = "GET, HEAD, POST"  # the methods of /sparql, in the order the Allow header names them
+
+
 class SparqlRoute(Route):
     """``/sparql`` as a plain Starlette route, tried before every other (``create_app`` puts it
     first): FastAPI's own handling of a request (its dependency solving, exit stack and
@@ -300,10 +304,12 @@ class SparqlRoute(Route):
     OpenAPI description and are never reached."""
 
     def __init__(self) -> None:
-        super().__init__("/sparql", sparql, methods=["GET", "HEAD", "POST"], include_in_schema=False)
+        super().__init__("/sparql", sparql, methods=ALLOWED.split(", "), include_in_schema=False)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["route"] = self  # what the metrics name a request by, as FastAPI sets it for its routes
+        if scope["method"] not in (self.methods or ()):  # Starlette joins a set: the order would change per process
+            raise HTTPException(status_code=405, headers={"Allow": ALLOWED})
         await super().handle(scope, receive, send)
 
 
