@@ -153,7 +153,10 @@ def _blocked(checked: Any, validator: str) -> str | None:
     records = record_rejections(checked)
     rejected = {(r.type, r.id) for r in records}
     held = {(r.type, r.id) for r in records if r.kept_from}
+    standing = {m.loaded.key for m in checked.verdict.accepted}
     for r in records:
+        if not r.kept_from and (r.type, r.id) in standing:  # its state row would be taken for held back
+            return f"rejected a copy of {r.type} {r.id!r} and published another"
         if not r.type or not r.id or any(reason.check not in CHECKS for reason in r.reasons):
             return f"rejected {len(checked.rejected)} records, not all for their schema, references or shapes"
         if r.kept_from and checked.previous is not None and checked.previous.records[(r.type, r.id)].file != r.file:
