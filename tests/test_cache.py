@@ -126,3 +126,25 @@ def test_memory_and_disk_query_stores_answer_the_same(seed_release, query, media
     if query is CONSTRUCT:  # a graph's triples come in no set order
         answers = [sorted(a.splitlines()) for a in answers]
     assert answers[0] == answers[1] and len(answers[0]) > 3
+
+
+def test_an_upgrade_of_the_serializers_changes_every_etag(clients, monkeypatch) -> None:
+    """The same release written by other software may come in other bytes (compact JSON, a new
+    page template): an ETag from before an upgrade must get the new answer, not a ``304``."""
+    from etclod.api import state
+
+    cached, _ = clients
+    resource = cached.get("/sparql", params={"query": SELECT}, headers={"Accept": "application/json"}).json()[
+        "results"]["bindings"][0]["p"]["value"].split("/", 3)[3]
+    paths = [("/sparql", {"query": SELECT}), (f"/{resource}", {})]
+    before = [cached.get(path, params=params, headers={"Accept": "text/turtle, text/csv"}) for path, params in paths]
+    monkeypatch.setattr(state, "SOFTWARE", state.SOFTWARE + " upgraded")
+    for (path, params), old in zip(paths, before, strict=True):
+        assert old.status_code == 200 and old.headers["etag"]
+        same = cached.get(path, params=params, headers={"Accept": "text/turtle, text/csv"})
+        assert same.headers["etag"] != old.headers["etag"]
+        again = cached.get(path, params=params, headers={"Accept": "text/turtle, text/csv",
+                                                         "If-None-Match": old.headers["etag"]})
+        assert again.status_code == 200 and again.content == same.content
+        assert cached.get(path, params=params, headers={"Accept": "text/turtle, text/csv", "If-None-Match":
+                                                        same.headers["etag"]}).status_code == 304

@@ -11,8 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyoxigraph as ox
+import rdflib
 from rdflib import Graph
 
+from etclod import __version__
 from etclod.errors import EtclodError, ReleaseError
 from etclod.manifest import Manifest
 from etclod.release import list_releases, read_manifest, verify_release, version_key
@@ -21,6 +24,8 @@ from etclod.settings import Settings
 from etclod.store import GraphStore, OxigraphStore, Runner, query_in_memory
 
 log = logging.getLogger("etclod")
+SOFTWARE = f"etclod/{__version__} pyoxigraph/{ox.__version__} rdflib/{rdflib.__version__}"
+"""The serializers' versions, part of every ETag of a generated representation."""
 SERVER_STORE_GROWTH_MB = 48
 """The server's own handle of the embedded store (descriptions, pages) is opened anew once the
 process grew this much since it was opened: its RocksDB caches would otherwise grow to about
@@ -96,7 +101,10 @@ class ServedRelease:
 
     @property
     def etag_base(self) -> str:
-        return self.version
+        """What every generated representation of the release depends on: the release and the
+        software that writes it (an upgrade may write the same answer in other bytes, so an
+        ETag from before it must not get a ``304``)."""
+        return f"{self.version}\x00{SOFTWARE}"
 
 
 class ReleaseHolder:
