@@ -90,6 +90,25 @@ def test_impossible_date_is_a_field_error_at_the_fields_line(tmp_path: Path, fmt
     assert rejection.to_dict()["reasons"][0]["line"] == expected
 
 
+@pytest.mark.parametrize("wrapped", [False, True])
+@pytest.mark.parametrize("before", ['"a note"', "42", "null", '[{"id": "nested", "type": "project"}]'])
+def test_an_item_that_is_not_a_record_keeps_the_lines_of_those_after_it(tmp_path: Path, before: str,
+                                                                        wrapped: bool) -> None:
+    """Each item of the list has its place, record or not: the rejected record after a string,
+    a number, null or a list is named at its own field's line, not at its neighbour's."""
+    items = [project(id="other"), project(id="sempre", end="2019-02-30"), project(id="third")]
+    text = "[\n" + before + ",\n" + json.dumps(items, indent=2)[2:]
+    if wrapped:
+        text = '{"records": ' + text + "}"
+    result = load(tmp_path, "projects.json", text)
+    bad = [r for r in result.rejected if r.id == "sempre"]
+    assert len(bad) == 1 and bad[0].reasons[0].field == "end"
+    assert bad[0].line_of(bad[0].reasons[0]) == line_of(text, '"end"')
+    brace = text.rindex("{", 0, text.index('"id": "sempre"'))
+    assert bad[0].line == text[:brace].count("\n") + 1  # the record's opening brace
+    assert sorted(item.record.id for item in result.loaded) == ["other", "third"]
+
+
 def test_the_cli_prints_file_line_record_and_field(tmp_path: Path, capsys) -> None:
     text = BASE_YAML + "- type: project\n  id: sempre\n  acronym: S\n  programme: prog\n  end: 2019-13\n  sources: [src]\n"
     (tmp_path / "data").mkdir()

@@ -425,7 +425,11 @@ def _read_json_items(text: str) -> Parsed | None:
     return Parsed(items, unreadable)  # lines per record only: the token pass would count the broken one
 
 
-_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}:,\n]')
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}:,\n]|[^\s"\[\]{}:,]+')
+"""A string, a punctuation mark or a line end, or a number, ``true``, ``false`` or ``null``."""
+_SKIP = "\x00"
+"""The path of the inside of an item of the list of records that is not a record (a list):
+its objects are not records, and nothing of it is a field."""
 
 
 @dataclass
@@ -441,8 +445,14 @@ class _Frame:
 
 
 def json_lines(text: str) -> list[tuple[int, dict[str, int]]]:
-    """For each record of a JSON record file, its first line and the line of each field
-    (the paths YAML gets: ``end``, ``posts.0.role``). Linear: one pass of a token regex."""
+    r"""For each item of a JSON record file, its first line and the line of each field (the
+    paths YAML gets: ``end``, ``posts.0.role``): an item that is not a record (``"x"``, a
+    list) has a place of its own, with no fields, so the n-th entry is always the n-th item
+    the reader gives. Linear: one pass of a token regex.
+
+    >>> json_lines('[\n "x",\n [{"id": "n"}],\n 3,\n {"id": "b",\n  "end": 1}\n]')
+    [(2, {}), (3, {}), (4, {}), (5, {'id': 5, 'end': 6})]
+    """
     records: list[tuple[int, dict[str, int]]] = []
     stack: list[_Frame] = []
     line, last = 1, '""'
@@ -451,9 +461,21 @@ def json_lines(text: str) -> list[tuple[int, dict[str, int]]]:
         top = stack[-1] if stack else None
         if token == "\n":
             line += 1
+        elif top is not None and top.path == _SKIP:
+            if token in "[{":
+                stack.append(_Frame(token, _SKIP))
+            elif token in "]}":
+                stack.pop()
+        elif token[0] not in '"[]{}:,':  # a number, true, false or null
+            if top is not None and top.kind == "[" and top.path is None:
+                records.append((line, {}))
+            elif top is not None and top.kind == "[" and top.path is not None and records:
+                records[-1][1].setdefault(top.child(top.index), line)
         elif token[0] == '"':
             last = token
-            if top is not None and top.kind == "[" and top.path is not None and records:
+            if top is not None and top.kind == "[" and top.path is None:
+                records.append((line, {}))
+            elif top is not None and top.kind == "[" and top.path is not None and records:
                 records[-1][1].setdefault(top.child(top.index), line)
         elif token == ":":
             if top is not None:
@@ -469,6 +491,9 @@ def json_lines(text: str) -> list[tuple[int, dict[str, int]]]:
         elif token in "}]":
             if stack:
                 stack.pop()
+        elif top is not None and top.kind == "[" and top.path is None and token == "[":
+            records.append((line, {}))  # an item of the list of records that is a list
+            stack.append(_Frame(token, _SKIP))
         elif top is None or top.path is None:
             if token == "{":
                 records.append((line, {}))
@@ -493,8 +518,8 @@ def json_lines_of(text: str, wanted: set[int]) -> dict[int, tuple[int, dict[str,
     records, without the token pass over the other records (the C decoder skips them: an
     incremental build locates one rejected record of a 26 MB file so); None: not such a list.
 
-    >>> text = '[\n {"id": "a"},\n "x",\n {"id": "b",\n  "end": 1}\n]'
-    >>> json_lines_of(text, {1}) == {1: json_lines(text)[1]}
+    >>> text = '[\n {"id": "a"},\n "x",\n [{"id": "n"}],\n {"id": "b",\n  "end": 1}\n]'
+    >>> json_lines_of(text, {1, 2, 3}) == {n: json_lines(text)[n] for n in (1, 2, 3)}
     True
     """
     decoder = json.JSONDecoder()
@@ -511,12 +536,14 @@ def json_lines_of(text: str, wanted: set[int]) -> dict[int, tuple[int, dict[str,
             _value, end = decoder.raw_decode(text, pos)
         except ValueError:
             return None
-        if text[pos] == "{":  # json_lines counts the mappings only
-            if count in wanted:
-                newlines = (pos, newlines[1] + text.count("\n", newlines[0], pos))
+        if count in wanted:  # every item has its place, as in json_lines
+            newlines = (pos, newlines[1] + text.count("\n", newlines[0], pos))
+            if text[pos] == "{":
                 [(line, lines)] = json_lines("[" + text[pos:end] + "]")
                 out[count] = (line + newlines[1], {k: v + newlines[1] for k, v in lines.items()})
-            count += 1
+            else:
+                out[count] = (newlines[1] + 1, {})
+        count += 1
         pos = _SPACE.match(text, end).end()  # type: ignore[union-attr]
         if text.startswith(",", pos):
             pos += 1
