@@ -156,3 +156,20 @@ def test_validate_says_conforms_for_a_report_of_warnings_only(seed_release, tmp_
     severities = set(report.objects(None, sh.resultSeverity))
     assert severities == {sh[severity]}, severities  # the report does hold results, all of that severity
     assert response.headers["x-etclod-conforms"] == conforms
+
+
+def test_the_validation_report_is_written_in_the_same_bytes_every_time(make_settings) -> None:
+    """validation.ttl of the same data is the same file (its sha256 is in the catalogue): two
+    results of one shape name it by the same blank node, which used to be a random id."""
+    from pathlib import Path
+
+    from etclod.release import build_release
+
+    settings = make_settings([project(id=f"over-{n}", acronym=f"O{n}", total_budget="10", eu_funding="20")
+                              for n in range(2)])
+    written = []
+    for n in range(2):
+        release = build_release(settings.with_(var_dir=Path(f"{settings.var_dir}{n}")), full=True)
+        written.append((release.path / "validation.ttl").read_bytes())
+    assert written[0] == written[1]
+    assert written[0].count(b"sh:sourceShape _:") == 2 and written[0].count(b"a sh:ValidationResult") == 2

@@ -338,14 +338,32 @@ def _default_message(check: Check) -> str:
 
 
 def report_graph(results: list[dict[str, Any]]) -> Graph:
-    """A SHACL validation report graph of the results (what validation.ttl holds)."""
+    """A SHACL validation report graph of the results (what validation.ttl holds). Its blank
+    nodes are named by their place (the report, the n-th result, the n-th blank node of the
+    shapes or data it names), so the same results are written in the same bytes every time.
+
+    >>> shape = BNode()
+    >>> r = {"focus": URIRef("urn:x"), "severity": SH.Violation, "component": SH.MinCountConstraintComponent,
+    ...      "message": "m", "shape": shape, "path": None, "value": None}
+    >>> g = report_graph([r, {**r, "focus": URIRef("urn:y")}])
+    >>> sorted({str(n) for n in g.all_nodes() if isinstance(n, BNode)})
+    ['b0', 'report', 'result0', 'result1']
+    """
     graph = Graph()
     graph.bind("sh", SH)
-    report = BNode()
+    report = BNode("report")
     graph.add((report, RDF.type, SH.ValidationReport))
     graph.add((report, SH.conforms, Literal(not any(r["severity"] == SH.Violation for r in results))))
-    for r in results:
-        node = BNode()
+    names: dict[BNode, BNode] = {}
+
+    def named(term: Any) -> Any:
+        if isinstance(term, BNode):
+            return names.setdefault(term, BNode(f"b{len(names)}"))
+        return term
+
+    for n, r in enumerate(results):
+        node = BNode(f"result{n}")
+        r = {**r, **{k: named(r[k]) for k in ("focus", "shape", "path", "value")}}
         graph.add((report, SH.result, node))
         graph.add((node, RDF.type, SH.ValidationResult))
         graph.add((node, SH.focusNode, r["focus"]))

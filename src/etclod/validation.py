@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -117,14 +117,14 @@ class CompiledValidator:
         return cls(shapes, store)
 
     def report(self) -> ValidationReport:
-        from etclod.shacl import report_graph, run_checks
+        from etclod.shacl import run_checks
 
         raw = run_checks(self.store, self.compiled)
         results = sorted((Result(r["focus"], r["path"], r["value"], r["message"], r["severity"], r["component"],
                                  r["shape"]) for r in raw),
                          key=lambda r: (str(r.focus), str(r.path), str(r.component), str(r.value), r.message))
         conforms = not any(r.severity == SH.Violation for r in results)
-        return ValidationReport(conforms, tuple(results), report_graph(raw))
+        return ValidationReport(conforms, tuple(results), _graph_of(results))
 
 
 def judge(mapped: list[Mapped], fixed: Iterable[Triple], shapes: Graph, base: str,
@@ -252,14 +252,18 @@ def _own(mapped: list[Mapped], owner: dict[Any, list[Mapped]]) -> None:
 def _owned(report: ValidationReport, owner: dict[Any, list[Mapped]]) -> ValidationReport:
     """The results of ``report`` on nodes some record states (``judge(partial=True)``)."""
     from etclod.oxtyped import to_ox
-    from etclod.shacl import report_graph
 
     results = tuple(r for r in report.results if owner.get(to_ox(r.focus)))
     if len(results) == len(report.results):
         return report
-    names = ("focus", "path", "value", "message", "severity", "component", "shape")
-    graph = report_graph([{n: getattr(r, n) for n in names} for r in results])
-    return ValidationReport(not any(r.severity == SH.Violation for r in results), results, graph)
+    return ValidationReport(not any(r.severity == SH.Violation for r in results), results, _graph_of(results))
+
+
+def _graph_of(results: Iterable[Result]) -> Graph:
+    """The report graph of ``results``, in their order."""
+    from etclod.shacl import report_graph
+
+    return report_graph([{f.name: getattr(r, f.name) for f in fields(r)} for r in results])
 
 
 def _owner_of(candidates: list[Mapped], result: Result, accepted: dict[tuple[str, str], Mapped],
