@@ -421,3 +421,58 @@ def test_queries_on_a_remote_store_run_as_many_at_once_as_workers() -> None:
         pool._running.release()
 
     asyncio.run(scenario())
+
+
+ORPHAN_SCRIPT = """
+import multiprocessing, sys
+import pyoxigraph as ox
+from etclod.executor import Job, QueryPool
+
+store = ox.Store(sys.argv[1])
+store.bulk_extend([ox.Quad(ox.NamedNode(f"urn:s{i}"), ox.NamedNode("urn:p"), ox.Literal(str(i % 10)))
+                   for i in range(3000)])
+store.flush()
+del store
+pool = QueryPool(1, 3600.0, 4)
+pool.start()
+[worker] = multiprocessing.active_children()
+print(worker.pid, flush=True)
+pool.run(Job(sys.argv[1], "SELECT (COUNT(*) AS ?n) WHERE { ?a <urn:p> ?x . ?b <urn:p> ?x . ?c <urn:p> ?x }",
+             "json", None, 10))
+"""
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _ended(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes' CPU time from /proc (Linux)")
+def test_a_query_worker_ends_with_its_server_even_mid_query(tmp_path: Path) -> None:
+    """A server killed by SIGKILL leaves no worker behind running a query for nobody (and
+    holding the release's store open): the worker sees it is orphaned and ends."""
+    import signal
+    import subprocess
+    import sys
+
+    server = subprocess.Popen([sys.executable, "-c", ORPHAN_SCRIPT, str(tmp_path / "store")],
+                              stdout=subprocess.PIPE, text=True)
+    pid = 0
+    try:
+        pid = int(server.stdout.readline())  # type: ignore[union-attr]
+        start = _cpu_seconds(pid)
+        wait_until(lambda: _cpu_seconds(pid) > start + 1.0, "the worker to be evaluating the query", timeout=120)
+        server.send_signal(signal.SIGKILL)
+        server.wait(30)
+        wait_until(lambda: _ended(pid), "the orphaned worker to end", timeout=30)
+    finally:
+        server.kill()
+        if pid and not _ended(pid):
+            os.kill(pid, signal.SIGKILL)

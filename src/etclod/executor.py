@@ -211,6 +211,20 @@ def memory_exceeded(limit_mb: int) -> QueryMemoryError:
                       "ETCLOD_WORKER_MAX_MEMORY_MB) and was stopped; narrow it or add a LIMIT")
 
 
+ORPHAN_CHECK_SECONDS = 1.0
+"""How often a query worker looks whether the server that started it still runs."""
+
+
+def _end_with(parent: int) -> None:
+    """End this worker once ``parent`` has ended (even by SIGKILL: it is then another
+    process's child), mid-query too: the engine gives up the interpreter lock while it
+    evaluates, so this thread runs beside it. Not PR_SET_PDEATHSIG, which follows the thread
+    that started the worker: the server starts its workers from threads that come and go."""
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_CHECK_SECONDS)
+    os._exit(0)
+
+
 def _worker_main(conn: Any, max_growth: int = 0, policy: Policy | None = None) -> None:
     """A worker process: give up the network, memory past the limit and reading outside the
     releases (``sandbox.protect``), say which of these hold, then answer jobs until the pipe
@@ -219,6 +233,7 @@ def _worker_main(conn: Any, max_growth: int = 0, policy: Policy | None = None) -
     is given back by a fresh worker."""
     from etclod.sandbox import protect
 
+    parent = os.getppid()
     policy = policy or Policy()
     os.environ["RUST_BACKTRACE"] = "0"  # a failed allocation aborts with one line, not a backtrace
     resident_bytes()  # opens /proc/self/statm while it may
@@ -233,6 +248,7 @@ def _worker_main(conn: Any, max_growth: int = 0, policy: Policy | None = None) -
     # report names the value, the log needs none of it
     logging.getLogger("rdflib.term").setLevel(logging.ERROR)
     conn.send(("hello", protect(policy), False))
+    threading.Thread(target=_end_with, args=(parent,), daemon=True, name="etclod-orphan-watch").start()
     stores: dict[str, Any] = {}
     baseline = 0
     while True:
