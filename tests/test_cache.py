@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import warnings
 
 import pytest
@@ -136,10 +137,19 @@ def test_an_upgrade_of_the_serializers_changes_every_etag(clients, monkeypatch) 
     cached, _ = clients
     resource = cached.get("/sparql", params={"query": SELECT}, headers={"Accept": "application/json"}).json()[
         "results"]["bindings"][0]["p"]["value"].split("/", 3)[3]
-    paths = [("/sparql", {"query": SELECT}), (f"/{resource}", {})]
+    version = cached.app.state.holder.get().version
+    paths = [("/sparql", {"query": SELECT}), (f"/{resource}", {}), (f"/ldes/{version}", {}), ("/catalog", {})]
     before = [cached.get(path, params=params, headers={"Accept": "text/turtle, text/csv"}) for path, params in paths]
     monkeypatch.setattr(state, "SOFTWARE", state.SOFTWARE + " upgraded")
+    monkeypatch.setattr(state, "SOFTWARE_WRITTEN", max(state.SOFTWARE_WRITTEN, cached.app.state.holder.get().created)
+                        + dt.timedelta(days=1))
     for (path, params), old in zip(paths, before, strict=True):
+        if "last-modified" in old.headers:  # nor a 304 for a date from before the upgrade
+            since = cached.get(path, params=params, headers={"Accept": "text/turtle, text/csv",
+                                                             "If-Modified-Since": old.headers["last-modified"]})
+            assert since.status_code == 200 and since.headers["last-modified"] != old.headers["last-modified"]
+            assert cached.get(path, params=params, headers={"Accept": "text/turtle, text/csv", "If-Modified-Since":
+                                                            since.headers["last-modified"]}).status_code == 304
         assert old.status_code == 200 and old.headers["etag"]
         same = cached.get(path, params=params, headers={"Accept": "text/turtle, text/csv"})
         assert same.headers["etag"] != old.headers["etag"]

@@ -142,7 +142,7 @@ def not_modified(request: Request, etag: str, release: ServedRelease) -> bool:
     ims = request.headers.get("if-modified-since")
     if ims:
         try:
-            return release.created.replace(microsecond=0) <= parsedate_to_datetime(ims)
+            return release.modified.replace(microsecond=0) <= parsedate_to_datetime(ims)
         except (TypeError, ValueError, OverflowError):  # an hour of 20 digits overflows
             return False
     return False
@@ -156,7 +156,7 @@ def fresh_for(seconds: int) -> str:
 
 
 def cache_headers(release: ServedRelease, etag: str, *, vary: str = "Accept", max_age: int = 60) -> dict[str, str]:
-    return {"ETag": etag, "Last-Modified": format_datetime(release.created, usegmt=True),
+    return {"ETag": etag, "Last-Modified": format_datetime(release.modified, usegmt=True),
             "Vary": vary, "Cache-Control": fresh_for(max_age)}
 
 

@@ -4,6 +4,7 @@ again and is cacheable for a year."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -16,6 +17,7 @@ from fastapi.responses import Response
 
 from etclod.namespaces import LDES, TREE
 from etclod import ldes
+from etclod.api import state
 from etclod.api.http import choose_format, etag_for, etag_matches, get_and_head
 from etclod.errors import NotFoundError
 from etclod.formats import RDF_FORMATS
@@ -74,4 +76,5 @@ async def fragment(request: Request, version: str) -> Response:
     following = versions[index + 1] if index + 1 < len(versions) else None
     triples = await run_in_threadpool(_fragment, str(settings.releases_dir / version), settings.base_uri,
                                       following, json.dumps(kept[index], sort_keys=True))
-    return _answer(request, triples, f"{version}-{following or 'latest'}", IMMUTABLE if following else LATEST)
+    etag = hashlib.sha256(f"{version}\x00{following or 'latest'}\x00{state.SOFTWARE}".encode()).hexdigest()[:32]
+    return _answer(request, triples, etag, IMMUTABLE if following else LATEST)

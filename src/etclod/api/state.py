@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import logging
 import threading
@@ -24,8 +25,27 @@ from etclod.settings import Settings
 from etclod.store import GraphStore, OxigraphStore, Runner, query_in_memory
 
 log = logging.getLogger("etclod")
-SOFTWARE = f"etclod/{__version__} pyoxigraph/{ox.__version__} rdflib/{rdflib.__version__}"
-"""The serializers' versions, part of every ETag of a generated representation."""
+
+
+def _software() -> tuple[str, dt.datetime]:
+    """The software that writes every generated representation: the versions of etclod,
+    pyoxigraph and rdflib, a digest of etclod's own files (code, templates, messages, static
+    files: the version number is not bumped for every change) and when the newest of them was
+    written (an upgrade writes them anew)."""
+    package = Path(__file__).resolve().parent.parent
+    digest, newest = hashlib.sha256(), 0.0
+    for path in sorted(package.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+            digest.update(f"|{path.relative_to(package)}|".encode() + path.read_bytes())
+            newest = max(newest, path.stat().st_mtime)
+    return (f"etclod/{__version__}+{digest.hexdigest()[:16]} pyoxigraph/{ox.__version__} rdflib/{rdflib.__version__}",
+            dt.datetime.fromtimestamp(int(newest), dt.UTC))
+
+
+SOFTWARE, SOFTWARE_WRITTEN = _software()
+"""Part of every ETag of a generated representation, and the earliest Last-Modified of one:
+a validator from before an upgrade (which may write the same release in other bytes) gets the
+new answer, not a ``304``."""
 SERVER_STORE_GROWTH_MB = 48
 """The server's own handle of the embedded store (descriptions, pages) is opened anew once the
 process grew this much since it was opened: its RocksDB caches would otherwise grow to about
@@ -105,6 +125,12 @@ class ServedRelease:
         software that writes it (an upgrade may write the same answer in other bytes, so an
         ETag from before it must not get a ``304``)."""
         return f"{self.version}\x00{SOFTWARE}"
+
+    @property
+    def modified(self) -> dt.datetime:
+        """The Last-Modified of its generated representations: the release's time, or the
+        software's, whichever is later."""
+        return max(self.created, SOFTWARE_WRITTEN)
 
 
 class ReleaseHolder:
