@@ -109,6 +109,20 @@ def test_an_item_that_is_not_a_record_keeps_the_lines_of_those_after_it(tmp_path
     assert sorted(item.record.id for item in result.loaded) == ["other", "third"]
 
 
+@pytest.mark.parametrize("shape", ["record in records", "record with records"])
+def test_a_record_file_that_is_one_object_names_the_fields_line(tmp_path: Path, shape: str) -> None:
+    """{"records": {record}} is that record; {"type": ..., "records": [...]} is a record too
+    (the reader's reading): a rejection is at its field's line either way."""
+    record = project(id="sempre", end="2019-02-30")
+    if shape == "record in records":
+        text = json.dumps({"records": record}, indent=2)
+    else:
+        text = json.dumps({"records": ["x"], **record}, indent=2)
+    [bad] = [r for r in load(tmp_path, "projects.json", text).rejected if r.id == "sempre"]
+    [reason] = [r for r in bad.reasons if r.field == "end"]
+    assert bad.line_of(reason) == line_of(text, '"end"')
+
+
 def test_the_cli_prints_file_line_record_and_field(tmp_path: Path, capsys) -> None:
     text = BASE_YAML + "- type: project\n  id: sempre\n  acronym: S\n  programme: prog\n  end: 2019-13\n  sources: [src]\n"
     (tmp_path / "data").mkdir()

@@ -452,7 +452,38 @@ def json_lines(text: str) -> list[tuple[int, dict[str, int]]]:
 
     >>> json_lines('[\n "x",\n [{"id": "n"}],\n 3,\n {"id": "b",\n  "end": 1}\n]')
     [(2, {}), (3, {}), (4, {}), (5, {'id': 5, 'end': 6})]
+    >>> json_lines('{"records":\n {"id": "a",\n  "end": 1}}'), json_lines('{"records": [1],\n "type": "x"}')
+    ([(2, {'id': 2, 'end': 3})], [(1, {'records': 1, 'records.0': 1, 'type': 2})])
     """
+    shape = _shape(text)
+    if shape == "record in records":  # the one record is the inner object (its first field's line)
+        [(_line, fields)] = _json_lines(text, False)
+        inner = {k.removeprefix("records."): v for k, v in fields.items() if k.startswith("records.")}
+        return [(min(inner.values(), default=fields.get("records", 1)), inner)]
+    return _json_lines(text, {"list in records": True, "record": False}.get(shape or ""))
+
+
+def _shape(text: str) -> str | None:
+    """What a file that is one JSON object is, as the reader sees it (``_json_document``): a
+    ``record``, a ``list in records`` or a ``record in records``; None: not such a file."""
+    if not text.lstrip(" \t\n\r\ufeff").startswith("{"):
+        return None
+    try:
+        document = json.loads(text.lstrip("\ufeff"))
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(document, dict):
+        return None
+    if "records" in document and "type" not in document:
+        inner = document["records"]
+        return "list in records" if isinstance(inner, list) else "record in records" if isinstance(inner, dict) \
+            else None
+    return "record"
+
+
+def _json_lines(text: str, wrapped: bool | None) -> list[tuple[int, dict[str, int]]]:
+    """``json_lines``'s token pass; ``wrapped``: whether an object's ``records`` list is a
+    wrapper (None: guess from whether ``type`` came before it)."""
     records: list[tuple[int, dict[str, int]]] = []
     stack: list[_Frame] = []
     line, last = 1, '""'
@@ -498,8 +529,8 @@ def json_lines(text: str) -> list[tuple[int, dict[str, int]]]:
             if token == "{":
                 records.append((line, {}))
             stack.append(_Frame(token, "" if token == "{" else None))
-        elif (len(stack) == 1 and top.path == "" and top.key == "records" and token == "["
-              and records and "type" not in records[-1][1]):
+        elif (len(stack) == 1 and top.path == "" and top.key == "records" and token == "[" and records
+              and (wrapped if wrapped is not None else "type" not in records[-1][1])):
             records.pop()  # {"records": [...]}: a wrapper, not a record
             stack.append(_Frame(token, None))
         else:
