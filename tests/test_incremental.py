@@ -583,7 +583,7 @@ def test_json_lines_of_one_record_as_the_token_pass(base: tuple[Path, Path]) -> 
     """``json_lines_of`` (the C decoder skipping the other records) finds the lines the token
     pass over the whole file finds, in indented and one-line files, with a BOM-less text that
     has strings and lists before the wanted records."""
-    from etclod.recordfile import json_lines, json_lines_of
+    from etclod.jsonlines import json_lines, json_lines_of
 
     records = _read(base[0])["partnerships"]
     for text in (json.dumps(records, indent=1), json.dumps(records), json.dumps(["x", [1], *records], indent=2),

@@ -15,7 +15,7 @@ from typing import Annotated, Any, ClassVar, Literal, Union, cast
 from pydantic import (BaseModel, ConfigDict, Field, TypeAdapter,
                       ValidationError, model_validator)
 
-from etclod import recordfile
+from etclod import jsonlines, recordfile
 from etclod.errors import InputError
 from etclod import recordtypes
 # re-exported (``X as X``): the loader's values are read as ``records.X`` everywhere
@@ -372,10 +372,10 @@ def locate(rejected: list[Rejection]) -> None:
             text = path.read_bytes().decode("utf-8-sig", "replace")
         except OSError:
             continue
-        found: Mapping[int, tuple[int, dict[str, int]]] | None = recordfile.json_lines_of(
+        found: Mapping[int, tuple[int, dict[str, int]]] | None = jsonlines.json_lines_of(
             text, {r.source[1] for r in group})
         if found is None:
-            found = dict(enumerate(recordfile.json_lines(text)))
+            found = dict(enumerate(jsonlines.json_lines(text)))
         for r in group:
             index = r.source[1]
             if index in found:
